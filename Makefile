@@ -1,0 +1,50 @@
+# Every target bootstraps what is missing first: a virtual environment in .venv with the pinned
+# dependencies (pyproject.toml + constraints.txt). Nothing else needs installing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ROLE ?= admin
+PROGRAMME ?=
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap run test test-unit test-integration test-e2e lint format token clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+bootstrap: $(STAMP)
+
+run: bootstrap
+	$(PY) -m deploy.run_local
+
+test: bootstrap
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: bootstrap
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: bootstrap
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: bootstrap
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs services deploy tests
+	$(VENV)/bin/lint-imports
+
+format: bootstrap
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+token: bootstrap
+	@$(PY) -m libs.common.devtoken --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

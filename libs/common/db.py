@@ -1,0 +1,122 @@
+"""Async SQLAlchemy engine, naming conventions and the messaging tables every service has.
+
+SQLite (WAL, one file per service under var/) by default; PostgreSQL when DATABASE_URL says so, each
+service in its own schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from libs.common.settings import CommonSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Infrastructure tables that live beside each service's own tables (in its own database).
+messaging_metadata = make_metadata()
+
+# Sequence-ordered so the relay publishes in commit order; the event id is the JetStream dedupe key.
+outbox_table = Table(
+    "outbox",
+    messaging_metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("subject", String(255), nullable=False),
+    Column("event_type", String(255), nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("publish_attempts", Integer, nullable=False, server_default=text("0")),
+)
+Index("ix_outbox_unpublished", outbox_table.c.published_at, outbox_table.c.seq)
+
+# One row per (consumer, event id) handled, written in the same transaction as the effect.
+inbox_table = Table(
+    "inbox",
+    messaging_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("event_type", String(255), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def create_engine(settings: CommonSettings) -> AsyncEngine:
+    url = settings.resolved_database_url
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.is_postgres:
+        schema = settings.resolved_database_schema
+        kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        kwargs["pool_size"] = 10
+        kwargs["max_overflow"] = 20
+        return create_async_engine(url, **kwargs)
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    kwargs["connect_args"] = {"timeout": 30}
+    engine = create_async_engine(url, **kwargs)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so every transaction can start IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
+        # IMMEDIATE takes the write lock up front and waits for it under busy_timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The engine and session factory of one service."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # Set after a commit that wrote outbox rows, so the relay publishes without waiting a poll.
+        self.outbox_written = asyncio.Event()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

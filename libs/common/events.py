@@ -1,0 +1,108 @@
+"""The CloudEvents 1.0 envelope and the registry of versioned payload contracts.
+
+Every payload class declares its CloudEvents ``type`` (``dk.sib.<service>.<entity>.<what>.v<N>``).
+A changed payload is a new class with a new ``.vN`` type; old versions stay registered so
+consumers can still read what the stream already holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from libs.common.clock import utcnow
+from libs.common.logging import get_correlation_id
+
+TYPE_PREFIX = "dk.sib."
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload. Subclasses set ``event_type``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str]
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode; ``correlationid`` is an extension."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    source: str
+    type: str
+    subject: str | None = None
+    time: AwareDatetime = Field(default_factory=utcnow)
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: str | None = None
+    data: dict[str, Any]
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_json_bytes(cls, raw: bytes) -> CloudEvent:
+        return cls.model_validate_json(raw)
+
+
+P = TypeVar("P", bound=EventPayload)
+
+_REGISTRY: dict[str, type[EventPayload]] = {}
+
+
+def register(payload_class: type[P]) -> type[P]:
+    """Class decorator: make a payload contract known by its ``event_type``."""
+    event_type = payload_class.event_type
+    if not event_type.startswith(TYPE_PREFIX) or not event_type.rsplit(".", 1)[-1].startswith("v"):
+        raise ValueError(f"event type {event_type!r} must look like dk.sib.<service>.<name>.vN")
+    existing = _REGISTRY.get(event_type)
+    if existing is not None and existing is not payload_class:
+        raise ValueError(f"event type {event_type!r} registered twice")
+    _REGISTRY[event_type] = payload_class
+    return payload_class
+
+
+def registered_contracts() -> dict[str, type[EventPayload]]:
+    return dict(_REGISTRY)
+
+
+def service_of(event_type: str) -> str:
+    return event_type[len(TYPE_PREFIX) :].split(".", 1)[0]
+
+
+def subject_for(event_type: str, prefix: str) -> str:
+    """NATS subject of an event type: ``dk.sib.intake.programme.x.v1`` -> ``<prefix>.intake.programme.x.v1``."""
+    return f"{prefix}.{event_type[len(TYPE_PREFIX) :]}"
+
+
+def new_event(
+    payload: EventPayload,
+    *,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent:
+    event_type = payload.event_type
+    return CloudEvent(
+        source=f"/sib/{service_of(event_type)}",
+        type=event_type,
+        subject=subject,
+        time=time or utcnow(),
+        correlationid=correlation_id or get_correlation_id(),
+        data=payload.model_dump(mode="json"),
+    )
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def parse_payload(event: CloudEvent) -> EventPayload:
+    payload_class = _REGISTRY.get(event.type)
+    if payload_class is None:
+        raise UnknownEventType(event.type)
+    return payload_class.model_validate(event.data)

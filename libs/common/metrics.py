@@ -1,0 +1,25 @@
+"""Prometheus metrics, defined once per process and labelled by service."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "sib_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "sib_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OUTBOX_PUBLISHED = Counter("sib_outbox_published_total", "Outbox events published", ["service", "type"])
+OUTBOX_DUPLICATES = Counter(
+    "sib_outbox_duplicates_total", "Publishes JetStream reported as duplicates", ["service"]
+)
+OUTBOX_PENDING = Gauge("sib_outbox_pending", "Outbox rows not yet published (last relay pass)", ["service"])
+EVENTS_CONSUMED = Counter(
+    "sib_events_consumed_total",
+    "Events handled by consumers, by outcome (applied, duplicate, failed, skipped)",
+    ["service", "consumer", "type", "outcome"],
+)

@@ -1,0 +1,287 @@
+"""The connection to NATS JetStream, the ``sib.>`` stream, and durable pull consumers.
+
+A consumer handles each message in one unit of work: it checks the inbox, applies the handler, records
+the event id in the inbox and commits, then acks. A crash between commit and ack means a redelivery
+that the inbox turns into a no-op; a failed handler is retried with a delay up to ``max_deliver``
+times, after which JetStream stops redelivering and the message is terminated with an error log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from libs.common.db import Database
+from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
+from libs.common.logging import correlation_scope, get_logger
+from libs.common.metrics import EVENTS_CONSUMED
+from libs.common.settings import CommonSettings
+from libs.common.uow import UnitOfWork
+
+log = get_logger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class NatsLink:
+    """One NATS connection per service; connects in the background and keeps reconnecting, so a
+    service starts (and takes writes into its outbox) while NATS is down."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+        self.client: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("NATS is not connected yet")
+        return self._js
+
+    @property
+    def is_connected(self) -> bool:
+        return self.client is not None and self.client.is_connected and self.ready.is_set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect_forever(), name="nats-connect")
+
+    async def connect(self) -> None:
+        """Connect once (raises if NATS does not answer) and make sure the stream exists."""
+        client = await nats.connect(
+            servers=[self.settings.nats_url],
+            name=f"sib-{self.settings.service_name}",
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            error_cb=self._on_error,
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+        )
+        self.client = client
+        self._js = client.jetstream(timeout=5)
+        await ensure_stream(self._js, self.settings)
+        self.ready.set()
+        log.info("nats_connected", url=self.settings.nats_url, stream=self.settings.nats_stream)
+
+    async def _connect_forever(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.connect()
+                return
+            except Exception as exc:  # NATS down or not yet up: keep trying
+                log.warning("nats_connect_failed", error=str(exc) or type(exc).__name__, retry_in=delay)
+                if self.client is not None:
+                    with contextlib.suppress(Exception):
+                        await self.client.close()
+                    self.client = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def wait_ready(self) -> JetStreamContext:
+        await self.ready.wait()
+        return self.js
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        # The relay and consumers have stopped by now, so nothing is in flight: close rather than
+        # drain, which waits out pull subscriptions' pending fetches.
+        if self.client is not None and not self.client.is_closed:
+            with contextlib.suppress(Exception):
+                await self.client.close()
+        self.ready.clear()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("nats_error", error=str(exc) or type(exc).__name__)
+
+    async def _on_disconnected(self) -> None:
+        log.warning("nats_disconnected")
+
+    async def _on_reconnected(self) -> None:
+        log.info("nats_reconnected")
+
+
+async def ensure_stream(js: JetStreamContext, settings: CommonSettings) -> None:
+    """One stream for every ``<prefix>.>`` subject, kept on disk, deduplicating on Nats-Msg-Id."""
+    config = StreamConfig(
+        name=settings.nats_stream,
+        subjects=[f"{settings.subject_prefix}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        duplicate_window=settings.nats_duplicate_window_seconds,
+    )
+    try:
+        await js.stream_info(settings.nats_stream)
+    except NotFoundError:
+        with contextlib.suppress(Exception):  # another service may have created it just now
+            await js.add_stream(config)
+        await js.stream_info(settings.nats_stream)
+
+
+Handler = Callable[[UnitOfWork, CloudEvent, EventPayload], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable consumer: its name, the event types it takes, and the handler applying them."""
+
+    name: str
+    event_types: Sequence[str]
+    handler: Handler
+
+
+class Outcome(StrEnum):
+    applied = "applied"
+    duplicate = "duplicate"
+
+
+class PermanentFailure(Exception):
+    """A message that can never be handled (not a CloudEvent, unknown type, invalid payload)."""
+
+
+class EventConsumer:
+    def __init__(self, spec: ConsumerSpec, database: Database, link: NatsLink) -> None:
+        self.spec = spec
+        self.database = database
+        self.link = link
+        self.settings = database.settings
+        self.durable = spec.name
+        self._subscription: Any = None
+        self._stopping = asyncio.Event()
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.settings.consumer_ack_wait_seconds,
+            max_deliver=self.settings.consumer_max_deliver,
+            filter_subjects=[subject_for(t, self.settings.subject_prefix) for t in self.spec.event_types],
+            max_ack_pending=10_000,
+        )
+
+    async def subscribe(self) -> None:
+        js = await self.link.wait_ready()
+        await js.add_consumer(self.settings.nats_stream, self.consumer_config())
+        self._subscription = await js.pull_subscribe_bind(self.durable, stream=self.settings.nats_stream)
+
+    async def fetch(self, batch: int | None = None, timeout: float = 1.0) -> list[Msg]:
+        if self._subscription is None:
+            await self.subscribe()
+        try:
+            msgs: list[Msg] = await self._subscription.fetch(
+                batch or self.settings.consumer_batch_size, timeout=timeout
+            )
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        return msgs
+
+    async def run(self) -> None:
+        log.info("consumer_started", consumer=self.durable, types=list(self.spec.event_types))
+        while not self._stopping.is_set():
+            try:
+                for msg in await self.fetch():
+                    await self.handle(msg)
+                    if self._stopping.is_set():
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS gone for a moment: wait for the reconnect
+                log.warning(
+                    "consumer_fetch_failed", consumer=self.durable, error=str(exc) or type(exc).__name__
+                )
+                self._subscription = None
+                await asyncio.sleep(0.5)
+        log.info("consumer_stopped", consumer=self.durable)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def handle(self, msg: Msg) -> None:
+        """Process then ack; on failure nak with a delay, or terminate once deliveries are used up."""
+        delivered = msg.metadata.num_delivered
+        event_type = "unknown"
+        try:
+            event = self._parse(msg)
+            event_type = event.type
+            with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
+                outcome = await self.process(event)
+                await msg.ack()
+                EVENTS_CONSUMED.labels(
+                    self.settings.service_name, self.durable, event_type, outcome.value
+                ).inc()
+                log.info("event_handled", consumer=self.durable, outcome=outcome.value, delivery=delivered)
+        except PermanentFailure as exc:
+            EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, "rejected").inc()
+            log.error(
+                "event_rejected",
+                consumer=self.durable,
+                error=str(exc),
+                stream_seq=msg.metadata.sequence.stream,
+            )
+            await msg.term()
+        except Exception as exc:
+            EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, "failed").inc()
+            final = delivered >= self.settings.consumer_max_deliver
+            log.error(
+                "event_failed",
+                consumer=self.durable,
+                event_type=event_type,
+                delivery=delivered,
+                final=final,
+                error=str(exc) or type(exc).__name__,
+                exc_info=exc,
+            )
+            if final:
+                await msg.term()
+            else:
+                await msg.nak(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
+
+    def _parse(self, msg: Msg) -> CloudEvent:
+        try:
+            return CloudEvent.from_json_bytes(msg.data)
+        except ValidationError as exc:
+            raise PermanentFailure(f"not a CloudEvent: {exc.error_count()} error(s)") from exc
+
+    async def process(self, event: CloudEvent) -> Outcome:
+        """Apply the event exactly once in effect: the inbox row and the effect commit together."""
+        try:
+            payload = parse_payload(event)
+        except UnknownEventType as exc:
+            raise PermanentFailure(f"unknown event type {event.type}") from exc
+        except ValidationError as exc:
+            raise PermanentFailure(
+                f"payload does not match {event.type}: {exc.error_count()} error(s)"
+            ) from exc
+        try:
+            async with UnitOfWork(self.database) as uow:
+                if await uow.already_handled(self.durable, event.id):
+                    return Outcome.duplicate
+                await self.spec.handler(uow, event, payload)
+                await uow.mark_handled(self.durable, event)
+                await uow.commit()
+        except IntegrityError:
+            async with UnitOfWork(self.database) as check:
+                if await check.already_handled(self.durable, event.id):
+                    return Outcome.duplicate  # a concurrent delivery of the same event committed first
+            raise
+        return Outcome.applied

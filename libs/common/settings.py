@@ -1,0 +1,101 @@
+"""Settings shared by every service, read from the environment (pydantic-settings).
+
+Settings are built explicitly (``ServiceSettings()``) by ``main`` and the tests, never at import
+time, so a test can run several services with different settings in one process.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Secrets that ship with the code for development and tests. Production refuses them.
+DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production-use-0001"  # noqa: S105
+DEV_CPR_HMAC_KEY = "dev-only-cpr-hmac-key-not-for-production-use-01"
+DEV_CPR_ENCRYPTION_KEY = "ZGV2LW9ubHktY3ByLWVuY3J5cHRpb24ta2V5LTAwMDE="  # base64 of 32 dev bytes
+DEVELOPMENT_SECRETS = frozenset({DEV_JWT_SECRET, DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY})
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str = Field(default="sib", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    sib_env: Environment = Environment.development
+
+    # Database: a SQLite file per service under var/ unless DATABASE_URL says otherwise.
+    database_url: str | None = None
+    # On PostgreSQL each service keeps its tables in its own schema, so one DATABASE_URL serves all
+    # three services without them sharing a table. Defaults to the service name.
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    var_dir: Path = REPO_ROOT / "var"
+
+    # NATS JetStream
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "SIB"
+    subject_prefix: str = "sib"
+    nats_duplicate_window_seconds: float = 600.0
+    consumer_max_deliver: int = Field(default=5, ge=1)
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    consumer_batch_size: int = Field(default=100, ge=1)
+    relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1)
+
+    # Auth: HS256 bearer tokens.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "sib-platform"
+    jwt_audience: str = "sib"
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Self:
+        if self.sib_env is Environment.production:
+            for name, value in self._secret_fields():
+                if value in DEVELOPMENT_SECRETS:
+                    raise ValueError(
+                        f"{name} is the development default; set a real secret when SIB_ENV=production"
+                    )
+                if len(value) < 32:
+                    raise ValueError(f"{name} must be at least 32 characters when SIB_ENV=production")
+        return self
+
+    def _secret_fields(self) -> list[tuple[str, str]]:
+        """Every SecretStr field, so subclasses' secrets are checked too."""
+        found = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.append((name, value.get_secret_value()))
+        return found
+
+    @property
+    def resolved_database_url(self) -> str:
+        """An async SQLAlchemy URL: aiosqlite for SQLite, asyncpg for PostgreSQL."""
+        url = self.database_url or f"sqlite:///{self.var_dir / (self.service_name + '.db')}"
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def resolved_database_schema(self) -> str:
+        return self.database_schema or self.service_name

@@ -1,0 +1,90 @@
+"""The unit of work: one database transaction holding a state change and the events announcing it.
+
+Use cases emit events with ``uow.emit(event)``; the events are written to the outbox table in the
+same transaction as the state change, at ``commit()``. A transaction that rolls back leaves no event.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.clock import utcnow
+from libs.common.db import Database, inbox_table, outbox_table
+from libs.common.events import CloudEvent, subject_for
+
+
+class UnitOfWork:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._events: list[CloudEvent] = []
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._database.sessionmaker()
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # close() rolls back whatever was not committed, and unlike rollback() leaves what was
+        # read usable after the block.
+        try:
+            await self.session.close()
+        finally:
+            self._session = None
+            self._events = []
+
+    def emit(self, event: CloudEvent) -> None:
+        self._events.append(event)
+
+    @property
+    def pending_events(self) -> list[CloudEvent]:
+        return list(self._events)
+
+    async def commit(self) -> None:
+        events, self._events = self._events, []
+        if events:
+            prefix = self._database.settings.subject_prefix
+            now = utcnow()
+            await self.session.execute(
+                insert(outbox_table),
+                [
+                    {
+                        "event_id": event.id,
+                        "subject": subject_for(event.type, prefix),
+                        "event_type": event.type,
+                        "envelope": event.to_json_bytes().decode(),
+                        "created_at": now,
+                    }
+                    for event in events
+                ],
+            )
+        await self.session.commit()
+        if events:
+            self._database.outbox_written.set()
+
+    async def already_handled(self, consumer: str, event_id: str) -> bool:
+        found = await self.session.execute(
+            select(inbox_table.c.event_id).where(
+                inbox_table.c.consumer == consumer, inbox_table.c.event_id == event_id
+            )
+        )
+        return found.first() is not None
+
+    async def mark_handled(self, consumer: str, event: CloudEvent) -> None:
+        await self.session.execute(
+            insert(inbox_table).values(
+                consumer=consumer, event_id=event.id, event_type=event.type, processed_at=utcnow()
+            )
+        )

@@ -1,0 +1,51 @@
+"""Settlement's use cases: the only place that commits and emits events."""
+
+from __future__ import annotations
+
+from libs.common.clock import utcnow
+from libs.common.contracts import ProgrammeTerms, ProgrammeTermsPublishedV1
+from libs.common.db import Database
+from libs.common.errors import NotFound
+from libs.common.logging import get_logger
+from libs.common.uow import UnitOfWork
+from services.settlement.domain import TermsVersion, terms_in_force
+from services.settlement.models import ProgrammeTermsRow
+from services.settlement.repository import TermsRepository
+from services.settlement.schemas import ProgrammeTermsOut, TermsVersionOut
+
+log = get_logger(__name__)
+
+
+async def store_terms(uow: UnitOfWork, event: ProgrammeTermsPublishedV1) -> None:
+    """Keep every terms version; a version is immutable, so a repeat changes nothing."""
+    repo = TermsRepository(uow.session)
+    if await repo.get(event.programme_id, event.version) is None:
+        repo.add(
+            ProgrammeTermsRow(
+                programme_id=event.programme_id,
+                version=event.version,
+                name=event.name,
+                effective_from=event.effective_from,
+                terms=event.terms.model_dump(mode="json"),
+                received_at=utcnow(),
+            )
+        )
+    log.info("programme_terms_stored", programme_id=event.programme_id, version=event.version)
+
+
+async def programme_terms(database: Database, programme_id: str) -> ProgrammeTermsOut:
+    async with UnitOfWork(database) as uow:
+        rows = await TermsRepository(uow.session).versions(programme_id)
+    if not rows:
+        raise NotFound(f"No programme {programme_id}.")
+    versions = [
+        TermsVersion(row.version, row.effective_from, ProgrammeTerms.model_validate(row.terms))
+        for row in rows
+    ]
+    in_force = terms_in_force(versions, utcnow().date())
+    return ProgrammeTermsOut(
+        programme_id=programme_id,
+        name=rows[-1].name,
+        in_force=TermsVersionOut(**vars(in_force)) if in_force else None,
+        versions=[TermsVersionOut(**vars(v)) for v in versions],
+    )

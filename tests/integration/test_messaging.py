@@ -1,0 +1,252 @@
+"""The event backbone against a real nats-server and a real database (SQLite and PostgreSQL):
+outbox -> relay -> JetStream -> durable pull consumer -> inbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+
+from libs.common.db import Database, messaging_metadata, outbox_table
+from libs.common.events import CloudEvent, EventPayload, new_event, register
+from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
+from libs.common.outbox import OutboxRelay
+from libs.common.settings import CommonSettings
+from libs.common.uow import UnitOfWork
+
+
+@register
+class WidgetCountedV1(EventPayload):
+    event_type = "dk.sib.testsvc.widget.counted.v1"
+    widget: str
+    count: int
+
+
+test_metadata = MetaData()
+effects = Table(
+    "effects",
+    test_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("widget", String(50), nullable=False),
+)
+
+
+@dataclass
+class Backbone:
+    settings: CommonSettings
+    database: Database
+    link: NatsLink
+    relay: OutboxRelay
+    handler_calls: list[str] = field(default_factory=list)
+    fail_first: int = 0
+
+    async def handler(self, uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
+        self.handler_calls.append(event.id)
+        assert isinstance(payload, WidgetCountedV1)
+        await uow.session.execute(insert(effects).values(event_id=event.id, widget=payload.widget))
+        if len(self.handler_calls) <= self.fail_first:
+            raise RuntimeError("handler failed after writing its effect (simulated)")
+
+    def consumer(self, name: str = "test-consumer") -> EventConsumer:
+        spec = ConsumerSpec(name=name, event_types=[WidgetCountedV1.event_type], handler=self.handler)
+        return EventConsumer(spec, self.database, self.link)
+
+    async def emit(self, widget: str = "w", count: int = 1) -> CloudEvent:
+        event = new_event(WidgetCountedV1(widget=widget, count=count), subject=f"widget/{widget}")
+        async with UnitOfWork(self.database) as uow:
+            uow.emit(event)
+            await uow.commit()
+        return event
+
+    async def stream_messages(self) -> int:
+        info = await self.link.js.stream_info(self.settings.nats_stream)
+        return int(info.state.messages)
+
+    async def effect_count(self) -> int:
+        async with self.database.sessionmaker() as session:
+            return int((await session.execute(select(func.count()).select_from(effects))).scalar_one())
+
+    async def outbox_count(self) -> int:
+        async with self.database.sessionmaker() as session:
+            return int((await session.execute(select(func.count()).select_from(outbox_table))).scalar_one())
+
+
+@pytest.fixture
+async def backbone(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Backbone]:
+    settings = CommonSettings(
+        service_name="testsvc",
+        nats_url=nats_url,
+        consumer_ack_wait_seconds=1.0,
+        consumer_max_deliver=3,
+        **database,
+    )
+    db = Database(settings)
+    async with db.engine.begin() as connection:
+        if settings.is_postgres:
+            await connection.execute(
+                text(f'CREATE SCHEMA IF NOT EXISTS "{settings.resolved_database_schema}"')
+            )
+        await connection.run_sync(messaging_metadata.create_all)
+        await connection.run_sync(test_metadata.create_all)
+    link = NatsLink(settings)
+    await link.connect()
+    try:
+        yield Backbone(settings, db, link, OutboxRelay(db, link))
+    finally:
+        await link.close()
+        await db.dispose()
+
+
+async def drain(consumer: EventConsumer, rounds: int = 3) -> int:
+    handled = 0
+    for _ in range(rounds):
+        msgs = await consumer.fetch(timeout=0.5)
+        for msg in msgs:
+            await consumer.handle(msg)
+            handled += 1
+    return handled
+
+
+async def test_committed_outbox_row_is_published_as_exactly_one_message(backbone: Backbone) -> None:
+    event = await backbone.emit("a")
+
+    assert await backbone.relay.publish_pending() == 1
+    assert await backbone.relay.publish_pending() == 0  # marked published: not sent again
+    assert await backbone.stream_messages() == 1
+
+    consumer = backbone.consumer()
+    msgs = await consumer.fetch(timeout=1)
+    assert len(msgs) == 1
+    assert msgs[0].headers is not None and msgs[0].headers["Nats-Msg-Id"] == event.id
+    assert msgs[0].subject == "sib.testsvc.widget.counted.v1"
+    received = CloudEvent.from_json_bytes(msgs[0].data)
+    assert received.id == event.id and received.data == {"widget": "a", "count": 1}
+
+
+async def test_relay_publishing_the_same_row_twice_is_a_duplicate_and_the_consumer_acts_once(
+    backbone: Backbone,
+) -> None:
+    await backbone.emit("b")
+    [row] = await backbone.relay.pending()
+
+    first = await backbone.relay.publish_row(row)
+    second = await backbone.relay.publish_row(row)  # as after a crash before marking the row published
+
+    assert first.duplicate is not True
+    assert second.duplicate is True
+    assert second.seq == first.seq
+    assert await backbone.stream_messages() == 1
+    consumer = backbone.consumer()
+    assert await drain(consumer) == 1
+    assert await backbone.effect_count() == 1
+
+
+async def test_consumer_dying_after_commit_before_ack_gets_a_redelivery_that_changes_nothing(
+    backbone: Backbone,
+) -> None:
+    await backbone.emit("c")
+    await backbone.relay.publish_pending()
+
+    doomed = backbone.consumer()
+    [msg] = await doomed.fetch(timeout=1)
+    outcome = await doomed.process(CloudEvent.from_json_bytes(msg.data))  # effect committed, never acked
+    assert outcome is Outcome.applied
+    assert await backbone.effect_count() == 1
+
+    await asyncio.sleep(backbone.settings.consumer_ack_wait_seconds + 0.3)  # ack_wait runs out
+    survivor = backbone.consumer()
+    [redelivered] = await survivor.fetch(timeout=2)
+    assert redelivered.metadata.num_delivered == 2
+    assert await survivor.process(CloudEvent.from_json_bytes(redelivered.data)) is Outcome.duplicate
+    await redelivered.ack()
+    assert await backbone.effect_count() == 1
+    assert len(backbone.handler_calls) == 1
+
+
+async def test_consumer_failing_before_commit_is_retried_and_applies_once(backbone: Backbone) -> None:
+    backbone.fail_first = 1  # the handler writes its effect, then raises: the transaction rolls back
+    await backbone.emit("d")
+    await backbone.relay.publish_pending()
+
+    consumer = backbone.consumer()
+    assert await drain(consumer, rounds=4) == 2  # the failed delivery, then the nak'd redelivery
+    assert len(backbone.handler_calls) == 2
+    assert await backbone.effect_count() == 1
+
+
+async def test_redelivery_is_bounded_by_max_deliver(backbone: Backbone) -> None:
+    backbone.fail_first = 100  # always fails
+    await backbone.emit("e")
+    await backbone.relay.publish_pending()
+
+    consumer = backbone.consumer()
+    await drain(consumer, rounds=8)
+    assert len(backbone.handler_calls) == backbone.settings.consumer_max_deliver
+    assert await backbone.effect_count() == 0
+    info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_rolled_back_transaction_leaves_no_event(backbone: Backbone) -> None:
+    event = new_event(WidgetCountedV1(widget="f", count=1))
+    with pytest.raises(RuntimeError):
+        async with UnitOfWork(backbone.database) as uow:
+            await uow.session.execute(insert(effects).values(event_id=event.id, widget="f"))
+            uow.emit(event)
+            raise RuntimeError("use case failed")
+
+    assert await backbone.outbox_count() == 0
+    assert await backbone.effect_count() == 0
+    assert await backbone.relay.publish_pending() == 0
+    assert await backbone.stream_messages() == 0
+
+
+async def test_uncommitted_unit_of_work_leaves_no_event(backbone: Backbone) -> None:
+    async with UnitOfWork(backbone.database) as uow:
+        uow.emit(new_event(WidgetCountedV1(widget="g", count=1)))
+        # leaves the block without commit()
+    assert await backbone.outbox_count() == 0
+
+
+async def test_events_arrive_in_commit_order_and_each_applies_once(backbone: Backbone) -> None:
+    emitted = [await backbone.emit(f"w{i}", i) for i in range(25)]
+    assert await backbone.relay.publish_pending() == 25
+    consumer = backbone.consumer()
+    assert await drain(consumer) == 25
+    assert backbone.handler_calls == [e.id for e in emitted]
+    # Delivering the whole history again (a replay) changes nothing.
+    for event in emitted:
+        assert await consumer.process(event) is Outcome.duplicate
+    assert await backbone.effect_count() == 25
+
+
+async def test_a_message_that_is_not_a_cloudevent_is_terminated_not_retried(backbone: Backbone) -> None:
+    await backbone.link.js.publish(
+        "sib.testsvc.widget.counted.v1", b"not json", headers={"Nats-Msg-Id": "junk-1"}
+    )
+    consumer = backbone.consumer()
+    assert await drain(consumer, rounds=3) == 1
+    assert backbone.handler_calls == []
+    info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
+
+
+async def test_relay_and_consumer_loops_deliver_without_manual_steps(backbone: Backbone) -> None:
+    consumer = backbone.consumer()
+    tasks = [asyncio.create_task(backbone.relay.run()), asyncio.create_task(consumer.run())]
+    try:
+        await backbone.emit("loop")
+        for _ in range(100):
+            if await backbone.effect_count() == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert await backbone.effect_count() == 1
+    finally:
+        backbone.relay.stop()
+        consumer.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
