@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -33,8 +34,15 @@ ProgrammeId = Annotated[
     ),
 ]
 TrackName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
-Dkk = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+
+
+def _two_places(value: Decimal) -> Decimal:
+    """One canonical form (øre), so equal amounts serialise and hash alike: 3500 -> 3500.00."""
+    return value.quantize(Decimal("0.01"))
+
+
+Dkk = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(_two_places)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2), AfterValidator(_two_places)]
 
 
 class MonthRule(StrEnum):

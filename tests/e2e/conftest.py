@@ -1,0 +1,82 @@
+"""The whole system as real processes: nats-server and the three services under uvicorn."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.local import SERVICES, Process, free_port, start_nats, start_service, wait_ready
+from tests.conftest import PG_URL, postgres_available
+
+
+@dataclass
+class Stack:
+    tmp: Path
+    nats_port: int
+    nats: Process
+    env: dict[str, dict[str, str]]
+    urls: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        port = int(self.urls[name].rsplit(":", 1)[1]) if name in self.urls else free_port()
+        self.urls[name] = f"http://127.0.0.1:{port}"
+        self.processes[name] = start_service(name, port, self.env[name], self.log(name))
+        wait_ready(self.urls[name], self.processes[name], timeout=30)
+
+    def log(self, name: str) -> Path:
+        return self.tmp / f"{name}.log"
+
+    def log_records(self, name: str) -> list[dict[str, Any]]:
+        records = []
+        for line in self.log(name).read_text().splitlines():
+            if line.startswith("{"):
+                records.append(json.loads(line))
+        return records
+
+    def stop_nats(self) -> None:
+        self.nats.stop()
+
+    def start_nats(self) -> None:
+        self.nats = start_nats("127.0.0.1", self.nats_port, self.tmp / "nats", self.tmp / "nats-server.log")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    if request.param == "postgresql" and not postgres_available():
+        pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
+    nats_port = free_port()
+    nats = start_nats("127.0.0.1", nats_port, tmp_path / "nats", tmp_path / "nats-server.log")
+    prefix = f"e2e_{uuid.uuid4().hex[:8]}"
+    env: dict[str, dict[str, str]] = {}
+    for name in SERVICES:
+        env[name] = {
+            "SIB_ENV": "test",
+            "NATS_URL": f"nats://127.0.0.1:{nats_port}",
+            "VAR_DIR": str(tmp_path / "var"),
+            "CONSUMER_ACK_WAIT_SECONDS": "5",
+        }
+        if request.param == "postgresql":
+            env[name] |= {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": f"{prefix}_{name}"}
+    stack = Stack(tmp_path, nats_port, nats, env)
+    try:
+        for name in SERVICES:
+            stack.start(name)
+        yield stack
+    finally:
+        for process in stack.processes.values():
+            process.stop()
+        stack.nats.stop()
+        if request.param == "postgresql":
+            import asyncio
+
+            from tests.conftest import _drop_schema
+
+            for name in SERVICES:
+                asyncio.run(_drop_schema(f"{prefix}_{name}"))

@@ -1,0 +1,132 @@
+"""End to end: a request to intake produces an event that progression and settlement consume, and one
+correlation id shows in all three services' logs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from libs.common.auth import Role, issue_token
+from libs.common.settings import CommonSettings
+from tests.e2e.conftest import Stack
+
+SEED = Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json"
+
+
+def token(role: Role, programmes: tuple[str, ...] = ("*",)) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(CommonSettings(), role=role, programmes=programmes)}"}
+
+
+def eventually(check: Callable[[], httpx.Response], timeout: float = 15.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = check()
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.05)
+
+
+def programme_body(programme_id: str) -> dict[str, object]:
+    body = json.loads(SEED.read_text())
+    body["programme_id"] = programme_id
+    return body
+
+
+def test_programme_created_in_intake_reaches_progression_and_settlement_with_one_correlation_id(
+    stack: Stack,
+) -> None:
+    programme_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    correlation_id = f"e2e-{uuid.uuid4()}"
+    provider = token(Role.provider, (programme_id,))
+
+    created = httpx.post(
+        f"{stack.urls['intake']}/v1/programmes",
+        json=programme_body(programme_id),
+        headers=token(Role.admin) | {"X-Correlation-ID": correlation_id},
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["X-Correlation-ID"] == correlation_id
+
+    in_progression = eventually(
+        lambda: httpx.get(f"{stack.urls['progression']}/v1/programmes/{programme_id}", headers=provider)
+    )
+    assert in_progression.status_code == 200, in_progression.text
+    assert in_progression.json()["terms_version"] == 1
+    assert in_progression.json()["status_categories"]["sygedagpenge"] == "public_support"
+
+    in_settlement = eventually(
+        lambda: httpx.get(f"{stack.urls['settlement']}/v1/programmes/{programme_id}/terms", headers=provider)
+    )
+    assert in_settlement.status_code == 200, in_settlement.text
+    terms = in_settlement.json()["in_force"]["terms"]
+    assert terms["fee_per_month_dkk"] == "3500.00"
+    assert terms["split"] == {"investor_percent": "60.00", "provider_percent": "40.00"}
+
+    # SIGTERM: every service shuts down through its lifespan (uvicorn re-raises the signal after a
+    # graceful shutdown, so the exit status is -SIGTERM rather than 0).
+    for name, process in stack.processes.items():
+        assert process.stop() in (0, -signal.SIGTERM)
+        assert any(r["event"] == "service_stopped" for r in stack.log_records(name)), name
+
+    for name in ("intake", "progression", "settlement"):
+        tagged = [r for r in stack.log_records(name) if r.get("correlation_id") == correlation_id]
+        assert tagged, f"{name} logged nothing with the correlation id"
+    intake_events = {
+        r["event"] for r in stack.log_records("intake") if r.get("correlation_id") == correlation_id
+    }
+    assert {"request", "programme_created"} <= intake_events
+    for consumer_service in ("progression", "settlement"):
+        handled = [
+            r
+            for r in stack.log_records(consumer_service)
+            if r.get("correlation_id") == correlation_id and r["event"] == "event_handled"
+        ]
+        assert len(handled) == 1
+        assert handled[0]["event_type"] == "dk.sib.intake.programme.terms_published.v1"
+        assert handled[0]["outcome"] == "applied"
+
+
+def test_every_service_serves_health_docs_and_metrics(stack: Stack) -> None:
+    for name, url in stack.urls.items():
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{url}/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+        assert httpx.get(f"{url}/docs").status_code == 200
+        openapi = httpx.get(f"{url}/openapi.json").json()
+        assert openapi["info"]["title"] == f"SIB {name}"
+        metrics = httpx.get(f"{url}/metrics")
+        assert "sib_http_requests_total" in metrics.text
+        assert metrics.headers["content-type"].startswith("text/plain")
+
+
+def test_readyz_reports_nats_down_and_writes_wait_in_the_outbox_until_it_returns(stack: Stack) -> None:
+    stack.stop_nats()
+    deadline = time.monotonic() + 10
+    while (ready := httpx.get(f"{stack.urls['intake']}/readyz")).status_code != 503:
+        assert time.monotonic() < deadline, "readyz never noticed NATS was down"
+        time.sleep(0.1)
+    assert ready.headers["content-type"] == "application/problem+json"
+    assert ready.json()["checks"]["nats"] == "down"
+
+    programme_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    created = httpx.post(
+        f"{stack.urls['intake']}/v1/programmes", json=programme_body(programme_id), headers=token(Role.admin)
+    )
+    assert created.status_code == 201  # the outbox holds the event while NATS is away
+
+    stack.start_nats()
+    arrived = eventually(
+        lambda: httpx.get(
+            f"{stack.urls['settlement']}/v1/programmes/{programme_id}/terms", headers=token(Role.admin)
+        ),
+        timeout=20,
+    )
+    assert arrived.status_code == 200, arrived.text
+    for url in stack.urls.values():
+        assert eventually(lambda url=url: httpx.get(f"{url}/readyz")).status_code == 200
