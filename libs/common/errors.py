@@ -110,6 +110,8 @@ def field_path(loc: Sequence[str | int]) -> str:
         parts = parts[1:]
     out = ""
     for part in parts:
+        if part == "[key]":  # pydantic's marker for "the key itself is invalid"
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:

@@ -8,6 +8,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -33,7 +34,7 @@ def eventually(check: Callable[[], httpx.Response], timeout: float = 15.0) -> ht
 
 
 def programme_body(programme_id: str) -> dict[str, object]:
-    body = json.loads(SEED.read_text())
+    body: dict[str, object] = json.loads(SEED.read_text())
     body["programme_id"] = programme_id
     return body
 
@@ -129,4 +130,4 @@ def test_readyz_reports_nats_down_and_writes_wait_in_the_outbox_until_it_returns
     )
     assert arrived.status_code == 200, arrived.text
     for url in stack.urls.values():
-        assert eventually(lambda url=url: httpx.get(f"{url}/readyz")).status_code == 200
+        assert eventually(partial(httpx.get, f"{url}/readyz")).status_code == 200

@@ -1,0 +1,164 @@
+"""Intake's programme routes in-process, with a real database and a real nats-server."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from libs.common.auth import Role, issue_token
+from libs.common.db import outbox_table
+from libs.common.events import CloudEvent
+from services.intake.main import create_app
+from services.intake.settings import IntakeSettings
+
+SEED = json.loads(
+    (Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json").read_text()
+)
+
+
+@pytest.fixture
+async def intake(nats_url: str, database: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IntakeSettings(sib_env="test", nats_url=nats_url, log_json=True, **database)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+def auth(role: Role, *programmes: str) -> dict[str, str]:
+    settings = IntakeSettings()
+    return {"Authorization": f"Bearer {issue_token(settings, role=role, programmes=programmes or ('*',))}"}
+
+
+async def outbox_events(client: httpx.AsyncClient) -> list[CloudEvent]:
+    database = client.app.state.database  # type: ignore[attr-defined]
+    async with database.sessionmaker() as session:
+        rows = (await session.execute(select(outbox_table.c.envelope).order_by(outbox_table.c.seq))).all()
+    return [CloudEvent.model_validate_json(row[0]) for row in rows]
+
+
+async def test_admin_creates_a_programme_and_its_terms_are_announced(intake: httpx.AsyncClient) -> None:
+    response = await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["programme_id"] == "hedensted-2022"
+    assert body["current"]["version"] == 1
+    assert body["current"]["terms"]["tracks"] == {"sygedagpenge": 120, "jobafklaring": 30}
+    assert body["current"]["terms"]["total_cap_dkk"] == "5600000.00"
+
+    [event] = await outbox_events(intake)
+    assert event.type == "dk.sib.intake.programme.terms_published.v1"
+    assert event.subject == "programme/hedensted-2022"
+    assert event.data["terms"] == body["current"]["terms"]
+    assert event.correlationid == response.headers["X-Correlation-ID"]
+
+
+async def test_repeating_the_same_creation_returns_the_programme_without_a_second_event(
+    intake: httpx.AsyncClient,
+) -> None:
+    first = await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    again = await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert len(await outbox_events(intake)) == 1
+
+
+async def test_the_same_id_with_other_terms_is_a_conflict_naming_the_programme(
+    intake: httpx.AsyncClient,
+) -> None:
+    await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    changed = copy.deepcopy(SEED)
+    changed["terms"]["fee_per_month_dkk"] = "4000"
+    response = await intake.post("/v1/programmes", json=changed, headers=auth(Role.admin))
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["programme_id"] == "hedensted-2022"
+    assert len(await outbox_events(intake)) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b["terms"]["split"].update(investor_percent="70"), "terms.split"),
+        (
+            lambda b: b["terms"]["track_fee_per_month_dkk"].update(ukendt="100"),
+            "terms.track_fee_per_month_dkk",
+        ),
+        (
+            lambda b: b["terms"]["status_categories"].update(lotto="self_supporting"),
+            "terms.status_categories.lotto",
+        ),
+        (lambda b: b["terms"].update(month_rule="whenever"), "terms.month_rule"),
+        (lambda b: b["terms"].update(fee_per_month_dkk="-1"), "terms.fee_per_month_dkk"),
+        (lambda b: b["terms"].update(follow_up_months=0), "terms.follow_up_months"),
+        (lambda b: b.update(programme_id="Not A Slug"), "programme_id"),
+        (lambda b: b["terms"].pop("total_cap_dkk"), "terms.total_cap_dkk"),
+    ],
+)
+async def test_invalid_terms_get_a_422_naming_the_field_and_write_nothing(
+    intake: httpx.AsyncClient, change: Any, field: str
+) -> None:
+    body = copy.deepcopy(SEED)
+    body["terms"].setdefault("track_fee_per_month_dkk", {})
+    change(body)
+    response = await intake.post("/v1/programmes", json=body, headers=auth(Role.admin))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 422
+    assert field in [error["field"] for error in problem["errors"]]
+    assert await outbox_events(intake) == []
+
+
+async def test_malformed_json_is_a_problem_not_a_500(intake: httpx.AsyncClient) -> None:
+    response = await intake.post(
+        "/v1/programmes",
+        content=b"{not json",
+        headers=auth(Role.admin) | {"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("role", [Role.jobcenter, Role.provider, Role.investor, Role.integrator])
+async def test_only_admin_creates_programmes(intake: httpx.AsyncClient, role: Role) -> None:
+    response = await intake.post("/v1/programmes", json=SEED, headers=auth(role))
+    assert response.status_code == 403
+    assert response.json()["type"] == "urn:sib:problem:forbidden"
+
+
+async def test_no_token_or_a_forged_token_is_401(intake: httpx.AsyncClient) -> None:
+    assert (await intake.get("/v1/programmes")).status_code == 401
+    forged = {"Authorization": "Bearer " + auth(Role.admin)["Authorization"].split()[1][:-4] + "AAAA"}
+    response = await intake.get("/v1/programmes", headers=forged)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_programmes_are_visible_only_within_the_token_scope(intake: httpx.AsyncClient) -> None:
+    await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    other = copy.deepcopy(SEED) | {"programme_id": "aarhus-2025"}
+    await intake.post("/v1/programmes", json=other, headers=auth(Role.admin))
+
+    scoped = auth(Role.provider, "aarhus-2025")
+    listed = await intake.get("/v1/programmes", headers=scoped)
+    assert [p["programme_id"] for p in listed.json()["items"]] == ["aarhus-2025"]
+    assert (await intake.get("/v1/programmes/hedensted-2022", headers=scoped)).status_code == 404
+    assert (await intake.get("/v1/programmes/aarhus-2025", headers=scoped)).status_code == 200
+    everything = await intake.get("/v1/programmes", headers=auth(Role.admin))
+    assert len(everything.json()["items"]) == 2
+
+
+async def test_unknown_route_is_a_problem(intake: httpx.AsyncClient) -> None:
+    response = await intake.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from libs.common.logging import clean_correlation_id, configure_logging, correlation_scope, get_logger
+
+
+def test_logs_are_json_lines_with_service_and_correlation_id(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("testsvc", "INFO", json=True)
+    with correlation_scope("abc-123"):
+        get_logger("t").info("something_happened", participant_id="p-1")
+    get_logger("t").info("outside")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    inside = next(r for r in lines if r["event"] == "something_happened")
+    outside = next(r for r in lines if r["event"] == "outside")
+    assert inside["correlation_id"] == "abc-123"
+    assert inside["service"] == "testsvc"
+    assert inside["participant_id"] == "p-1"
+    assert inside["timestamp"].endswith("Z")
+    assert "correlation_id" not in outside
+
+
+def test_a_caller_supplied_correlation_id_is_kept_only_when_sane() -> None:
+    assert clean_correlation_id("req-1") == "req-1"
+    for bad in (None, "", "x" * 500, "line\nbreak", "æøå"):
+        replaced = clean_correlation_id(bad)
+        assert replaced != bad and len(replaced) == 36

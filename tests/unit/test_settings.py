@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from libs.common.settings import DEV_JWT_SECRET, CommonSettings
+from services.intake.settings import IntakeSettings
+
+STRONG = "x" * 40
+
+
+def test_development_defaults_are_accepted_outside_production() -> None:
+    assert CommonSettings(sib_env="development").jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    assert CommonSettings(sib_env="test").sib_env == "test"
+
+
+def test_production_refuses_the_development_jwt_secret() -> None:
+    with pytest.raises(ValidationError, match="jwt_secret is the development default"):
+        CommonSettings(sib_env="production")
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        CommonSettings(sib_env="production", jwt_secret="short")
+
+
+def test_production_refuses_the_development_cpr_keys_of_intake() -> None:
+    with pytest.raises(ValidationError, match="cpr_hmac_key is the development default"):
+        IntakeSettings(sib_env="production", jwt_secret=STRONG)
+    accepted = IntakeSettings(
+        sib_env="production", jwt_secret=STRONG, cpr_hmac_key="k" * 40, cpr_encryption_key="e" * 44
+    )
+    assert accepted.sib_env == "production"
+
+
+def test_production_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIB_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", STRONG)
+    settings = CommonSettings()
+    assert settings.jwt_secret.get_secret_value() == STRONG
+    assert STRONG not in repr(settings)  # secrets never print
+
+
+def test_sqlite_file_per_service_under_var_by_default(tmp_path: Path) -> None:
+    settings = IntakeSettings(var_dir=tmp_path)
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/intake.db"
+    assert not settings.is_postgres
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h:5432/db", "postgres://u@h:5432/db"])
+def test_database_url_selects_postgresql_with_a_schema_per_service(url: str) -> None:
+    settings = IntakeSettings(database_url=url)
+    assert settings.resolved_database_url == "postgresql+asyncpg://u@h:5432/db"
+    assert settings.is_postgres
+    assert settings.resolved_database_schema == "intake"
+    assert IntakeSettings(database_url=url, database_schema="other").resolved_database_schema == "other"
+
+
+def test_a_schema_name_that_is_not_an_identifier_is_refused() -> None:
+    with pytest.raises(ValidationError, match="database_schema"):
+        CommonSettings(database_schema='x"; drop table y; --')
