@@ -81,6 +81,7 @@ def start_nats(host: str, port: int, store_dir: Path, log_path: Path | None = No
         [nats_server_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store_dir)],
         stdout=log_file or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
     )
     deadline = time.monotonic() + 15
     while not port_answers(host, port):
@@ -114,6 +115,7 @@ def start_service(name: str, port: int, env: dict[str, str], log_path: Path | No
         env={**os.environ, **env},
         stdout=log_file,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     return Process(name, popen, log_path, log_file)
 
