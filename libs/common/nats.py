@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from libs.common.db import Database
 from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
@@ -224,7 +224,9 @@ class EventConsumer:
             event = self._parse(msg)
             event_type = event.type
             with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
-                outcome = await self.process(event)
+                outcome = await self._process_through_outages(msg, event)
+                if outcome is None:
+                    return  # stopping during an outage: unacked, so JetStream redelivers it later
                 await msg.ack()
                 EVENTS_CONSUMED.labels(
                     self.settings.service_name, self.durable, event_type, outcome.value
@@ -255,6 +257,22 @@ class EventConsumer:
                 await msg.term()
             else:
                 await msg.nak(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
+
+    async def _process_through_outages(self, msg: Msg, event: CloudEvent) -> Outcome | None:
+        """Retry in place while the database is unreachable, telling JetStream the message is still
+        in progress: an outage must not use up the deliveries meant for handler errors."""
+        delay = min(0.2, self.settings.consumer_outage_max_delay_seconds)
+        while True:
+            try:
+                return await self.process(event)
+            except (OperationalError, InterfaceError, ConnectionError, TimeoutError) as exc:
+                if self._stopping.is_set():
+                    return None
+                log.warning("event_waiting_for_database", consumer=self.durable, error=type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.consumer_outage_max_delay_seconds)
 
     def _parse(self, msg: Msg) -> CloudEvent:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from libs.common.db import Database, messaging_metadata, outbox_table
 from libs.common.events import CloudEvent, EventPayload, new_event, register
@@ -44,10 +45,13 @@ class Backbone:
     relay: OutboxRelay
     handler_calls: list[str] = field(default_factory=list)
     fail_first: int = 0
+    database_down_for: int = 0
 
     async def handler(self, uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
         self.handler_calls.append(event.id)
         assert isinstance(payload, WidgetCountedV1)
+        if len(self.handler_calls) <= self.database_down_for:
+            raise OperationalError("INSERT INTO effects", {}, ConnectionRefusedError("database unreachable"))
         await uow.session.execute(insert(effects).values(event_id=event.id, widget=payload.widget))
         if len(self.handler_calls) <= self.fail_first:
             raise RuntimeError("handler failed after writing its effect (simulated)")
@@ -83,6 +87,7 @@ async def backbone(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Bac
         nats_url=nats_url,
         consumer_ack_wait_seconds=1.0,
         consumer_max_deliver=3,
+        consumer_outage_max_delay_seconds=0.05,
         **database,
     )
     db = Database(settings)
@@ -250,3 +255,19 @@ async def test_relay_and_consumer_loops_deliver_without_manual_steps(backbone: B
         backbone.relay.stop()
         consumer.stop()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+
+
+async def test_a_database_outage_is_waited_out_without_using_up_deliveries(backbone: Backbone) -> None:
+    backbone.database_down_for = backbone.settings.consumer_max_deliver + 2  # more than max_deliver tries
+    await backbone.emit("outage")
+    await backbone.relay.publish_pending()
+
+    consumer = backbone.consumer()
+    [msg] = await consumer.fetch(timeout=1)
+    await consumer.handle(msg)
+
+    assert len(backbone.handler_calls) == backbone.database_down_for + 1
+    assert msg.metadata.num_delivered == 1
+    assert await backbone.effect_count() == 1
+    info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
