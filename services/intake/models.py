@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.common.db import make_metadata
@@ -33,3 +44,58 @@ class ProgrammeTermsRow(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     terms: Mapped[dict[str, Any]] = mapped_column(JSON)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ParticipantRow(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        # One participant per citizen per programme; the pseudonym is the keyed HMAC of the CPR.
+        UniqueConstraint("programme_id", "cpr_pseudonym"),
+        Index("ix_participants_programme_track_status", "programme_id", "track", "status"),
+    )
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.programme_id"))
+    track: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    cpr_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    cpr_encrypted: Mapped[str] = mapped_column(Text)
+    cpr_masked: Mapped[str] = mapped_column(String(11))
+    referred_on: Mapped[date] = mapped_column(Date)
+    enrolled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    consent_given_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    coach_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CprAuditRow(Base):
+    """Append-only: every read or write of a CPR number. Triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "cpr_audit"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    endpoint: Mapped[str] = mapped_column(String(200))
+    participant_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class IdempotencyKeyRow(Base):
+    """A client's Idempotency-Key: a retry with the same key and request replays the first result."""
+
+    __tablename__ = "idempotency_keys"
+
+    actor: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

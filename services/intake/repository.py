@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.clock import as_utc
-from libs.common.contracts import ProgrammeTerms
-from services.intake.domain import Programme, TermsVersion
-from services.intake.models import ProgrammeRow, ProgrammeTermsRow
+from libs.common.contracts import ProgrammeTerms, WithdrawalReason
+from services.intake.domain import Participant, ParticipantStatus, Programme, TermsVersion
+from services.intake.models import (
+    CprAuditRow,
+    IdempotencyKeyRow,
+    ParticipantRow,
+    ProgrammeRow,
+    ProgrammeTermsRow,
+)
 
 
 class ProgrammeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, programme_id: str) -> Programme | None:
-        row = await self.session.get(ProgrammeRow, programme_id)
+    async def get(self, programme_id: str, *, for_update: bool = False) -> Programme | None:
+        query = select(ProgrammeRow).where(ProgrammeRow.programme_id == programme_id)
+        if for_update:
+            # Serialises enrolments into one programme (PostgreSQL row lock; SQLite transactions
+            # are already serial under BEGIN IMMEDIATE).
+            query = query.with_for_update()
+        row = (await self.session.scalars(query)).one_or_none()
         if row is None:
             return None
         versions = (
@@ -28,32 +39,23 @@ class ProgrammeRepository:
                 .order_by(ProgrammeTermsRow.version)
             )
         ).all()
-        return _to_domain(row, versions)
+        return _programme(row, versions)
 
-    async def list(self, programme_ids: Iterable[str] | None = None) -> list[Programme]:
-        query = select(ProgrammeRow).order_by(ProgrammeRow.programme_id)
-        if programme_ids is not None:
-            query = query.where(ProgrammeRow.programme_id.in_(list(programme_ids)))
-        rows = (await self.session.scalars(query)).all()
-        terms_query = select(ProgrammeTermsRow).where(
-            ProgrammeTermsRow.programme_id.in_([row.programme_id for row in rows])
-        )
+    async def list(self) -> list[Programme]:
+        rows = (await self.session.scalars(select(ProgrammeRow).order_by(ProgrammeRow.programme_id))).all()
         by_programme: dict[str, list[ProgrammeTermsRow]] = {}
-        for terms_row in (await self.session.scalars(terms_query)).all():
+        for terms_row in (await self.session.scalars(select(ProgrammeTermsRow))).all():
             by_programme.setdefault(terms_row.programme_id, []).append(terms_row)
-        return [_to_domain(row, by_programme.get(row.programme_id, [])) for row in rows]
+        return [_programme(row, by_programme.get(row.programme_id, [])) for row in rows]
 
-    def add(self, row: ProgrammeRow) -> None:
-        self.session.add(row)
-
-    def add_terms(self, row: ProgrammeTermsRow) -> None:
+    def add(self, row: ProgrammeRow | ProgrammeTermsRow) -> None:
         self.session.add(row)
 
     async def flush(self) -> None:
         await self.session.flush()
 
 
-def _to_domain(row: ProgrammeRow, versions: Iterable[ProgrammeTermsRow]) -> Programme:
+def _programme(row: ProgrammeRow, versions: Iterable[ProgrammeTermsRow]) -> Programme:
     return Programme(
         programme_id=row.programme_id,
         name=row.name,
@@ -67,3 +69,112 @@ def _to_domain(row: ProgrammeRow, versions: Iterable[ProgrammeTermsRow]) -> Prog
             for v in sorted(versions, key=lambda v: v.version)
         ),
     )
+
+
+class ParticipantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def row(self, participant_id: str) -> ParticipantRow | None:
+        return await self.session.get(ParticipantRow, participant_id)
+
+    async def get(self, participant_id: str) -> Participant | None:
+        row = await self.row(participant_id)
+        return to_participant(row) if row else None
+
+    async def by_pseudonym(self, pseudonym: str, programme_id: str | None = None) -> list[ParticipantRow]:
+        query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym == pseudonym)
+        if programme_id is not None:
+            query = query.where(ParticipantRow.programme_id == programme_id)
+        return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
+
+    async def seats_taken(self, programme_id: str, track: str) -> int:
+        query = select(func.count()).where(
+            ParticipantRow.programme_id == programme_id,
+            ParticipantRow.track == track,
+            ParticipantRow.enrolled_on.is_not(None),
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def page(
+        self,
+        programme_ids: Sequence[str] | None,
+        status: str | None,
+        track: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[ParticipantRow]:
+        query = select(ParticipantRow)
+        if programme_ids is not None:
+            query = query.where(ParticipantRow.programme_id.in_(programme_ids))
+        if status is not None:
+            query = query.where(ParticipantRow.status == status)
+        if track is not None:
+            query = query.where(ParticipantRow.track == track)
+        if after is not None:
+            query = query.where(ParticipantRow.participant_id > after)
+        query = query.order_by(ParticipantRow.participant_id).limit(limit)
+        return list((await self.session.scalars(query)).all())
+
+    def add(self, row: ParticipantRow) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+def to_participant(row: ParticipantRow) -> Participant:
+    return Participant(
+        participant_id=row.participant_id,
+        programme_id=row.programme_id,
+        track=row.track,
+        status=ParticipantStatus(row.status),
+        cpr_pseudonym=row.cpr_pseudonym,
+        cpr_masked=row.cpr_masked,
+        referred_on=row.referred_on,
+        enrolled_on=row.enrolled_on,
+        consent_given_on=row.consent_given_on,
+        withdrawn_on=row.withdrawn_on,
+        withdrawal_reason=WithdrawalReason(row.withdrawal_reason) if row.withdrawal_reason else None,
+        coach_name=row.coach_name,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def apply_participant(row: ParticipantRow, participant: Participant) -> None:
+    """Copy a participant's changeable state onto its row."""
+    row.status = participant.status.value
+    row.enrolled_on = participant.enrolled_on
+    row.consent_given_on = participant.consent_given_on
+    row.withdrawn_on = participant.withdrawn_on
+    row.withdrawal_reason = participant.withdrawal_reason.value if participant.withdrawal_reason else None
+    row.coach_name = participant.coach_name
+    row.updated_at = participant.updated_at
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: CprAuditRow) -> None:
+        self.session.add(row)
+
+    async def page(self, participant_id: str | None, after: int | None, limit: int) -> list[CprAuditRow]:
+        query = select(CprAuditRow)
+        if participant_id is not None:
+            query = query.where(CprAuditRow.participant_id == participant_id)
+        if after is not None:
+            query = query.where(CprAuditRow.seq > after)
+        return list((await self.session.scalars(query.order_by(CprAuditRow.seq).limit(limit))).all())
+
+
+class IdempotencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, actor: str, key: str) -> IdempotencyKeyRow | None:
+        return await self.session.get(IdempotencyKeyRow, (actor, key))
+
+    def add(self, row: IdempotencyKeyRow) -> None:
+        self.session.add(row)

@@ -6,7 +6,9 @@ from datetime import date
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from libs.common.contracts import ProgrammeId, ProgrammeTerms
+from libs.common.contracts import ProgrammeId, ProgrammeTerms, TrackName, WithdrawalReason
+
+CPR_DESCRIPTION = "CPR number, DDMMYY-SSSS or DDMMYYSSSS. Travels in bodies only, never in URLs."
 
 
 class ProgrammeCreate(BaseModel):
@@ -17,6 +19,13 @@ class ProgrammeCreate(BaseModel):
     effective_from: date | None = Field(
         default=None, description="First terms apply from; today when absent."
     )
+    terms: ProgrammeTerms
+
+
+class TermsVersionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: date = Field(description="The new version applies from this date on.")
     terms: ProgrammeTerms
 
 
@@ -36,3 +45,85 @@ class ProgrammeOut(BaseModel):
 
 class ProgrammeList(BaseModel):
     items: list[ProgrammeOut]
+
+
+class Referral(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    programme_id: ProgrammeId
+    cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION)
+    track: TrackName
+    referred_on: date
+    coach_name: str | None = Field(default=None, max_length=200)
+
+
+class Enrolment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enrolled_on: date
+    consent_given_on: date = Field(description="The citizen's consent; required to enrol.")
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    effective_on: date = Field(description="The follow-up window ends the day before this date.")
+    reason: WithdrawalReason
+
+
+class CoachChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    coach_name: str | None = Field(max_length=200, description="The coach now assigned; null to clear.")
+
+
+class CprLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION)
+
+
+class ParticipantOut(BaseModel):
+    participant_id: str
+    programme_id: str
+    track: str
+    status: str
+    cpr_masked: str = Field(description="DDMMYY-****")
+    cpr: str | None = Field(
+        default=None, description="The full CPR number: only in responses to the jobcenter."
+    )
+    referred_on: date
+    enrolled_on: date | None
+    consent_given_on: date | None
+    withdrawn_on: date | None = Field(
+        description="Withdrawal effective date; the window ends the day before."
+    )
+    withdrawal_reason: WithdrawalReason | None
+    coach_name: str | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class ParticipantPage(BaseModel):
+    items: list[ParticipantOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class ParticipantList(BaseModel):
+    items: list[ParticipantOut]
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: AwareDatetime
+    actor: str
+    role: str
+    action: str = Field(description="write, read or lookup")
+    endpoint: str
+    participant_id: str | None
+    correlation_id: str | None
+
+
+class AuditPageOut(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from libs.common.settings import DEV_CPR_ENCRYPTION_KEY, DEV_CPR_HMAC_KEY, CommonSettings
 
@@ -11,5 +14,14 @@ class IntakeSettings(CommonSettings):
     service_name: str = "intake"
     # Keyed pseudonym of a CPR number (HMAC-SHA256); never a plain hash.
     cpr_hmac_key: SecretStr = SecretStr(DEV_CPR_HMAC_KEY)
-    # Key that encrypts stored CPR numbers (AES-GCM, base64 of 32 bytes).
+    # Key that encrypts stored CPR numbers (AES-GCM, base64 of 32 bytes), and the keys it replaced:
+    # still able to decrypt until every row is rotated (comma-separated in the environment).
     cpr_encryption_key: SecretStr = SecretStr(DEV_CPR_ENCRYPTION_KEY)
+    cpr_previous_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cpr_previous_encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -3,47 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from libs.common.auth import Role, issue_token
-from libs.common.db import outbox_table
-from libs.common.events import CloudEvent
-from services.intake.main import create_app
-from services.intake.settings import IntakeSettings
-
-SEED = json.loads(
-    (Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json").read_text()
-)
-
-
-@pytest.fixture
-async def intake(nats_url: str, database: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IntakeSettings(sib_env="test", nats_url=nats_url, log_json=True, **database)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
-
-
-def auth(role: Role, *programmes: str) -> dict[str, str]:
-    settings = IntakeSettings()
-    return {"Authorization": f"Bearer {issue_token(settings, role=role, programmes=programmes or ('*',))}"}
-
-
-async def outbox_events(client: httpx.AsyncClient) -> list[CloudEvent]:
-    database = client.app.state.database  # type: ignore[attr-defined]
-    async with database.sessionmaker() as session:
-        rows = (await session.execute(select(outbox_table.c.envelope).order_by(outbox_table.c.seq))).all()
-    return [CloudEvent.model_validate_json(row[0]) for row in rows]
+from libs.common.auth import Role
+from tests.integration.conftest import SEED, auth, outbox_events
 
 
 async def test_admin_creates_a_programme_and_its_terms_are_announced(intake: httpx.AsyncClient) -> None:

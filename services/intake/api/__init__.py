@@ -1,0 +1,12 @@
+"""Intake's routes: parse, call a use case, return a schema."""
+
+from fastapi import APIRouter
+
+from services.intake.api import audit, participants, programmes
+
+router = APIRouter()
+router.include_router(programmes.router)
+router.include_router(participants.router)
+router.include_router(audit.router)
+
+__all__ = ["router"]

@@ -1,0 +1,42 @@
+"""The CPR audit trail (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from libs.common.clock import as_utc
+from libs.common.deps import DatabaseDep
+from services.intake.api.deps import Admin
+from services.intake.schemas import AuditEntryOut, AuditPageOut
+from services.intake.services.audit import audit_trail
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+
+@router.get("/audit", response_model=AuditPageOut, summary="Every read or write of a CPR number (admin)")
+async def get_audit(
+    _: Admin,
+    db: DatabaseDep,
+    participant_id: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPageOut:
+    page = await audit_trail(db, participant_id, cursor, limit)
+    return AuditPageOut(
+        items=[
+            AuditEntryOut(
+                seq=row.seq,
+                at=as_utc(row.at),
+                actor=row.actor,
+                role=row.role,
+                action=row.action,
+                endpoint=row.endpoint,
+                participant_id=row.participant_id,
+                correlation_id=row.correlation_id,
+            )
+            for row in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )

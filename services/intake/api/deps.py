@@ -1,0 +1,28 @@
+"""Dependencies of intake's routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from services.intake.services.protection import Caller, CprProtection
+
+
+def get_protection(request: Request) -> CprProtection:
+    protection: CprProtection = request.app.state.cpr_protection
+    return protection
+
+
+def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
+    route = request.scope.get("route")
+    return Caller(principal, f"{request.method} {getattr(route, 'path', request.url.path)}")
+
+
+Protection = Annotated[CprProtection, Depends(get_protection)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
+JobcenterOrProvider = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider))]
+PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]

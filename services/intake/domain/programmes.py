@@ -1,0 +1,52 @@
+"""Programme rules: when a repeated creation is the same request, and how terms versions follow each
+other. A published version is never edited; a change is a new version with an effective date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from libs.common.contracts import ProgrammeTerms
+from services.intake.domain.participants import InvalidInput
+
+
+@dataclass(frozen=True)
+class TermsVersion:
+    version: int
+    effective_from: date
+    published_at: datetime
+    terms: ProgrammeTerms
+
+
+@dataclass(frozen=True)
+class Programme:
+    programme_id: str
+    name: str
+    versions: tuple[TermsVersion, ...]
+
+    @property
+    def current(self) -> TermsVersion:
+        return max(self.versions, key=lambda v: v.version)
+
+    def is_same_creation(self, name: str, effective_from: date, terms: ProgrammeTerms) -> bool:
+        """A retried creation carries the same name and first terms; anything else is a conflict."""
+        first = min(self.versions, key=lambda v: v.version)
+        return self.name == name and first.effective_from == effective_from and first.terms == terms
+
+    def next_version(self, effective_from: date, terms: ProgrammeTerms) -> int | None:
+        """The number of a new terms version, or None when it repeats the latest one (a retry).
+        A version cannot take effect before the one it follows."""
+        latest = self.current
+        if latest.effective_from == effective_from and latest.terms == terms:
+            return None
+        if effective_from < latest.effective_from:
+            raise InvalidInput(
+                f"a new version cannot take effect before version {latest.version} "
+                f"({latest.effective_from.isoformat()})",
+                "effective_from",
+            )
+        return latest.version + 1
+
+    def track_capacity(self, track: str) -> int | None:
+        """Capacity of a track under the current terms; None when the track does not exist."""
+        return self.current.terms.tracks.get(track)

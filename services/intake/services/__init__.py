@@ -1,0 +1,1 @@
+"""Intake's use cases: the only place that commits and emits events."""

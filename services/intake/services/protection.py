@@ -1,0 +1,71 @@
+"""What protects CPR numbers at rest and in lookups: the cipher and the pseudonym key, and the audit
+trail that every read or write of a CPR number leaves."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from libs.common.auth import Principal
+from libs.common.clock import utcnow
+from libs.common.logging import get_correlation_id
+from libs.common.uow import UnitOfWork
+from services.intake.domain.cpr import Cpr, CprCipher, cpr_pseudonym
+from services.intake.models import CprAuditRow, ParticipantRow
+from services.intake.repository import AuditRepository
+from services.intake.settings import IntakeSettings
+
+
+@dataclass(frozen=True)
+class CprProtection:
+    cipher: CprCipher
+    pseudonym_key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: IntakeSettings) -> CprProtection:
+        return cls(
+            cipher=CprCipher.from_base64(
+                settings.cpr_encryption_key.get_secret_value(),
+                [key.get_secret_value() for key in settings.cpr_previous_encryption_keys],
+            ),
+            pseudonym_key=settings.cpr_hmac_key.get_secret_value().encode(),
+        )
+
+    def pseudonym(self, cpr: Cpr) -> str:
+        return cpr_pseudonym(cpr, self.pseudonym_key)
+
+    def fingerprint(self, body: dict[str, Any]) -> str:
+        """A keyed digest of a request body, so a stored fingerprint reveals nothing about a CPR in it."""
+        canonical = json.dumps(body, sort_keys=True, default=str, separators=(",", ":")).encode()
+        return hmac.new(self.pseudonym_key, canonical, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking and through which endpoint: what the CPR audit records."""
+
+    principal: Principal
+    endpoint: str
+
+
+def audit(uow: UnitOfWork, caller: Caller, action: str, participant_id: str | None) -> None:
+    AuditRepository(uow.session).add(
+        CprAuditRow(
+            at=utcnow(),
+            actor=caller.principal.subject,
+            role=caller.principal.role.value,
+            action=action,
+            endpoint=caller.endpoint,
+            participant_id=participant_id,
+            correlation_id=get_correlation_id(),
+        )
+    )
+
+
+def reveal(uow: UnitOfWork, protection: CprProtection, caller: Caller, row: ParticipantRow) -> Cpr:
+    """Decrypt a participant's CPR for a response, leaving an audit row in the same transaction."""
+    audit(uow, caller, "read", row.participant_id)
+    return protection.cipher.decrypt(row.cpr_encrypted)

@@ -1,0 +1,184 @@
+"""Who may call what on intake (every route x every role), and where a CPR number may appear: only in
+responses to the jobcenter. Never in a URL, a log line, an event or anyone else's response."""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from libs.common.auth import Role
+from tests.integration.conftest import SEED, ServiceClient, auth, outbox_events
+
+PROGRAMME = "hedensted-2022"
+CPR = "070761-4285"
+CPR_DIGITS = "0707614285"
+
+J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
+OPEN = frozenset({J, P, INV, G, A})
+
+# (method, path template) -> roles that get through (everyone else: 403). Every route must be here.
+MATRIX: dict[tuple[str, str], frozenset[Role]] = {
+    ("POST", "/v1/programmes"): frozenset({A}),
+    ("GET", "/v1/programmes"): OPEN,
+    ("GET", "/v1/programmes/{programme_id}"): OPEN,
+    ("POST", "/v1/programmes/{programme_id}/terms"): frozenset({A}),
+    ("POST", "/v1/participants"): frozenset({J}),
+    ("POST", "/v1/participants/lookup"): frozenset({J}),
+    ("POST", "/v1/participants/{participant_id}/enrolment"): frozenset({J}),
+    ("POST", "/v1/participants/{participant_id}/withdrawal"): frozenset({J}),
+    ("PUT", "/v1/participants/{participant_id}/coach"): frozenset({J, P}),
+    ("GET", "/v1/participants"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A}),
+    ("GET", "/v1/audit"): frozenset({A}),
+}
+UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+
+
+def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
+    terms = copy.deepcopy(SEED["terms"])
+    return {
+        ("POST", "/v1/programmes"): copy.deepcopy(SEED) | {"programme_id": "matrix-2026"},
+        ("POST", "/v1/programmes/{programme_id}/terms"): {"effective_from": "2030-01-01", "terms": terms},
+        ("POST", "/v1/participants"): {
+            "programme_id": PROGRAMME,
+            "cpr": "0101901234",
+            "track": "sygedagpenge",
+            "referred_on": "2024-03-01",
+        },
+        ("POST", "/v1/participants/lookup"): {"cpr": CPR},
+        ("POST", "/v1/participants/{participant_id}/enrolment"): {
+            "enrolled_on": "2024-03-15",
+            "consent_given_on": "2024-03-10",
+        },
+        ("POST", "/v1/participants/{participant_id}/withdrawal"): {
+            "effective_on": "2024-06-01",
+            "reason": "other",
+        },
+        ("PUT", "/v1/participants/{participant_id}/coach"): {"coach_name": "Jonas"},
+    }
+
+
+async def setup_participant(client: ServiceClient) -> str:
+    assert (await client.post("/v1/programmes", json=SEED, headers=auth(A))).status_code == 201
+    response = await client.post(
+        "/v1/participants",
+        json={"programme_id": PROGRAMME, "cpr": CPR, "track": "sygedagpenge", "referred_on": "2024-03-01"},
+        headers=auth(J, PROGRAMME),
+    )
+    assert response.status_code == 201
+    return str(response.json()["participant_id"])
+
+
+async def api_routes(client: ServiceClient) -> set[tuple[str, str]]:
+    openapi = (await client.get("/openapi.json")).json()
+    return {(method.upper(), path) for path, operations in openapi["paths"].items() for method in operations}
+
+
+async def test_the_matrix_covers_every_route(intake: ServiceClient) -> None:
+    assert await api_routes(intake) == set(MATRIX) | UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_role_by_endpoint_matrix(intake: ServiceClient, role: Role) -> None:
+    participant_id = await setup_participant(intake)
+    request_bodies = bodies(participant_id)
+    for (method, template), allowed in MATRIX.items():
+        path = template.format(programme_id=PROGRAMME, participant_id=participant_id)
+        body = request_bodies.get((method, template))
+        response = await intake.request(method, path, json=body, headers=auth(role, PROGRAMME))
+        if role in allowed:
+            assert response.status_code not in (401, 403), (role, method, template, response.text)
+            assert response.status_code < 500
+        else:
+            assert response.status_code == 403, (role, method, template, response.status_code)
+        anonymous = await intake.request(method, path, json=body)
+        assert anonymous.status_code == 401, (method, template)
+
+
+async def test_no_route_takes_a_cpr_in_its_url(intake: ServiceClient) -> None:
+    openapi = (await intake.get("/openapi.json")).json()
+    for path, operations in openapi["paths"].items():
+        assert "cpr" not in path.lower()
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                assert "cpr" not in parameter["name"].lower(), (path, parameter["name"])
+
+
+CPR_PATTERN = re.compile(r"0707614285|070761-4285")
+
+
+async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClient) -> None:
+    root = logging.getLogger()
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+    non_jobcenter_responses: list[str] = []
+    jobcenter_responses: list[str] = []
+    urls: list[str] = []
+    try:
+        participant_id = await setup_participant(intake)
+        jobcenter = auth(J, PROGRAMME)
+        steps: list[tuple[str, str, Any, dict[str, str]]] = [
+            ("POST", "/v1/participants/lookup", {"cpr": CPR_DIGITS}, jobcenter),
+            (
+                "POST",
+                "/v1/participants",
+                {"programme_id": PROGRAMME, "cpr": CPR, "track": "jobafklaring", "referred_on": "2024-03-01"},
+                jobcenter,
+            ),
+            (
+                "POST",
+                f"/v1/participants/{participant_id}/enrolment",
+                {"enrolled_on": "2024-03-15", "consent_given_on": "2024-03-10"},
+                jobcenter,
+            ),
+            ("GET", f"/v1/participants/{participant_id}", None, jobcenter),
+            ("GET", "/v1/participants", None, jobcenter),
+            ("PUT", f"/v1/participants/{participant_id}/coach", {"coach_name": "Jonas"}, auth(P, PROGRAMME)),
+            ("GET", f"/v1/participants/{participant_id}", None, auth(P, PROGRAMME)),
+            ("GET", "/v1/participants", None, auth(P, PROGRAMME)),
+            ("GET", "/v1/participants", None, auth(A)),
+            ("GET", f"/v1/participants/{participant_id}", None, auth(INV, PROGRAMME)),
+            ("GET", "/v1/audit", None, auth(A)),
+            ("POST", "/v1/participants/lookup", {"cpr": CPR}, auth(P, PROGRAMME)),
+            (
+                "POST",
+                "/v1/participants",
+                {"programme_id": PROGRAMME, "cpr": CPR[:-1] + "x", "track": "x", "referred_on": "2024-03-01"},
+                jobcenter,
+            ),
+            (
+                "POST",
+                f"/v1/participants/{participant_id}/withdrawal",
+                {"effective_on": "2024-06-01", "reason": "deceased"},
+                jobcenter,
+            ),
+        ]
+        for method, url, body, headers in steps:
+            response = await intake.request(method, url, json=body, headers=headers)
+            assert response.status_code < 500, response.text
+            urls.append(str(response.request.url))
+            is_jobcenter = headers is jobcenter
+            (jobcenter_responses if is_jobcenter else non_jobcenter_responses).append(response.text)
+    finally:
+        root.removeHandler(handler)
+
+    assert any(CPR_PATTERN.search(text) for text in jobcenter_responses)  # the check can see a CPR
+    logs = captured.getvalue()
+    assert "participant_enrolled" in logs  # the logs were captured
+    assert not CPR_PATTERN.search(logs)
+    assert "0707614" not in logs
+    for text in non_jobcenter_responses:
+        assert not CPR_PATTERN.search(text)
+    for url in urls:
+        assert not CPR_PATTERN.search(url)
+    events = await outbox_events(intake)
+    assert {e.type.rsplit(".", 2)[-2] for e in events} >= {"referred", "enrolled", "withdrawn"}
+    for event in events:
+        assert not CPR_PATTERN.search(event.model_dump_json())
