@@ -1,0 +1,28 @@
+"""Progression's pure rules (no framework, no database)."""
+
+from services.progression.domain.programmes import effective_categories, is_newer_terms
+from services.progression.domain.timeline import (
+    Cutoff,
+    DayCategory,
+    Period,
+    StatusRecord,
+    cutoff_as_of,
+    day_category,
+    iso_week_range,
+    known_as_of,
+    resolve,
+)
+
+__all__ = [
+    "Cutoff",
+    "DayCategory",
+    "Period",
+    "StatusRecord",
+    "cutoff_as_of",
+    "day_category",
+    "effective_categories",
+    "is_newer_terms",
+    "iso_week_range",
+    "known_as_of",
+    "resolve",
+]
