@@ -12,6 +12,7 @@ from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode
 from services.progression.domain import (
     Cutoff,
     DayCategory,
+    Period,
     StatusRecord,
     cutoff_as_of,
     day_category,
@@ -58,7 +59,7 @@ def oracle(day: date, recs: list[StatusRecord], cutoff: date | None) -> tuple[Da
     return DayCategory.unknown, None
 
 
-def record_on(periods: list, day: date) -> str | None:
+def record_on(periods: list[Period], day: date) -> str | None:
     for p in periods:
         if p.start <= day and (p.end is None or day <= p.end):
             return p.record_id
@@ -118,7 +119,7 @@ def test_the_timeline_depends_only_on_the_records_and_their_recording_order(
 def test_as_of_reproduces_every_earlier_view(recs: list[StatusRecord], cutoff_days: list[int]) -> None:
     # Records and cut-off moves arrive one by one over time; remember what the timeline was after each.
     history: list[Cutoff] = []
-    views: list[tuple[datetime, list]] = []
+    views: list[tuple[datetime, list[Period]]] = []
     cutoff_moves = iter(sorted(cutoff_days))
     for record in recs:
         next_move = next(cutoff_moves, None)
