@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from services.intake.domain.cpr import Cpr, CprCipher, CprError, cpr_pseudonym, parse_cpr
+from libs.common.cpr import Cpr, CprCipher, CprError, cpr_pseudonym, parse_cpr
 
 # The official table, written out independently of the code: 7th digit -> (YY range, century).
 CENTURY_TABLE = {

@@ -17,13 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
 from libs.common.contracts import ParticipantEnrolledV1, ParticipantReferredV1, ParticipantWithdrawnV1
+from libs.common.cpr import Cpr, CprError, parse_cpr
 from libs.common.db import Database
 from libs.common.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationFailed
 from libs.common.events import new_event
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from services.intake.domain import InvalidInput, Participant, RuleViolation, seat_available
-from services.intake.domain.cpr import Cpr, CprError, parse_cpr
 from services.intake.models import IdempotencyKeyRow, ParticipantRow
 from services.intake.repository import (
     IdempotencyRepository,

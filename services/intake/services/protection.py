@@ -11,9 +11,9 @@ from typing import Any
 
 from libs.common.auth import Principal
 from libs.common.clock import utcnow
+from libs.common.cpr import Cpr, CprCipher, cpr_pseudonym
 from libs.common.logging import get_correlation_id
 from libs.common.uow import UnitOfWork
-from services.intake.domain.cpr import Cpr, CprCipher, cpr_pseudonym
 from services.intake.models import CprAuditRow, ParticipantRow
 from services.intake.repository import AuditRepository
 from services.intake.settings import IntakeSettings

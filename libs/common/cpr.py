@@ -1,5 +1,6 @@
-"""CPR numbers: validation, masking, the keyed pseudonym and encryption at rest (AES-GCM with key
-rotation). Pure: the standard library and ``cryptography`` only.
+"""CPR numbers, shared by intake (which alone stores them) and progression (which turns a posted CPR
+into its pseudonym and forgets it): validation, masking, the keyed pseudonym and encryption at rest
+(AES-GCM with key rotation). Pure: the standard library and ``cryptography`` only.
 
 Nothing here ever puts a CPR number, or any part of one beyond the masked form, into a message,
 ``repr`` or ``str``.
