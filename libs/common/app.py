@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ class ServiceDefinition:
     consumers: Sequence[ConsumerSpec] = ()
     version: str = "0.1.0"
     extra_state: dict[str, Any] = field(default_factory=dict)
+    shutdown_hooks: Sequence[Callable[[], Awaitable[None]]] = ()
 
 
 @dataclass
@@ -84,6 +85,8 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
             for task in still_running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for hook in definition.shutdown_hooks:
+                await hook()
             await link.close()
             await database.dispose()
             log.info("service_stopped")

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from libs.common.app import ServiceDefinition, create_service_app
 from services.progression.api import router
 from services.progression.handlers import CONSUMERS
+from services.progression.services.context import IntakeDirectory
 from services.progression.settings import ProgressionSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ProgressionSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ProgressionSettings | None = None, intake_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or ProgressionSettings()
+    directory = IntakeDirectory(settings, transport=intake_transport)
     return create_service_app(
-        settings or ProgressionSettings(),
+        settings,
         ServiceDefinition(
             name="progression",
             title="SIB progression",
@@ -25,5 +31,7 @@ def create_app(settings: ProgressionSettings | None = None) -> FastAPI:
             migrations_dir=MIGRATIONS,
             routers=[router],
             consumers=CONSUMERS,
+            extra_state={"intake_directory": directory},
+            shutdown_hooks=[directory.close],
         ),
     )

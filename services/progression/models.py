@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Integer, String
+from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.common.db import make_metadata
@@ -26,3 +26,87 @@ class ProgrammeRow(Base):
     status_categories: Mapped[dict[str, Any]] = mapped_column(JSON)
     data_complete_through: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ParticipantRow(Base):
+    """Progression's copy of a participant, from intake's events (or read from intake when a status
+    arrives before the event). ``last_recording_seq`` numbers this participant's records."""
+
+    __tablename__ = "participants"
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    track: Mapped[str] = mapped_column(String(64))
+    cpr_pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    referred_on: Mapped[date] = mapped_column(Date)
+    enrolled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_recording_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StatusRecordRow(Base):
+    """One status record as the jobcenter reported it; never updated. A correction is a new record."""
+
+    __tablename__ = "status_records"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "recording_seq"),
+        UniqueConstraint("programme_id", "source_record_id"),
+    )
+
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(36))  # led by the unique (participant, seq)
+    programme_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recording_seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source_record_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class CutoffRow(Base):
+    """Every move of a programme's data cut-off, so the timeline can be read as it was known."""
+
+    __tablename__ = "cutoffs"
+
+    programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    complete_through: Mapped[date] = mapped_column(Date, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BatchRequestRow(Base):
+    """An Idempotency-Key of a batch: the same key and body again returns the records it created."""
+
+    __tablename__ = "batch_requests"
+
+    actor: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    record_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MeasurementRow(Base):
+    __tablename__ = "measurements"
+
+    measurement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(36), index=True)
+    programme_id: Mapped[str] = mapped_column(String(64))
+    measured_on: Mapped[date] = mapped_column(Date)
+    scores: Mapped[dict[str, int]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class MilestoneRow(Base):
+    __tablename__ = "milestones"
+
+    milestone_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(36), index=True)
+    programme_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(200))

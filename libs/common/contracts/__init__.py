@@ -15,11 +15,26 @@ from libs.common.contracts.programme import (
     Split,
     TrackName,
 )
+from libs.common.contracts.progression import (
+    INDICATOR_GROUPS,
+    INDICATORS,
+    CutoffAdvancedV1,
+    MeasurementRecordedV1,
+    MilestoneKind,
+    MilestoneRecordedV1,
+    StatusRecordedV1,
+)
 from libs.common.contracts.vocabulary import STATUS_CODES, StatusCategory, StatusCode
 
 __all__ = [
+    "INDICATORS",
+    "INDICATOR_GROUPS",
     "STATUS_CODES",
     "CprPseudonym",
+    "CutoffAdvancedV1",
+    "MeasurementRecordedV1",
+    "MilestoneKind",
+    "MilestoneRecordedV1",
     "MonthRule",
     "ParticipantEnrolledV1",
     "ParticipantReferredV1",
@@ -30,6 +45,7 @@ __all__ = [
     "Split",
     "StatusCategory",
     "StatusCode",
+    "StatusRecordedV1",
     "TrackName",
     "WithdrawalReason",
 ]

@@ -1,5 +1,6 @@
 """Progression's pure rules (no framework, no database)."""
 
+from services.progression.domain.measurements import change_since_first, group_averages
 from services.progression.domain.programmes import effective_categories, is_newer_terms
 from services.progression.domain.timeline import (
     Cutoff,
@@ -18,9 +19,11 @@ __all__ = [
     "DayCategory",
     "Period",
     "StatusRecord",
+    "change_since_first",
     "cutoff_as_of",
     "day_category",
     "effective_categories",
+    "group_averages",
     "is_newer_terms",
     "iso_week_range",
     "known_as_of",

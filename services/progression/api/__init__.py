@@ -1,0 +1,12 @@
+"""Progression's routes: parse, call a use case, return a schema."""
+
+from fastapi import APIRouter
+
+from services.progression.api import programmes, provider, status
+
+router = APIRouter()
+router.include_router(programmes.router)
+router.include_router(status.router)
+router.include_router(provider.router)
+
+__all__ = ["router"]

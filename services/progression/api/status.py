@@ -1,0 +1,141 @@
+"""Status records and timelines. Only the jobcenter reports benefit status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from libs.common.clock import as_utc
+from libs.common.contracts import StatusCode
+from libs.common.deps import DatabaseDep
+from libs.common.errors import ValidationFailed
+from services.progression.api.deps import CallerDep, Directory, Jobcenter, PersonLevelReader, PseudonymKey
+from services.progression.models import StatusRecordRow
+from services.progression.schemas import (
+    PeriodOut,
+    StatusBatchIn,
+    StatusBatchOut,
+    StatusRecordIn,
+    StatusRecordList,
+    StatusRecordOut,
+    TimelineOut,
+)
+from services.progression.services import status as status_service
+
+router = APIRouter(prefix="/v1", tags=["status"])
+
+
+def record_out(row: StatusRecordRow) -> StatusRecordOut:
+    return StatusRecordOut(
+        record_id=row.record_id,
+        participant_id=row.participant_id,
+        programme_id=row.programme_id,
+        code=StatusCode(row.code),
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        recording_seq=row.recording_seq,
+        recorded_at=as_utc(row.recorded_at),
+        source_record_id=row.source_record_id,
+    )
+
+
+@router.post(
+    "/status-records",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StatusRecordOut,
+    summary="Report one status period for a citizen (jobcenter)",
+    responses={
+        200: {"description": "This source_record_id was already recorded with the same content"},
+        409: {"description": "This source_record_id was recorded with other content"},
+    },
+)
+async def post_status_record(
+    body: StatusRecordIn,
+    _: Jobcenter,
+    caller: CallerDep,
+    db: DatabaseDep,
+    directory: Directory,
+    key: PseudonymKey,
+    response: Response,
+) -> StatusRecordOut:
+    [result] = await status_service.record_statuses(db, directory, key, caller, [body], batch=False)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return record_out(result.row)
+
+
+@router.post(
+    "/status-records/batch",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StatusBatchOut,
+    summary="Report up to 10,000 status periods at once (jobcenter): all or nothing",
+    responses={
+        200: {"description": "A retry with the same Idempotency-Key and body: the first result"},
+        422: {"description": "Nothing stored; each bad record named by index and field"},
+    },
+)
+async def post_status_batch(
+    body: StatusBatchIn,
+    _: Jobcenter,
+    caller: CallerDep,
+    db: DatabaseDep,
+    directory: Directory,
+    key: PseudonymKey,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> StatusBatchOut:
+    results = await status_service.record_statuses(
+        db, directory, key, caller, body.records, batch=True, idempotency_key=idempotency_key
+    )
+    created = sum(1 for r in results if r.created)
+    if created == 0:
+        response.status_code = status.HTTP_200_OK
+    return StatusBatchOut(created=created, records=[record_out(r.row) for r in results])
+
+
+@router.get(
+    "/participants/{participant_id}/status-records",
+    response_model=StatusRecordList,
+    summary="The raw records, in recording order, with recorded_at",
+)
+async def get_status_records(
+    participant_id: str, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
+) -> StatusRecordList:
+    return StatusRecordList(
+        items=[record_out(row) for row in await status_service.list_records(db, caller, participant_id)]
+    )
+
+
+@router.get(
+    "/participants/{participant_id}/timeline",
+    response_model=TimelineOut,
+    summary="The resolved timeline: non-overlapping periods; as_of reads it as it was known then",
+)
+async def get_timeline(
+    participant_id: str,
+    _: PersonLevelReader,
+    caller: CallerDep,
+    db: DatabaseDep,
+    as_of: datetime | None = None,
+) -> TimelineOut:
+    if as_of is not None and as_of.tzinfo is None:
+        raise ValidationFailed.for_field("as_of", "must carry a time zone, e.g. 2024-05-01T12:00:00Z")
+    result = await status_service.timeline(db, caller, participant_id, as_utc(as_of) if as_of else None)
+    return TimelineOut(
+        participant_id=participant_id,
+        programme_id=result.participant.programme_id,
+        as_of=as_of,
+        data_complete_through=result.cutoff,
+        periods=[
+            PeriodOut(
+                from_=p.start,
+                to=p.end,
+                code=p.code,
+                category=p.category.value,
+                record_id=p.record_id,
+            )
+            for p in result.periods
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Progression's use cases: the only place that commits and emits events."""

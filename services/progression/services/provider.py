@@ -1,0 +1,107 @@
+"""The provider's own records: progression measurements and milestones. The authority over benefit
+status stays with the jobcenter; these never change a timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from libs.common.auth import Role
+from libs.common.clock import utcnow
+from libs.common.contracts import MeasurementRecordedV1, MilestoneRecordedV1
+from libs.common.db import Database
+from libs.common.errors import NotFound
+from libs.common.events import new_event
+from libs.common.uow import UnitOfWork
+from services.progression.models import MeasurementRow, MilestoneRow, ParticipantRow
+from services.progression.repository import ParticipantRepository, ProviderRecordsRepository
+from services.progression.schemas import MeasurementIn, MilestoneIn
+from services.progression.services.context import Caller
+from services.progression.services.participants import participant_for_reading
+
+
+async def _participant_for_provider(uow: UnitOfWork, caller: Caller, participant_id: str) -> ParticipantRow:
+    row = await ParticipantRepository(uow.session).get(participant_id)
+    if row is None or not caller.principal.can_access(row.programme_id):
+        raise NotFound("No such participant.")
+    return row
+
+
+async def record_measurement(
+    database: Database, caller: Caller, participant_id: str, body: MeasurementIn
+) -> MeasurementRow:
+    assert caller.principal.role is Role.provider
+    async with UnitOfWork(database) as uow:
+        participant = await _participant_for_provider(uow, caller, participant_id)
+        now = utcnow()
+        row = MeasurementRow(
+            measurement_id=str(uuid.uuid4()),
+            participant_id=participant_id,
+            programme_id=participant.programme_id,
+            measured_on=body.measured_on,
+            scores=dict(body.scores),
+            recorded_at=now,
+            recorded_by=caller.principal.subject,
+        )
+        ProviderRecordsRepository(uow.session).add(row)
+        uow.emit(
+            new_event(
+                MeasurementRecordedV1(
+                    measurement_id=row.measurement_id,
+                    participant_id=participant_id,
+                    programme_id=participant.programme_id,
+                    measured_on=body.measured_on,
+                    scores=row.scores,
+                    recorded_at=now,
+                ),
+                subject=f"participant/{participant_id}",
+            )
+        )
+        await uow.commit()
+    return row
+
+
+async def measurements(database: Database, caller: Caller, participant_id: str) -> Sequence[MeasurementRow]:
+    async with UnitOfWork(database) as uow:
+        await participant_for_reading(uow, caller, participant_id)
+        return await ProviderRecordsRepository(uow.session).measurements(participant_id)
+
+
+async def record_milestone(
+    database: Database, caller: Caller, participant_id: str, body: MilestoneIn
+) -> MilestoneRow:
+    async with UnitOfWork(database) as uow:
+        participant = await _participant_for_provider(uow, caller, participant_id)
+        now = utcnow()
+        row = MilestoneRow(
+            milestone_id=str(uuid.uuid4()),
+            participant_id=participant_id,
+            programme_id=participant.programme_id,
+            kind=body.kind.value,
+            on=body.on,
+            note=body.note,
+            recorded_at=now,
+            recorded_by=caller.principal.subject,
+        )
+        ProviderRecordsRepository(uow.session).add(row)
+        uow.emit(
+            new_event(
+                MilestoneRecordedV1(
+                    milestone_id=row.milestone_id,
+                    participant_id=participant_id,
+                    programme_id=participant.programme_id,
+                    kind=body.kind,
+                    on=body.on,
+                    recorded_at=now,
+                ),
+                subject=f"participant/{participant_id}",
+            )
+        )
+        await uow.commit()
+    return row
+
+
+async def milestones(database: Database, caller: Caller, participant_id: str) -> Sequence[MilestoneRow]:
+    async with UnitOfWork(database) as uow:
+        await participant_for_reading(uow, caller, participant_id)
+        return await ProviderRecordsRepository(uow.session).milestones(participant_id)
