@@ -47,6 +47,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
         yield {"database_url": PG_URL, "database_schema": schema, "var_dir": tmp_path / "var"}
     finally:
         asyncio.run(_drop_schema(schema))
+        asyncio.run(_drop_schema(f"{schema}_p"))  # a second service's schema beside the first
 
 
 async def _drop_schema(schema: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ from libs.common.db import outbox_table
 from libs.common.events import CloudEvent
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
+from services.progression.main import create_app as create_progression_app
+from services.progression.settings import ProgressionSettings
 
 SEED: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json").read_text()
@@ -47,3 +52,53 @@ async def outbox_events(client: httpx.AsyncClient) -> list[CloudEvent]:
     async with database.sessionmaker() as session:
         rows = (await session.execute(select(outbox_table.c.envelope).order_by(outbox_table.c.seq))).all()
     return [CloudEvent.model_validate_json(row[0]) for row in rows]
+
+
+@dataclass
+class Pair:
+    intake: ServiceClient
+    progression: ServiceClient
+
+
+@asynccontextmanager
+async def running(app: Any, base_url: str) -> AsyncIterator[ServiceClient]:
+    async with app.router.lifespan_context(app):
+        async with ServiceClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client:
+            client.app = app
+            yield client
+
+
+def progression_database(database: dict[str, Any]) -> dict[str, Any]:
+    """Its own SQLite file, or its own PostgreSQL schema beside intake's."""
+    if database.get("database_schema"):
+        return database | {"database_schema": f"{database['database_schema']}_p"}
+    return database
+
+
+@asynccontextmanager
+async def intake_and_progression(
+    intake_nats: str, progression_nats: str, database: dict[str, Any]
+) -> AsyncIterator[Pair]:
+    intake_app = create_app(IntakeSettings(sib_env="test", nats_url=intake_nats, **database))
+    async with running(intake_app, "http://intake") as intake_client:
+        progression_app = create_progression_app(
+            ProgressionSettings(sib_env="test", nats_url=progression_nats, **progression_database(database)),
+            intake_transport=httpx.ASGITransport(app=intake_app),
+        )
+        async with running(progression_app, "http://progression") as progression_client:
+            yield Pair(intake_client, progression_client)
+
+
+@pytest.fixture
+async def pair(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Pair]:
+    """Intake and progression sharing one nats-server: progression learns from intake's events."""
+    async with intake_and_progression(nats_url, nats_url, database) as both:
+        yield both
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,171 @@
+"""Progression: a status posted before progression has heard of the participant, who may call what
+(every route x every role), and CPR numbers never logged, echoed or sent on."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.local import free_port, start_nats
+from libs.common.auth import Role
+from tests.integration.conftest import SEED, Pair, auth, intake_and_progression, outbox_events
+from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, enrolled_participant
+
+J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
+OPEN = frozenset(Role)
+MATRIX: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/v1/programmes/{programme_id}"): OPEN,
+    ("PUT", "/v1/programmes/{programme_id}/data-cutoff"): frozenset({J}),
+    ("GET", "/v1/status-codes"): OPEN,
+    ("POST", "/v1/status-records"): frozenset({J}),
+    ("POST", "/v1/status-records/batch"): frozenset({J}),
+    ("GET", "/v1/participants/{participant_id}/status-records"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}/timeline"): frozenset({J, P, A}),
+    ("POST", "/v1/participants/{participant_id}/measurements"): frozenset({P}),
+    ("GET", "/v1/participants/{participant_id}/measurements"): frozenset({J, P, A}),
+    ("POST", "/v1/participants/{participant_id}/milestones"): frozenset({P}),
+    ("GET", "/v1/participants/{participant_id}/milestones"): frozenset({J, P, A}),
+}
+UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+SCORES = dict.fromkeys(
+    [
+        "attendance_stability", "personal_resources", "coping", "motivation",
+        "takes_responsibility", "active_participation", "open_to_change", "goal_focus",
+        "self_insight", "sees_new_opportunities", "labour_market_focus", "realistic_about_future",
+    ],
+    5,
+)  # fmt: skip
+
+
+def bodies(pid: str) -> dict[tuple[str, str], Any]:
+    record = {"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}
+    return {
+        ("PUT", "/v1/programmes/{programme_id}/data-cutoff"): {"complete_through": "2024-05-31"},
+        ("POST", "/v1/status-records"): record,
+        ("POST", "/v1/status-records/batch"): {"records": [record]},
+        ("POST", "/v1/participants/{participant_id}/measurements"): {
+            "measured_on": "2024-04-01",
+            "scores": SCORES,
+        },
+        ("POST", "/v1/participants/{participant_id}/milestones"): {"kind": "visitation", "on": "2024-03-20"},
+    }
+
+
+async def test_the_matrix_covers_every_route(pair: Pair) -> None:
+    openapi = (await pair.progression.get("/openapi.json")).json()
+    routes = {(method.upper(), path) for path, ops in openapi["paths"].items() for method in ops}
+    assert routes == set(MATRIX) | UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_role_by_endpoint_matrix(pair: Pair, role: Role) -> None:
+    pid = await enrolled_participant(pair)
+    request_bodies = bodies(pid)
+    for (method, template), allowed in MATRIX.items():
+        path = template.format(programme_id=PROGRAMME, participant_id=pid)
+        body = request_bodies.get((method, template))
+        response = await pair.progression.request(method, path, json=body, headers=auth(role, PROGRAMME))
+        if role in allowed:
+            assert response.status_code not in (401, 403), (role, method, template, response.text)
+            assert response.status_code < 500
+        else:
+            assert response.status_code == 403, (role, method, template, response.status_code)
+        assert (await pair.progression.request(method, path, json=body)).status_code == 401
+
+
+async def test_a_status_posted_before_progression_heard_of_the_participant_is_accepted(
+    tmp_path: Path, database: dict[str, Any]
+) -> None:
+    # Progression on a nats-server of its own never receives intake's events: it can only know the
+    # participant by asking intake, as when a post overtakes the enrolment event.
+    intake_port, progression_port = free_port(), free_port()
+    intake_nats = start_nats("127.0.0.1", intake_port, tmp_path / "nats-i")
+    progression_nats = start_nats("127.0.0.1", progression_port, tmp_path / "nats-p")
+    try:
+        async with intake_and_progression(
+            f"nats://127.0.0.1:{intake_port}", f"nats://127.0.0.1:{progression_port}", database
+        ) as pair:
+            pid = await enrolled_participant(pair, wait_for_event=False)
+            by_id = await pair.progression.post(
+                "/v1/status-records",
+                json={"participant_id": pid, "code": "sygedagpenge", "valid_from": "2024-03-15"},
+                headers=JOBCENTER,
+            )
+            assert by_id.status_code == 201, by_id.text
+            second = await enrolled_participant(pair, cpr="0202851235", wait_for_event=False)
+            by_cpr = await pair.progression.post(
+                "/v1/status-records",
+                json={"cpr": "020285-1235", "code": "sygedagpenge", "valid_from": "2024-03-15"},
+                headers=JOBCENTER,
+            )
+            assert by_cpr.status_code == 201, by_cpr.text
+            assert by_cpr.json()["participant_id"] == second
+            # Intake's audit names the jobcenter for the lookup made on its behalf.
+            trail = (await pair.intake.get("/v1/audit", headers=ADMIN)).json()["items"]
+            assert ("lookup", "jobcenter-hedensted", second) in {
+                (e["action"], e["actor"], e["participant_id"]) for e in trail
+            }
+            unknown = await pair.progression.post(
+                "/v1/status-records",
+                json={
+                    "participant_id": "00000000-0000-0000-0000-000000000000",
+                    "code": "employed",
+                    "valid_from": "2024-03-15",
+                },
+                headers=JOBCENTER,
+            )
+            assert unknown.status_code == 422
+    finally:
+        intake_nats.stop()
+        progression_nats.stop()
+
+
+CPR_PATTERN = re.compile(r"0707614285|070761-4285")
+
+
+async def test_a_cpr_posted_to_progression_is_never_logged_echoed_or_sent_on(pair: Pair) -> None:
+    root = logging.getLogger()
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+    texts: list[str] = []
+    try:
+        pid = await enrolled_participant(pair)
+        for body in (
+            {"cpr": "0707614285", "code": "sygedagpenge", "valid_from": "2024-03-15"},
+            {"cpr": "070761-4285", "code": "lotto", "valid_from": "2024-03-15"},
+            {"cpr": "070761-4285", "code": "employed", "valid_from": "2024-03-15", "participant_id": pid},
+            {"cpr": "0707614286", "code": "employed", "valid_from": "2024-03-15"},
+        ):
+            texts.append(
+                (await pair.progression.post("/v1/status-records", json=body, headers=JOBCENTER)).text
+            )
+        batch = {
+            "records": [
+                {"cpr": "0707614285", "code": "employed", "iso_week": "2024-W30"},
+                {"cpr": "3102991234", "code": "employed", "iso_week": "2024-W31"},
+            ]
+        }
+        texts.append(
+            (await pair.progression.post("/v1/status-records/batch", json=batch, headers=JOBCENTER)).text
+        )
+        for path in ("status-records", "timeline"):
+            texts.append(
+                (await pair.progression.get(f"/v1/participants/{pid}/{path}", headers=JOBCENTER)).text
+            )
+    finally:
+        root.removeHandler(handler)
+    logs = captured.getvalue()
+    assert "status_records_recorded" in logs
+    assert not CPR_PATTERN.search(logs) and "3102991234" not in logs
+    for text in texts:
+        assert not CPR_PATTERN.search(text) and "3102991234" not in text
+    for event in await outbox_events(pair.progression):
+        assert not CPR_PATTERN.search(event.model_dump_json())
+    assert SEED["programme_id"] == PROGRAMME
