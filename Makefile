@@ -9,7 +9,7 @@ ROLE ?= admin
 PROGRAMME ?=
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap run test test-unit test-integration test-e2e lint format token clean
+.PHONY: bootstrap run test test-unit test-integration test-e2e lint format token bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,12 +36,15 @@ test-e2e: bootstrap
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs services deploy tests
+	$(VENV)/bin/mypy libs services deploy tests bench
 	$(VENV)/bin/lint-imports
 
 format: bootstrap
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+bench: bootstrap
+	$(PY) -m bench.ingest $(BENCH_ARGS)
 
 token: bootstrap
 	@$(PY) -m libs.common.devtoken --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)

@@ -1,0 +1,251 @@
+"""Ingest speed of progression: status records per second, posted one by one (64 connections) and in
+batches, on SQLite and on PostgreSQL (when 127.0.0.1:5432 answers), beside the raw insert rate of the
+same database measured in the same run. Medians of several runs; a benchmark, never a test.
+
+    .venv/bin/python -m bench.ingest [--runs 3] [--singles 2000] [--batches 5] [--batch-size 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from deploy.local import free_port, port_answers, start_nats, start_service, wait_ready
+from libs.common.auth import Role, issue_token
+from libs.common.settings import CommonSettings
+
+SEED = json.loads(
+    (Path(__file__).resolve().parents[1] / "deploy" / "seed" / "hedensted-2022.json").read_text()
+)
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PARTICIPANTS = 50
+
+
+def headers(role: Role) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(CommonSettings(), role=role)}"}
+
+
+async def setup_participants(intake: str, progression: str) -> list[str]:
+    admin, jobcenter = headers(Role.admin), headers(Role.jobcenter)
+    async with httpx.AsyncClient(timeout=30) as client:
+        await client.post(f"{intake}/v1/programmes", json=SEED, headers=admin)
+        ids = []
+        for n in range(PARTICIPANTS):
+            born = date(1960, 1, 1) + timedelta(days=n * 97)
+            cpr = f"{born:%d%m%y}{1000 + n:04d}"
+            referred = await client.post(
+                f"{intake}/v1/participants",
+                json={
+                    "programme_id": SEED["programme_id"],
+                    "cpr": cpr,
+                    "track": "sygedagpenge",
+                    "referred_on": "2024-01-02",
+                },
+                headers=jobcenter,
+            )
+            ids.append(referred.json()["participant_id"])
+        deadline = time.monotonic() + 30
+        for pid in ids:  # wait until progression has them all from the events
+            while (
+                await client.get(f"{progression}/v1/participants/{pid}/status-records", headers=admin)
+            ).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("progression did not learn the participants")
+                await asyncio.sleep(0.05)
+    return ids
+
+
+def record(pid: str, n: int) -> dict[str, Any]:
+    start = date(2024, 1, 1) + timedelta(days=n % 700)
+    return {
+        "participant_id": pid,
+        "code": "sygedagpenge" if n % 3 else "employed",
+        "valid_from": start.isoformat(),
+        "valid_to": (start + timedelta(days=6)).isoformat(),
+    }
+
+
+async def singles(progression: str, ids: list[str], count: int, connections: int = 64) -> dict[str, float]:
+    jobcenter = headers(Role.jobcenter)
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                n = queue.get_nowait()
+                began = time.perf_counter()
+                response = await client.post(
+                    f"{progression}/v1/status-records", json=record(ids[n % len(ids)], n), headers=jobcenter
+                )
+                latencies.append(time.perf_counter() - began)
+                if response.status_code != 201:
+                    raise RuntimeError(f"single post failed: {response.status_code} {response.text[:200]}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "records_per_s": count / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+async def batches(progression: str, ids: list[str], count: int, size: int) -> dict[str, float]:
+    jobcenter = headers(Role.jobcenter)
+    async with httpx.AsyncClient(timeout=300) as client:
+        bodies = [
+            {"records": [record(ids[n % len(ids)], b * size + n) for n in range(size)]} for b in range(count)
+        ]
+        began = time.perf_counter()
+        for body in bodies:
+            response = await client.post(
+                f"{progression}/v1/status-records/batch", json=body, headers=jobcenter
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"batch failed: {response.status_code} {response.text[:200]}")
+        elapsed = time.perf_counter() - began
+    return {"records_per_s": count * size / elapsed}
+
+
+async def raw_inserts(url: str, schema: str | None, rows: int) -> dict[str, float]:
+    """SQLAlchemy Core executemany of rows shaped like status records: the database's own pace."""
+    sa_url = url.replace("postgresql://", "postgresql+asyncpg://").replace(
+        "sqlite:///", "sqlite+aiosqlite:///"
+    )
+    engine = create_async_engine(sa_url)
+    metadata = MetaData(schema=schema)
+    table = Table(
+        f"bench_raw_{uuid.uuid4().hex[:8]}", metadata,
+        Column("record_id", String(36), primary_key=True), Column("participant_id", String(36)),
+        Column("code", String(32)), Column("valid_from", Date), Column("valid_to", Date), Column("recording_seq", Integer),
+    )  # fmt: skip
+    try:
+        async with engine.begin() as connection:
+            if url.startswith("sqlite"):
+                await connection.execute(text("PRAGMA journal_mode=WAL"))
+            await connection.run_sync(metadata.create_all)
+        values = [
+            {"record_id": str(uuid.uuid4()), "participant_id": str(uuid.uuid4()), "code": "employed",
+             "valid_from": date(2024, 1, 1), "valid_to": date(2024, 1, 7), "recording_seq": n}
+            for n in range(rows)
+        ]  # fmt: skip
+        began = time.perf_counter()
+        async with engine.begin() as connection:
+            await connection.execute(insert(table), values)
+        elapsed = time.perf_counter() - began
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+    finally:
+        await engine.dispose()
+    return {"records_per_s": rows / elapsed}
+
+
+async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        nats_port = free_port()
+        nats = start_nats("127.0.0.1", nats_port, tmp_path / "nats")
+        schema_prefix = f"bench_{uuid.uuid4().hex[:6]}"
+        env: dict[str, dict[str, str]] = {}
+        ports = {"intake": free_port(), "progression": free_port()}
+        for name in ports:
+            env[name] = {"NATS_URL": f"nats://127.0.0.1:{nats_port}", "VAR_DIR": str(tmp_path / "var"), "LOG_LEVEL": "WARNING",
+                         "INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"}  # fmt: skip
+            if database == "postgresql":
+                env[name] |= {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": f"{schema_prefix}_{name}"}
+        processes = [
+            start_service(name, port, env[name], tmp_path / f"{name}.log") for name, port in ports.items()
+        ]
+        try:
+            urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+            for process in processes:
+                wait_ready(urls[process.name], process)
+            ids = await setup_participants(urls["intake"], urls["progression"])
+            runs: dict[str, list[dict[str, float]]] = {"single": [], "batch": [], "raw": []}
+            for _ in range(args.runs):
+                runs["single"].append(await singles(urls["progression"], ids, args.singles))
+                runs["batch"].append(await batches(urls["progression"], ids, args.batches, args.batch_size))
+                raw_url = PG_URL if database == "postgresql" else f"sqlite:///{tmp_path / 'var' / 'raw.db'}"
+                runs["raw"].append(
+                    await raw_inserts(
+                        raw_url,
+                        f"{schema_prefix}_progression" if database == "postgresql" else None,
+                        args.batch_size,
+                    )
+                )
+        finally:
+            for process in processes:
+                process.stop()
+            nats.stop()
+            if database == "postgresql":
+                engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
+                async with engine.begin() as connection:
+                    for name in ports:
+                        await connection.execute(
+                            text(f'DROP SCHEMA IF EXISTS "{schema_prefix}_{name}" CASCADE')
+                        )
+                await engine.dispose()
+    median = {
+        kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for kind, results in runs.items()
+    }
+    return {"database": database, "runs": args.runs, "median": median}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--singles", type=int, default=2000)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    results = []
+    for database in args.databases.split(","):
+        if database == "postgresql" and not port_answers("127.0.0.1", 5432):
+            print("PostgreSQL does not answer at 127.0.0.1:5432: skipped")
+            continue
+        results.append(asyncio.run(measure(database, args)))
+    print(
+        f"\nprogression ingest, median of {args.runs} runs ({platform.node()}, {platform.processor() or platform.machine()})"
+    )
+    print(
+        f"{'database':<11} {'single POST rec/s':>18} {'p50 ms':>8} {'p99 ms':>8} {'batch rec/s':>12} {'raw insert rec/s':>17} {'batch/raw':>10}"
+    )
+    for r in results:
+        m = r["median"]
+        ratio = m["batch"]["records_per_s"] / m["raw"]["records_per_s"]
+        print(
+            f"{r['database']:<11} {m['single']['records_per_s']:>18,.0f} {m['single']['p50_ms']:>8.1f} {m['single']['p99_ms']:>8.1f} "
+            f"{m['batch']['records_per_s']:>12,.0f} {m['raw']['records_per_s']:>17,.0f} {ratio:>10.2f}"
+        )
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "ingest.json").write_text(
+        json.dumps({"machine": platform.uname()._asdict(), "results": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
