@@ -7,6 +7,7 @@ service in its own schema.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import (
@@ -113,6 +114,13 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         # Set after a commit that wrote outbox rows, so the relay publishes without waiting a poll.
         self.outbox_written = asyncio.Event()
+        # SQLite has one writer at a time. Queueing for it here, in the event loop, replaces SQLite's
+        # busy handler, which sleeps in growing steps (up to 100 ms) and so stretches every wait.
+        self._sqlite_writer = None if settings.is_postgres else asyncio.Lock()
+
+    def serialized(self) -> AbstractAsyncContextManager[object]:
+        """Hold while a transaction is open: the SQLite writer queue, or nothing on PostgreSQL."""
+        return self._sqlite_writer if self._sqlite_writer is not None else nullcontext()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

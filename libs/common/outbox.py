@@ -51,13 +51,13 @@ class OutboxRelay:
             .order_by(outbox_table.c.seq)
             .limit(limit or self.settings.relay_batch_size)
         )
-        async with self.database.sessionmaker() as session:
+        async with self.database.serialized(), self.database.sessionmaker() as session:
             rows = (await session.execute(query)).all()
         return [OutboxRow(*row) for row in rows]
 
     async def count_pending(self) -> int:
         query = select(func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))
-        async with self.database.sessionmaker() as session:
+        async with self.database.serialized(), self.database.sessionmaker() as session:
             return int((await session.execute(query)).scalar_one())
 
     async def publish_row(self, row: OutboxRow) -> PubAck:
@@ -74,7 +74,7 @@ class OutboxRelay:
     async def mark_published(self, rows: list[OutboxRow]) -> None:
         if not rows:
             return
-        async with self.database.sessionmaker() as session:
+        async with self.database.serialized(), self.database.sessionmaker() as session:
             await session.execute(
                 update(outbox_table)
                 .where(outbox_table.c.seq.in_([row.seq for row in rows]))

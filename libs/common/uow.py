@@ -6,6 +6,7 @@ same transaction as the state change, at ``commit()``. A transaction that rolls 
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from types import TracebackType
 from typing import Self
 
@@ -22,6 +23,7 @@ class UnitOfWork:
         self._database = database
         self._events: list[CloudEvent] = []
         self._session: AsyncSession | None = None
+        self._turn: AbstractAsyncContextManager[object] = nullcontext()
 
     @property
     def session(self) -> AsyncSession:
@@ -30,6 +32,8 @@ class UnitOfWork:
         return self._session
 
     async def __aenter__(self) -> Self:
+        self._turn = self._database.serialized()
+        await self._turn.__aenter__()
         self._session = self._database.sessionmaker()
         self._events = []
         return self
@@ -44,6 +48,7 @@ class UnitOfWork:
         finally:
             self._session = None
             self._events = []
+            await self._turn.__aexit__(exc_type, exc, tb)
 
     def emit(self, event: CloudEvent) -> None:
         self._events.append(event)

@@ -55,13 +55,17 @@ class ParticipantRepository:
         return await self.session.get(ParticipantRow, participant_id)
 
     async def by_ids(self, participant_ids: Iterable[str]) -> dict[str, ParticipantRow]:
-        rows = await self.session.scalars(
-            select(ParticipantRow).where(ParticipantRow.participant_id.in_(set(participant_ids)))
-        )
+        wanted = set(participant_ids)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(ParticipantRow).where(ParticipantRow.participant_id.in_(wanted)))
         return {row.participant_id: row for row in rows}
 
     async def by_pseudonyms(self, pseudonyms: Iterable[str]) -> list[ParticipantRow]:
-        query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym.in_(set(pseudonyms)))
+        wanted = set(pseudonyms)
+        if not wanted:
+            return []
+        query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym.in_(wanted))
         return list((await self.session.scalars(query)).all())
 
     def add(self, row: ParticipantRow) -> None:
