@@ -58,7 +58,9 @@ class ParticipantRepository:
         wanted = set(participant_ids)
         if not wanted:
             return {}
-        rows = await self.session.scalars(select(ParticipantRow).where(ParticipantRow.participant_id.in_(wanted)))
+        rows = await self.session.scalars(
+            select(ParticipantRow).where(ParticipantRow.participant_id.in_(wanted))
+        )
         return {row.participant_id: row for row in rows}
 
     async def by_pseudonyms(self, pseudonyms: Iterable[str]) -> list[ParticipantRow]:
