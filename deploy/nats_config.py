@@ -1,0 +1,87 @@
+"""The JetStream stream and durable consumers as the code defines them, written to deploy/nats/ for
+`nats stream add --config` / `nats consumer add --config` (the services also create them at start).
+
+    python -m deploy.nats_config --write    # regenerate the files
+    python -m deploy.nats_config --check    # fail if the files differ from the code
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from libs.common.events import subject_for
+from libs.common.nats import ConsumerSpec
+from libs.common.settings import CommonSettings
+from services.intake.handlers import CONSUMERS as INTAKE
+from services.progression.handlers import CONSUMERS as PROGRESSION
+from services.settlement.handlers import CONSUMERS as SETTLEMENT
+
+OUT = Path(__file__).parent / "nats"
+NANOS = 1_000_000_000
+
+
+def stream_config(settings: CommonSettings) -> dict[str, Any]:
+    return {
+        "name": settings.nats_stream,
+        "subjects": [f"{settings.subject_prefix}.>"],
+        "retention": "limits",
+        "storage": "file",
+        "discard": "old",
+        "duplicate_window": int(settings.nats_duplicate_window_seconds * NANOS),
+        "num_replicas": 1,
+    }
+
+
+def consumer_config(spec: ConsumerSpec, settings: CommonSettings) -> dict[str, Any]:
+    return {
+        "durable_name": spec.name,
+        "deliver_policy": "all",
+        "ack_policy": "explicit",
+        "ack_wait": int(settings.consumer_ack_wait_seconds * NANOS),
+        "max_deliver": settings.consumer_max_deliver,
+        "max_ack_pending": 10_000,
+        "filter_subjects": [subject_for(t, settings.subject_prefix) for t in spec.event_types],
+    }
+
+
+def files() -> dict[Path, str]:
+    settings = CommonSettings()
+    wanted = {OUT / "stream-sib.json": stream_config(settings)}
+    for spec in [*INTAKE, *PROGRESSION, *SETTLEMENT]:
+        wanted[OUT / "consumers" / f"{spec.name}.json"] = consumer_config(spec, settings)
+    return {path: json.dumps(config, indent=2) + "\n" for path, config in wanted.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    wanted = files()
+    if args.write:
+        (OUT / "consumers").mkdir(parents=True, exist_ok=True)
+        for stale in (OUT / "consumers").glob("*.json"):
+            if stale not in wanted:
+                stale.unlink()
+        for path, content in wanted.items():
+            path.write_text(content)
+        return 0
+    present = set((OUT / "consumers").glob("*.json")) | {OUT / "stream-sib.json"}
+    differing = [p for p, c in wanted.items() if not p.exists() or p.read_text() != c] + sorted(
+        present - set(wanted)
+    )
+    for path in differing:
+        print(
+            f"out of date: {path.relative_to(OUT.parent.parent)} (run python -m deploy.nats_config --write)"
+        )
+    return 1 if differing and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
