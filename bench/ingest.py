@@ -86,16 +86,26 @@ async def singles(progression: str, ids: list[str], count: int, connections: int
         queue.put_nowait(n)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        run = uuid.uuid4().hex[:8]
 
         async def worker() -> None:
             while not queue.empty():
                 n = queue.get_nowait()
+                # A source id makes the post safe to retry when a kept-alive connection was closed
+                # under it (the retry then returns the stored record).
+                body = record(ids[n % len(ids)], n) | {"source_record_id": f"bench-{run}-{n}"}
                 began = time.perf_counter()
-                response = await client.post(
-                    f"{progression}/v1/status-records", json=record(ids[n % len(ids)], n), headers=jobcenter
-                )
+                for attempt in range(3):
+                    try:
+                        response = await client.post(
+                            f"{progression}/v1/status-records", json=body, headers=jobcenter
+                        )
+                        break
+                    except (httpx.ReadError, httpx.RemoteProtocolError):
+                        if attempt == 2:
+                            raise
                 latencies.append(time.perf_counter() - began)
-                if response.status_code != 201:
+                if response.status_code not in (200, 201):
                     raise RuntimeError(f"single post failed: {response.status_code} {response.text[:200]}")
 
         began = time.perf_counter()
