@@ -1,8 +1,6 @@
 """Progression's pure rules (no framework, no database)."""
 
-from services.progression.domain.measurements import change_since_first, group_averages
-from services.progression.domain.programmes import effective_categories, is_newer_terms
-from services.progression.domain.timeline import (
+from libs.rules.timeline import (
     Cutoff,
     DayCategory,
     Period,
@@ -13,6 +11,8 @@ from services.progression.domain.timeline import (
     known_as_of,
     resolve,
 )
+from services.progression.domain.measurements import change_since_first, group_averages
+from services.progression.domain.programmes import effective_categories, is_newer_terms
 
 __all__ = [
     "Cutoff",

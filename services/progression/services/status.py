@@ -18,6 +18,7 @@ from libs.common.errors import Conflict, ValidationFailed
 from libs.common.events import new_event
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
+from libs.rules.timeline import Period
 from services.progression.domain import (
     Cutoff,
     StatusRecord,
@@ -26,7 +27,6 @@ from services.progression.domain import (
     known_as_of,
     resolve,
 )
-from services.progression.domain.timeline import Period
 from services.progression.models import BatchRequestRow, ParticipantRow, StatusRecordRow
 from services.progression.repository import (
     BatchRepository,
