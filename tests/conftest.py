@@ -47,7 +47,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
         yield {"database_url": PG_URL, "database_schema": schema, "var_dir": tmp_path / "var"}
     finally:
         asyncio.run(_drop_schema(schema))
-        asyncio.run(_drop_schema(f"{schema}_p"))  # a second service's schema beside the first
+        for suffix in ("_p", "_s"):  # other services' schemas beside the first
+            asyncio.run(_drop_schema(f"{schema}{suffix}"))
 
 
 async def _drop_schema(schema: str) -> None:

@@ -1,17 +1,33 @@
-"""Inbound events -> use cases."""
+"""Inbound events -> use cases. One durable consumer takes every event settlement needs, in stream order."""
 
 from __future__ import annotations
 
-from libs.common.contracts import ProgrammeTermsPublishedV1
+from libs.common.contracts import (
+    CutoffAdvancedV1,
+    ParticipantEnrolledV1,
+    ParticipantReferredV1,
+    ParticipantWithdrawnV1,
+    ProgrammeTermsPublishedV1,
+    StatusRecordedV1,
+)
 from libs.common.events import CloudEvent, EventPayload
 from libs.common.nats import ConsumerSpec
 from libs.common.uow import UnitOfWork
-from services.settlement import services
+from services.settlement.services import facts, programmes
 
 
 async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
     if isinstance(payload, ProgrammeTermsPublishedV1):
-        await services.store_terms(uow, payload)
+        await programmes.store_terms(uow, payload)
+
+
+async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
+    if isinstance(payload, ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1):
+        await facts.apply_participant(uow, payload)
+    elif isinstance(payload, StatusRecordedV1):
+        await facts.apply_status_recorded(uow, payload)
+    elif isinstance(payload, CutoffAdvancedV1):
+        await facts.apply_cutoff(uow, payload)
 
 
 CONSUMERS = [
@@ -19,5 +35,16 @@ CONSUMERS = [
         name="settlement-programmes",
         event_types=[ProgrammeTermsPublishedV1.event_type],
         handler=on_programme_event,
-    )
+    ),
+    ConsumerSpec(
+        name="settlement-facts",
+        event_types=[
+            ParticipantReferredV1.event_type,
+            ParticipantEnrolledV1.event_type,
+            ParticipantWithdrawnV1.event_type,
+            StatusRecordedV1.event_type,
+            CutoffAdvancedV1.event_type,
+        ],
+        handler=on_fact,
+    ),
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.common.db import make_metadata
@@ -26,3 +27,91 @@ class ProgrammeTermsRow(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     terms: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ParticipantRow(Base):
+    """Settlement's copy of a participant, from intake's events."""
+
+    __tablename__ = "participants"
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    track: Mapped[str] = mapped_column(String(64))
+    referred_on: Mapped[date] = mapped_column(Date)
+    enrolled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StatusRecordRow(Base):
+    """Settlement's copy of every status record, from progression's events."""
+
+    __tablename__ = "status_records"
+
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(36), index=True)
+    programme_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recording_seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CutoffRow(Base):
+    __tablename__ = "cutoffs"
+
+    programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    complete_through: Mapped[date] = mapped_column(Date, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MonthRow(Base):
+    """A participant's month as last computed from stored state (recomputed, never incremented)."""
+
+    __tablename__ = "participant_months"
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    in_window_days: Mapped[int] = mapped_column(Integer)
+    self_supporting_days: Mapped[int] = mapped_column(Integer)
+    public_support_days: Mapped[int] = mapped_column(Integer)
+    unknown_days: Mapped[int] = mapped_column(Integer)
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    fee_dkk: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    rule: Mapped[str] = mapped_column(String(16))
+    fee_per_month_dkk: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    terms_version: Mapped[int] = mapped_column(Integer)
+    cutoff_used: Mapped[date | None] = mapped_column(Date, nullable=True)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StatementRow(Base):
+    """An issued statement: immutable."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("programme_id", "period"),)
+
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7))
+    covers_through: Mapped[str] = mapped_column(String(7))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_by: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class StatementLineRow(Base):
+    __tablename__ = "statement_lines"
+
+    statement_id: Mapped[str] = mapped_column(ForeignKey("statements.statement_id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    participant_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    amount_dkk: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    corrects_statement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    corrects_line_no: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.settlement.models import ProgrammeTermsRow
+from services.settlement.models import (
+    CutoffRow,
+    MonthRow,
+    ParticipantRow,
+    ProgrammeTermsRow,
+    StatementLineRow,
+    StatementRow,
+    StatusRecordRow,
+)
 
 
 class TermsRepository:
@@ -27,3 +35,116 @@ class TermsRepository:
 
     def add(self, row: ProgrammeTermsRow) -> None:
         self.session.add(row)
+
+
+class FactsRepository:
+    """The copies settlement keeps of participants, status records and cut-offs."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def participant(self, participant_id: str) -> ParticipantRow | None:
+        return await self.session.get(ParticipantRow, participant_id)
+
+    async def participants_of(self, programme_id: str) -> Sequence[ParticipantRow]:
+        query = select(ParticipantRow).where(ParticipantRow.programme_id == programme_id)
+        return (await self.session.scalars(query)).all()
+
+    async def record(self, record_id: str) -> StatusRecordRow | None:
+        return await self.session.get(StatusRecordRow, record_id)
+
+    async def records_of(self, participant_id: str) -> Sequence[StatusRecordRow]:
+        query = (
+            select(StatusRecordRow)
+            .where(StatusRecordRow.participant_id == participant_id)
+            .order_by(StatusRecordRow.recording_seq)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def cutoff(self, programme_id: str) -> CutoffRow | None:
+        query = (
+            select(CutoffRow)
+            .where(CutoffRow.programme_id == programme_id)
+            .order_by(CutoffRow.complete_through.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def has_cutoff(self, programme_id: str, complete_through: object) -> bool:
+        return await self.session.get(CutoffRow, (programme_id, complete_through)) is not None
+
+    def add(self, row: ParticipantRow | StatusRecordRow | CutoffRow) -> None:
+        self.session.add(row)
+
+
+class MonthRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_participant(self, participant_id: str) -> dict[str, MonthRow]:
+        query = select(MonthRow).where(MonthRow.participant_id == participant_id)
+        return {row.month: row for row in await self.session.scalars(query)}
+
+    async def of_programme(self, programme_id: str) -> Sequence[MonthRow]:
+        return (
+            await self.session.scalars(select(MonthRow).where(MonthRow.programme_id == programme_id))
+        ).all()
+
+    def add(self, row: MonthRow) -> None:
+        self.session.add(row)
+
+    async def remove(self, participant_id: str, months: Sequence[str]) -> None:
+        if months:
+            await self.session.execute(
+                delete(MonthRow).where(MonthRow.participant_id == participant_id, MonthRow.month.in_(months))
+            )
+
+
+class StatementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, statement_id: str) -> StatementRow | None:
+        return await self.session.get(StatementRow, statement_id)
+
+    async def for_period(self, programme_id: str, period: str) -> StatementRow | None:
+        query = select(StatementRow).where(
+            StatementRow.programme_id == programme_id, StatementRow.period == period
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def of_programme(self, programme_id: str) -> Sequence[StatementRow]:
+        query = (
+            select(StatementRow)
+            .where(StatementRow.programme_id == programme_id)
+            .order_by(StatementRow.period)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def latest_period(self, programme_id: str) -> str | None:
+        query = select(func.max(StatementRow.period)).where(StatementRow.programme_id == programme_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def lines_of_programme(self, programme_id: str) -> Sequence[tuple[StatementLineRow, str]]:
+        """Every issued line with its statement's period, in issue order."""
+        query = (
+            select(StatementLineRow, StatementRow.period)
+            .join(StatementRow, StatementRow.statement_id == StatementLineRow.statement_id)
+            .where(StatementLineRow.programme_id == programme_id)
+            .order_by(StatementRow.period, StatementLineRow.line_no)
+        )
+        return [(line, period) for line, period in (await self.session.execute(query)).all()]
+
+    async def lines(self, statement_id: str) -> Sequence[StatementLineRow]:
+        query = (
+            select(StatementLineRow)
+            .where(StatementLineRow.statement_id == statement_id)
+            .order_by(StatementLineRow.line_no)
+        )
+        return (await self.session.scalars(query)).all()
+
+    def add(self, row: StatementRow | StatementLineRow) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.contracts import ProgrammeTerms
 
@@ -20,3 +21,98 @@ class ProgrammeTermsOut(BaseModel):
     name: str
     in_force: TermsVersionOut | None
     versions: list[TermsVersionOut]
+
+
+class MonthOut(BaseModel):
+    month: str
+    in_window_days: int
+    self_supporting_days: int
+    public_support_days: int
+    unknown_days: int
+    provisional: bool = Field(description="Some in-window day is unknown: shown, never invoiced")
+    fee_dkk: Decimal
+    invoiced_dkk: Decimal = Field(description="What issued statements have invoiced for this month so far")
+
+
+class MonthList(BaseModel):
+    participant_id: str
+    programme_id: str
+    items: list[MonthOut]
+
+
+class DecidingPeriod(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    category: str
+    code: str | None
+    record_id: str | None
+    recording_seq: int | None
+    recorded_at: AwareDatetime | None
+
+
+class ExplanationOut(BaseModel):
+    participant_id: str
+    month: str
+    window_start: date
+    window_end: date
+    cutoff_used: date | None
+    terms_version: int
+    rule: str
+    fee_per_month_dkk: Decimal
+    days_in_month: int
+    in_window_days: int
+    self_supporting_days: int
+    public_support_days: int
+    unknown_days: int
+    provisional: bool
+    fee_dkk: Decimal
+    calculation: str = Field(description="The rule applied, with the numbers")
+    periods: list[DecidingPeriod] = Field(
+        description="Which record decided which days (null record: no record)"
+    )
+
+
+class StatementRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+
+
+class LineOut(BaseModel):
+    line_no: int
+    kind: str
+    participant_id: str | None
+    month: str | None
+    amount_dkk: Decimal
+    corrects_statement_id: str | None
+    corrects_line_no: int | None
+
+
+class StatementOut(BaseModel):
+    statement_id: str
+    programme_id: str
+    period: str
+    covers_through: str
+    issued_at: AwareDatetime
+    terms_version: int
+    lines: list[LineOut]
+    totals: dict[str, Decimal]
+    sha256: str
+
+
+class StatementList(BaseModel):
+    items: list[StatementOut]
+
+
+class SummaryOut(BaseModel):
+    programme_id: str
+    earned_dkk: Decimal = Field(description="Current fees of every month that is no longer provisional")
+    invoiced_dkk: Decimal = Field(description="Cumulative amount of the issued statements (after the cap)")
+    provisional_dkk: Decimal = Field(description="What provisional months have earned so far")
+    total_cap_dkk: Decimal
+    cap_remaining_dkk: Decimal
+    investor_cumulative_dkk: Decimal
+    provider_cumulative_dkk: Decimal
+    statements: int

@@ -21,6 +21,8 @@ from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from services.progression.main import create_app as create_progression_app
 from services.progression.settings import ProgressionSettings
+from services.settlement.main import create_app as create_settlement_app
+from services.settlement.settings import SettlementSettings
 
 SEED: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json").read_text()
@@ -102,3 +104,22 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+@dataclass
+class Trio:
+    intake: ServiceClient
+    progression: ServiceClient
+    settlement: ServiceClient
+
+
+@pytest.fixture
+async def trio(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Trio]:
+    """The three services in-process on one nats-server, each with its own database."""
+    settlement_db = database | (
+        {"database_schema": f"{database['database_schema']}_s"} if database.get("database_schema") else {}
+    )
+    async with intake_and_progression(nats_url, nats_url, database) as both:
+        app = create_settlement_app(SettlementSettings(sib_env="test", nats_url=nats_url, **settlement_db))
+        async with running(app, "http://settlement") as settlement:
+            yield Trio(both.intake, both.progression, settlement)

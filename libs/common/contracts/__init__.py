@@ -24,6 +24,7 @@ from libs.common.contracts.progression import (
     MilestoneRecordedV1,
     StatusRecordedV1,
 )
+from libs.common.contracts.settlement import MonthChange, MonthsRecalculatedV1, StatementIssuedV1
 from libs.common.contracts.vocabulary import STATUS_CODES, StatusCategory, StatusCode
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "MeasurementRecordedV1",
     "MilestoneKind",
     "MilestoneRecordedV1",
+    "MonthChange",
     "MonthRule",
+    "MonthsRecalculatedV1",
     "ParticipantEnrolledV1",
     "ParticipantReferredV1",
     "ParticipantWithdrawnV1",
@@ -43,6 +46,7 @@ __all__ = [
     "ProgrammeTerms",
     "ProgrammeTermsPublishedV1",
     "Split",
+    "StatementIssuedV1",
     "StatusCategory",
     "StatusCode",
     "StatusRecordedV1",

@@ -1,5 +1,12 @@
 """Settlement's pure rules (no framework, no database)."""
 
+from services.settlement.domain.calculation import (
+    ComputedMonth,
+    Enrolment,
+    compute_months,
+    months_touched,
+    window_for,
+)
 from services.settlement.domain.months import (
     Month,
     MonthFee,
@@ -24,6 +31,8 @@ from services.settlement.domain.statements import (
 from services.settlement.domain.terms import TermsVersion, terms_in_force
 
 __all__ = [
+    "ComputedMonth",
+    "Enrolment",
     "IssuedLine",
     "Line",
     "LineKind",
@@ -35,12 +44,15 @@ __all__ = [
     "Window",
     "build_statement",
     "cap_effect",
+    "compute_months",
     "content_hash",
     "follow_up_window",
     "month_fee",
     "months_of",
+    "months_touched",
     "participant_lines",
     "round_ore",
     "split_cumulative",
     "terms_in_force",
+    "window_for",
 ]

@@ -1,4 +1,4 @@
-"""Settlement's use cases: the only place that commits and emits events."""
+"""The terms settlement computes with."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from services.settlement.domain import TermsVersion, terms_in_force
 from services.settlement.models import ProgrammeTermsRow
 from services.settlement.repository import TermsRepository
 from services.settlement.schemas import ProgrammeTermsOut, TermsVersionOut
+from services.settlement.services.months import recompute_programme
 
 log = get_logger(__name__)
 
 
 async def store_terms(uow: UnitOfWork, event: ProgrammeTermsPublishedV1) -> None:
-    """Keep every terms version; a version is immutable, so a repeat changes nothing."""
+    """Keep every terms version (immutable: a repeat changes nothing) and recompute the programme."""
     repo = TermsRepository(uow.session)
     if await repo.get(event.programme_id, event.version) is None:
         repo.add(
@@ -30,6 +31,8 @@ async def store_terms(uow: UnitOfWork, event: ProgrammeTermsPublishedV1) -> None
                 received_at=utcnow(),
             )
         )
+        await uow.session.flush()
+        await recompute_programme(uow, event.programme_id)
     log.info("programme_terms_stored", programme_id=event.programme_id, version=event.version)
 
 

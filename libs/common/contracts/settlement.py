@@ -1,0 +1,46 @@
+"""Settlement events: recomputed months and issued statements (no person data beyond participant ids)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from libs.common.contracts.programme import ProgrammeId
+from libs.common.events import EventPayload, register
+
+
+class MonthChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    month: str
+    old_fee_dkk: Decimal | None
+    new_fee_dkk: Decimal | None
+    provisional: bool
+
+
+@register
+class MonthsRecalculatedV1(EventPayload):
+    """Only months whose figures changed; a month that left the window has ``new_fee_dkk`` null."""
+
+    event_type = "dk.sib.settlement.months.recalculated.v1"
+
+    participant_id: str
+    programme_id: ProgrammeId
+    changes: list[MonthChange]
+
+
+@register
+class StatementIssuedV1(EventPayload):
+    event_type = "dk.sib.settlement.statement.issued.v1"
+
+    statement_id: str
+    programme_id: ProgrammeId
+    period: str
+    covers_through: str
+    issued_at: AwareDatetime
+    net_dkk: Decimal
+    cumulative_invoiced_dkk: Decimal
+    investor_dkk: Decimal
+    provider_dkk: Decimal
+    sha256: str

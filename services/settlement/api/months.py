@@ -1,0 +1,51 @@
+"""A participant's months and the explanation of any month's fee."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi import APIRouter
+
+from libs.common.auth import CurrentPrincipal
+from libs.common.deps import DatabaseDep
+from services.settlement.schemas import ExplanationOut, MonthList, MonthOut
+from services.settlement.services import months
+
+router = APIRouter(prefix="/v1", tags=["months"])
+
+
+@router.get(
+    "/participants/{participant_id}/months",
+    response_model=MonthList,
+    summary="Per calendar month of the window: days by category, provisional, fee and what was invoiced",
+)
+async def get_months(participant_id: str, principal: CurrentPrincipal, db: DatabaseDep) -> MonthList:
+    view = await months.participant_months(db, principal, participant_id)
+    return MonthList(
+        participant_id=participant_id,
+        programme_id=view.participant.programme_id,
+        items=[
+            MonthOut(
+                month=row.month,
+                in_window_days=row.in_window_days,
+                self_supporting_days=row.self_supporting_days,
+                public_support_days=row.public_support_days,
+                unknown_days=row.unknown_days,
+                provisional=row.provisional,
+                fee_dkk=Decimal(row.fee_dkk).quantize(Decimal("0.01")),
+                invoiced_dkk=view.invoiced.get(row.month, Decimal("0.00")),
+            )
+            for row in view.months
+        ],
+    )
+
+
+@router.get(
+    "/participants/{participant_id}/months/{month}/explanation",
+    response_model=ExplanationOut,
+    summary="Which status records decided which days, the cut-off used and the rule applied",
+)
+async def get_explanation(
+    participant_id: str, month: str, principal: CurrentPrincipal, db: DatabaseDep
+) -> ExplanationOut:
+    return ExplanationOut.model_validate(await months.explain(db, principal, participant_id, month))

@@ -1,0 +1,116 @@
+"""Programme routes: terms, statements, summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from libs.common.deps import DatabaseDep
+from libs.common.errors import Forbidden, NotFound
+from services.settlement.schemas import (
+    ProgrammeTermsOut,
+    StatementList,
+    StatementOut,
+    StatementRequest,
+    SummaryOut,
+)
+from services.settlement.services import programmes, statements
+
+router = APIRouter(prefix="/v1")
+
+Issuer = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+]
+
+
+@router.get(
+    "/programmes/{programme_id}/terms",
+    response_model=ProgrammeTermsOut,
+    tags=["programmes"],
+    summary="Every terms version settlement holds and the one in force today",
+)
+async def get_terms(programme_id: str, principal: CurrentPrincipal, db: DatabaseDep) -> ProgrammeTermsOut:
+    if not principal.can_access(programme_id):
+        raise NotFound(f"No programme {programme_id}.")
+    return await programmes.programme_terms(db, programme_id)
+
+
+def _statement_response(content: dict[str, Any], request: Request) -> Response | StatementOut:
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(
+            statements.statement_csv(content),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="statement-{content["period"]}.csv"'},
+        )
+    return StatementOut.model_validate(content)
+
+
+@router.post(
+    "/programmes/{programme_id}/statements",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StatementOut,
+    tags=["statements"],
+    summary="Issue the statement of a period (jobcenter or admin); the same period again returns it (200)",
+    responses={409: {"description": "A later period has been issued already"}},
+)
+async def issue(
+    programme_id: str, body: StatementRequest, principal: Issuer, db: DatabaseDep, response: Response
+) -> StatementOut:
+    result = await statements.issue_statement(db, principal, programme_id, body.period)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return StatementOut.model_validate(
+        statements.for_reader(result.statement.content | {"sha256": result.statement.sha256}, principal)
+    )
+
+
+@router.get(
+    "/programmes/{programme_id}/statements",
+    response_model=StatementList,
+    tags=["statements"],
+    summary="The programme's statements in period order",
+)
+async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep) -> StatementList:
+    return StatementList(
+        items=[
+            StatementOut.model_validate(s)
+            for s in await statements.list_statements(db, principal, programme_id)
+        ]
+    )
+
+
+@router.get(
+    "/statements/{statement_id}",
+    response_model=StatementOut,
+    tags=["statements"],
+    summary="One statement, as JSON or as CSV (Accept: text/csv)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_statement(statement_id: str, principal: Reader, db: DatabaseDep, request: Request) -> Any:
+    return _statement_response(await statements.get_statement(db, principal, statement_id), request)
+
+
+@router.get(
+    "/programmes/{programme_id}/summary",
+    response_model=SummaryOut,
+    tags=["statements"],
+    summary="Earned, invoiced, provisional, cap remaining, investor and provider cumulative amounts",
+)
+async def get_summary(programme_id: str, principal: Reader, db: DatabaseDep) -> SummaryOut:
+    if principal.role is Role.integrator:
+        raise Forbidden("Not available to this role.")
+    result = await statements.summary(db, principal, programme_id)
+    return SummaryOut(
+        programme_id=programme_id,
+        earned_dkk=result.earned,
+        invoiced_dkk=result.invoiced,
+        provisional_dkk=result.provisional,
+        total_cap_dkk=result.total_cap,
+        cap_remaining_dkk=result.total_cap - result.invoiced,
+        investor_cumulative_dkk=result.investor,
+        provider_cumulative_dkk=result.provider,
+        statements=result.statements,
+    )

@@ -1,0 +1,1 @@
+"""Settlement's use cases: the only place that commits and emits events."""

@@ -1,0 +1,280 @@
+"""Recomputing a participant's months from stored state, and reading them.
+
+Every change (a status record, an enrolment or withdrawal, a cut-off, a terms version) recomputes the
+months it can affect from everything stored, never by incrementing, so the order and repetition of
+deliveries cannot change a fee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from libs.common.auth import Principal, Role
+from libs.common.clock import as_utc, utcnow
+from libs.common.contracts import MonthChange, MonthsRecalculatedV1, ProgrammeTerms, StatusCode
+from libs.common.db import Database
+from libs.common.errors import Forbidden, NotFound, ValidationFailed
+from libs.common.events import new_event
+from libs.common.logging import get_logger
+from libs.common.uow import UnitOfWork
+from libs.rules.timeline import StatusRecord, resolve
+from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months, window_for
+from services.settlement.domain.calculation import categories_under
+from services.settlement.models import MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
+from services.settlement.repository import FactsRepository, MonthRepository, TermsRepository
+
+log = get_logger(__name__)
+
+
+def to_record(row: StatusRecordRow) -> StatusRecord:
+    return StatusRecord(
+        row.record_id,
+        StatusCode(row.code),
+        row.valid_from,
+        row.valid_to,
+        row.recording_seq,
+        as_utc(row.recorded_at),
+    )
+
+
+async def terms_versions(uow: UnitOfWork, programme_id: str) -> list[TermsVersion]:
+    rows = await TermsRepository(uow.session).versions(programme_id)
+    return [TermsVersion(r.version, r.effective_from, ProgrammeTerms.model_validate(r.terms)) for r in rows]
+
+
+@dataclass(frozen=True)
+class Facts:
+    participant: ParticipantRow
+    enrolment: Enrolment | None
+    versions: list[TermsVersion]
+    records: list[StatusRecord]
+    cutoff: date | None
+
+
+async def load_facts(uow: UnitOfWork, participant: ParticipantRow) -> Facts:
+    facts = FactsRepository(uow.session)
+    cutoff = await facts.cutoff(participant.programme_id)
+    enrolment = (
+        Enrolment(participant.track, participant.enrolled_on, participant.withdrawn_on)
+        if participant.enrolled_on is not None
+        else None
+    )
+    return Facts(
+        participant,
+        enrolment,
+        await terms_versions(uow, participant.programme_id),
+        [to_record(r) for r in await facts.records_of(participant.participant_id)],
+        cutoff.complete_through if cutoff else None,
+    )
+
+
+async def recompute_participant(uow: UnitOfWork, participant_id: str, only: set[Month] | None = None) -> int:
+    """Recompute the participant's months (all, or ``only`` those) and store what changed; returns the
+    number of months that changed and announces them."""
+    participant = await FactsRepository(uow.session).participant(participant_id)
+    if participant is None:
+        return 0
+    facts = await load_facts(uow, participant)
+    computed = (
+        compute_months(facts.enrolment, facts.versions, facts.records, facts.cutoff, only)
+        if facts.enrolment
+        else []
+    )
+    months = MonthRepository(uow.session)
+    stored = await months.of_participant(participant_id)
+    now = utcnow()
+    changes: list[MonthChange] = []
+    seen: set[str] = set()
+    for item in computed:
+        key = str(item.fee.month)
+        seen.add(key)
+        row = stored.get(key)
+        values = {
+            "in_window_days": item.fee.in_window_days,
+            "self_supporting_days": item.fee.self_supporting_days,
+            "public_support_days": item.fee.public_support_days,
+            "unknown_days": item.fee.unknown_days,
+            "provisional": item.fee.provisional,
+            "fee_dkk": item.fee.fee_dkk,
+            "rule": item.fee.rule.value,
+            "fee_per_month_dkk": item.fee.fee_per_month_dkk,
+            "terms_version": item.terms_version,
+            "cutoff_used": item.cutoff_used,
+        }
+        if row is None:
+            months.add(
+                MonthRow(
+                    participant_id=participant_id,
+                    month=key,
+                    programme_id=participant.programme_id,
+                    computed_at=now,
+                    **values,
+                )
+            )
+            changes.append(
+                MonthChange(
+                    month=key,
+                    old_fee_dkk=None,
+                    new_fee_dkk=item.fee.fee_dkk,
+                    provisional=item.fee.provisional,
+                )
+            )
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            old_fee = row.fee_dkk
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.computed_at = now
+            changes.append(
+                MonthChange(
+                    month=key,
+                    old_fee_dkk=old_fee,
+                    new_fee_dkk=item.fee.fee_dkk,
+                    provisional=item.fee.provisional,
+                )
+            )
+    # Months that left the window (a withdrawal, say) earn nothing any more.
+    gone = [key for key in stored if key not in seen and (only is None or Month.parse(key) in only)]
+    await months.remove(participant_id, gone)
+    changes += [
+        MonthChange(month=key, old_fee_dkk=stored[key].fee_dkk, new_fee_dkk=None, provisional=False)
+        for key in gone
+    ]
+    if changes:
+        uow.emit(
+            new_event(
+                MonthsRecalculatedV1(
+                    participant_id=participant_id,
+                    programme_id=participant.programme_id,
+                    changes=sorted(changes, key=lambda c: c.month),
+                ),
+                subject=f"participant/{participant_id}",
+            )
+        )
+    return len(changes)
+
+
+async def recompute_programme(uow: UnitOfWork, programme_id: str) -> int:
+    changed = 0
+    for participant in await FactsRepository(uow.session).participants_of(programme_id):
+        changed += await recompute_participant(uow, participant.participant_id)
+    return changed
+
+
+async def months_of(uow: UnitOfWork, participant_id: str) -> Sequence[MonthRow]:
+    stored = await MonthRepository(uow.session).of_participant(participant_id)
+    return [stored[key] for key in sorted(stored)]
+
+
+def require_person_level(principal: Principal, programme_id: str) -> None:
+    if principal.role in (Role.investor, Role.integrator):
+        raise Forbidden("Person-level months are not available to this role.")
+    if not principal.can_access(programme_id):
+        raise NotFound("No such participant.")
+
+
+@dataclass(frozen=True)
+class MonthsView:
+    participant: ParticipantRow
+    months: list[MonthRow]
+    invoiced: dict[str, Decimal]
+
+
+async def participant_months(database: Database, principal: Principal, participant_id: str) -> MonthsView:
+    async with UnitOfWork(database) as uow:
+        participant = await FactsRepository(uow.session).participant(participant_id)
+        if participant is None:
+            raise NotFound("No such participant.")
+        require_person_level(principal, participant.programme_id)
+        rows = list(await months_of(uow, participant_id))
+        lines = await uow.session.execute(
+            select(StatementLineRow.month, func.sum(StatementLineRow.amount_dkk))
+            .where(StatementLineRow.participant_id == participant_id)
+            .group_by(StatementLineRow.month)
+        )
+        invoiced = {month: Decimal(total).quantize(Decimal("0.01")) for month, total in lines.all() if month}
+    return MonthsView(participant, rows, invoiced)
+
+
+async def explain(
+    database: Database, principal: Principal, participant_id: str, month_text: str
+) -> dict[str, Any]:
+    """Which records decided which days of the month, the cut-off and the rule: enough to check the fee
+    by hand."""
+    try:
+        month = Month.parse(month_text)
+        month.first_day  # noqa: B018 - raises for a month number out of range
+    except ValueError:
+        raise ValidationFailed.for_field("month", "must be YYYY-MM") from None
+    async with UnitOfWork(database) as uow:
+        participant = await FactsRepository(uow.session).participant(participant_id)
+        if participant is None:
+            raise NotFound("No such participant.")
+        require_person_level(principal, participant.programme_id)
+        facts = await load_facts(uow, participant)
+    found = window_for(facts.enrolment, facts.versions) if facts.enrolment else None
+    if found is None or facts.enrolment is None:
+        raise NotFound("The participant has no follow-up window (not enrolled, or no terms yet).")
+    window, at_enrolment = found
+    computed = compute_months(facts.enrolment, facts.versions, facts.records, facts.cutoff, {month})
+    if not computed:
+        raise NotFound(f"{month_text} is outside the participant's window ({window.start} to {window.end}).")
+    item = computed[0]
+    version = next(v for v in facts.versions if v.version == item.terms_version)
+    by_id = {r.record_id: r for r in facts.records}
+    first, last = max(month.first_day, window.start), min(month.last_day, window.end)
+    periods = []
+    for period in resolve(facts.records, categories_under(version), facts.cutoff, window.start):
+        start, end = max(period.start, first), min(period.end or last, last)
+        if start > end:
+            continue
+        record = by_id.get(period.record_id) if period.record_id else None
+        periods.append(
+            {
+                "from": start,
+                "to": end,
+                "category": period.category.value,
+                "code": period.code.value if period.code else None,
+                "record_id": period.record_id,
+                "recording_seq": record.recording_seq if record else None,
+                "recorded_at": record.recorded_at if record else None,
+            }
+        )
+    fee = item.fee
+    if fee.provisional:
+        calculation = (
+            f"provisional: {fee.unknown_days} in-window day(s) after the cut-off are unknown; never invoiced"
+        )
+    elif fee.rule.value == "full_month":
+        paid = fee.in_window_days if fee.self_supporting_days == fee.in_window_days else 0
+        calculation = (
+            f"full_month: {fee.fee_per_month_dkk} x {paid} / {month.days} = {fee.fee_dkk} "
+            f"({'every in-window day self-supporting' if paid else 'a day of public support in the window'})"
+        )
+    else:
+        calculation = f"pro_rata_days: {fee.fee_per_month_dkk} x {fee.self_supporting_days} / {month.days} = {fee.fee_dkk}"
+    return {
+        "participant_id": participant_id,
+        "month": month_text,
+        "window_start": window.start,
+        "window_end": window.end,
+        "cutoff_used": facts.cutoff,
+        "terms_version": item.terms_version,
+        "rule": fee.rule.value,
+        "fee_per_month_dkk": fee.fee_per_month_dkk,
+        "days_in_month": month.days,
+        "in_window_days": fee.in_window_days,
+        "self_supporting_days": fee.self_supporting_days,
+        "public_support_days": fee.public_support_days,
+        "unknown_days": fee.unknown_days,
+        "provisional": fee.provisional,
+        "fee_dkk": fee.fee_dkk,
+        "calculation": calculation,
+        "periods": periods,
+        "window_terms_version": at_enrolment.version,
+    }

@@ -1,0 +1,217 @@
+"""Settlement with intake and progression beside it (real database, real nats-server): months follow
+every status change, statements carry fee, adjustment and cap lines, explanations, CSV, summary."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+from libs.common.auth import Role
+from tests.integration.conftest import SEED, Trio, auth, eventually, outbox_events
+
+PROGRAMME = "hedensted-2022"
+JOBCENTER = auth(Role.jobcenter, PROGRAMME, subject="jobcenter-hedensted")
+PROVIDER = auth(Role.provider, PROGRAMME)
+INVESTOR = auth(Role.investor, PROGRAMME)
+ADMIN = auth(Role.admin)
+
+
+async def enrol(
+    trio: Trio, cpr: str, enrolled_on: str = "2024-03-15", terms: dict[str, Any] | None = None
+) -> str:
+    if (await trio.intake.get(f"/v1/programmes/{PROGRAMME}", headers=ADMIN)).status_code == 404:
+        body = copy.deepcopy(SEED)
+        if terms:
+            body["terms"] |= terms
+        assert (await trio.intake.post("/v1/programmes", json=body, headers=ADMIN)).status_code == 201
+    pid = str(
+        (
+            await trio.intake.post(
+                "/v1/participants",
+                json={
+                    "programme_id": PROGRAMME,
+                    "cpr": cpr,
+                    "track": "sygedagpenge",
+                    "referred_on": "2024-03-01",
+                },
+                headers=JOBCENTER,
+            )
+        ).json()["participant_id"]
+    )
+    await trio.intake.post(
+        f"/v1/participants/{pid}/enrolment",
+        json={"enrolled_on": enrolled_on, "consent_given_on": "2024-03-10"},
+        headers=JOBCENTER,
+    )
+    return pid
+
+
+async def status(trio: Trio, pid: str, code: str, valid_from: str, valid_to: str | None = None) -> None:
+    body = {"participant_id": pid, "code": code, "valid_from": valid_from} | (
+        {"valid_to": valid_to} if valid_to else {}
+    )
+
+    async def accepted() -> bool:  # the participant reaches progression by event
+        response = await trio.progression.post("/v1/status-records", json=body, headers=JOBCENTER)
+        return response.status_code == 201
+
+    await eventually(accepted)
+
+
+async def cutoff(trio: Trio, through: str) -> None:
+    async def moved() -> bool:
+        response = await trio.progression.put(
+            f"/v1/programmes/{PROGRAMME}/data-cutoff", json={"complete_through": through}, headers=JOBCENTER
+        )
+        return response.status_code == 200
+
+    await eventually(moved)
+
+
+async def months(trio: Trio, pid: str) -> dict[str, dict[str, Any]]:
+    response = await trio.settlement.get(f"/v1/participants/{pid}/months", headers=JOBCENTER)
+    return {m["month"]: m for m in response.json()["items"]} if response.status_code == 200 else {}
+
+
+async def wait_for_fee(trio: Trio, pid: str, month: str, fee: str, provisional: bool = False) -> None:
+    async def reached() -> bool:
+        found = (await months(trio, pid)).get(month)
+        return found is not None and found["fee_dkk"] == fee and found["provisional"] == provisional
+
+    await eventually(reached, timeout=15)
+
+
+async def test_months_statements_and_an_adjustment_for_a_corrected_month(trio: Trio) -> None:
+    pid = await enrol(trio, "070761-4285")
+    await status(trio, pid, "sygedagpenge", "2024-03-15", "2024-04-30")
+    await status(trio, pid, "employed", "2024-05-01", "2024-07-31")
+    await cutoff(trio, "2024-07-31")
+    await wait_for_fee(trio, pid, "2024-07", "3500.00")
+
+    by_month = await months(trio, pid)
+    assert len(by_month) == 25  # March 2024 (from the 15th) to March 2026 (to the 14th)
+    assert by_month["2024-03"] | {} == {
+        "month": "2024-03", "in_window_days": 17, "self_supporting_days": 0, "public_support_days": 17,
+        "unknown_days": 0, "provisional": False, "fee_dkk": "0.00", "invoiced_dkk": "0.00",
+    }  # fmt: skip
+    assert [by_month[m]["fee_dkk"] for m in ("2024-04", "2024-05", "2024-06", "2024-07")] == [
+        "0.00", "3500.00", "3500.00", "3500.00",
+    ]  # fmt: skip
+    assert by_month["2024-08"]["provisional"] is True and by_month["2024-08"]["unknown_days"] == 31
+
+    url = f"/v1/programmes/{PROGRAMME}/statements"
+    first = await trio.settlement.post(url, json={"period": "2024-08"}, headers=JOBCENTER)
+    assert first.status_code == 201, first.text
+    statement = first.json()
+    assert statement["covers_through"] == "2024-06"
+    assert [(line["kind"], line["month"], line["amount_dkk"]) for line in statement["lines"]] == [
+        ("fee", "2024-05", "3500.00"),
+        ("fee", "2024-06", "3500.00"),
+    ]
+    assert statement["totals"]["net"] == "7000.00"
+    assert (statement["totals"]["investor"], statement["totals"]["provider"]) == ("4200.00", "2800.00")
+    assert len(statement["sha256"]) == 64
+    again = await trio.settlement.post(url, json={"period": "2024-08"}, headers=JOBCENTER)
+    assert again.status_code == 200 and again.json() == statement
+
+    # A late correction: three sick days in June, an invoiced month.
+    await status(trio, pid, "sygedagpenge", "2024-06-10", "2024-06-12")
+    await wait_for_fee(trio, pid, "2024-06", "0.00")
+    second = await trio.settlement.post(url, json={"period": "2024-09"}, headers=JOBCENTER)
+    assert second.status_code == 201
+    lines = second.json()["lines"]
+    assert [(line["kind"], line["month"], line["amount_dkk"]) for line in lines] == [
+        ("adjustment", "2024-06", "-3500.00"),
+        ("fee", "2024-07", "3500.00"),
+    ]
+    june_line = next(line for line in statement["lines"] if line["month"] == "2024-06")
+    assert (lines[0]["corrects_statement_id"], lines[0]["corrects_line_no"]) == (
+        statement["statement_id"],
+        june_line["line_no"],
+    )
+
+    # Every month's lines add up to its current fee.
+    by_month = await months(trio, pid)
+    for month in ("2024-05", "2024-06", "2024-07"):
+        assert by_month[month]["invoiced_dkk"] == by_month[month]["fee_dkk"]
+
+    explanation = await trio.settlement.get(
+        f"/v1/participants/{pid}/months/2024-06/explanation", headers=PROVIDER
+    )
+    assert explanation.status_code == 200, explanation.text
+    body = explanation.json()
+    assert body["cutoff_used"] == "2024-07-31" and body["rule"] == "full_month" and body["fee_dkk"] == "0.00"
+    assert [(p["from"], p["to"], p["code"]) for p in body["periods"]] == [
+        ("2024-06-01", "2024-06-09", "employed"),
+        ("2024-06-10", "2024-06-12", "sygedagpenge"),
+        ("2024-06-13", "2024-06-30", "employed"),
+    ]
+    assert body["periods"][1]["recording_seq"] == 3
+
+    summary = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/summary", headers=INVESTOR)).json()
+    assert (summary["invoiced_dkk"], summary["earned_dkk"], summary["statements"]) == (
+        "7000.00",
+        "7000.00",
+        2,
+    )
+    assert summary["cap_remaining_dkk"] == "5593000.00"
+    assert (summary["investor_cumulative_dkk"], summary["provider_cumulative_dkk"]) == ("4200.00", "2800.00")
+
+    csv_text = (
+        await trio.settlement.get(
+            f"/v1/statements/{second.json()['statement_id']}", headers=ADMIN | {"Accept": "text/csv"}
+        )
+    ).text
+    assert csv_text.splitlines()[0].startswith("line_no,kind,participant_id,month,amount_dkk")
+    assert f"1,adjustment,{pid},2024-06,-3500.00" in csv_text
+
+    as_investor = (
+        await trio.settlement.get(f"/v1/statements/{statement['statement_id']}", headers=INVESTOR)
+    ).json()
+    assert all(line["participant_id"] is None for line in as_investor["lines"])
+    assert (await trio.settlement.get(f"/v1/participants/{pid}/months", headers=INVESTOR)).status_code == 403
+    assert (await trio.settlement.post(url, json={"period": "2024-07"}, headers=JOBCENTER)).status_code == 409
+    assert (await trio.settlement.post(url, json={"period": "2024-10"}, headers=PROVIDER)).status_code == 403
+
+    issued = [e for e in await outbox_events(trio.settlement) if e.type.endswith("statement.issued.v1")]
+    assert [e.data["period"] for e in issued] == ["2024-08", "2024-09"]
+    recalculated = [
+        e for e in await outbox_events(trio.settlement) if e.type.endswith("months.recalculated.v1")
+    ]
+    june = [c for e in recalculated for c in e.data["changes"] if c["month"] == "2024-06"]
+    assert june[-1]["old_fee_dkk"] == "3500.00" and june[-1]["new_fee_dkk"] == "0.00"
+
+
+async def test_the_cap_is_a_line_of_its_own(trio: Trio) -> None:
+    pid = await enrol(trio, "070761-4285", terms={"total_cap_dkk": "5000.00"})
+    await status(trio, pid, "employed", "2024-03-15")
+    await cutoff(trio, "2024-06-30")
+    await wait_for_fee(trio, pid, "2024-06", "3500.00")
+    response = await trio.settlement.post(
+        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-08"}, headers=ADMIN
+    )
+    body = response.json()
+    kinds = [(line["kind"], line["amount_dkk"]) for line in body["lines"]]
+    assert kinds[-1] == ("cap", str(Decimal("5000.00") - Decimal(body["totals"]["cumulative_earned"])))
+    assert body["totals"]["cumulative_invoiced"] == "5000.00"
+
+
+async def test_a_withdrawal_shortens_the_window(trio: Trio) -> None:
+    pid = await enrol(trio, "070761-4285")
+    await status(trio, pid, "employed", "2024-03-15")
+    await cutoff(trio, "2024-12-31")
+    await wait_for_fee(trio, pid, "2024-06", "3500.00")
+    await trio.intake.post(
+        f"/v1/participants/{pid}/withdrawal",
+        json={"effective_on": "2024-06-16", "reason": "moved_away"},
+        headers=JOBCENTER,
+    )
+
+    async def shortened() -> bool:
+        found = await months(trio, pid)
+        return "2024-07" not in found and found.get("2024-06", {}).get("in_window_days") == 15
+
+    await eventually(shortened)
+    june = (await months(trio, pid))["2024-06"]
+    assert june["fee_dkk"] == "1750.00"  # 3500 x 15/30
