@@ -1,0 +1,232 @@
+"""Property: whatever order and repetition the events arrive in, settlement's months equal a fresh
+computation from all the facts, statement lines add up to each month's current fee, and cumulative
+invoiced equals min(cap, earned). Real SQLite database; events applied through the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from libs.common.auth import Principal, Role
+from libs.common.contracts import (
+    CutoffAdvancedV1,
+    ParticipantEnrolledV1,
+    ParticipantWithdrawnV1,
+    ProgrammeTerms,
+    ProgrammeTermsPublishedV1,
+    StatusCode,
+    StatusRecordedV1,
+    WithdrawalReason,
+)
+from libs.common.db import Database, messaging_metadata
+from libs.common.errors import NotFound
+from libs.common.events import EventPayload
+from libs.common.uow import UnitOfWork
+from libs.rules.timeline import StatusRecord
+from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months
+from services.settlement.models import Base
+from services.settlement.repository import MonthRepository, StatementRepository
+from services.settlement.services import facts, programmes, statements
+from services.settlement.settings import SettlementSettings
+
+PROGRAMME = "prop-2024"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+PSEUDONYM = "a" * 64
+ADMIN = Principal("prop", Role.admin, frozenset({"*"}))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    terms = ProgrammeTerms.model_validate(
+        {
+            "tracks": {"sygedagpenge": 10},
+            "follow_up_months": draw(st.integers(2, 6)),
+            "fee_per_month_dkk": str(draw(st.decimals(min_value=100, max_value=5000, places=2))),
+            "month_rule": draw(st.sampled_from(["full_month", "pro_rata_days"])),
+            "total_cap_dkk": str(draw(st.decimals(min_value=0, max_value=20000, places=2))),
+            "split": {"investor_percent": "60", "provider_percent": "40"},
+            "settlement_lag_months": draw(st.integers(0, 2)),
+        }
+    )
+    events: list[EventPayload] = [
+        ProgrammeTermsPublishedV1(
+            programme_id=PROGRAMME,
+            name="p",
+            version=1,
+            effective_from=date(2024, 1, 1),
+            published_at=T0,
+            terms=terms,
+        )
+    ]
+    participants = []
+    for n in range(draw(st.integers(1, 3))):
+        pid = str(uuid.UUID(int=n + 1))
+        enrolled = date(2024, 1, 1) + timedelta(days=draw(st.integers(0, 60)))
+        participants.append(pid)
+        events.append(
+            ParticipantEnrolledV1(
+                participant_id=pid, programme_id=PROGRAMME, track="sygedagpenge", cpr_pseudonym=PSEUDONYM,
+                referred_on=date(2024, 1, 1), enrolled_on=enrolled, consent_given_on=date(2024, 1, 1),
+            )
+        )  # fmt: skip
+        if draw(st.booleans()):
+            events.append(
+                ParticipantWithdrawnV1(
+                    participant_id=pid, programme_id=PROGRAMME, track="sygedagpenge", cpr_pseudonym=PSEUDONYM,
+                    referred_on=date(2024, 1, 1), enrolled_on=enrolled,
+                    effective_on=enrolled + timedelta(days=draw(st.integers(1, 200))), reason=WithdrawalReason.moved_away,
+                )
+            )  # fmt: skip
+        for seq in range(1, draw(st.integers(0, 6)) + 1):
+            start = date(2024, 1, 1) + timedelta(days=draw(st.integers(0, 200)))
+            length = draw(st.one_of(st.none(), st.integers(0, 90)))
+            events.append(
+                StatusRecordedV1(
+                    record_id=str(uuid.uuid4()), participant_id=pid, programme_id=PROGRAMME,
+                    code=draw(st.sampled_from([StatusCode.sygedagpenge, StatusCode.employed, StatusCode.education])),
+                    category="public_support", valid_from=start,
+                    valid_to=None if length is None else start + timedelta(days=length),
+                    recording_seq=seq, recorded_at=T0 + timedelta(hours=seq),
+                )
+            )  # fmt: skip
+    for step, days in enumerate(sorted(draw(st.lists(st.integers(30, 300), max_size=3)))):
+        events.append(
+            CutoffAdvancedV1(
+                programme_id=PROGRAMME, complete_through=date(2024, 1, 1) + timedelta(days=days), previous=None,
+                recorded_at=T0 + timedelta(days=step),
+            )
+        )  # fmt: skip
+    order = draw(st.permutations(events))
+    repeats = draw(st.lists(st.sampled_from(events), max_size=4))
+    periods = sorted(set(draw(st.lists(st.integers(1, 14), max_size=3))))
+    positions = draw(
+        st.lists(st.integers(0, len(order) + len(repeats)), min_size=len(periods), max_size=len(periods))
+    )
+    return {
+        "terms": terms,
+        "deliveries": list(order) + repeats,
+        "statements": list(zip(sorted(positions), periods, strict=True)),
+        "participants": participants,
+        "events": events,
+    }
+
+
+async def apply(uow: UnitOfWork, event: EventPayload) -> None:
+    if isinstance(event, ProgrammeTermsPublishedV1):
+        await programmes.store_terms(uow, event)
+    elif isinstance(event, ParticipantEnrolledV1 | ParticipantWithdrawnV1):
+        await facts.apply_participant(uow, event)
+    elif isinstance(event, StatusRecordedV1):
+        await facts.apply_status_recorded(uow, event)
+    elif isinstance(event, CutoffAdvancedV1):
+        await facts.apply_cutoff(uow, event)
+
+
+def expected_months(scenario: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
+    """A fresh computation from all facts, with no history of deliveries."""
+    events = scenario["events"]
+    cutoffs = [e.complete_through for e in events if isinstance(e, CutoffAdvancedV1)]
+    versions = [TermsVersion(1, date(2024, 1, 1), scenario["terms"])]
+    fees = {}
+    for pid in scenario["participants"]:
+        enrolled = next(e for e in events if isinstance(e, ParticipantEnrolledV1) and e.participant_id == pid)
+        withdrawn = next(
+            (e for e in events if isinstance(e, ParticipantWithdrawnV1) and e.participant_id == pid), None
+        )
+        records = [
+            StatusRecord(e.record_id, e.code, e.valid_from, e.valid_to, e.recording_seq, e.recorded_at)
+            for e in events
+            if isinstance(e, StatusRecordedV1) and e.participant_id == pid
+        ]
+        enrolment = Enrolment(
+            "sygedagpenge", enrolled.enrolled_on, withdrawn.effective_on if withdrawn else None
+        )
+        for item in compute_months(enrolment, versions, records, max(cutoffs) if cutoffs else None):
+            fees[(pid, str(item.fee.month))] = item.fee.fee_dkk
+    return fees
+
+
+async def run(scenario: dict[str, Any], directory: Path) -> None:
+    settings_ = SettlementSettings(sib_env="test", var_dir=directory)
+    database = Database(settings_)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+        await connection.run_sync(messaging_metadata.create_all)
+    try:
+        issue_at = list(scenario["statements"])
+        deliveries = scenario["deliveries"]
+        for position in range(len(deliveries) + 1):
+            while issue_at and issue_at[0][0] == position:
+                _, period = issue_at.pop(0)
+                with contextlib.suppress(NotFound):  # the terms have not arrived yet
+                    await statements.issue_statement(
+                        database, ADMIN, PROGRAMME, str(Month(2024, 1).plus(period - 1))
+                    )
+            if position < len(deliveries):
+                async with UnitOfWork(database) as uow:
+                    await apply(uow, deliveries[position])
+                    await uow.commit()
+
+        async with UnitOfWork(database) as uow:
+            stored = {
+                (r.participant_id, r.month): Decimal(r.fee_dkk)
+                for r in await MonthRepository(uow.session).of_programme(PROGRAMME)
+            }
+        assert stored == expected_months(scenario)
+
+        # Replaying any event changes nothing.
+        async with UnitOfWork(database) as uow:
+            await apply(uow, deliveries[len(deliveries) // 2])
+            await uow.commit()
+        async with UnitOfWork(database) as uow:
+            again = {
+                (r.participant_id, r.month): Decimal(r.fee_dkk)
+                for r in await MonthRepository(uow.session).of_programme(PROGRAMME)
+            }
+            rows = await MonthRepository(uow.session).of_programme(PROGRAMME)
+        assert again == stored
+
+        final = await statements.issue_statement(database, ADMIN, PROGRAMME, "2025-12")
+        covers = Month.parse(final.statement.covers_through)
+        async with UnitOfWork(database) as uow:
+            lines = await StatementRepository(uow.session).lines_of_programme(PROGRAMME)
+        for row in rows:
+            if not row.provisional and Month.parse(row.month) <= covers:
+                total = sum(
+                    (
+                        Decimal(line.amount_dkk)
+                        for line, _ in lines
+                        if (line.participant_id, line.month) == (row.participant_id, row.month)
+                    ),
+                    Decimal(0),
+                )
+                assert total == Decimal(row.fee_dkk), (row.participant_id, row.month)
+        earned = sum(
+            (Decimal(r.fee_dkk) for r in rows if not r.provisional and Month.parse(r.month) <= covers),
+            Decimal(0),
+        )
+        invoiced = sum((Decimal(line.amount_dkk) for line, _ in lines), Decimal(0))
+        assert invoiced == min(scenario["terms"].total_cap_dkk, earned)
+        assert Decimal(final.statement.content["totals"]["cumulative_invoiced"]) == invoiced
+    finally:
+        await database.dispose()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(scenarios())
+def test_any_delivery_order_with_duplicates_gives_the_same_months_and_consistent_statements(
+    scenario: dict[str, Any],
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(run(scenario, Path(directory)))
