@@ -131,3 +131,93 @@ def test_readyz_reports_nats_down_and_writes_wait_in_the_outbox_until_it_returns
     assert arrived.status_code == 200, arrived.text
     for url in stack.urls.values():
         assert eventually(partial(httpx.get, f"{url}/readyz")).status_code == 200
+
+
+def test_a_correction_of_an_invoiced_month_appears_as_an_adjustment_line(stack: Stack) -> None:
+    programme_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    admin, jobcenter = token(Role.admin), token(Role.jobcenter, (programme_id,))
+    assert (
+        httpx.post(
+            f"{stack.urls['intake']}/v1/programmes", json=programme_body(programme_id), headers=admin
+        ).status_code
+        == 201
+    )
+    pid = httpx.post(
+        f"{stack.urls['intake']}/v1/participants",
+        json={
+            "programme_id": programme_id,
+            "cpr": "070761-4285",
+            "track": "sygedagpenge",
+            "referred_on": "2024-03-01",
+        },
+        headers=jobcenter,
+    ).json()["participant_id"]
+    enrolled = httpx.post(
+        f"{stack.urls['intake']}/v1/participants/{pid}/enrolment",
+        json={"enrolled_on": "2024-03-15", "consent_given_on": "2024-03-10"},
+        headers=jobcenter,
+    )
+    assert enrolled.status_code == 200
+    # Posted right after the enrolment returned: accepted even if the event has not arrived yet.
+    posted = httpx.post(
+        f"{stack.urls['progression']}/v1/status-records",
+        json={
+            "participant_id": pid,
+            "code": "employed",
+            "valid_from": "2024-03-15",
+            "valid_to": "2024-06-30",
+        },
+        headers=jobcenter,
+    )
+    assert posted.status_code == 201, posted.text
+    cutoff_url = f"{stack.urls['progression']}/v1/programmes/{programme_id}/data-cutoff"
+    assert (
+        eventually(
+            lambda: httpx.put(cutoff_url, json={"complete_through": "2024-06-30"}, headers=jobcenter)
+        ).status_code
+        == 200
+    )
+
+    def month(name: str) -> dict[str, object]:
+        items = (
+            httpx.get(f"{stack.urls['settlement']}/v1/participants/{pid}/months", headers=jobcenter)
+            .json()
+            .get("items", [])
+        )
+        return next((m for m in items if m["month"] == name), {})
+
+    deadline = time.monotonic() + 15
+    while month("2024-05").get("fee_dkk") != "3500.00":
+        assert time.monotonic() < deadline, "settlement never computed May"
+        time.sleep(0.1)
+    statements_url = f"{stack.urls['settlement']}/v1/programmes/{programme_id}/statements"
+    first = httpx.post(statements_url, json={"period": "2024-07"}, headers=jobcenter)
+    assert first.status_code == 201, first.text
+    assert [(line["kind"], line["month"]) for line in first.json()["lines"]] == [
+        ("fee", "2024-03"),
+        ("fee", "2024-04"),
+        ("fee", "2024-05"),
+    ]
+
+    # The jobcenter reports, late, a sick day in April: an invoiced month.
+    correction = httpx.post(
+        f"{stack.urls['progression']}/v1/status-records",
+        json={
+            "participant_id": pid,
+            "code": "sygedagpenge",
+            "valid_from": "2024-04-22",
+            "valid_to": "2024-04-22",
+        },
+        headers=jobcenter,
+    )
+    assert correction.status_code == 201
+    deadline = time.monotonic() + 15
+    while month("2024-04").get("fee_dkk") != "0.00":
+        assert time.monotonic() < deadline, "settlement never saw the correction"
+        time.sleep(0.1)
+    second = httpx.post(statements_url, json={"period": "2024-08"}, headers=jobcenter)
+    assert second.status_code == 201
+    adjustment = next(line for line in second.json()["lines"] if line["kind"] == "adjustment")
+    assert (adjustment["month"], adjustment["amount_dkk"]) == ("2024-04", "-3500.00")
+    assert adjustment["corrects_statement_id"] == first.json()["statement_id"]
+    assert month("2024-04")["invoiced_dkk"] == "0.00"
