@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from libs.common.contracts import ProgrammeTerms
+from libs.common.contracts import ProgrammeTerms, StatusCode
 
 
 class TermsVersionOut(BaseModel):
@@ -116,3 +116,56 @@ class SummaryOut(BaseModel):
     investor_cumulative_dkk: Decimal
     provider_cumulative_dkk: Decimal
     statements: int
+
+
+class DryRunRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: str
+    code: StatusCode
+    valid_from: date | None = None
+    valid_to: date | None = Field(default=None, validate_default=True)
+    iso_week: str | None = Field(default=None, pattern=r"^\d{4}-W\d{2}$", validate_default=True)
+
+    @field_validator("valid_to")
+    @classmethod
+    def _not_before_valid_from(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("valid_from")
+        if value is not None and start is not None and value < start:
+            raise ValueError("valid_to is before valid_from")
+        return value
+
+    @field_validator("iso_week")
+    @classmethod
+    def _one_period(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (value is None) == (info.data.get("valid_from") is None):
+            raise ValueError("give valid_from (and valid_to) or iso_week")
+        if value is not None:
+            year, week = value.split("-W")
+            try:
+                date.fromisocalendar(int(year), int(week), 1)
+            except ValueError:
+                raise ValueError("not an ISO week of that year") from None
+        return value
+
+
+class DryRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[DryRunRecord] = Field(min_length=1, max_length=10_000)
+
+
+class DryRunChange(BaseModel):
+    participant_id: str
+    month: str
+    current_fee_dkk: Decimal | None
+    new_fee_dkk: Decimal
+    current_provisional: bool | None
+    new_provisional: bool
+
+
+class DryRunOut(BaseModel):
+    changes: list[DryRunChange]
+    total_change_dkk: Decimal = Field(
+        description="Sum of new minus current fees of months that are not provisional"
+    )

@@ -215,3 +215,77 @@ async def test_a_withdrawal_shortens_the_window(trio: Trio) -> None:
     await eventually(shortened)
     june = (await months(trio, pid))["2024-06"]
     assert june["fee_dkk"] == "1750.00"  # 3500 x 15/30
+
+
+async def test_a_dry_run_shows_what_would_change_and_stores_nothing(trio: Trio) -> None:
+    pid = await enrol(trio, "070761-4285")
+    await status(trio, pid, "employed", "2024-03-15", "2024-12-31")
+    await cutoff(trio, "2024-08-31")
+    await wait_for_fee(trio, pid, "2024-08", "3500.00")
+    before = await months(trio, pid)
+    url = f"/v1/programmes/{PROGRAMME}/dry-run"
+    body = {"records": [{"participant_id": pid, "code": "sygedagpenge", "iso_week": "2024-W24"}]}
+    response = await trio.settlement.post(url, json=body, headers=JOBCENTER)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert [(c["month"], c["current_fee_dkk"], c["new_fee_dkk"]) for c in result["changes"]] == [
+        ("2024-06", "3500.00", "0.00")
+    ]
+    assert result["total_change_dkk"] == "-3500.00"
+    assert await months(trio, pid) == before
+    unknown = await trio.settlement.post(
+        url,
+        json={"records": [{"participant_id": "nobody", "code": "employed", "valid_from": "2024-01-01"}]},
+        headers=JOBCENTER,
+    )
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "records[0].participant_id"
+    assert (await trio.settlement.post(url, json=body, headers=INVESTOR)).status_code == 403
+
+
+J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
+MATRIX = {
+    ("GET", "/v1/programmes/{programme_id}/terms"): frozenset(Role),
+    ("POST", "/v1/programmes/{programme_id}/statements"): frozenset({J, A}),
+    ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, A}),
+    ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, A}),
+    ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, A}),
+    ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
+    ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
+}
+
+
+async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
+    openapi = (await trio.settlement.get("/openapi.json")).json()
+    routes = {(m.upper(), path) for path, ops in openapi["paths"].items() for m in ops}
+    assert routes == set(MATRIX) | {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+
+    pid = await enrol(trio, "070761-4285")
+    await status(trio, pid, "employed", "2024-03-15")
+    await cutoff(trio, "2024-05-31")
+    await wait_for_fee(trio, pid, "2024-05", "3500.00")
+    issued = await trio.settlement.post(
+        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-06"}, headers=ADMIN
+    )
+    statement_id = issued.json()["statement_id"]
+    bodies = {
+        ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
+        ("POST", "/v1/programmes/{programme_id}/dry-run"): {
+            "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]
+        },
+    }
+    for role in Role:
+        for (method, template), allowed in MATRIX.items():
+            path = template.format(
+                programme_id=PROGRAMME, participant_id=pid, statement_id=statement_id, month="2024-05"
+            )
+            response = await trio.settlement.request(
+                method, path, json=bodies.get((method, template)), headers=auth(role, PROGRAMME)
+            )
+            if role in allowed:
+                assert response.status_code < 400, (role, method, template, response.text)
+            else:
+                assert response.status_code == 403, (role, method, template, response.status_code)
+            assert (
+                await trio.settlement.request(method, path, json=bodies.get((method, template)))
+            ).status_code == 401

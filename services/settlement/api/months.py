@@ -7,8 +7,17 @@ from decimal import Decimal
 from fastapi import APIRouter
 
 from libs.common.auth import CurrentPrincipal
+from libs.common.clock import utcnow
 from libs.common.deps import DatabaseDep
-from services.settlement.schemas import ExplanationOut, MonthList, MonthOut
+from libs.rules.timeline import StatusRecord, iso_week_range
+from services.settlement.schemas import (
+    DryRunChange,
+    DryRunOut,
+    DryRunRequest,
+    ExplanationOut,
+    MonthList,
+    MonthOut,
+)
 from services.settlement.services import months
 
 router = APIRouter(prefix="/v1", tags=["months"])
@@ -49,3 +58,32 @@ async def get_explanation(
     participant_id: str, month: str, principal: CurrentPrincipal, db: DatabaseDep
 ) -> ExplanationOut:
     return ExplanationOut.model_validate(await months.explain(db, principal, participant_id, month))
+
+
+@router.post(
+    "/programmes/{programme_id}/dry-run",
+    response_model=DryRunOut,
+    summary="Which months and amounts would change if these status records were posted; stores nothing",
+)
+async def dry_run(
+    programme_id: str, body: DryRunRequest, principal: CurrentPrincipal, db: DatabaseDep
+) -> DryRunOut:
+    records = []
+    for index, record in enumerate(body.records):
+        valid_from, valid_to = (
+            iso_week_range(record.iso_week) if record.iso_week else (record.valid_from, record.valid_to)
+        )
+        assert valid_from is not None
+        records.append(
+            (index, record.participant_id, StatusRecord("", record.code, valid_from, valid_to, 0, utcnow()))
+        )
+    changes = [DryRunChange(**c) for c in await months.dry_run(db, principal, programme_id, records)]
+    total = sum(
+        (
+            c.new_fee_dkk - (c.current_fee_dkk or Decimal("0"))
+            for c in changes
+            if not c.new_provisional and not c.current_provisional
+        ),
+        Decimal("0.00"),
+    )
+    return DryRunOut(changes=changes, total_change_dkk=total)
