@@ -45,6 +45,7 @@ format: bootstrap
 
 bench: bootstrap
 	$(PY) -m bench.ingest $(BENCH_ARGS)
+	$(PY) -m bench.settlement $(BENCH_ARGS)
 
 token: bootstrap
 	@$(PY) -m libs.common.devtoken --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)

@@ -1,0 +1,230 @@
+"""Settlement speed: latency from a status POST (progression) to updated months (settlement) at a steady
+rate, p50 and p99; and the catch-up rate when settlement consumes a backlog of status events.
+A benchmark, never a test.
+
+    .venv/bin/python -m bench.settlement [--rate 20] [--seconds 15] [--backlog 5000] [--databases sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.ingest import PG_URL, SEED, headers
+from deploy.local import Process, free_port, port_answers, start_nats, start_service, wait_ready
+from libs.common.auth import Role
+
+PARTICIPANTS = 40
+
+
+async def enrol_participants(intake: str, settlement: str) -> list[str]:
+    admin, jobcenter = headers(Role.admin), headers(Role.jobcenter)
+    async with httpx.AsyncClient(timeout=30) as client:
+        await client.post(f"{intake}/v1/programmes", json=SEED, headers=admin)
+        ids = []
+        for n in range(PARTICIPANTS):
+            born = date(1960, 1, 1) + timedelta(days=n * 101)
+            referred = await client.post(
+                f"{intake}/v1/participants",
+                json={"programme_id": SEED["programme_id"], "cpr": f"{born:%d%m%y}{2000 + n:04d}", "track": "sygedagpenge", "referred_on": "2024-01-02"},
+                headers=jobcenter,
+            )  # fmt: skip
+            pid = referred.json()["participant_id"]
+            await client.post(
+                f"{intake}/v1/participants/{pid}/enrolment",
+                json={"enrolled_on": "2024-01-02", "consent_given_on": "2024-01-02"},
+                headers=jobcenter,
+            )
+            ids.append(pid)
+        deadline = time.monotonic() + 60
+        for pid in ids:
+            while (
+                await client.get(f"{settlement}/v1/participants/{pid}/months", headers=admin)
+            ).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("settlement did not learn the participants")
+                await asyncio.sleep(0.05)
+    return ids
+
+
+async def latency(
+    progression: str, settlement: str, ids: list[str], rate: float, seconds: float
+) -> dict[str, float]:
+    """Each sample flips one participant's month between employed and sick and waits to see the fee move."""
+    jobcenter = headers(Role.jobcenter)
+    samples: list[float] = []
+    state: dict[str, bool] = dict.fromkeys(ids, False)
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
+
+        async def one(n: int) -> None:
+            pid = ids[n % len(ids)]
+            sick = not state[pid]
+            state[pid] = sick
+            month = date(2024, 2 + (n // len(ids)) % 10, 1)
+            body = {"participant_id": pid, "code": "sygedagpenge" if sick else "employed", "valid_from": month.isoformat(), "valid_to": (month + timedelta(days=27)).isoformat()}  # fmt: skip
+            expected_self = not sick
+            began = time.perf_counter()
+            response = await client.post(f"{progression}/v1/status-records", json=body, headers=jobcenter)
+            if response.status_code != 201:
+                raise RuntimeError(response.text)
+            key = f"{month:%Y-%m}"
+            while time.perf_counter() - began < 20:
+                found = await client.get(f"{settlement}/v1/participants/{pid}/months", headers=jobcenter)
+                item = next(m for m in found.json()["items"] if m["month"] == key)
+                if (item["self_supporting_days"] >= 28) == expected_self and item["public_support_days"] == (
+                    0 if expected_self else 28
+                ):
+                    samples.append(time.perf_counter() - began)
+                    return
+                await asyncio.sleep(0.01)
+
+        tasks = []
+        began = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            tasks.append(asyncio.create_task(one(n)))
+            await asyncio.sleep(max(0.0, began + (n + 1) / rate - time.perf_counter()))
+        await asyncio.gather(*tasks)
+    samples.sort()
+    return {
+        "samples": len(samples),
+        "p50_ms": samples[len(samples) // 2] * 1000,
+        "p99_ms": samples[max(0, int(len(samples) * 0.99) - 1)] * 1000,
+    }
+
+
+async def pending(nats_url: str, durable: str) -> int:
+    connection = await nats.connect(nats_url)
+    try:
+        info = await connection.jetstream().consumer_info("SIB", durable)
+        return int(info.num_pending + info.num_ack_pending)
+    finally:
+        await connection.close()
+
+
+async def catch_up(
+    progression: str, ids: list[str], nats_url: str, settlement_proc: Process, restart: Any, backlog: int
+) -> dict[str, float]:
+    """Stop settlement, post a backlog of status events, start it again and time the draining."""
+    settlement_proc.stop()
+    jobcenter = headers(Role.jobcenter)
+    async with httpx.AsyncClient(timeout=300) as client:
+        size = 1000
+        for start in range(0, backlog, size):
+            records = [
+                {"participant_id": ids[n % len(ids)], "code": "employed" if n % 2 else "sygedagpenge", "valid_from": (date(2024, 1, 2) + timedelta(days=n % 600)).isoformat()}
+                for n in range(start, min(start + size, backlog))
+            ]  # fmt: skip
+            response = await client.post(
+                f"{progression}/v1/status-records/batch", json={"records": records}, headers=jobcenter
+            )
+            if response.status_code != 201:
+                raise RuntimeError(response.text)
+    while await pending(nats_url, "settlement-facts") < backlog:
+        await asyncio.sleep(0.1)  # the relay is still publishing the outbox
+    began = time.perf_counter()
+    restart()
+    while await pending(nats_url, "settlement-facts") > 0:
+        await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - began
+    return {"events": backlog, "seconds": elapsed, "events_per_s": backlog / elapsed}
+
+
+async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        nats_port = free_port()
+        nats_url = f"nats://127.0.0.1:{nats_port}"
+        nats_server = start_nats("127.0.0.1", nats_port, tmp_path / "nats")
+        prefix = f"bench_{uuid.uuid4().hex[:6]}"
+        ports = {"intake": free_port(), "progression": free_port(), "settlement": free_port()}
+        env = {}
+        for name in ports:
+            env[name] = {"NATS_URL": nats_url, "VAR_DIR": str(tmp_path / "var"), "LOG_LEVEL": "WARNING", "INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"}  # fmt: skip
+            if database == "postgresql":
+                env[name] |= {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": f"{prefix}_{name}"}
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        processes = {
+            name: start_service(name, port, env[name], tmp_path / f"{name}.log")
+            for name, port in ports.items()
+        }
+        try:
+            for name, process in processes.items():
+                wait_ready(urls[name], process, timeout=60)
+            ids = await enrol_participants(urls["intake"], urls["settlement"])
+            runs = [
+                await latency(urls["progression"], urls["settlement"], ids, args.rate, args.seconds)
+                for _ in range(args.runs)
+            ]
+
+            def restart() -> None:
+                processes["settlement"] = start_service(
+                    "settlement", ports["settlement"], env["settlement"], tmp_path / "settlement.log"
+                )
+
+            backlog = await catch_up(
+                urls["progression"], ids, nats_url, processes["settlement"], restart, args.backlog
+            )
+        finally:
+            for process in processes.values():
+                process.stop()
+            nats_server.stop()
+            if database == "postgresql":
+                engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
+                async with engine.begin() as connection:
+                    for name in ports:
+                        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_{name}" CASCADE'))
+                await engine.dispose()
+    return {
+        "database": database,
+        "latency": {key: statistics.median(r[key] for r in runs) for key in runs[0]},
+        "catch_up": backlog,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backlog", type=int, default=5000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    results = []
+    for database in args.databases.split(","):
+        if database == "postgresql" and not port_answers("127.0.0.1", 5432):
+            print("PostgreSQL does not answer at 127.0.0.1:5432: skipped")
+            continue
+        results.append(asyncio.run(measure(database, args)))
+    print(
+        f"\nstatus -> settlement months, {args.rate:g} records/s for {args.seconds:g} s, median of {args.runs} runs; catch-up of {args.backlog} events"
+    )
+    print(f"{'database':<11} {'p50 ms':>8} {'p99 ms':>8} {'catch-up events/s':>18}")
+    for r in results:
+        print(
+            f"{r['database']:<11} {r['latency']['p50_ms']:>8.1f} {r['latency']['p99_ms']:>8.1f} {r['catch_up']['events_per_s']:>18,.0f}"
+        )
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "settlement.json").write_text(
+        json.dumps({"machine": platform.uname()._asdict(), "results": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
