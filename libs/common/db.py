@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Dialect,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
+    TypeDecorator,
     event,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from libs.common.settings import CommonSettings
+
+ORE = Decimal("0.01")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,6 +73,28 @@ inbox_table = Table(
     Column("event_type", String(255), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False),
 )
+
+
+class Money(TypeDecorator[Decimal]):
+    """DKK with øre, exact: NUMERIC(14, 2) on PostgreSQL, text on SQLite (which would store a NUMERIC as
+    a binary float). Always read back as a Decimal with two places."""
+
+    impl = Numeric(14, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(Numeric(14, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value).quantize(ORE)
+        return str(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(ORE)
 
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:

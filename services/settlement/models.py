@@ -6,10 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from libs.common.db import make_metadata
+from libs.common.db import Money, make_metadata
 
 
 class Base(DeclarativeBase):
@@ -79,9 +79,9 @@ class MonthRow(Base):
     public_support_days: Mapped[int] = mapped_column(Integer)
     unknown_days: Mapped[int] = mapped_column(Integer)
     provisional: Mapped[bool] = mapped_column(Boolean)
-    fee_dkk: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    fee_dkk: Mapped[Decimal] = mapped_column(Money())
     rule: Mapped[str] = mapped_column(String(16))
-    fee_per_month_dkk: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    fee_per_month_dkk: Mapped[Decimal] = mapped_column(Money())
     terms_version: Mapped[int] = mapped_column(Integer)
     cutoff_used: Mapped[date | None] = mapped_column(Date, nullable=True)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -112,6 +112,6 @@ class StatementLineRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     participant_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     month: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    amount_dkk: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    amount_dkk: Mapped[Decimal] = mapped_column(Money())
     corrects_statement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     corrects_line_no: Mapped[int | None] = mapped_column(Integer, nullable=True)

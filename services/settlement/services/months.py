@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import as_utc, utcnow
@@ -193,11 +193,15 @@ async def participant_months(database: Database, principal: Principal, participa
         require_person_level(principal, participant.programme_id)
         rows = list(await months_of(uow, participant_id))
         lines = await uow.session.execute(
-            select(StatementLineRow.month, func.sum(StatementLineRow.amount_dkk))
-            .where(StatementLineRow.participant_id == participant_id)
-            .group_by(StatementLineRow.month)
+            select(StatementLineRow.month, StatementLineRow.amount_dkk).where(
+                StatementLineRow.participant_id == participant_id
+            )
         )
-        invoiced = {month: Decimal(total).quantize(Decimal("0.01")) for month, total in lines.all() if month}
+        # Summed as Decimals here: an SQL SUM over SQLite's text amounts would go through floats.
+        invoiced: dict[str, Decimal] = {}
+        for month, amount in lines.all():
+            if month:
+                invoiced[month] = invoiced.get(month, Decimal("0.00")) + amount
     return MonthsView(participant, rows, invoiced)
 
 

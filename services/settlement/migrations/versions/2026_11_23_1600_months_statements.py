@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from libs.common.db import Money
+
 revision: str = "settlement_0002"
 down_revision: str | None = "settlement_0001"
 branch_labels: str | Sequence[str] | None = None
@@ -59,9 +61,9 @@ def upgrade() -> None:
         sa.Column("public_support_days", sa.Integer(), nullable=False),
         sa.Column("unknown_days", sa.Integer(), nullable=False),
         sa.Column("provisional", sa.Boolean(), nullable=False),
-        sa.Column("fee_dkk", sa.Numeric(14, 2), nullable=False),
+        sa.Column("fee_dkk", Money(), nullable=False),
         sa.Column("rule", sa.String(16), nullable=False),
-        sa.Column("fee_per_month_dkk", sa.Numeric(14, 2), nullable=False),
+        sa.Column("fee_per_month_dkk", Money(), nullable=False),
         sa.Column("terms_version", sa.Integer(), nullable=False),
         sa.Column("cutoff_used", sa.Date(), nullable=True),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
@@ -89,7 +91,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("participant_id", sa.String(36), nullable=True),
         sa.Column("month", sa.String(7), nullable=True),
-        sa.Column("amount_dkk", sa.Numeric(14, 2), nullable=False),
+        sa.Column("amount_dkk", Money(), nullable=False),
         sa.Column("corrects_statement_id", sa.String(36), nullable=True),
         sa.Column("corrects_line_no", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("statement_id", "line_no", name="pk_statement_lines"),
