@@ -12,10 +12,9 @@ from libs.common.contracts import (
     StatusRecordedV1,
 )
 from libs.common.uow import UnitOfWork
-from services.settlement.domain import Month, months_touched, window_for
 from services.settlement.models import CutoffRow, ParticipantRow, StatusRecordRow
 from services.settlement.repository import FactsRepository
-from services.settlement.services.months import load_facts, recompute_participant, recompute_programme
+from services.settlement.services.months import recompute_participant, recompute_programme
 
 ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
 
@@ -58,13 +57,8 @@ async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> Non
             )
         )
         await uow.session.flush()
-    participant = await facts.participant(event.participant_id)
-    if participant is None or participant.enrolled_on is None:
-        return  # the months are computed when the enrolment arrives, from every stored record
-    loaded = await load_facts(uow, participant)
-    found = window_for(loaded.enrolment, loaded.versions) if loaded.enrolment else None
-    only: set[Month] | None = months_touched(event.valid_from, event.valid_to, found[0]) if found else None
-    await recompute_participant(uow, event.participant_id, only)
+    # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
+    await recompute_participant(uow, event.participant_id, touched=(event.valid_from, event.valid_to))
 
 
 async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1) -> None:

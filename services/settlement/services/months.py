@@ -24,7 +24,14 @@ from libs.common.events import new_event
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord, resolve
-from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months, window_for
+from services.settlement.domain import (
+    Enrolment,
+    Month,
+    TermsVersion,
+    compute_months,
+    months_touched,
+    window_for,
+)
 from services.settlement.domain.calculation import categories_under
 from services.settlement.models import MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
 from services.settlement.repository import FactsRepository, MonthRepository, TermsRepository
@@ -74,13 +81,19 @@ async def load_facts(uow: UnitOfWork, participant: ParticipantRow) -> Facts:
     )
 
 
-async def recompute_participant(uow: UnitOfWork, participant_id: str, only: set[Month] | None = None) -> int:
-    """Recompute the participant's months (all, or ``only`` those) and store what changed; returns the
-    number of months that changed and announces them."""
+async def recompute_participant(
+    uow: UnitOfWork, participant_id: str, touched: tuple[date, date | None] | None = None
+) -> int:
+    """Recompute the participant's months (all, or those a record valid over ``touched`` reaches) and
+    store what changed; returns the number of months that changed and announces them."""
     participant = await FactsRepository(uow.session).participant(participant_id)
     if participant is None:
         return 0
     facts = await load_facts(uow, participant)
+    only: set[Month] | None = None
+    if touched is not None and facts.enrolment is not None:
+        found = window_for(facts.enrolment, facts.versions)
+        only = months_touched(touched[0], touched[1], found[0]) if found else None
     computed = (
         compute_months(facts.enrolment, facts.versions, facts.records, facts.cutoff, only)
         if facts.enrolment
