@@ -50,7 +50,9 @@ def main() -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Explicitly, as a shell that starts us in the background leaves SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         host, port = nats_host_port(common.nats_url)
         if port_answers(host, port):
