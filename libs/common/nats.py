@@ -142,11 +142,17 @@ Handler = Callable[[UnitOfWork, CloudEvent, EventPayload], Awaitable[None]]
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A durable consumer: its name, the event types it takes, and the handler applying them."""
+    """A durable consumer: its name, the event types it takes, and the handler applying them.
+
+    With ``after_batch``, a fetched batch is applied in one transaction: ``handler`` runs per event and
+    ``after_batch`` once at the end (say, recomputing each touched participant once instead of once per
+    event). A batch that fails is retried one event at a time, so one bad event does not hold up the
+    others; a single event also gets its ``after_batch``."""
 
     name: str
     event_types: Sequence[str]
     handler: Handler
+    after_batch: Callable[[UnitOfWork], Awaitable[None]] | None = None
 
 
 class Outcome(StrEnum):
@@ -199,7 +205,11 @@ class EventConsumer:
         log.info("consumer_started", consumer=self.durable, types=list(self.spec.event_types))
         while not self._stopping.is_set():
             try:
-                for msg in await self.fetch():
+                msgs = await self.fetch()
+                if self.spec.after_batch is not None and len(msgs) > 1:
+                    await self.handle_batch(msgs)
+                    continue
+                for msg in msgs:
                     await self.handle(msg)
                     if self._stopping.is_set():
                         break
@@ -274,6 +284,42 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.consumer_outage_max_delay_seconds)
 
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        """Apply a fetched batch in one transaction and ack it; on any failure fall back to one at a time."""
+        assert self.spec.after_batch is not None
+        try:
+            items = [(msg, self._parse(msg)) for msg in msgs]
+            payloads = [(msg, event, parse_payload(event)) for msg, event in items]
+        except (PermanentFailure, UnknownEventType, ValidationError):
+            for msg in msgs:
+                await self.handle(msg)
+            return
+        outcomes: list[tuple[Msg, CloudEvent, Outcome]] = []
+        try:
+            async with UnitOfWork(self.database) as uow:
+                for msg, event, payload in payloads:
+                    if await uow.already_handled(self.durable, event.id):
+                        outcomes.append((msg, event, Outcome.duplicate))
+                        continue
+                    with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
+                        await self.spec.handler(uow, event, payload)
+                    await uow.mark_handled(self.durable, event)
+                    outcomes.append((msg, event, Outcome.applied))
+                await self.spec.after_batch(uow)
+                await uow.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("event_batch_failed", consumer=self.durable, size=len(msgs), error=type(exc).__name__)
+            for msg in msgs:
+                await self.handle(msg)
+            return
+        for msg, event, outcome in outcomes:
+            await msg.ack()
+            EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event.type, outcome.value).inc()
+            with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
+                log.info("event_handled", consumer=self.durable, outcome=outcome.value, batch=len(msgs))
+
     def _parse(self, msg: Msg) -> CloudEvent:
         try:
             return CloudEvent.from_json_bytes(msg.data)
@@ -296,6 +342,8 @@ class EventConsumer:
                     return Outcome.duplicate
                 await self.spec.handler(uow, event, payload)
                 await uow.mark_handled(self.durable, event)
+                if self.spec.after_batch is not None:
+                    await self.spec.after_batch(uow)
                 await uow.commit()
         except IntegrityError:
             async with UnitOfWork(self.database) as check:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager, nullcontext
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,8 @@ class UnitOfWork:
         await self._turn.__aenter__()
         self._session = self._database.sessionmaker()
         self._events = []
+        # Whatever a use case wants to carry to the end of the transaction (e.g. what to recompute).
+        self.scratch: dict[str, Any] = {}
         return self
 
     async def __aexit__(

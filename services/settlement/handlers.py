@@ -46,5 +46,6 @@ CONSUMERS = [
             CutoffAdvancedV1.event_type,
         ],
         handler=on_fact,
+        after_batch=facts.recompute_pending,
     ),
 ]

@@ -46,19 +46,31 @@ class Backbone:
     handler_calls: list[str] = field(default_factory=list)
     fail_first: int = 0
     database_down_for: int = 0
+    poison: str | None = None
+    batches: list[int] = field(default_factory=list)
 
     async def handler(self, uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
         self.handler_calls.append(event.id)
         assert isinstance(payload, WidgetCountedV1)
+        if payload.widget == self.poison:
+            raise RuntimeError("this widget always fails")
         if len(self.handler_calls) <= self.database_down_for:
             raise OperationalError("INSERT INTO effects", {}, ConnectionRefusedError("database unreachable"))
         await uow.session.execute(insert(effects).values(event_id=event.id, widget=payload.widget))
         if len(self.handler_calls) <= self.fail_first:
             raise RuntimeError("handler failed after writing its effect (simulated)")
 
-    def consumer(self, name: str = "test-consumer") -> EventConsumer:
-        spec = ConsumerSpec(name=name, event_types=[WidgetCountedV1.event_type], handler=self.handler)
+    def consumer(self, name: str = "test-consumer", batched: bool = False) -> EventConsumer:
+        spec = ConsumerSpec(
+            name=name,
+            event_types=[WidgetCountedV1.event_type],
+            handler=self.handler,
+            after_batch=self.after_batch if batched else None,
+        )
         return EventConsumer(spec, self.database, self.link)
+
+    async def after_batch(self, uow: UnitOfWork) -> None:
+        self.batches.append(len(self.handler_calls))
 
     async def emit(self, widget: str = "w", count: int = 1) -> CloudEvent:
         event = new_event(WidgetCountedV1(widget=widget, count=count), subject=f"widget/{widget}")
@@ -271,3 +283,30 @@ async def test_a_database_outage_is_waited_out_without_using_up_deliveries(backb
     assert await backbone.effect_count() == 1
     info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
+
+
+async def test_a_batch_is_applied_in_one_transaction_with_one_after_batch_call(backbone: Backbone) -> None:
+    for i in range(10):
+        await backbone.emit(f"b{i}", i)
+    await backbone.relay.publish_pending()
+    consumer = backbone.consumer(batched=True)
+    msgs = await consumer.fetch(timeout=1)
+    assert len(msgs) == 10
+    await consumer.handle_batch(msgs)
+    assert backbone.batches == [10]  # once, after all ten events
+    assert await backbone.effect_count() == 10
+    info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_failing_batch_falls_back_to_one_event_at_a_time(backbone: Backbone) -> None:
+    backbone.poison = "bad"
+    for widget in ("a", "bad", "c"):
+        await backbone.emit(widget)
+    await backbone.relay.publish_pending()
+    consumer = backbone.consumer(batched=True)
+    await consumer.handle_batch(await consumer.fetch(timeout=1))
+    # The batch rolled back; one at a time, the good events applied and the bad one was nak'd.
+    assert await backbone.effect_count() == 2
+    info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
+    assert info.num_ack_pending + info.num_pending >= 1

@@ -105,15 +105,18 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 recorded_at=T0 + timedelta(days=step),
             )
         )  # fmt: skip
-    order = draw(st.permutations(events))
-    repeats = draw(st.lists(st.sampled_from(events), max_size=4))
+    shuffled = list(draw(st.permutations(events))) + draw(st.lists(st.sampled_from(events), max_size=4))
+    # Consumer fetches: the deliveries in batches of 1 to 4, each one transaction.
+    deliveries: list[list[EventPayload]] = []
+    while shuffled:
+        size = draw(st.integers(1, 4))
+        deliveries.append(shuffled[:size])
+        shuffled = shuffled[size:]
     periods = sorted(set(draw(st.lists(st.integers(1, 14), max_size=3))))
-    positions = draw(
-        st.lists(st.integers(0, len(order) + len(repeats)), min_size=len(periods), max_size=len(periods))
-    )
+    positions = draw(st.lists(st.integers(0, len(deliveries)), min_size=len(periods), max_size=len(periods)))
     return {
         "terms": terms,
-        "deliveries": list(order) + repeats,
+        "deliveries": deliveries,
         "statements": list(zip(sorted(positions), periods, strict=True)),
         "participants": participants,
         "events": events,
@@ -129,6 +132,15 @@ async def apply(uow: UnitOfWork, event: EventPayload) -> None:
         await facts.apply_status_recorded(uow, event)
     elif isinstance(event, CutoffAdvancedV1):
         await facts.apply_cutoff(uow, event)
+
+
+async def deliver(database: Database, batch: list[EventPayload]) -> None:
+    """One consumer transaction: the facts of a fetched batch, then one recompute of what they touched."""
+    async with UnitOfWork(database) as uow:
+        for event in batch:
+            await apply(uow, event)
+        await facts.recompute_pending(uow)
+        await uow.commit()
 
 
 def expected_months(scenario: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
@@ -172,9 +184,7 @@ async def run(scenario: dict[str, Any], directory: Path) -> None:
                         database, ADMIN, PROGRAMME, str(Month(2024, 1).plus(period - 1))
                     )
             if position < len(deliveries):
-                async with UnitOfWork(database) as uow:
-                    await apply(uow, deliveries[position])
-                    await uow.commit()
+                await deliver(database, deliveries[position])
 
         async with UnitOfWork(database) as uow:
             stored = {
@@ -184,9 +194,7 @@ async def run(scenario: dict[str, Any], directory: Path) -> None:
         assert stored == expected_months(scenario)
 
         # Replaying any event changes nothing.
-        async with UnitOfWork(database) as uow:
-            await apply(uow, deliveries[len(deliveries) // 2])
-            await uow.commit()
+        await deliver(database, deliveries[len(deliveries) // 2])
         async with UnitOfWork(database) as uow:
             again = {
                 (r.participant_id, r.month): Decimal(r.fee_dkk)

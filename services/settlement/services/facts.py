@@ -3,6 +3,9 @@ Every copy is set-only or keyed by an immutable id, so any order of deliveries e
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
+
 from libs.common.clock import utcnow
 from libs.common.contracts import (
     CutoffAdvancedV1,
@@ -17,6 +20,45 @@ from services.settlement.repository import FactsRepository
 from services.settlement.services.months import recompute_participant, recompute_programme
 
 ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
+Span = tuple[date, date | None] | None  # the validity a change touches; None: every month
+
+
+@dataclass
+class Pending:
+    """What the events of one transaction touched; recomputed once each at its end."""
+
+    participants: dict[str, Span] = field(default_factory=dict)
+    programmes: set[str] = field(default_factory=set)
+
+    def touch(self, participant_id: str, span: Span) -> None:
+        if participant_id not in self.participants:
+            self.participants[participant_id] = span
+            return
+        known = self.participants[participant_id]
+        if known is None or span is None:
+            self.participants[participant_id] = None
+        else:
+            end = None if known[1] is None or span[1] is None else max(known[1], span[1])
+            self.participants[participant_id] = (min(known[0], span[0]), end)
+
+
+def _pending(uow: UnitOfWork) -> Pending:
+    pending: Pending = uow.scratch.setdefault("settlement.pending", Pending())
+    return pending
+
+
+async def recompute_pending(uow: UnitOfWork) -> None:
+    """Recompute, once each, the programmes and participants this transaction's events touched."""
+    pending = uow.scratch.pop("settlement.pending", None)
+    if pending is None:
+        return
+    for programme_id in sorted(pending.programmes):
+        await recompute_programme(uow, programme_id)
+    facts = FactsRepository(uow.session)
+    for participant_id, span in sorted(pending.participants.items(), key=lambda item: item[0]):
+        participant = await facts.participant(participant_id)
+        if participant is not None and participant.programme_id not in pending.programmes:
+            await recompute_participant(uow, participant_id, touched=span)
 
 
 async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
@@ -38,7 +80,7 @@ async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
         row.withdrawn_on = event.effective_on
     row.updated_at = utcnow()
     await uow.session.flush()
-    await recompute_participant(uow, event.participant_id)
+    _pending(uow).touch(event.participant_id, None)
 
 
 async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> None:
@@ -58,7 +100,7 @@ async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> Non
         )
         await uow.session.flush()
     # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
-    await recompute_participant(uow, event.participant_id, touched=(event.valid_from, event.valid_to))
+    _pending(uow).touch(event.participant_id, (event.valid_from, event.valid_to))
 
 
 async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1) -> None:
@@ -72,4 +114,4 @@ async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1) -> None:
             )
         )
         await uow.session.flush()
-    await recompute_programme(uow, event.programme_id)
+    _pending(uow).programmes.add(event.programme_id)
