@@ -58,7 +58,10 @@ class ExplanationOut(BaseModel):
     window_start: date
     window_end: date
     cutoff_used: date | None
-    terms_version: int
+    terms_version: int = Field(description="The terms version the month is computed under")
+    window_terms_version: int = Field(
+        description="The terms version in force at enrolment, which set the window"
+    )
     rule: str
     fee_per_month_dkk: Decimal
     days_in_month: int

@@ -16,7 +16,7 @@ from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
 from libs.common.contracts import StatementIssuedV1
 from libs.common.db import Database
-from libs.common.errors import Conflict, NotFound, ValidationFailed
+from libs.common.errors import Conflict, NotFound
 from libs.common.events import new_event
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
@@ -265,10 +265,3 @@ async def summary(database: Database, principal: Principal, programme_id: str) -
         provider=provider,
         statements=len(statements),
     )
-
-
-def check_period(period: str) -> None:
-    try:
-        Month.parse(period)
-    except ValueError as exc:
-        raise ValidationFailed.for_field("period", "must be YYYY-MM") from exc
