@@ -44,8 +44,8 @@ format: bootstrap
 	$(VENV)/bin/ruff check --fix .
 
 bench: bootstrap
-	$(PY) -m bench.ingest $(BENCH_ARGS)
-	$(PY) -m bench.settlement $(BENCH_ARGS)
+	$(PY) -m bench.ingest $(INGEST_ARGS)
+	$(PY) -m bench.settlement $(SETTLEMENT_ARGS)
 
 token: bootstrap
 	@$(PY) -m libs.common.devtoken --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)
