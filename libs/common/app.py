@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.db import Database
-from libs.common.errors import ServiceUnavailable, install_problem_handlers, problem_response
+from libs.common.errors import PayloadTooLarge, ServiceUnavailable, install_problem_handlers, problem_response
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
 from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from libs.common.migrations import upgrade_head_async
@@ -103,10 +103,14 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
     for key, value in definition.extra_state.items():
         setattr(app.state, key, value)
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes
+    )
     app.include_router(_operations_router())
     for router in definition.routers:
-        app.include_router(router)
+        # Per route, so a body that streams in without a Content-Length and grows past the limit ends
+        # in the same problem+json 413 as one refused up front by RequestContextMiddleware.
+        app.include_router(router, max_body_size=settings.max_body_bytes)
     return app
 
 
@@ -151,9 +155,10 @@ class RequestContextMiddleware:
     Logs the path without the query string; CPR numbers never travel in URLs in the first place.
     """
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
         self.app = app
         self.service = service
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -176,7 +181,16 @@ class RequestContextMiddleware:
                 await send(message)
 
             try:
-                await self.app(scope, receive, send_with_header)
+                declared = headers.get(b"content-length", b"")
+                if declared.isdigit() and int(declared) > self.max_body_bytes:
+                    # Refused before reading a byte. Bodies without a length are cut off by FastAPI's
+                    # own limit (max_body_size) while they stream in.
+                    too_large = PayloadTooLarge(
+                        f"The request body is {int(declared):,} bytes; the limit is {self.max_body_bytes:,}."
+                    )
+                    await problem_response(too_large)(scope, receive, send_with_header)
+                else:
+                    await self.app(scope, receive, send_with_header)
             finally:
                 elapsed = time.perf_counter() - started
                 route = scope.get("route")

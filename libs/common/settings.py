@@ -59,6 +59,10 @@ class CommonSettings(BaseSettings):
     jwt_issuer: str = "sib-platform"
     jwt_audience: str = "sib"
 
+    # Request bodies above this get a 413 before they are read into memory. A full batch of 10,000
+    # status records is about 1.5 MB of JSON.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
     log_level: str = "INFO"
     log_json: bool = True
 

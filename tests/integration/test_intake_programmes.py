@@ -128,3 +128,29 @@ async def test_unknown_route_is_a_problem(intake: httpx.AsyncClient) -> None:
     response = await intake.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_over_the_limit_is_a_413_problem_read_or_streamed(nats_url: str, tmp_path: Any) -> None:
+    from collections.abc import AsyncIterator
+
+    from services.intake.main import create_app
+    from services.intake.settings import IntakeSettings
+
+    app = create_app(IntakeSettings(sib_env="test", nats_url=nats_url, var_dir=tmp_path, max_body_bytes=2048))
+
+    async def streamed() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b" " * 1000
+
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake"
+        ) as client:
+            declared = await client.post("/v1/programmes", content=b" " * 5000, headers=auth(Role.admin))
+            chunked = await client.post("/v1/programmes", content=streamed(), headers=auth(Role.admin))
+            small = await client.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:sib:problem:payload-too-large"
+    assert small.status_code == 201
