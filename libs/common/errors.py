@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.logging import get_correlation_id, get_logger
@@ -179,6 +180,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             problem.status, problem.title, problem.slug = exc.status_code, str(exc.detail), "http-error"
         return problem_response(problem, request)
 
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is away (restarting, failing over, locked too long): a retryable 503, not a 500.
+        # The transaction was rolled back, so nothing was half-written.
+        log.warning("database_unavailable", path=request.url.path, error_type=type(exc).__name__)
+        return problem_response(
+            ServiceUnavailable("The database is unavailable; retry shortly.", retry_after_seconds=5), request
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak internals (or personal data inside them) to the client; the log has the trace.
         log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
@@ -187,4 +196,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database_unavailable)
+    app.add_exception_handler(InterfaceError, on_database_unavailable)
+    app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
