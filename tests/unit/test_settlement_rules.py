@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,15 +11,18 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.common.contracts import MonthRule
-from libs.rules.timeline import DayCategory
+from libs.common.contracts import MonthRule, ProgrammeTerms, StatusCode
+from libs.rules.timeline import DayCategory, StatusRecord
 from services.settlement.domain import (
+    Enrolment,
     IssuedLine,
     LineKind,
     LineRef,
     Month,
+    TermsVersion,
     Totals,
     build_statement,
+    compute_months,
     follow_up_window,
     month_fee,
     months_of,
@@ -257,3 +260,67 @@ def test_the_split_rounds_the_investor_half_up_and_the_provider_takes_the_rest(
     amount: Decimal, investor: Decimal
 ) -> None:
     assert split_cumulative(amount, Decimal(60)) == (investor, amount - investor)
+
+
+# --- a participant's months under the programme's terms ----------------------------------------------
+
+
+def _terms(**changes: object) -> ProgrammeTerms:
+    base: dict[str, object] = {
+        "tracks": {"sygedagpenge": 120},
+        "fee_per_month_dkk": "3500",
+        "total_cap_dkk": "5600000",
+        "split": {"investor_percent": "60", "provider_percent": "40"},
+    }
+    return ProgrammeTerms.model_validate(base | changes)
+
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_a_remapped_code_earns_fees_under_that_programme_only() -> None:
+    leave = [StatusRecord("r1", StatusCode.barselsdagpenge, date(2024, 3, 1), None, 1, T0)]
+    enrolment = Enrolment("sygedagpenge", date(2024, 3, 1), None)
+    default = compute_months(enrolment, [TermsVersion(1, date(2024, 1, 1), _terms())], leave, None)
+    remapped_terms = _terms(status_categories={"barselsdagpenge": "self_supporting"})
+    remapped = compute_months(enrolment, [TermsVersion(1, date(2024, 1, 1), remapped_terms)], leave, None)
+    assert {m.fee.fee_dkk for m in default} == {Decimal("0.00")}
+    assert {m.fee.fee_dkk for m in remapped} == {FEE}
+
+
+def test_a_new_terms_version_applies_from_its_effective_date_and_the_window_keeps_the_first() -> None:
+    working = [StatusRecord("r1", StatusCode.employed, date(2024, 3, 1), None, 1, T0)]
+    versions = [
+        TermsVersion(1, date(2024, 1, 1), _terms(follow_up_months=6)),
+        TermsVersion(
+            2,
+            date(2024, 6, 1),
+            _terms(
+                follow_up_months=24,
+                fee_per_month_dkk="4000",
+                track_fee_per_month_dkk={"sygedagpenge": "4200"},
+            ),
+        ),
+    ]
+    months = compute_months(Enrolment("sygedagpenge", date(2024, 3, 1), None), versions, working, None)
+    assert [str(m.fee.month) for m in months] == [
+        "2024-03",
+        "2024-04",
+        "2024-05",
+        "2024-06",
+        "2024-07",
+        "2024-08",
+    ]
+    assert [m.fee.fee_dkk for m in months] == [
+        FEE,
+        FEE,
+        FEE,
+        Decimal("4200.00"),
+        Decimal("4200.00"),
+        Decimal("4200.00"),
+    ]
+    assert [m.terms_version for m in months] == [1, 1, 1, 2, 2, 2]
+
+
+def test_without_terms_or_enrolment_there_is_nothing_to_compute() -> None:
+    assert compute_months(Enrolment("sygedagpenge", date(2024, 3, 1), None), [], [], None) == []
