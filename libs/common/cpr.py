@@ -21,7 +21,7 @@ from datetime import date
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_FORMAT = re.compile(r"^(\d{6})-?(\d{4})$")
+_FORMAT = re.compile(r"^([0-9]{6})-?([0-9]{4})$")  # ASCII only: \d also matches other scripts' digits
 _WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 _TOKEN_VERSION = "v1"  # noqa: S105 - a format tag, not a secret
 _ASSOCIATED_DATA = b"sib-cpr-v1"

@@ -178,3 +178,18 @@ def test_keys_must_be_32_bytes_of_base64() -> None:
 
 def test_a_cpr_is_only_made_by_parsing() -> None:
     assert isinstance(parse_cpr("0707614285"), Cpr)
+
+
+def test_only_ascii_digits_are_accepted() -> None:
+    # Arabic-Indic and full-width digits would otherwise parse to a different pseudonym for the
+    # same citizen and slip past the duplicate check.
+    def in_script(zero: int, digits: str) -> str:
+        return "".join(chr(zero + int(d)) if d.isdigit() else d for d in digits)
+
+    for raw in (
+        in_script(0x0660, "0101901234"),
+        in_script(0xFF10, "0101901234"),
+        "010190-" + in_script(0xFF10, "1234"),
+    ):
+        with pytest.raises(CprError):
+            parse_cpr(raw)
