@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -83,6 +84,13 @@ def parse_cpr(raw: str) -> Cpr:
 def cpr_pseudonym(cpr: Cpr, key: bytes) -> str:
     """Keyed HMAC-SHA256 of the number: lookups and duplicate checks without storing or sending it."""
     return hmac.new(key, cpr.digits.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_fingerprint(key: bytes, body: object) -> str:
+    """HMAC-SHA256 of a request body in canonical JSON: lets a retry be recognised (Idempotency-Key)
+    without storing anything from which a CPR number in the body could be recovered."""
+    canonical = json.dumps(body, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 
 def _key_id(key: bytes) -> str:

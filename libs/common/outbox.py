@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 
 from nats.js.api import PubAck
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
@@ -54,11 +54,6 @@ class OutboxRelay:
         async with self.database.serialized(), self.database.sessionmaker() as session:
             rows = (await session.execute(query)).all()
         return [OutboxRow(*row) for row in rows]
-
-    async def count_pending(self) -> int:
-        query = select(func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))
-        async with self.database.serialized(), self.database.sessionmaker() as session:
-            return int((await session.execute(query)).scalar_one())
 
     async def publish_row(self, row: OutboxRow) -> PubAck:
         ack: PubAck = await self.link.js.publish(

@@ -55,10 +55,6 @@ class UnitOfWork:
     def emit(self, event: CloudEvent) -> None:
         self._events.append(event)
 
-    @property
-    def pending_events(self) -> list[CloudEvent]:
-        return list(self._events)
-
     async def commit(self) -> None:
         events, self._events = self._events, []
         if events:

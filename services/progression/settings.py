@@ -14,4 +14,3 @@ class ProgressionSettings(CommonSettings):
     # Where to read a participant that progression has not heard of yet (a status posted right after
     # the enrolment call returned, before the event arrived).
     intake_url: str = "http://127.0.0.1:8001"
-    max_batch_records: int = 10_000

@@ -13,7 +13,7 @@ import pytest
 
 from deploy.local import free_port, start_nats
 from libs.common.auth import Role
-from tests.integration.conftest import SEED, Pair, auth, intake_and_progression, outbox_events
+from tests.integration.conftest import Pair, auth, intake_and_progression, outbox_events
 from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, enrolled_participant
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
@@ -168,4 +168,3 @@ async def test_a_cpr_posted_to_progression_is_never_logged_echoed_or_sent_on(pai
         assert not CPR_PATTERN.search(text) and "3102991234" not in text
     for event in await outbox_events(pair.progression):
         assert not CPR_PATTERN.search(event.model_dump_json())
-    assert SEED["programme_id"] == PROGRAMME

@@ -3,15 +3,12 @@ trail that every read or write of a CPR number leaves."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from libs.common.auth import Principal
 from libs.common.clock import utcnow
-from libs.common.cpr import Cpr, CprCipher, cpr_pseudonym
+from libs.common.cpr import Cpr, CprCipher, cpr_pseudonym, keyed_fingerprint
 from libs.common.logging import get_correlation_id
 from libs.common.uow import UnitOfWork
 from services.intake.models import CprAuditRow, ParticipantRow
@@ -38,9 +35,7 @@ class CprProtection:
         return cpr_pseudonym(cpr, self.pseudonym_key)
 
     def fingerprint(self, body: dict[str, Any]) -> str:
-        """A keyed digest of a request body, so a stored fingerprint reveals nothing about a CPR in it."""
-        canonical = json.dumps(body, sort_keys=True, default=str, separators=(",", ":")).encode()
-        return hmac.new(self.pseudonym_key, canonical, hashlib.sha256).hexdigest()
+        return keyed_fingerprint(self.pseudonym_key, body)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,6 @@ source id or an Idempotency-Key; reading the raw records and the resolved timeli
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,6 +10,7 @@ from typing import Any
 
 from libs.common.clock import as_utc, utcnow
 from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode, StatusRecordedV1
+from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
 from libs.common.errors import Conflict, ValidationFailed
 from libs.common.events import new_event
@@ -58,11 +56,6 @@ def _period(record: StatusRecordIn) -> tuple[date, date | None]:
     return record.valid_from, record.valid_to
 
 
-def _fingerprint(key: bytes, body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, default=str, separators=(",", ":")).encode()
-    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
-
-
 def _field(prefix: str, name: str) -> str:
     return f"{prefix}{name}" if prefix else name
 
@@ -81,7 +74,7 @@ async def record_statuses(
     names each bad record (``records[i].field``). A record whose source id is known with the same
     content is the stored one (not created again); with other content it is a conflict."""
     prefix = "records[{}]." if batch else ""
-    fingerprint = _fingerprint(pseudonym_key, [r.model_dump(mode="json") for r in records])
+    fingerprint = keyed_fingerprint(pseudonym_key, [r.model_dump(mode="json") for r in records])
     async with UnitOfWork(database) as uow:
         if idempotency_key is not None:
             replay = await _replay(uow, caller, idempotency_key, fingerprint)
