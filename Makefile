@@ -9,7 +9,7 @@ ROLE ?= admin
 PROGRAMME ?=
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap run test test-unit test-integration test-e2e lint format token bench clean
+.PHONY: bootstrap run test test-unit test-integration test-e2e lint format token bench clean rebuild redrive dead-letters
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ format: bootstrap
 bench: bootstrap
 	$(PY) -m bench.ingest $(INGEST_ARGS)
 	$(PY) -m bench.settlement $(SETTLEMENT_ARGS)
+
+# Operations on a service's database and the stream (see deploy/ops.py); settings from the environment.
+SERVICE ?= settlement
+rebuild: bootstrap
+	$(PY) -m deploy.ops rebuild $(SERVICE) $(if $(REPLACE),--replace,)
+
+redrive: bootstrap
+	$(PY) -m deploy.ops redrive $(SERVICE) $(foreach id,$(IDS),--id $(id))
+
+dead-letters: bootstrap
+	$(PY) -m deploy.ops dead-letters $(SERVICE)
 
 token: bootstrap
 	@$(PY) -m libs.common.devtoken --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.common.events import subject_for
-from libs.common.nats import ConsumerSpec
+from libs.common.nats import ConsumerSpec, stream_configs
 from libs.common.settings import CommonSettings
 from services.intake.handlers import CONSUMERS as INTAKE
 from services.progression.handlers import CONSUMERS as PROGRESSION
@@ -24,15 +24,20 @@ OUT = Path(__file__).parent / "nats"
 NANOS = 1_000_000_000
 
 
-def stream_config(settings: CommonSettings) -> dict[str, Any]:
+def stream_files(settings: CommonSettings) -> dict[Path, dict[str, Any]]:
+    """The event stream and the dead-letter stream, as libs/common/nats.py creates them."""
     return {
-        "name": settings.nats_stream,
-        "subjects": [f"{settings.subject_prefix}.>"],
-        "retention": "limits",
-        "storage": "file",
-        "discard": "old",
-        "duplicate_window": int(settings.nats_duplicate_window_seconds * NANOS),
-        "num_replicas": 1,
+        OUT / f"stream-{config.name.lower()}.json": {
+            "name": config.name,
+            "subjects": list(config.subjects or []),
+            "retention": "limits",
+            "storage": "file",
+            "discard": "old",
+            "duplicate_window": int((config.duplicate_window or 0) * NANOS),
+            "num_replicas": 1,
+        }
+        for config in stream_configs(settings)
+        if config.name is not None
     }
 
 
@@ -50,7 +55,7 @@ def consumer_config(spec: ConsumerSpec, settings: CommonSettings) -> dict[str, A
 
 def files() -> dict[Path, str]:
     settings = CommonSettings()
-    wanted = {OUT / "stream-sib.json": stream_config(settings)}
+    wanted = stream_files(settings)
     for spec in [*INTAKE, *PROGRESSION, *SETTLEMENT]:
         wanted[OUT / "consumers" / f"{spec.name}.json"] = consumer_config(spec, settings)
     return {path: json.dumps(config, indent=2) + "\n" for path, config in wanted.items()}
@@ -72,7 +77,7 @@ def main() -> int:
         for path, content in wanted.items():
             path.write_text(content)
         return 0
-    present = set((OUT / "consumers").glob("*.json")) | {OUT / "stream-sib.json"}
+    present = set((OUT / "consumers").glob("*.json")) | set(OUT.glob("stream-*.json"))
     differing = [p for p, c in wanted.items() if not p.exists() or p.read_text() != c] + sorted(
         present - set(wanted)
     )

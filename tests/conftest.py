@@ -47,7 +47,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
         yield {"database_url": PG_URL, "database_schema": schema, "var_dir": tmp_path / "var"}
     finally:
         asyncio.run(_drop_schema(schema))
-        for suffix in ("_p", "_s"):  # other services' schemas beside the first
+        for suffix in ("_p", "_s", "_s_rebuild"):  # other services' schemas beside the first, a rebuild
             asyncio.run(_drop_schema(f"{schema}{suffix}"))
 
 

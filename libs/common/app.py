@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from libs.common.admin import admin_router
+from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.db import Database
 from libs.common.errors import PayloadTooLarge, ServiceUnavailable, install_problem_handlers, problem_response
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
@@ -43,6 +45,9 @@ class ServiceDefinition:
     version: str = "0.1.0"
     extra_state: dict[str, Any] = field(default_factory=dict)
     shutdown_hooks: Sequence[Callable[[], Awaitable[None]]] = ()
+    # Long-running work besides the relay and consumers (e.g. settlement's gap repair); each gets the
+    # Runtime and should return soon after ``runtime.stopping`` is set.
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
 
 @dataclass
@@ -55,6 +60,7 @@ class Runtime:
     relay: OutboxRelay
     consumers: list[EventConsumer]
     tasks: list[asyncio.Task[None]]
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def create_service_app(settings: CommonSettings, definition: ServiceDefinition) -> FastAPI:
@@ -69,13 +75,19 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         consumers = [EventConsumer(spec, database, link) for spec in definition.consumers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.durable}") for c in consumers]
-        app.state.runtime = Runtime(settings, database, link, relay, consumers, tasks)
+        runtime = Runtime(settings, database, link, relay, consumers, tasks)
+        tasks += [
+            asyncio.create_task(job(runtime), name=getattr(job, "__name__", "job"))
+            for job in definition.background
+        ]
+        app.state.runtime = runtime
         app.state.database = database
         log.info("service_started", version=definition.version)
         try:
             yield
         finally:
             # Let in-flight consumer work and the current relay pass finish, then close.
+            runtime.stopping.set()
             relay.stop()
             for consumer in consumers:
                 consumer.stop()
@@ -107,6 +119,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         RequestContextMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes
     )
     app.include_router(_operations_router())
+    app.include_router(admin_router())
     for router in definition.routers:
         # Per route, so a body that streams in without a Content-Length and grows past the limit ends
         # in the same problem+json 413 as one refused up front by RequestContextMiddleware.
@@ -145,6 +158,17 @@ def _operations_router() -> APIRouter:
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi.yaml", summary="AsyncAPI 3.0 document of the events", response_class=Response)
+    async def asyncapi_document_yaml(request: Request) -> Response:
+        settings: CommonSettings = request.app.state.settings
+        text = asyncapi_yaml(settings.subject_prefix, settings.nats_stream)
+        return Response(text, media_type="application/yaml")
+
+    @router.get("/asyncapi.json", summary="AsyncAPI 3.0 document of the events (JSON)")
+    async def asyncapi_document_json(request: Request) -> dict[str, Any]:
+        settings: CommonSettings = request.app.state.settings
+        return build_asyncapi(settings.subject_prefix, settings.nats_stream)
 
     return router
 

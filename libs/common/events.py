@@ -20,9 +20,12 @@ TYPE_PREFIX = "dk.sib."
 
 
 class EventPayload(BaseModel):
-    """Base of every event payload. Subclasses set ``event_type``."""
+    """Base of every event payload. Subclasses set ``event_type``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Unknown fields are ignored when reading: a version may gain optional fields (an additive change),
+    and a consumer deployed before the publisher must still read the new events."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
     event_type: ClassVar[str]
 
 

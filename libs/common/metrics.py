@@ -23,3 +23,11 @@ EVENTS_CONSUMED = Counter(
     "Events handled by consumers, by outcome (applied, duplicate, failed, skipped)",
     ["service", "consumer", "type", "outcome"],
 )
+DEAD_LETTERS = Counter(
+    "sib_dead_letters_total", "Events copied to the dead-letter stream", ["service", "consumer"]
+)
+GAP_RESYNCS = Counter(
+    "sib_gap_resyncs_total",
+    "Participants resynced from the source after a gap in their recording sequence, by outcome",
+    ["service", "outcome"],
+)

@@ -3,7 +3,9 @@
 A consumer handles each message in one unit of work: it checks the inbox, applies the handler, records
 the event id in the inbox and commits, then acks. A crash between commit and ack means a redelivery
 that the inbox turns into a no-op; a failed handler is retried with a delay up to ``max_deliver``
-times, after which JetStream stops redelivering and the message is terminated with an error log.
+times. A message that fails its last delivery, or can never be handled (not a CloudEvent, unknown
+type, invalid payload), is copied to the dead-letter stream with the error and then terminated; see
+libs/common/deadletters.py for listing and re-driving them.
 """
 
 from __future__ import annotations
@@ -24,16 +26,31 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from libs.common.clock import utcnow
 from libs.common.db import Database
 from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
 from libs.common.logging import correlation_scope, get_logger
-from libs.common.metrics import EVENTS_CONSUMED
+from libs.common.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
 
 log = get_logger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+# Headers of a dead letter: the message body is the original event, unchanged.
+DL_CONSUMER = "Sib-Dead-Consumer"
+DL_SERVICE = "Sib-Dead-Service"
+DL_SUBJECT = "Sib-Dead-Subject"
+DL_STREAM_SEQ = "Sib-Dead-Stream-Seq"
+DL_DELIVERIES = "Sib-Dead-Deliveries"
+DL_EVENT_TYPE = "Sib-Dead-Event-Type"
+DL_ERROR = "Sib-Dead-Error"
+DL_FAILED_AT = "Sib-Dead-Failed-At"
+
+
+def describe_error(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class NatsLink:
@@ -120,21 +137,45 @@ class NatsLink:
         log.info("nats_reconnected")
 
 
+def dead_letter_stream(settings: CommonSettings) -> str:
+    return f"{settings.nats_stream}_DLQ"
+
+
+def dead_letter_subject(settings: CommonSettings, consumer: str) -> str:
+    """``<prefix>-dlq.<service>.<consumer>``: outside ``<prefix>.>``, so integrators never see it."""
+    return f"{settings.subject_prefix}-dlq.{settings.service_name}.{consumer}"
+
+
+def stream_configs(settings: CommonSettings) -> list[StreamConfig]:
+    """The event stream (every ``<prefix>.>`` subject, on disk, never expiring, deduplicating on
+    Nats-Msg-Id; a rebuild replays it from the start) and the dead-letter stream beside it."""
+    return [
+        StreamConfig(
+            name=settings.nats_stream,
+            subjects=[f"{settings.subject_prefix}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            duplicate_window=settings.nats_duplicate_window_seconds,
+        ),
+        StreamConfig(
+            name=dead_letter_stream(settings),
+            subjects=[f"{settings.subject_prefix}-dlq.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            duplicate_window=settings.nats_duplicate_window_seconds,
+        ),
+    ]
+
+
 async def ensure_stream(js: JetStreamContext, settings: CommonSettings) -> None:
-    """One stream for every ``<prefix>.>`` subject, kept on disk, deduplicating on Nats-Msg-Id."""
-    config = StreamConfig(
-        name=settings.nats_stream,
-        subjects=[f"{settings.subject_prefix}.>"],
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        duplicate_window=settings.nats_duplicate_window_seconds,
-    )
-    try:
-        await js.stream_info(settings.nats_stream)
-    except NotFoundError:
-        with contextlib.suppress(Exception):  # another service may have created it just now
-            await js.add_stream(config)
-        await js.stream_info(settings.nats_stream)
+    for config in stream_configs(settings):
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            with contextlib.suppress(Exception):  # another service may have created it just now
+                await js.add_stream(config)
+            await js.stream_info(config.name)
 
 
 Handler = Callable[[UnitOfWork, CloudEvent, EventPayload], Awaitable[None]]
@@ -250,6 +291,7 @@ class EventConsumer:
                 error=str(exc),
                 stream_seq=msg.metadata.sequence.stream,
             )
+            await self.dead_letter(msg, event_type, f"rejected: {exc}")
             await msg.term()
         except Exception as exc:
             EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, "failed").inc()
@@ -264,9 +306,39 @@ class EventConsumer:
                 exc_info=exc,
             )
             if final:
+                await self.dead_letter(msg, event_type, describe_error(exc))
                 await msg.term()
             else:
                 await msg.nak(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
+
+    async def dead_letter(self, msg: Msg, event_type: str, error: str) -> None:
+        """Copy the message to the dead-letter stream with why it failed, before it is terminated.
+        The message id makes a repeated copy (a crash before the term) a JetStream duplicate."""
+        meta = msg.metadata
+        headers = {
+            MSG_ID_HEADER: f"dead:{self.durable}:{meta.sequence.stream}",
+            DL_CONSUMER: self.durable,
+            DL_SERVICE: self.settings.service_name,
+            DL_SUBJECT: msg.subject,
+            DL_STREAM_SEQ: str(meta.sequence.stream),
+            DL_DELIVERIES: str(meta.num_delivered),
+            DL_EVENT_TYPE: event_type,
+            DL_ERROR: error[:2000],
+            DL_FAILED_AT: utcnow().isoformat(),
+        }
+        subject = dead_letter_subject(self.settings, self.durable)
+        for attempt in range(5):
+            try:
+                await self.link.js.publish(
+                    subject, msg.data, stream=dead_letter_stream(self.settings), headers=headers
+                )
+                DEAD_LETTERS.labels(self.settings.service_name, self.durable).inc()
+                log.error("event_dead_lettered", consumer=self.durable, stream_seq=meta.sequence.stream)
+                return
+            except Exception as exc:
+                log.warning("dead_letter_publish_failed", attempt=attempt + 1, error=type(exc).__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
+        log.error("dead_letter_lost", consumer=self.durable, stream_seq=meta.sequence.stream)
 
     async def _process_through_outages(self, msg: Msg, event: CloudEvent) -> Outcome | None:
         """Retry in place while the database is unreachable, telling JetStream the message is still
@@ -297,16 +369,11 @@ class EventConsumer:
         outcomes: list[tuple[Msg, CloudEvent, Outcome]] = []
         try:
             async with UnitOfWork(self.database) as uow:
-                for msg, event, payload in payloads:
-                    if await uow.already_handled(self.durable, event.id):
-                        outcomes.append((msg, event, Outcome.duplicate))
-                        continue
-                    with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
-                        await self.spec.handler(uow, event, payload)
-                    await uow.mark_handled(self.durable, event)
-                    outcomes.append((msg, event, Outcome.applied))
-                await self.spec.after_batch(uow)
+                applied = await self.apply_events(uow, [(event, payload) for _, event, payload in payloads])
                 await uow.commit()
+            outcomes = [
+                (msg, event, outcome) for (msg, event, _), outcome in zip(payloads, applied, strict=True)
+            ]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -319,6 +386,24 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event.type, outcome.value).inc()
             with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
                 log.info("event_handled", consumer=self.durable, outcome=outcome.value, batch=len(msgs))
+
+    async def apply_events(
+        self, uow: UnitOfWork, events: Sequence[tuple[CloudEvent, EventPayload]]
+    ) -> list[Outcome]:
+        """Apply events in one transaction (the caller commits): each unless the inbox has it, then
+        ``after_batch`` once. Used for fetched batches and for replays (rebuild, re-drive)."""
+        outcomes: list[Outcome] = []
+        for event, payload in events:
+            if await uow.already_handled(self.durable, event.id):
+                outcomes.append(Outcome.duplicate)
+                continue
+            with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
+                await self.spec.handler(uow, event, payload)
+            await uow.mark_handled(self.durable, event)
+            outcomes.append(Outcome.applied)
+        if self.spec.after_batch is not None:
+            await self.spec.after_batch(uow)
+        return outcomes
 
     def _parse(self, msg: Msg) -> CloudEvent:
         try:

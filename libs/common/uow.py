@@ -26,6 +26,10 @@ class UnitOfWork:
         self._turn: AbstractAsyncContextManager[object] = nullcontext()
 
     @property
+    def database(self) -> Database:
+        return self._database
+
+    @property
     def session(self) -> AsyncSession:
         if self._session is None:
             raise RuntimeError("UnitOfWork used outside 'async with'")

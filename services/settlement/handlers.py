@@ -8,12 +8,13 @@ from libs.common.contracts import (
     ParticipantReferredV1,
     ParticipantWithdrawnV1,
     ProgrammeTermsPublishedV1,
+    StatementIssuedV1,
     StatusRecordedV1,
 )
 from libs.common.events import CloudEvent, EventPayload
 from libs.common.nats import ConsumerSpec
 from libs.common.uow import UnitOfWork
-from services.settlement.services import facts, programmes
+from services.settlement.services import facts, programmes, statements
 
 
 async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
@@ -28,6 +29,12 @@ async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> 
         await facts.apply_status_recorded(uow, payload)
     elif isinstance(payload, CutoffAdvancedV1):
         await facts.apply_cutoff(uow, payload)
+
+
+async def on_statement_issued(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
+    """Settlement's own statements: already stored when live; restored from the stream in a rebuild."""
+    if isinstance(payload, StatementIssuedV1):
+        await statements.restore_statement(uow, payload)
 
 
 CONSUMERS = [
@@ -47,5 +54,10 @@ CONSUMERS = [
         ],
         handler=on_fact,
         after_batch=facts.recompute_pending,
+    ),
+    ConsumerSpec(
+        name="settlement-statements",
+        event_types=[StatementIssuedV1.event_type],
+        handler=on_statement_issued,
     ),
 ]

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from libs.common.app import ServiceDefinition, create_service_app
 from services.settlement.api import router
 from services.settlement.handlers import CONSUMERS
+from services.settlement.services.gaps import gap_repair_job
 from services.settlement.settings import SettlementSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: SettlementSettings | None = None) -> FastAPI:
+def create_app(
+    settings: SettlementSettings | None = None, progression_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
     return create_service_app(
         settings or SettlementSettings(),
         ServiceDefinition(
@@ -25,5 +29,6 @@ def create_app(settings: SettlementSettings | None = None) -> FastAPI:
             migrations_dir=MIGRATIONS,
             routers=[router],
             consumers=CONSUMERS,
+            background=[gap_repair_job(progression_transport)],
         ),
     )

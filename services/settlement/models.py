@@ -115,3 +115,17 @@ class StatementLineRow(Base):
     amount_dkk: Mapped[Decimal] = mapped_column(Money())
     corrects_statement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     corrects_line_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SequenceGapRow(Base):
+    """A participant whose recording sequence has a hole (say seq 1 and 3 but not 2): resynced from
+    progression's API unless the missing record arrives within the grace period."""
+
+    __tablename__ = "sequence_gaps"
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    highest_seq: Mapped[int] = mapped_column(Integer)
+    records_held: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

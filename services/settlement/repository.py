@@ -53,6 +53,22 @@ class FactsRepository:
     async def record(self, record_id: str) -> StatusRecordRow | None:
         return await self.session.get(StatusRecordRow, record_id)
 
+    async def sequence_counts(self, participant_ids: set[str]) -> dict[str, tuple[int, int]]:
+        """Per participant: how many records are held and the highest recording_seq among them."""
+        query = (
+            select(
+                StatusRecordRow.participant_id,
+                func.count(StatusRecordRow.record_id),
+                func.max(StatusRecordRow.recording_seq),
+            )
+            .where(StatusRecordRow.participant_id.in_(sorted(participant_ids)))
+            .group_by(StatusRecordRow.participant_id)
+        )
+        return {
+            pid: (int(count), int(highest))
+            for pid, count, highest in (await self.session.execute(query)).all()
+        }
+
     async def records_of(self, participant_id: str) -> Sequence[StatusRecordRow]:
         query = (
             select(StatusRecordRow)

@@ -29,6 +29,22 @@ SEED: dict[str, Any] = json.loads(
 )
 
 
+# Routes every service has (libs/common/app.py, libs/common/admin.py), for the role x route matrices.
+UNAUTHENTICATED_ROUTES = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("GET", "/asyncapi.yaml"),
+        ("GET", "/asyncapi.json"),
+    }
+)
+ADMIN_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/v1/admin/dead-letters"): frozenset({Role.admin}),
+    ("POST", "/v1/admin/dead-letters/redrive"): frozenset({Role.admin}),
+}
+
+
 class ServiceClient(httpx.AsyncClient):
     app: Any
 

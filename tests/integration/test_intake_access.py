@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from libs.common.auth import Role
-from tests.integration.conftest import SEED, ServiceClient, auth, outbox_events
+from tests.integration.conftest import (
+    ADMIN_ROUTES,
+    SEED,
+    UNAUTHENTICATED_ROUTES,
+    ServiceClient,
+    auth,
+    outbox_events,
+)
 
 PROGRAMME = "hedensted-2022"
 CPR = "070761-4285"
@@ -36,7 +43,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A}),
     ("GET", "/v1/audit"): frozenset({A}),
 }
-UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+MATRIX |= ADMIN_ROUTES
+UNAUTHENTICATED = UNAUTHENTICATED_ROUTES
 
 
 def bodies(participant_id: str) -> dict[tuple[str, str], Any]:

@@ -13,7 +13,14 @@ import pytest
 
 from deploy.local import free_port, start_nats
 from libs.common.auth import Role
-from tests.integration.conftest import Pair, auth, intake_and_progression, outbox_events
+from tests.integration.conftest import (
+    ADMIN_ROUTES,
+    UNAUTHENTICATED_ROUTES,
+    Pair,
+    auth,
+    intake_and_progression,
+    outbox_events,
+)
 from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, enrolled_participant
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
@@ -31,7 +38,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/participants/{participant_id}/milestones"): frozenset({P}),
     ("GET", "/v1/participants/{participant_id}/milestones"): frozenset({J, P, A}),
 }
-UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+MATRIX |= ADMIN_ROUTES
+UNAUTHENTICATED = UNAUTHENTICATED_ROUTES
 SCORES = dict.fromkeys(
     [
         "attendance_stability", "personal_resources", "coping", "motivation",

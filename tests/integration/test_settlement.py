@@ -8,7 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from libs.common.auth import Role
-from tests.integration.conftest import SEED, Trio, auth, eventually, outbox_events
+from tests.integration.conftest import (
+    ADMIN_ROUTES,
+    SEED,
+    UNAUTHENTICATED_ROUTES,
+    Trio,
+    auth,
+    eventually,
+    outbox_events,
+)
 
 PROGRAMME = "hedensted-2022"
 JOBCENTER = auth(Role.jobcenter, PROGRAMME, subject="jobcenter-hedensted")
@@ -252,13 +260,13 @@ MATRIX = {
     ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
     ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
     ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
-}
+} | ADMIN_ROUTES
 
 
 async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
     openapi = (await trio.settlement.get("/openapi.json")).json()
     routes = {(m.upper(), path) for path, ops in openapi["paths"].items() for m in ops}
-    assert routes == set(MATRIX) | {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+    assert routes == set(MATRIX) | UNAUTHENTICATED_ROUTES
 
     pid = await enrol(trio, "070761-4285")
     await status(trio, pid, "employed", "2024-03-15")

@@ -24,7 +24,12 @@ from libs.common.contracts.progression import (
     MilestoneRecordedV1,
     StatusRecordedV1,
 )
-from libs.common.contracts.settlement import MonthChange, MonthsRecalculatedV1, StatementIssuedV1
+from libs.common.contracts.settlement import (
+    MonthChange,
+    MonthsRecalculatedV1,
+    StatementIssuedV1,
+    StatementLine,
+)
 from libs.common.contracts.vocabulary import STATUS_CODES, StatusCategory, StatusCode
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "ProgrammeTermsPublishedV1",
     "Split",
     "StatementIssuedV1",
+    "StatementLine",
     "StatusCategory",
     "StatusCode",
     "StatusRecordedV1",

@@ -4,7 +4,7 @@ Every copy is set-only or keyed by an immutable id, so any order of deliveries e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from libs.common.clock import utcnow
 from libs.common.contracts import (
@@ -15,7 +15,7 @@ from libs.common.contracts import (
     StatusRecordedV1,
 )
 from libs.common.uow import UnitOfWork
-from services.settlement.models import CutoffRow, ParticipantRow, StatusRecordRow
+from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow, StatusRecordRow
 from services.settlement.repository import FactsRepository
 from services.settlement.services.months import recompute_participant, recompute_programme
 
@@ -29,6 +29,7 @@ class Pending:
 
     participants: dict[str, Span] = field(default_factory=dict)
     programmes: set[str] = field(default_factory=set)
+    recorded: set[str] = field(default_factory=set)  # participants with new status records
 
     def touch(self, participant_id: str, span: Span) -> None:
         if participant_id not in self.participants:
@@ -52,6 +53,8 @@ async def recompute_pending(uow: UnitOfWork) -> None:
     pending = uow.scratch.pop("settlement.pending", None)
     if pending is None:
         return
+    if pending.recorded:
+        await note_gaps(uow, pending.recorded)
     for programme_id in sorted(pending.programmes):
         await recompute_programme(uow, programme_id)
     facts = FactsRepository(uow.session)
@@ -84,23 +87,65 @@ async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
 
 
 async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> None:
+    await store_record(
+        uow,
+        StatusRecordRow(
+            record_id=event.record_id,
+            participant_id=event.participant_id,
+            programme_id=event.programme_id,
+            code=event.code.value,
+            valid_from=event.valid_from,
+            valid_to=event.valid_to,
+            recording_seq=event.recording_seq,
+            recorded_at=event.recorded_at,
+        ),
+    )
+
+
+async def store_record(uow: UnitOfWork, row: StatusRecordRow) -> bool:
+    """Keep a status record unless it is known (from an event or a resync); True when it was new."""
     facts = FactsRepository(uow.session)
-    if await facts.record(event.record_id) is None:
-        facts.add(
-            StatusRecordRow(
-                record_id=event.record_id,
-                participant_id=event.participant_id,
-                programme_id=event.programme_id,
-                code=event.code.value,
-                valid_from=event.valid_from,
-                valid_to=event.valid_to,
-                recording_seq=event.recording_seq,
-                recorded_at=event.recorded_at,
-            )
-        )
+    new = await facts.record(row.record_id) is None
+    if new:
+        facts.add(row)
         await uow.session.flush()
     # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
-    _pending(uow).touch(event.participant_id, (event.valid_from, event.valid_to))
+    pending = _pending(uow)
+    pending.touch(row.participant_id, (row.valid_from, row.valid_to))
+    pending.recorded.add(row.participant_id)
+    return new
+
+
+async def note_gaps(uow: UnitOfWork, participant_ids: set[str]) -> None:
+    """Record each participant whose recording sequence now has a hole, and forget those whose hole
+    has closed. Sequences start at 1 and have no repeats, so a hole is fewer records than the highest."""
+    held = await FactsRepository(uow.session).sequence_counts(participant_ids)
+    now = utcnow()
+    for participant_id in sorted(participant_ids):
+        count, highest = held.get(participant_id, (0, 0))
+        gap = await uow.session.get(SequenceGapRow, participant_id)
+        if count >= highest:
+            if gap is not None:
+                await uow.session.delete(gap)
+            continue
+        if gap is None:
+            uow.session.add(
+                SequenceGapRow(
+                    participant_id=participant_id,
+                    detected_at=now,
+                    highest_seq=highest,
+                    records_held=count,
+                    attempts=0,
+                    next_attempt_at=now + timedelta(seconds=_grace(uow)),
+                )
+            )
+        else:
+            gap.highest_seq, gap.records_held = highest, count
+    await uow.session.flush()
+
+
+def _grace(uow: UnitOfWork) -> float:
+    return float(getattr(uow.database.settings, "gap_grace_seconds", 10.0))
 
 
 async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
-from libs.common.contracts import StatementIssuedV1
+from libs.common.contracts import StatementIssuedV1, StatementLine
 from libs.common.db import Database
 from libs.common.errors import Conflict, NotFound
 from libs.common.events import new_event
@@ -103,6 +103,8 @@ async def issue_statement(
             )
             statement_id = str(uuid.uuid4())
             now = utcnow()
+            line_contents = [_line_content(n, line) for n, line in enumerate(lines, start=1)]
+            total_values = {name: str(value) for name, value in vars(totals).items()}
             content = {
                 "statement_id": statement_id,
                 "programme_id": programme_id,
@@ -110,8 +112,8 @@ async def issue_statement(
                 "covers_through": str(covers_through),
                 "issued_at": now.isoformat(),
                 "terms_version": version.version,
-                "lines": [_line_content(n, line) for n, line in enumerate(lines, start=1)],
-                "totals": {name: str(value) for name, value in vars(totals).items()},
+                "lines": line_contents,
+                "totals": total_values,
             }
             sha = content_hash(content)
             statements.add(
@@ -154,6 +156,10 @@ async def issue_statement(
                         investor_dkk=totals.investor,
                         provider_dkk=totals.provider,
                         sha256=sha,
+                        terms_version=version.version,
+                        issued_by=principal.subject,
+                        lines=[StatementLine.model_validate(line) for line in line_contents],
+                        totals={name: Decimal(value) for name, value in total_values.items()},
                     ),
                     subject=f"programme/{programme_id}",
                 )
@@ -169,6 +175,57 @@ async def issue_statement(
     assert row is not None
     log.info("statement_issued", programme_id=programme_id, period=period_text, lines=len(lines))
     return Issued(row, created=True)
+
+
+async def restore_statement(uow: UnitOfWork, event: StatementIssuedV1) -> bool:
+    """Store a statement from its own statement.issued event unless it is stored already (a rebuild
+    replays them). The restored document must hash to the sha256 it was issued with."""
+    statements = StatementRepository(uow.session)
+    if await statements.get(event.statement_id) is not None:
+        return False
+    if event.lines is None or event.totals is None or event.terms_version is None:
+        raise ValueError("statement.issued without its document (lines, totals, terms_version)")
+    content = {
+        "statement_id": event.statement_id,
+        "programme_id": event.programme_id,
+        "period": event.period,
+        "covers_through": event.covers_through,
+        "issued_at": event.issued_at.isoformat(),
+        "terms_version": event.terms_version,
+        "lines": [line.model_dump(mode="json") for line in event.lines],
+        "totals": {name: str(value) for name, value in event.totals.items()},
+    }
+    if content_hash(content) != event.sha256:
+        raise ValueError(f"statement {event.statement_id} does not match its sha256")
+    statements.add(
+        StatementRow(
+            statement_id=event.statement_id,
+            programme_id=event.programme_id,
+            period=event.period,
+            covers_through=event.covers_through,
+            issued_at=event.issued_at,
+            issued_by=event.issued_by or "",
+            content=content,
+            sha256=event.sha256,
+        )
+    )
+    await statements.flush()
+    for line in event.lines:
+        statements.add(
+            StatementLineRow(
+                statement_id=event.statement_id,
+                line_no=line.line_no,
+                programme_id=event.programme_id,
+                kind=line.kind,
+                participant_id=line.participant_id,
+                month=line.month,
+                amount_dkk=line.amount_dkk,
+                corrects_statement_id=line.corrects_statement_id,
+                corrects_line_no=line.corrects_line_no,
+            )
+        )
+    await statements.flush()
+    return True
 
 
 def _line_content(number: int, line: Line) -> dict[str, Any]:

@@ -1,0 +1,383 @@
+"""Operator commands that work on a service's database and the event stream directly, so they also
+work while the service is stopped.
+
+    python -m deploy.ops dead-letters SERVICE           # list the service's dead letters
+    python -m deploy.ops redrive SERVICE [--id N ...]   # apply them again after a fix
+    python -m deploy.ops rebuild SERVICE [--replace]    # replay the stream into an empty database
+
+The settings come from the environment as for the service itself (DATABASE_URL, DATABASE_SCHEMA,
+VAR_DIR, NATS_URL, ...). ``make rebuild SERVICE=settlement`` and ``make redrive SERVICE=...`` call
+this module.
+
+Rebuild replays every event the service's consumers take, from the first in the stream, in stream
+order, through the consumers' own handlers into a new, empty database (SQLite: ``<VAR_DIR>/rebuild/``;
+PostgreSQL: the schema ``<schema>_rebuild``), then compares the rebuilt read model with the live one
+table by table and prints the result; the exit status is 1 when they differ. Events the rebuilt
+database would publish (recalculated months) are marked published: they were published the first
+time. With ``--replace`` (settlement only, whose every table is derived from the stream, and with the
+service stopped) the rebuilt database takes the live one's place; the old one is kept beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy import MetaData, select, text, update
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from libs.common.clock import utcnow
+from libs.common.db import Database, outbox_table
+from libs.common.deadletters import list_dead_letters, redrive
+from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
+from libs.common.logging import configure_logging
+from libs.common.migrations import upgrade_head_async
+from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, ensure_stream
+from libs.common.settings import CommonSettings
+from libs.common.uow import UnitOfWork
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Columns saying when a row was written: a rebuild writes them anew, so they are not compared.
+VOLATILE_COLUMNS = frozenset({"computed_at", "updated_at", "received_at"})
+
+
+@dataclass(frozen=True)
+class ServiceOps:
+    name: str
+    settings_class: type[CommonSettings]
+    consumers: Sequence[ConsumerSpec]
+    metadata: MetaData
+    read_model: tuple[str, ...]  # the tables a replay of the stream rebuilds
+    replaceable: bool  # every table derives from the stream, so the rebuilt database may replace it
+
+    @property
+    def migrations_dir(self) -> Path:
+        return REPO_ROOT / "services" / self.name / "migrations"
+
+
+def service_ops(name: str) -> ServiceOps:
+    if name not in ("intake", "progression", "settlement"):
+        raise SystemExit(f"unknown service {name!r}: intake, progression or settlement")
+    settings_module = importlib.import_module(f"services.{name}.settings")
+    settings_class = getattr(settings_module, f"{name.capitalize()}Settings")
+    consumers = importlib.import_module(f"services.{name}.handlers").CONSUMERS
+    metadata = importlib.import_module(f"services.{name}.models").Base.metadata
+    read_model: dict[str, tuple[str, ...]] = {
+        "intake": (),
+        "progression": ("programmes", "participants"),
+        "settlement": (
+            "programme_terms",
+            "participants",
+            "status_records",
+            "cutoffs",
+            "participant_months",
+            "statements",
+            "statement_lines",
+        ),
+    }
+    return ServiceOps(name, settings_class, consumers, metadata, read_model[name], name == "settlement")
+
+
+async def connect(settings: CommonSettings) -> tuple[NatsClient, JetStreamContext]:
+    client = await nats.connect(servers=[settings.nats_url], connect_timeout=5, name="sib-ops")
+    js = client.jetstream(timeout=10)
+    await ensure_stream(js, settings)
+    return client, js
+
+
+# --- dead letters -------------------------------------------------------------------------------
+
+
+async def cmd_dead_letters(ops: ServiceOps, consumer: str | None) -> int:
+    settings = ops.settings_class()
+    client, js = await connect(settings)
+    try:
+        letters = await list_dead_letters(js, settings, consumer=consumer, limit=100_000)
+    finally:
+        await client.close()
+    for letter in letters:
+        print(
+            f"{letter.id:>6}  {letter.failed_at[:19]}  {letter.consumer:<26} {letter.event_type}"
+            f"  event {letter.event_id}  after {letter.deliveries} deliveries: {letter.error}"
+        )
+    print(f"{len(letters)} dead letter(s) in {ops.name}")
+    return 0
+
+
+async def cmd_redrive(ops: ServiceOps, ids: Sequence[int], consumer: str | None) -> int:
+    settings = ops.settings_class()
+    await upgrade_head_async(settings, ops.migrations_dir)
+    database = Database(settings)
+    client, js = await connect(settings)
+    try:
+        results = await redrive(database, js, ops.consumers, ids=ids or None, consumer=consumer)
+    finally:
+        await client.close()
+        await database.dispose()
+    for result in results:
+        detail = f": {result.error}" if result.error else ""
+        print(f"{result.id:>6}  {result.consumer:<26} {result.outcome}{detail}")
+    failed = [r for r in results if r.outcome not in ("applied", "duplicate")]
+    print(f"{len(results) - len(failed)} re-driven, {len(failed)} still failing")
+    return 1 if failed else 0
+
+
+# --- rebuild ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayStats:
+    events: int = 0
+    applied: int = 0
+    duplicate: int = 0
+    skipped: int = 0  # not a CloudEvent, or a type this build does not know
+    seconds: float = 0.0
+    per_consumer: dict[str, int] = field(default_factory=dict)
+
+
+def rebuild_settings(ops: ServiceOps, live: CommonSettings) -> CommonSettings:
+    if live.is_postgres:
+        return live.model_copy(update={"database_schema": f"{live.resolved_database_schema}_rebuild"})
+    return live.model_copy(update={"var_dir": live.var_dir / "rebuild"})
+
+
+async def empty_database(settings: CommonSettings) -> None:
+    if settings.is_postgres:
+        engine = create_async_engine(settings.resolved_database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(f'DROP SCHEMA IF EXISTS "{settings.resolved_database_schema}" CASCADE')
+                )
+        finally:
+            await engine.dispose()
+    else:
+        await asyncio.to_thread(shutil.rmtree, settings.var_dir, ignore_errors=True)
+
+
+async def replay(
+    database: Database, js: JetStreamContext, consumers: Sequence[ConsumerSpec], batch: int = 1000
+) -> ReplayStats:
+    """Every event the consumers take, from the stream's first, in stream order, through their own
+    handlers and inboxes; each run of events for one consumer is applied in one transaction."""
+    settings = database.settings
+    by_type: dict[str, EventConsumer] = {}
+    link = NatsLink(settings)
+    link._js = js
+    link.ready.set()
+    for spec in consumers:
+        runner = EventConsumer(spec, database, link)
+        for event_type in spec.event_types:
+            by_type[event_type] = runner
+    subjects = sorted({subject_for(t, settings.subject_prefix) for t in by_type})
+    stats = ReplayStats()
+    if not subjects:
+        return stats
+    started = time.perf_counter()
+    subscription = await js.pull_subscribe(
+        "",
+        stream=settings.nats_stream,
+        config=ConsumerConfig(
+            filter_subjects=subjects,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60.0,
+            mem_storage=True,
+        ),
+    )
+    try:
+        info = await subscription.consumer_info()
+        remaining = int(info.num_pending or 0)
+        while remaining > 0:
+            try:
+                msgs = await subscription.fetch(min(batch, remaining), timeout=5)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            runs: list[tuple[EventConsumer, list[tuple[CloudEvent, EventPayload]]]] = []
+            for msg in msgs:
+                stats.events += 1
+                remaining = int(msg.metadata.num_pending)
+                try:
+                    event = CloudEvent.from_json_bytes(msg.data)
+                    payload = parse_payload(event)
+                except (ValidationError, UnknownEventType, ValueError):
+                    stats.skipped += 1
+                    continue
+                target = by_type.get(event.type)
+                if target is None:
+                    stats.skipped += 1
+                    continue
+                if runs and runs[-1][0] is target:
+                    runs[-1][1].append((event, payload))
+                else:
+                    runs.append((target, [(event, payload)]))
+            for runner, events in runs:
+                async with UnitOfWork(database) as uow:
+                    outcomes = await runner.apply_events(uow, events)
+                    await uow.commit()
+                stats.applied += sum(o.value == "applied" for o in outcomes)
+                stats.duplicate += sum(o.value == "duplicate" for o in outcomes)
+                stats.per_consumer[runner.durable] = stats.per_consumer.get(runner.durable, 0) + len(events)
+    finally:
+        await subscription.unsubscribe()
+    # What the rebuilt database would publish was published the first time round.
+    async with UnitOfWork(database) as uow:
+        await uow.session.execute(
+            update(outbox_table).where(outbox_table.c.published_at.is_(None)).values(published_at=utcnow())
+        )
+        await uow.commit()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal("0.01")))
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.replace(tzinfo=UTC).isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+async def table_rows(database: Database, table_name: str, metadata: MetaData) -> set[tuple[Any, ...]]:
+    table = metadata.tables[table_name]
+    columns = [c for c in table.columns if c.name not in VOLATILE_COLUMNS]
+    async with UnitOfWork(database) as uow:
+        rows = (await uow.session.execute(select(*columns))).all()
+    return {tuple(_normalise(v) for v in row) for row in rows}
+
+
+async def compare(ops: ServiceOps, live: Database, rebuilt: Database) -> dict[str, dict[str, int]]:
+    """Per read-model table: rows in both, only in the live database, only in the rebuilt one."""
+    report: dict[str, dict[str, int]] = {}
+    for table_name in ops.read_model:
+        a = await table_rows(live, table_name, ops.metadata)
+        b = await table_rows(rebuilt, table_name, ops.metadata)
+        report[table_name] = {"same": len(a & b), "only_live": len(a - b), "only_rebuilt": len(b - a)}
+    return report
+
+
+async def replace(ops: ServiceOps, live: CommonSettings, rebuilt: CommonSettings) -> str:
+    stamp = utcnow().strftime("%Y%m%d%H%M%S")
+    if live.is_postgres:
+        old, new = live.resolved_database_schema, rebuilt.resolved_database_schema
+        kept = f"{old}_before_{stamp}"
+        engine = create_async_engine(live.resolved_database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(f'ALTER SCHEMA "{old}" RENAME TO "{kept}"'))
+                await connection.execute(text(f'ALTER SCHEMA "{new}" RENAME TO "{old}"'))
+        finally:
+            await engine.dispose()
+        return f"schema {old} replaced; the old one is kept as {kept}"
+    return await asyncio.to_thread(_replace_sqlite, ops.name, live.var_dir, rebuilt.var_dir, stamp)
+
+
+def _replace_sqlite(name: str, live_dir: Path, rebuilt_dir: Path, stamp: str) -> str:
+    live_file = live_dir / f"{name}.db"
+    kept_file = live_dir / f"{name}.db.before-rebuild-{stamp}"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{live_file}{suffix}").unlink(missing_ok=True)
+    if live_file.exists():
+        live_file.rename(kept_file)
+    (rebuilt_dir / f"{name}.db").rename(live_file)
+    shutil.rmtree(rebuilt_dir, ignore_errors=True)
+    return f"{live_file} replaced; the old one is kept as {kept_file.name}"
+
+
+async def rebuild(
+    ops: ServiceOps, live_settings: CommonSettings | None = None
+) -> tuple[ReplayStats, dict[str, Any]]:
+    """Replay into an empty database beside the live one and compare; returns stats and report."""
+    live_settings = live_settings or ops.settings_class()
+    target = rebuild_settings(ops, live_settings)
+    await empty_database(target)
+    await upgrade_head_async(target, ops.migrations_dir)
+    await upgrade_head_async(live_settings, ops.migrations_dir)
+    rebuilt_db, live_db = Database(target), Database(live_settings)
+    client, js = await connect(live_settings)
+    try:
+        stats = await replay(rebuilt_db, js, ops.consumers)
+        report = await compare(ops, live_db, rebuilt_db)
+    finally:
+        await client.close()
+        await rebuilt_db.dispose()
+        await live_db.dispose()
+    return stats, report
+
+
+async def cmd_rebuild(ops: ServiceOps, do_replace: bool) -> int:
+    if not ops.read_model:
+        print(f"{ops.name} consumes no events into a read model: nothing to rebuild")
+        return 2
+    if do_replace and not ops.replaceable:
+        print(f"{ops.name} holds data of its own beside its read model; --replace is for settlement only")
+        return 2
+    live = ops.settings_class()
+    stats, report = await rebuild(ops, live)
+    print(
+        f"replayed {stats.events:,} events in {stats.seconds:.1f} s "
+        f"({stats.events / max(stats.seconds, 1e-9):,.0f}/s): {stats.applied:,} applied, "
+        f"{stats.duplicate:,} duplicates, {stats.skipped:,} skipped"
+    )
+    identical = True
+    for table_name, counts in report.items():
+        differs = counts["only_live"] or counts["only_rebuilt"]
+        identical = identical and not differs
+        verdict = "DIFFERENT" if differs else "identical"
+        print(
+            f"  {table_name:<20} {verdict:<10} {counts['same']:>8,} rows the same, "
+            f"{counts['only_live']:,} only live, {counts['only_rebuilt']:,} only rebuilt"
+        )
+    print("rebuilt read model is identical to the live one" if identical else "rebuilt read model DIFFERS")
+    if do_replace:
+        print(await replace(ops, live, rebuild_settings(ops, live)))
+    return 0 if identical else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("dead-letters", help="list a service's dead letters")
+    listing.add_argument("service")
+    listing.add_argument("--consumer")
+    again = commands.add_parser("redrive", help="apply dead letters again")
+    again.add_argument("service")
+    again.add_argument("--id", type=int, action="append", default=[], help="only this letter (repeatable)")
+    again.add_argument("--consumer")
+    build = commands.add_parser("rebuild", help="replay the stream into an empty database and compare")
+    build.add_argument("service")
+    build.add_argument(
+        "--replace", action="store_true", help="swap the rebuilt database in (service stopped)"
+    )
+    args = parser.parse_args(argv)
+    ops = service_ops(args.service)
+    configure_logging(f"{ops.name}-ops", "WARNING")
+    if args.command == "dead-letters":
+        return asyncio.run(cmd_dead_letters(ops, args.consumer))
+    if args.command == "redrive":
+        return asyncio.run(cmd_redrive(ops, args.id, args.consumer))
+    return asyncio.run(cmd_rebuild(ops, args.replace))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
