@@ -27,6 +27,11 @@ class Stack:
     def start(self, name: str) -> None:
         port = int(self.urls[name].rsplit(":", 1)[1]) if name in self.urls else free_port()
         self.urls[name] = f"http://127.0.0.1:{port}"
+        # Where each service reads another's API (progression: intake; settlement: progression).
+        if name == "progression" and "intake" in self.urls:
+            self.env[name]["INTAKE_URL"] = self.urls["intake"]
+        if name == "settlement" and "progression" in self.urls:
+            self.env[name]["PROGRESSION_URL"] = self.urls["progression"]
         self.processes[name] = start_service(name, port, self.env[name], self.log(name))
         wait_ready(self.urls[name], self.processes[name], timeout=30)
 
@@ -49,7 +54,12 @@ class Stack:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    if request.param == "postgresql" and not postgres_available():
+    yield from make_stack(request.param, tmp_path)
+
+
+def make_stack(backend: str, tmp_path: Path, database_url: dict[str, str] | None = None) -> Iterator[Stack]:
+    """nats-server and the three services; ``database_url`` overrides a service's DATABASE_URL."""
+    if backend == "postgresql" and not postgres_available():
         pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
     nats_port = free_port()
     nats = start_nats("127.0.0.1", nats_port, tmp_path / "nats", tmp_path / "nats-server.log")
@@ -62,8 +72,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             "VAR_DIR": str(tmp_path / "var"),
             "CONSUMER_ACK_WAIT_SECONDS": "5",
         }
-        if request.param == "postgresql":
-            env[name] |= {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": f"{prefix}_{name}"}
+        if backend == "postgresql":
+            env[name] |= {
+                "DATABASE_URL": (database_url or {}).get(name, PG_URL),
+                "DATABASE_SCHEMA": f"{prefix}_{name}",
+            }
     stack = Stack(tmp_path, nats_port, nats, env)
     try:
         for name in SERVICES:
@@ -73,10 +86,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
         for process in stack.processes.values():
             process.stop()
         stack.nats.stop()
-        if request.param == "postgresql":
+        if backend == "postgresql":
             import asyncio
 
             from tests.conftest import _drop_schema
 
             for name in SERVICES:
-                asyncio.run(_drop_schema(f"{prefix}_{name}"))
+                for suffix in ("", "_rebuild", "_b"):
+                    asyncio.run(_drop_schema(f"{prefix}_{name}{suffix}"))
