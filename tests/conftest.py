@@ -58,3 +58,18 @@ async def _drop_schema(schema: str) -> None:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         await engine.dispose()
+
+
+async def _drop_schemas_like(prefix: str) -> None:
+    engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with engine.begin() as connection:
+            names = (
+                await connection.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"), {"p": f"{prefix}%"}
+                )
+            ).scalars()
+            for name in list(names):
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        await engine.dispose()

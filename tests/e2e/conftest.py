@@ -89,8 +89,6 @@ def make_stack(backend: str, tmp_path: Path, database_url: dict[str, str] | None
         if backend == "postgresql":
             import asyncio
 
-            from tests.conftest import _drop_schema
+            from tests.conftest import _drop_schemas_like
 
-            for name in SERVICES:
-                for suffix in ("", "_rebuild", "_b"):
-                    asyncio.run(_drop_schema(f"{prefix}_{name}{suffix}"))
+            asyncio.run(_drop_schemas_like(prefix))  # the services', a rebuild's and the kept old ones

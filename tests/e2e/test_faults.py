@@ -158,6 +158,18 @@ def test_nats_stopped_while_the_jobcenter_posts_every_post_succeeds_and_every_ev
     assert published.count("sib.progression.status.recorded.v1") == 201  # each exactly once
     assert_fresh_recompute_is_identical(stack)
 
+    # make rebuild SERVICE=settlement REPLACE=1, with settlement stopped: the rebuilt database takes
+    # the live one's place and the restarted service answers as before.
+    months_url = f"{stack.urls['settlement']}/v1/participants/{programme.participants[0]}/months"
+    before = httpx.get(months_url, headers=programme.jobcenter).json()["items"]
+    stack.processes["settlement"].stop()
+    replaced = run_ops(stack.env["settlement"], "rebuild", "settlement", "--replace")
+    assert replaced.returncode == 0 and "replaced; the old one is kept as" in replaced.stdout, replaced.stdout
+    stack.start("settlement")
+    after = httpx.get(months_url, headers=programme.jobcenter).json()["items"]
+    assert after == before and len(after) == 25
+    assert settlement_holds(stack, 201)
+
 
 def test_the_same_events_delivered_twice_and_shuffled_to_a_second_settlement_give_the_same_months(
     stack: Stack, tmp_path: Path
