@@ -53,6 +53,18 @@ class FactsRepository:
     async def record(self, record_id: str) -> StatusRecordRow | None:
         return await self.session.get(StatusRecordRow, record_id)
 
+    async def records_of_programme(self, programme_id: str) -> dict[str, list[StatusRecordRow]]:
+        """Every status record of the programme, by participant, in recording order."""
+        query = (
+            select(StatusRecordRow)
+            .where(StatusRecordRow.programme_id == programme_id)
+            .order_by(StatusRecordRow.participant_id, StatusRecordRow.recording_seq)
+        )
+        by_participant: dict[str, list[StatusRecordRow]] = {}
+        for row in (await self.session.scalars(query)).all():
+            by_participant.setdefault(row.participant_id, []).append(row)
+        return by_participant
+
     async def sequence_counts(self, participant_ids: set[str]) -> dict[str, tuple[int, int]]:
         """Per participant: how many records are held and the highest recording_seq among them."""
         query = (

@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     eventually,
     outbox_events,
 )
+from tests.integration.settlement_report_routes import REPORT_BODIES, REPORT_ROUTES
 
 PROGRAMME = "hedensted-2022"
 JOBCENTER = auth(Role.jobcenter, PROGRAMME, subject="jobcenter-hedensted")
@@ -251,16 +252,20 @@ async def test_a_dry_run_shows_what_would_change_and_stores_nothing(trio: Trio) 
 
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
-MATRIX = {
-    ("GET", "/v1/programmes/{programme_id}/terms"): frozenset(Role),
-    ("POST", "/v1/programmes/{programme_id}/statements"): frozenset({J, A}),
-    ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, A}),
-    ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, A}),
-    ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, A}),
-    ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
-    ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
-    ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
-} | ADMIN_ROUTES
+MATRIX = (
+    {
+        ("GET", "/v1/programmes/{programme_id}/terms"): frozenset(Role),
+        ("POST", "/v1/programmes/{programme_id}/statements"): frozenset({J, A}),
+        ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, A}),
+        ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, A}),
+        ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, A}),
+        ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
+        ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
+        ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
+    }
+    | ADMIN_ROUTES
+    | REPORT_ROUTES
+)
 
 
 async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
@@ -276,7 +281,7 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
         f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-06"}, headers=ADMIN
     )
     statement_id = issued.json()["statement_id"]
-    bodies = {
+    bodies = REPORT_BODIES | {
         ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
         ("POST", "/v1/programmes/{programme_id}/dry-run"): {
             "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]

@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from services.settlement.api import months, programmes
+from services.settlement.api import learning, months, outcomes, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
 router.include_router(months.router)
+router.include_router(outcomes.router)
+router.include_router(learning.router)
 
 __all__ = ["router"]

@@ -1,0 +1,119 @@
+"""Reports as JSON, CSV, PNG and SVG: the CSV writer, the chart renderer (matplotlib, headless) and
+the response helpers every report route uses.
+
+Routes serve a report as JSON by default, as CSV with ``?format=csv`` or ``Accept: text/csv``, and its
+chart at ``.../chart.png`` and ``.../chart.svg``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must precede pyplot
+
+import matplotlib.pyplot as plt
+from fastapi import Request
+from fastapi.responses import Response
+
+from libs.common.errors import ValidationFailed
+
+
+class ChartFormat(StrEnum):
+    png = "png"
+    svg = "svg"
+
+
+MEDIA_TYPES = {ChartFormat.png: "image/png", ChartFormat.svg: "image/svg+xml"}
+
+
+def wants_csv(request: Request, format_: str | None) -> bool:
+    if format_ is not None and format_ not in ("json", "csv"):
+        raise ValidationFailed.for_field("format", "must be json or csv")
+    return format_ == "csv" or (format_ is None and "text/csv" in request.headers.get("accept", ""))
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """One header row, then one row per mapping; None is empty, Decimals as written."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else str(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@dataclass
+class Chart:
+    """A line chart: x labels, named series (None = no point), named horizontal reference lines."""
+
+    title: str
+    x_labels: list[str]
+    series: dict[str, list[float | Decimal | None]] = field(default_factory=dict)
+    reference_lines: dict[str, float | Decimal] = field(default_factory=dict)
+    y_label: str = ""
+    x_label: str = ""
+    y_percent: bool = False
+    bars: dict[str, list[float | Decimal | None]] = field(default_factory=dict)
+
+
+def render(chart: Chart, chart_format: ChartFormat) -> bytes:
+    figure, axes = plt.subplots(figsize=(10, 5), dpi=100)
+    try:
+        positions = list(range(len(chart.x_labels)))
+        width = 0.8 / max(len(chart.bars), 1)
+        for index, (name, values) in enumerate(chart.bars.items()):
+            xs = [
+                p + (index - (len(chart.bars) - 1) / 2) * width
+                for p, v in zip(positions, values, strict=True)
+                if v is not None
+            ]
+            ys = [float(v) for v in values if v is not None]
+            axes.bar(xs, ys, width=width, label=name, alpha=0.6)
+        for name, values in chart.series.items():
+            points = [(p, float(v)) for p, v in zip(positions, values, strict=True) if v is not None]
+            if points:
+                axes.plot(
+                    [p for p, _ in points], [v for _, v in points], marker="o", markersize=3, label=name
+                )
+        for index, (name, value) in enumerate(chart.reference_lines.items()):
+            axes.axhline(float(value), linestyle="--", color=f"C{index + 3}", label=name)
+        step = max(1, len(chart.x_labels) // 16)
+        axes.set_xticks(positions[::step], chart.x_labels[::step], rotation=45, ha="right")
+        if chart.y_percent:
+            axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1.0))
+        axes.set_title(chart.title)
+        axes.set_ylabel(chart.y_label)
+        axes.set_xlabel(chart.x_label)
+        axes.grid(True, alpha=0.3)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(loc="best", fontsize="small")
+        else:
+            axes.text(0.5, 0.5, "no data yet", transform=axes.transAxes, ha="center", va="center")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        # A fixed date in the metadata keeps the bytes of one chart the same from run to run.
+        metadata: dict[str, Any] = {"Date": None} if chart_format is ChartFormat.svg else {}
+        figure.savefig(buffer, format=chart_format.value, metadata=metadata)
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
+
+
+def chart_response(chart: Chart, chart_format: ChartFormat) -> Response:
+    return Response(render(chart, chart_format), media_type=MEDIA_TYPES[chart_format])
