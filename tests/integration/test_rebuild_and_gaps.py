@@ -36,11 +36,11 @@ from tests.integration.test_settlement import (
 
 async def settlement_caught_up(trio: Trio) -> None:
     """Every outbox row of every service published and every consumer of settlement drained."""
-    runtime = trio.settlement.app.state.runtime  # type: ignore[attr-defined]
+    runtime = trio.settlement.app.state.runtime
 
     async def drained() -> bool:
         for client in (trio.intake, trio.progression, trio.settlement):
-            if await client.app.state.runtime.relay.pending(limit=1):  # type: ignore[attr-defined]
+            if await client.app.state.runtime.relay.pending(limit=1):
                 return False
         js = runtime.nats.js
         for consumer in runtime.consumers:
@@ -73,7 +73,7 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     assert any(line["kind"] == "adjustment" for line in adjusted.json()["lines"])
     await settlement_caught_up(trio)
 
-    live_settings = trio.settlement.app.state.settings  # type: ignore[attr-defined]
+    live_settings = trio.settlement.app.state.settings
     ops = service_ops("settlement")
     stats, report = await rebuild(ops, live_settings)
 
@@ -118,7 +118,7 @@ async def test_a_lost_status_event_is_noticed_as_a_sequence_gap_and_resynced_fro
         await cutoff(trio_like, "2024-06-30")
 
         # Lose seq 2 on the way: delete its event from the stream before settlement reads it.
-        runtime = pair.progression.app.state.runtime  # type: ignore[attr-defined]
+        runtime = pair.progression.app.state.runtime
 
         async def published() -> bool:
             return not await runtime.relay.pending(limit=1)
