@@ -64,7 +64,8 @@ class ServiceOps:
     consumers: Sequence[ConsumerSpec]
     metadata: MetaData
     read_model: tuple[str, ...]  # the tables a replay of the stream rebuilds
-    replaceable: bool  # every table derives from the stream, so the rebuilt database may replace it
+    replaceable: bool  # every other table is carried over, so the rebuilt database may replace it
+    carried: tuple[str, ...] = ()  # entered over REST, on no stream: copied from the live database
 
     @property
     def migrations_dir(self) -> Path:
@@ -89,9 +90,13 @@ def service_ops(name: str) -> ServiceOps:
             "participant_months",
             "statements",
             "statement_lines",
+            "measurements",
         ),
     }
-    return ServiceOps(name, settings_class, consumers, metadata, read_model[name], name == "settlement")
+    carried = ("economic_assumptions", "municipal_spending") if name == "settlement" else ()
+    return ServiceOps(
+        name, settings_class, consumers, metadata, read_model[name], name == "settlement", carried
+    )
 
 
 async def connect(settings: CommonSettings) -> tuple[NatsClient, JetStreamContext]:
@@ -267,11 +272,23 @@ async def table_rows(database: Database, table_name: str, metadata: MetaData) ->
 async def compare(ops: ServiceOps, live: Database, rebuilt: Database) -> dict[str, dict[str, int]]:
     """Per read-model table: rows in both, only in the live database, only in the rebuilt one."""
     report: dict[str, dict[str, int]] = {}
-    for table_name in ops.read_model:
+    for table_name in (*ops.read_model, *ops.carried):
         a = await table_rows(live, table_name, ops.metadata)
         b = await table_rows(rebuilt, table_name, ops.metadata)
         report[table_name] = {"same": len(a & b), "only_live": len(a - b), "only_rebuilt": len(b - a)}
     return report
+
+
+async def carry_over(ops: ServiceOps, live: Database, rebuilt: Database) -> None:
+    """Copy the tables no event carries (entered over REST: economic assumptions, municipal spending)."""
+    for table_name in ops.carried:
+        table = ops.metadata.tables[table_name]
+        async with UnitOfWork(live) as uow:
+            rows = [dict(row._mapping) for row in (await uow.session.execute(select(table))).all()]
+        if rows:
+            async with UnitOfWork(rebuilt) as uow:
+                await uow.session.execute(table.insert(), rows)
+                await uow.commit()
 
 
 async def replace(ops: ServiceOps, live: CommonSettings, rebuilt: CommonSettings) -> str:
@@ -315,6 +332,7 @@ async def rebuild(
     client, js = await connect(live_settings)
     try:
         stats = await replay(rebuilt_db, js, ops.consumers)
+        await carry_over(ops, live_db, rebuilt_db)
         report = await compare(ops, live_db, rebuilt_db)
     finally:
         await client.close()

@@ -33,7 +33,30 @@ from services.progression.settings import ProgressionSettings
 from services.settlement.settings import SettlementSettings
 
 SEED = REPO_ROOT / "deploy" / "seed" / "hedensted-2022.json"
+SPENDING_SEED = REPO_ROOT / "deploy" / "seed" / "hedensted-spending.json"
 SETTINGS = {"intake": IntakeSettings, "progression": ProgressionSettings, "settlement": SettlementSettings}
+
+
+def seed_spending(settlement_url: str, token: str, wait_seconds: float = 15.0) -> None:
+    """Post the seed programme's yearly spending (learning track) to settlement. Settlement learns the
+    programme by event, so a 404 is retried for a few seconds."""
+    seed = json.loads(SPENDING_SEED.read_text())
+    url = f"{settlement_url}/v1/programmes/{seed['programme_id']}/municipal-spending"
+    deadline = time.monotonic() + wait_seconds
+    for year in seed["years"]:
+        while True:
+            response = httpx.post(url, json=year, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            if response.status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            break
+        if response.status_code not in (200, 201):
+            print(
+                f"seed spending {year['year']} not stored: {response.status_code} {response.text}",
+                file=sys.stderr,
+            )
+            return
+    print(f"seed learning track {seed['programme_id']}: {len(seed['years'])} years of spending")
 
 
 def main() -> int:
@@ -94,6 +117,7 @@ def main() -> int:
             print(
                 f"seed programme {seed['programme_id']}: {'created' if response.status_code == 201 else 'present'}"
             )
+            seed_spending(urls["settlement"], admin)
 
         print("\nServices (OpenAPI at /docs, health at /healthz and /readyz, metrics at /metrics):")
         for name, url in urls.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.common.contracts import (
     CutoffAdvancedV1,
+    MeasurementRecordedV1,
     ParticipantEnrolledV1,
     ParticipantReferredV1,
     ParticipantWithdrawnV1,
@@ -14,7 +15,7 @@ from libs.common.contracts import (
 from libs.common.events import CloudEvent, EventPayload
 from libs.common.nats import ConsumerSpec
 from libs.common.uow import UnitOfWork
-from services.settlement.services import facts, programmes, statements
+from services.settlement.services import facts, programmes, progress, statements
 
 
 async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
@@ -35,6 +36,12 @@ async def on_statement_issued(uow: UnitOfWork, event: CloudEvent, payload: Event
     """Settlement's own statements: already stored when live; restored from the stream in a rebuild."""
     if isinstance(payload, StatementIssuedV1):
         await statements.restore_statement(uow, payload)
+
+
+async def on_measurement(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
+    """A copy of the provider's measurement, for the progression summary (idempotent by id)."""
+    if isinstance(payload, MeasurementRecordedV1):
+        await progress.store_measurement(uow, payload)
 
 
 CONSUMERS = [
@@ -59,5 +66,10 @@ CONSUMERS = [
         name="settlement-statements",
         event_types=[StatementIssuedV1.event_type],
         handler=on_statement_issued,
+    ),
+    ConsumerSpec(
+        name="settlement-measurements",
+        event_types=[MeasurementRecordedV1.event_type],
+        handler=on_measurement,
     ),
 ]

@@ -53,6 +53,14 @@ class FactsRepository:
     async def record(self, record_id: str) -> StatusRecordRow | None:
         return await self.session.get(StatusRecordRow, record_id)
 
+    async def record_count(self, programme_id: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(StatusRecordRow)
+            .where(StatusRecordRow.programme_id == programme_id)
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
     async def records_of_programme(self, programme_id: str) -> dict[str, list[StatusRecordRow]]:
         """Every status record of the programme, by participant, in recording order."""
         query = (

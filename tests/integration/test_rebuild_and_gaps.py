@@ -71,6 +71,16 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
         f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-09"}, headers=ADMIN
     )
     assert any(line["kind"] == "adjustment" for line in adjusted.json()["lines"])
+    # Entered over REST, carried on no stream: a rebuild copies it over.
+    assumptions = await trio.settlement.put(
+        f"/v1/programmes/{PROGRAMME}/economic-assumptions",
+        json={
+            "weekly_rates": {"sygedagpenge": {"2024": "4695"}, "jobafklaring": {"2024": "3780"}},
+            "refund_staircase": [{"from_week": 1, "refund_percent": "50"}],
+        },
+        headers=ADMIN,
+    )
+    assert assumptions.status_code == 200, assumptions.text
     await settlement_caught_up(trio)
 
     live_settings = trio.settlement.app.state.settings
@@ -86,6 +96,7 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
         await months(trio, second)
     )
     assert report["status_records"]["same"] == 4
+    assert report["economic_assumptions"]["same"] == 1
 
     # The comparison sees a difference when there is one: change one live month and compare again.
     live = Database(live_settings)

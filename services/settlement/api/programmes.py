@@ -113,4 +113,6 @@ async def get_summary(programme_id: str, principal: Reader, db: DatabaseDep) -> 
         investor_cumulative_dkk=result.investor,
         provider_cumulative_dkk=result.provider,
         statements=result.statements,
+        status_records_held=result.records_held,
+        data_complete_through=result.cutoff,
     )

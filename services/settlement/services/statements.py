@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +33,7 @@ from services.settlement.domain import (
     terms_in_force,
 )
 from services.settlement.models import MonthRow, ProgrammeTermsRow, StatementLineRow, StatementRow
-from services.settlement.repository import MonthRepository, StatementRepository
+from services.settlement.repository import FactsRepository, MonthRepository, StatementRepository
 from services.settlement.services.months import terms_versions
 
 log = get_logger(__name__)
@@ -297,6 +298,8 @@ class Summary:
     investor: Decimal
     provider: Decimal
     statements: int
+    records_held: int
+    cutoff: date | None
 
 
 async def summary(database: Database, principal: Principal, programme_id: str) -> Summary:
@@ -308,6 +311,9 @@ async def summary(database: Database, principal: Principal, programme_id: str) -
             raise NotFound(f"No programme {programme_id}.")
         months: list[MonthRow] = list(await MonthRepository(uow.session).of_programme(programme_id))
         statements = list(await StatementRepository(uow.session).of_programme(programme_id))
+        facts = FactsRepository(uow.session)
+        records_held = await facts.record_count(programme_id)
+        cutoff_row = await facts.cutoff(programme_id)
     current = max(versions, key=lambda v: v.version)
     invoiced = Decimal(statements[-1].content["totals"]["cumulative_invoiced"]) if statements else ZERO
     investor, provider = split_cumulative(invoiced, current.terms.split.investor_percent)
@@ -321,4 +327,6 @@ async def summary(database: Database, principal: Principal, programme_id: str) -
         investor=investor,
         provider=provider,
         statements=len(statements),
+        records_held=records_held,
+        cutoff=cutoff_row.complete_through if cutoff_row else None,
     )
