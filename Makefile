@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 bootstrap: $(STAMP)
 
+# make run: the system with a demo (a simulated jobcenter, 150 citizens, two years); DEMO=0: empty.
+DEMO ?= 1
 run: bootstrap
-	$(PY) -m deploy.run_local
+	DEMO=$(DEMO) $(PY) -m deploy.run_local
 
 test: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)

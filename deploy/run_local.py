@@ -1,12 +1,18 @@
-"""``make run``: start NATS (unless one answers at NATS_URL), migrate, start intake, progression and
-settlement, create the seed programme, print URLs and a development token per role. Ctrl-C stops
-everything it started.
+"""``make run``: start NATS, migrate, start intake, progression and settlement, create the seed
+programme, run the jobcenter simulator once (150 citizens through two years, in simulated time), print
+URLs and a development token per role. Ctrl-C stops everything it started.
+
+``make run`` (DEMO=1, the default) runs on a fresh demo database (SQLite under ``var/demo/``, or
+PostgreSQL schemas ``demo_<service>``, wiped at start) and a nats-server of its own with an empty
+stream (under ``var/demo/nats``), so old events never mix in. ``make run DEMO=0`` starts the services
+empty on the usual databases (``var/``) and uses the NATS at NATS_URL when one answers there.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -19,6 +25,7 @@ from deploy.local import (
     REPO_ROOT,
     SERVICES,
     Process,
+    free_port,
     nats_host_port,
     port_answers,
     start_nats,
@@ -28,6 +35,8 @@ from deploy.local import (
 from libs.common.auth import ALL_PROGRAMMES, Role, issue_token
 from libs.common.migrations import upgrade_head
 from libs.common.settings import CommonSettings
+from libs.simulator.run import Config as SimulatorConfig
+from libs.simulator.run import simulate
 from services.intake.settings import IntakeSettings
 from services.progression.settings import ProgressionSettings
 from services.settlement.settings import SettlementSettings
@@ -59,11 +68,44 @@ def seed_spending(settlement_url: str, token: str, wait_seconds: float = 15.0) -
     print(f"seed learning track {seed['programme_id']}: {len(seed['years'])} years of spending")
 
 
+def demo_wanted() -> bool:
+    return os.environ.get("DEMO", "1").strip().lower() not in ("0", "false", "no", "")
+
+
+def drop_demo_schemas(common: CommonSettings) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def drop() -> None:
+        engine = create_async_engine(common.resolved_database_url)
+        try:
+            async with engine.begin() as connection:
+                for name in SERVICES:
+                    await connection.execute(text(f'DROP SCHEMA IF EXISTS "demo_{name}" CASCADE'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(drop())
+
+
 def main() -> int:
     common = CommonSettings()
-    var = common.var_dir
+    demo = demo_wanted()
+    env: dict[str, str] = {}
+    if demo:
+        var = common.var_dir / "demo"
+        shutil.rmtree(var, ignore_errors=True)
+        nats_port = 4223 if not port_answers("127.0.0.1", 4223) else free_port()
+        env = {"VAR_DIR": str(var), "NATS_URL": f"nats://127.0.0.1:{nats_port}"}
+        if common.is_postgres:
+            drop_demo_schemas(common)
+    else:
+        var = common.var_dir
     (var / "log").mkdir(parents=True, exist_ok=True)
     started: list[Process] = []
+    env_for_schema: dict[str, str] = {}
 
     def stop_all(*_: object) -> None:
         for process in reversed(started):
@@ -77,15 +119,20 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        host, port = nats_host_port(common.nats_url)
-        if port_answers(host, port):
-            print(f"NATS already answers at {common.nats_url}: using it")
+        nats_url = env.get("NATS_URL", common.nats_url)
+        host, port = nats_host_port(nats_url)
+        if port_answers(host, port) and not demo:
+            print(f"NATS already answers at {nats_url}: using it")
         else:
-            print(f"starting nats-server with JetStream at {common.nats_url} (data in {var / 'nats'})")
+            print(f"starting nats-server with JetStream at {nats_url} (data in {var / 'nats'})")
             started.append(start_nats(host, port, var / "nats", var / "log" / "nats-server.log"))
 
         for name in SERVICES:
-            settings = SETTINGS[name]()
+            overrides: dict[str, object] = {"var_dir": var, "nats_url": nats_url}
+            if demo and common.is_postgres:
+                overrides["database_schema"] = f"demo_{name}"
+                env_for_schema[name] = f"demo_{name}"
+            settings = SETTINGS[name](**overrides)
             print(
                 f"migrating {name} ({'PostgreSQL schema ' + settings.resolved_database_schema if settings.is_postgres else settings.resolved_database_url})"
             )
@@ -95,7 +142,12 @@ def main() -> int:
         for name, default_port in SERVICES.items():
             port_for = int(os.environ.get(f"{name.upper()}_PORT", default_port))
             urls[name] = f"http://127.0.0.1:{port_for}"
-            process = start_service(name, port_for, {}, var / "log" / f"{name}.log")
+            service_env = env | ({"DATABASE_SCHEMA": env_for_schema[name]} if name in env_for_schema else {})
+            if name == "progression":
+                service_env["INTAKE_URL"] = urls["intake"]
+            if name == "settlement":
+                service_env["PROGRESSION_URL"] = urls["progression"]
+            process = start_service(name, port_for, service_env, var / "log" / f"{name}.log")
             started.append(process)
         began = time.monotonic()
         for process in started:
@@ -118,6 +170,19 @@ def main() -> int:
                 f"seed programme {seed['programme_id']}: {'created' if response.status_code == 201 else 'present'}"
             )
             seed_spending(urls["settlement"], admin)
+        if demo:
+            print(
+                "\nDemo: a simulated jobcenter feeds 150 citizens through two years (make run DEMO=0 skips it)"
+            )
+            simulate(
+                SimulatorConfig(
+                    intake_url=urls["intake"],
+                    progression_url=urls["progression"],
+                    settlement_url=urls["settlement"],
+                    programme_id=seed["programme_id"],
+                ),
+                settings=common,
+            )
 
         print("\nServices (OpenAPI at /docs, health at /healthz and /readyz, metrics at /metrics):")
         for name, url in urls.items():

@@ -120,6 +120,8 @@ def test_bootstrap_is_reproducible_with_its_seed_and_brackets_the_estimate() -> 
     point = effect(cohort, BASELINE)
     assert first.low < point < first.high
     assert first.high - first.low < Decimal(10)  # 150 citizens spread over ~50 weeks: a few weeks wide
+    # The order the citizens come in (their random ids) does not change the interval.
+    assert bootstrap_effect(list(reversed(cohort)), BASELINE, resamples=500, seed=7) == first
 
 
 def test_bootstrap_of_identical_citizens_collapses_to_the_point_and_needs_two() -> None:

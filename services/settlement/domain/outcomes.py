@@ -129,7 +129,8 @@ def bootstrap_effect(
         return None
     rng = random.Random(seed)
     # Each citizen's own difference from their track's baseline: the effect of a draw is its mean.
-    differences = [s.weeks - baseline.get(s.track, Decimal("0")) for s in subjects]
+    # Sorted, so the interval depends on the cohort's figures only, not on the order of its ids.
+    differences = sorted(s.weeks - baseline.get(s.track, Decimal("0")) for s in subjects)
     n = len(differences)
     estimates = sorted(sum(rng.choices(differences, k=n), Decimal("0")) / n for _ in range(resamples))
     tail = (1 - level) / 2
