@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.logging import get_correlation_id, get_logger
@@ -188,6 +188,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             ServiceUnavailable("The database is unavailable; retry shortly.", retry_after_seconds=5), request
         )
 
+    async def on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+        # A driver error on a connection the pool has just invalidated (the database went away
+        # mid-statement) is an outage too; any other database error is a bug.
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated:
+            return await on_database_unavailable(request, exc)
+        return await on_unexpected(request, exc)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak internals (or personal data inside them) to the client; the log has the trace.
         log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
@@ -199,4 +207,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, on_database_unavailable)
     app.add_exception_handler(InterfaceError, on_database_unavailable)
     app.add_exception_handler(ConnectionError, on_database_unavailable)
+    app.add_exception_handler(TimeoutError, on_database_unavailable)  # connecting took too long
+    app.add_exception_handler(DBAPIError, on_dbapi_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -393,14 +393,20 @@ class EventConsumer:
         """Apply events in one transaction (the caller commits): each unless the inbox has it, then
         ``after_batch`` once. Used for fetched batches and for replays (rebuild, re-drive)."""
         outcomes: list[Outcome] = []
+        # One inbox query for the batch and one insert at the end; an event twice in the batch is
+        # applied once.
+        seen = await uow.handled_among(self.durable, [event.id for event, _ in events])
+        applied: list[CloudEvent] = []
         for event, payload in events:
-            if await uow.already_handled(self.durable, event.id):
+            if event.id in seen:
                 outcomes.append(Outcome.duplicate)
                 continue
             with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
                 await self.spec.handler(uow, event, payload)
-            await uow.mark_handled(self.durable, event)
+            seen.add(event.id)
+            applied.append(event)
             outcomes.append(Outcome.applied)
+        await uow.mark_handled_many(self.durable, applied)
         if self.spec.after_batch is not None:
             await self.spec.after_batch(uow)
         return outcomes

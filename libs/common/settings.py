@@ -50,7 +50,7 @@ class CommonSettings(BaseSettings):
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     # While the database is unreachable a consumer retries in place, backing off up to this.
     consumer_outage_max_delay_seconds: float = Field(default=5.0, gt=0)
-    consumer_batch_size: int = Field(default=100, ge=1)
+    consumer_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
 

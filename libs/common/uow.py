@@ -89,6 +89,31 @@ class UnitOfWork:
         )
         return found.first() is not None
 
+    async def handled_among(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Which of these events the consumer has applied already (one query per 500 ids)."""
+        found: set[str] = set()
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            rows = await self.session.execute(
+                select(inbox_table.c.event_id).where(
+                    inbox_table.c.consumer == consumer, inbox_table.c.event_id.in_(chunk)
+                )
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    async def mark_handled_many(self, consumer: str, events: list[CloudEvent]) -> None:
+        if not events:
+            return
+        now = utcnow()
+        await self.session.execute(
+            insert(inbox_table),
+            [
+                {"consumer": consumer, "event_id": e.id, "event_type": e.type, "processed_at": now}
+                for e in events
+            ],
+        )
+
     async def mark_handled(self, consumer: str, event: CloudEvent) -> None:
         await self.session.execute(
             insert(inbox_table).values(

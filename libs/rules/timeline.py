@@ -9,6 +9,7 @@ and the cut-off known then.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -69,12 +70,22 @@ def resolve(
     if cutoff is not None and cutoff + ONE_DAY > start:
         boundaries.add(cutoff + ONE_DAY)
     points = sorted(boundaries)
-    by_recording = sorted(records, key=lambda r: r.recording_seq, reverse=True)
+    # A sweep over the boundaries: records enter a heap (highest recording_seq on top) when they start;
+    # a record on top that no longer covers the day has ended for good and leaves. O((P + R) log R)
+    # rather than testing every record at every boundary.
+    by_start = sorted(records, key=lambda r: r.valid_from)
+    active: list[tuple[int, int, StatusRecord]] = []
+    entered = 0
 
     periods: list[Period] = []
     for index, first_day in enumerate(points):
         last_day = points[index + 1] - ONE_DAY if index + 1 < len(points) else None
-        winner = next((r for r in by_recording if r.covers(first_day)), None)
+        while entered < len(by_start) and by_start[entered].valid_from <= first_day:
+            heapq.heappush(active, (-by_start[entered].recording_seq, entered, by_start[entered]))
+            entered += 1
+        while active and not active[0][2].covers(first_day):
+            heapq.heappop(active)
+        winner = active[0][2] if active else None
         if winner is not None:
             category = DayCategory(categories[winner.code].value)
             period = Period(first_day, last_day, category, winner.code, winner.record_id)

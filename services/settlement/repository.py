@@ -53,6 +53,37 @@ class FactsRepository:
     async def record(self, record_id: str) -> StatusRecordRow | None:
         return await self.session.get(StatusRecordRow, record_id)
 
+    async def participant_ids_of(self, programme_id: str) -> list[str]:
+        query = (
+            select(ParticipantRow.participant_id)
+            .where(ParticipantRow.programme_id == programme_id)
+            .order_by(ParticipantRow.participant_id)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def participants_by_id(self, participant_ids: Sequence[str]) -> list[ParticipantRow]:
+        query = select(ParticipantRow).where(ParticipantRow.participant_id.in_(list(participant_ids)))
+        return list((await self.session.scalars(query)).all())
+
+    async def records_of_many(self, participant_ids: Sequence[str]) -> dict[str, list[StatusRecordRow]]:
+        query = (
+            select(StatusRecordRow)
+            .where(StatusRecordRow.participant_id.in_(list(participant_ids)))
+            .order_by(StatusRecordRow.participant_id, StatusRecordRow.recording_seq)
+        )
+        grouped: dict[str, list[StatusRecordRow]] = {}
+        for row in (await self.session.scalars(query)).all():
+            grouped.setdefault(row.participant_id, []).append(row)
+        return grouped
+
+    async def known_records(self, record_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start : start + 500]
+            query = select(StatusRecordRow.record_id).where(StatusRecordRow.record_id.in_(chunk))
+            known.update((await self.session.scalars(query)).all())
+        return known
+
     async def record_count(self, programme_id: str) -> int:
         query = (
             select(func.count())
@@ -120,6 +151,13 @@ class MonthRepository:
     async def of_participant(self, participant_id: str) -> dict[str, MonthRow]:
         query = select(MonthRow).where(MonthRow.participant_id == participant_id)
         return {row.month: row for row in await self.session.scalars(query)}
+
+    async def of_participants(self, participant_ids: Sequence[str]) -> dict[str, dict[str, MonthRow]]:
+        query = select(MonthRow).where(MonthRow.participant_id.in_(list(participant_ids)))
+        grouped: dict[str, dict[str, MonthRow]] = {}
+        for row in (await self.session.scalars(query)).all():
+            grouped.setdefault(row.participant_id, {})[row.month] = row
+        return grouped
 
     async def of_programme(self, programme_id: str) -> Sequence[MonthRow]:
         return (

@@ -323,7 +323,13 @@ def test_database_unreachable_gives_503_with_retry_after_writes_nothing_and_reco
     wait_until(
         lambda: httpx.get(f"{stack.urls['progression']}/readyz", timeout=10).status_code == 200, 30, "ready"
     )
-    again = httpx.post(url, json={"records": records}, headers=programme.jobcenter | key, timeout=60)
+    # A client retries while it gets 503 (honouring Retry-After); it must never see a 500.
+    deadline = time.monotonic() + 30
+    while True:
+        again = httpx.post(url, json={"records": records}, headers=programme.jobcenter | key, timeout=60)
+        if again.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert again.status_code == 201, again.text  # the retry is the first write, not a replay
     replay = httpx.post(url, json={"records": records}, headers=programme.jobcenter | key, timeout=60)
     assert replay.status_code == 200 and replay.json()["created"] == 0  # a replay stores nothing

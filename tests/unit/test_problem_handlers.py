@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from libs.common.errors import Conflict, install_problem_handlers
 
@@ -29,7 +29,12 @@ async def call(app: FastAPI) -> httpx.Response:
 
 @pytest.mark.parametrize(
     "exc",
-    [OperationalError("SELECT 1", {}, ConnectionRefusedError("refused")), ConnectionRefusedError("refused")],
+    [
+        OperationalError("SELECT 1", {}, ConnectionRefusedError("refused")),
+        ConnectionRefusedError("refused"),
+        TimeoutError("refused: connecting timed out"),
+        DBAPIError("SELECT 1", {}, RuntimeError("refused"), connection_invalidated=True),
+    ],
 )
 async def test_an_unreachable_database_is_a_503_with_retry_after(exc: Exception) -> None:
     response = await call(app_raising(exc))
@@ -44,6 +49,11 @@ async def test_an_unexpected_error_is_a_500_problem_that_leaks_nothing() -> None
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret" not in response.text and "0101901234" not in response.text
+
+
+async def test_a_database_error_on_a_live_connection_is_a_500_not_an_outage() -> None:
+    response = await call(app_raising(DBAPIError("SELECT 1", {}, RuntimeError("syntax"))))
+    assert response.status_code == 500 and "SELECT" not in response.text
 
 
 async def test_a_problem_error_keeps_its_status_and_extensions() -> None:

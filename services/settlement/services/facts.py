@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sqlalchemy import insert
+
 from libs.common.clock import utcnow
 from libs.common.contracts import (
     CutoffAdvancedV1,
@@ -17,7 +19,7 @@ from libs.common.contracts import (
 from libs.common.uow import UnitOfWork
 from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow, StatusRecordRow
 from services.settlement.repository import FactsRepository
-from services.settlement.services.months import recompute_participant, recompute_programme
+from services.settlement.services.months import recompute_many, recompute_programme
 
 ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
 Span = tuple[date, date | None] | None  # the validity a change touches; None: every month
@@ -30,6 +32,7 @@ class Pending:
     participants: dict[str, Span] = field(default_factory=dict)
     programmes: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)  # participants with new status records
+    records: dict[str, StatusRecordRow] = field(default_factory=dict)  # to store, by record id
 
     def touch(self, participant_id: str, span: Span) -> None:
         if participant_id not in self.participants:
@@ -50,18 +53,26 @@ def _pending(uow: UnitOfWork) -> Pending:
 
 async def recompute_pending(uow: UnitOfWork) -> None:
     """Recompute, once each, the programmes and participants this transaction's events touched."""
-    pending = uow.scratch.pop("settlement.pending", None)
+    pending = uow.scratch.get("settlement.pending")
     if pending is None:
         return
+    await flush_records(uow)
+    uow.scratch.pop("settlement.pending", None)
     if pending.recorded:
         await note_gaps(uow, pending.recorded)
     for programme_id in sorted(pending.programmes):
         await recompute_programme(uow, programme_id)
     facts = FactsRepository(uow.session)
-    for participant_id, span in sorted(pending.participants.items(), key=lambda item: item[0]):
-        participant = await facts.participant(participant_id)
-        if participant is not None and participant.programme_id not in pending.programmes:
-            await recompute_participant(uow, participant_id, touched=span)
+    ids = sorted(pending.participants)
+    known = {p.participant_id: p for p in await facts.participants_by_id(ids)} if ids else {}
+    await recompute_many(
+        uow,
+        [
+            (participant_id, pending.participants[participant_id])
+            for participant_id in ids
+            if participant_id in known and known[participant_id].programme_id not in pending.programmes
+        ],
+    )
 
 
 async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
@@ -102,18 +113,33 @@ async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> Non
     )
 
 
-async def store_record(uow: UnitOfWork, row: StatusRecordRow) -> bool:
-    """Keep a status record unless it is known (from an event or a resync); True when it was new."""
-    facts = FactsRepository(uow.session)
-    new = await facts.record(row.record_id) is None
-    if new:
-        facts.add(row)
-        await uow.session.flush()
-    # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
+async def store_record(uow: UnitOfWork, row: StatusRecordRow) -> None:
+    """Keep a status record unless it is known (from an event or a resync). Stored in bulk at the end
+    of the transaction by ``flush_records`` (one query for which are known, one insert for the rest)."""
     pending = _pending(uow)
+    pending.records.setdefault(row.record_id, row)
+    # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
     pending.touch(row.participant_id, (row.valid_from, row.valid_to))
     pending.recorded.add(row.participant_id)
-    return new
+
+
+async def flush_records(uow: UnitOfWork) -> int:
+    """Insert the transaction's new status records; returns how many were new."""
+    pending = uow.scratch.get("settlement.pending")
+    if pending is None or not pending.records:
+        return 0
+    rows, pending.records = pending.records, {}
+    known = await FactsRepository(uow.session).known_records(list(rows))
+    new = [row for record_id, row in rows.items() if record_id not in known]
+    if new:
+        await uow.session.execute(
+            insert(StatusRecordRow),
+            [
+                {column.key: getattr(row, column.key) for column in StatusRecordRow.__table__.columns}
+                for row in new
+            ],
+        )
+    return len(new)
 
 
 async def note_gaps(uow: UnitOfWork, participant_ids: set[str]) -> None:

@@ -26,7 +26,7 @@ from libs.common.logging import get_logger
 from libs.common.metrics import GAP_RESYNCS
 from libs.common.uow import UnitOfWork
 from services.settlement.models import SequenceGapRow, StatusRecordRow
-from services.settlement.services.facts import recompute_pending, store_record
+from services.settlement.services.facts import flush_records, recompute_pending, store_record
 from services.settlement.settings import SettlementSettings
 
 log = get_logger(__name__)
@@ -95,7 +95,8 @@ async def repair(database: Database, source: ProgressionRecords, participant_id:
                 recording_seq=int(item["recording_seq"]),
                 recorded_at=_datetime(item["recorded_at"]),
             )
-            added += await store_record(uow, row)
+            await store_record(uow, row)
+        added = await flush_records(uow)
         # Recompute the months the added records touch and re-check the sequence (closing the gap row).
         await recompute_pending(uow)
         gap = await uow.session.get(SequenceGapRow, participant_id)

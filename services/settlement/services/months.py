@@ -33,7 +33,7 @@ from services.settlement.domain import (
     window_for,
 )
 from services.settlement.domain.calculation import categories_under
-from services.settlement.models import MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
+from services.settlement.models import CutoffRow, MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
 from services.settlement.repository import FactsRepository, MonthRepository, TermsRepository
 
 log = get_logger(__name__)
@@ -66,17 +66,33 @@ class Facts:
 
 async def load_facts(uow: UnitOfWork, participant: ParticipantRow) -> Facts:
     facts = FactsRepository(uow.session)
-    cutoff = await facts.cutoff(participant.programme_id)
+    # The programme's cut-off and terms, read once per transaction (a batch recomputes many participants
+    # of one programme; neither changes while it does).
+    cache: dict[str, tuple[CutoffRow | None, list[TermsVersion]]] = uow.scratch.setdefault(
+        "settlement.programme_facts", {}
+    )
+    if participant.programme_id not in cache:
+        cache[participant.programme_id] = (
+            await facts.cutoff(participant.programme_id),
+            await terms_versions(uow, participant.programme_id),
+        )
+    cutoff, versions = cache[participant.programme_id]
     enrolment = (
         Enrolment(participant.track, participant.enrolled_on, participant.withdrawn_on)
         if participant.enrolled_on is not None
         else None
     )
+    preloaded = uow.scratch.get(PRELOADED)
+    rows = (
+        preloaded.records.pop(participant.participant_id, [])
+        if preloaded is not None and participant.participant_id in preloaded.participants
+        else await facts.records_of(participant.participant_id)
+    )
     return Facts(
         participant,
         enrolment,
-        await terms_versions(uow, participant.programme_id),
-        [to_record(r) for r in await facts.records_of(participant.participant_id)],
+        versions,
+        [to_record(r) for r in rows],
         cutoff.complete_through if cutoff else None,
     )
 
@@ -100,7 +116,12 @@ async def recompute_participant(
         else []
     )
     months = MonthRepository(uow.session)
-    stored = await months.of_participant(participant_id)
+    preloaded = uow.scratch.get(PRELOADED)
+    stored = (
+        preloaded.months.pop(participant_id, {})
+        if preloaded is not None and participant_id in preloaded.participants
+        else await months.of_participant(participant_id)
+    )
     now = utcnow()
     changes: list[MonthChange] = []
     seen: set[str] = set()
@@ -172,11 +193,53 @@ async def recompute_participant(
     return len(changes)
 
 
-async def recompute_programme(uow: UnitOfWork, programme_id: str) -> int:
+PRELOADED = "settlement.preloaded"
+CHUNK = 500
+
+
+@dataclass
+class Preloaded:
+    """Records and months of a chunk of participants, read with one query each instead of one per
+    participant; each participant's entries are taken (popped) by its recompute."""
+
+    participants: set[str]
+    records: dict[str, list[StatusRecordRow]]
+    months: dict[str, dict[str, MonthRow]]
+
+
+async def preload(uow: UnitOfWork, participant_ids: Sequence[str]) -> None:
+    facts = FactsRepository(uow.session)
+    await facts.participants_by_id(participant_ids)  # into the session's identity map
+    uow.scratch[PRELOADED] = Preloaded(
+        set(participant_ids),
+        await facts.records_of_many(participant_ids),
+        await MonthRepository(uow.session).of_participants(participant_ids),
+    )
+
+
+async def recompute_many(
+    uow: UnitOfWork, touched: Sequence[tuple[str, tuple[date, date | None] | None]], release: bool = False
+) -> int:
+    """Recompute participants in chunks, each chunk's data read in three queries. With ``release``,
+    the session lets go of each chunk's rows once written (a whole programme at once)."""
     changed = 0
-    for participant in await FactsRepository(uow.session).participants_of(programme_id):
-        changed += await recompute_participant(uow, participant.participant_id)
+    for start in range(0, len(touched), CHUNK):
+        chunk = touched[start : start + CHUNK]
+        await preload(uow, [participant_id for participant_id, _ in chunk])
+        for participant_id, span in chunk:
+            changed += await recompute_participant(uow, participant_id, touched=span)
+        uow.scratch.pop(PRELOADED, None)
+        if release:
+            await uow.session.flush()
+            uow.session.expunge_all()
     return changed
+
+
+async def recompute_programme(uow: UnitOfWork, programme_id: str) -> int:
+    participants = await FactsRepository(uow.session).participant_ids_of(programme_id)
+    return await recompute_many(
+        uow, [(participant_id, None) for participant_id in participants], release=True
+    )
 
 
 async def months_of(uow: UnitOfWork, participant_id: str) -> Sequence[MonthRow]:
