@@ -45,9 +45,9 @@ format: bootstrap
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# make bench: every benchmark and one table (bench/results/latest.json); BENCH_ARGS=--quick for a smoke run.
 bench: bootstrap
-	$(PY) -m bench.ingest $(INGEST_ARGS)
-	$(PY) -m bench.settlement $(SETTLEMENT_ARGS)
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 # Operations on a service's database and the stream (see deploy/ops.py); settings from the environment.
 SERVICE ?= settlement

@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -23,7 +26,7 @@ import httpx
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.local import free_port, port_answers, start_nats, start_service, wait_ready
+from deploy.local import Process, free_port, port_answers, start_nats, start_service, wait_ready
 from libs.common.auth import Role, issue_token
 from libs.common.settings import CommonSettings
 
@@ -190,9 +193,19 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
             for process in processes:
                 wait_ready(urls[process.name], process)
             ids = await setup_participants(urls["intake"], urls["progression"])
-            runs: dict[str, list[dict[str, float]]] = {"single": [], "batch": [], "raw": []}
+            runs: dict[str, list[dict[str, float]]] = {"single": [], "baseline": [], "batch": [], "raw": []}
+            baseline_port = free_port()
+            baseline = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "bench.baseline_app:create_app", "--factory",
+                 "--port", str(baseline_port), "--no-access-log", "--log-level", "warning"],
+                cwd=Path(__file__).resolve().parents[1], env={**os.environ, **env["progression"]},
+            )  # fmt: skip
+            processes.append(Process("baseline", baseline))
+            while not port_answers("127.0.0.1", baseline_port):
+                await asyncio.sleep(0.05)
             for _ in range(args.runs):
                 runs["single"].append(await singles(urls["progression"], ids, args.singles))
+                runs["baseline"].append(await singles(f"http://127.0.0.1:{baseline_port}", ids, args.singles))
                 runs["batch"].append(await batches(urls["progression"], ids, args.batches, args.batch_size))
                 raw_url = PG_URL if database == "postgresql" else f"sqlite:///{tmp_path / 'var' / 'raw.db'}"
                 runs["raw"].append(
@@ -241,14 +254,14 @@ def main() -> None:
         f"\nprogression ingest, median of {args.runs} runs ({platform.node()}, {platform.processor() or platform.machine()})"
     )
     print(
-        f"{'database':<11} {'single POST rec/s':>18} {'p50 ms':>8} {'p99 ms':>8} {'batch rec/s':>12} {'raw insert rec/s':>17} {'batch/raw':>10}"
+        f"{'database':<11} {'single rec/s':>13} {'p99 ms':>8} {'baseline rec/s':>15} {'ratio':>6} {'batch rec/s':>12} {'raw rec/s':>10} {'ratio':>6}"
     )
     for r in results:
         m = r["median"]
-        ratio = m["batch"]["records_per_s"] / m["raw"]["records_per_s"]
         print(
-            f"{r['database']:<11} {m['single']['records_per_s']:>18,.0f} {m['single']['p50_ms']:>8.1f} {m['single']['p99_ms']:>8.1f} "
-            f"{m['batch']['records_per_s']:>12,.0f} {m['raw']['records_per_s']:>17,.0f} {ratio:>10.2f}"
+            f"{r['database']:<11} {m['single']['records_per_s']:>13,.0f} {m['single']['p99_ms']:>8.1f} "
+            f"{m['baseline']['records_per_s']:>15,.0f} {m['single']['records_per_s'] / m['baseline']['records_per_s']:>6.2f} "
+            f"{m['batch']['records_per_s']:>12,.0f} {m['raw']['records_per_s']:>10,.0f} {m['batch']['records_per_s'] / m['raw']['records_per_s']:>6.2f}"
         )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

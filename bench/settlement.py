@@ -190,6 +190,8 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
                 await engine.dispose()
     return {
         "database": database,
+        "rate": args.rate,
+        "seconds": args.seconds,
         "latency": {key: statistics.median(r[key] for r in runs) for key in runs[0]},
         "catch_up": backlog,
     }

@@ -1,0 +1,134 @@
+"""``make bench``: every benchmark, then one table of the figures beside the machine's own limits
+measured in the same run and the goals, written to bench/results/latest.json with the machine's
+description. Benchmarks are not tests: nothing here fails a build.
+
+    .venv/bin/python -m bench.run_all [--quick]
+
+--quick: fewer runs and smaller sizes (a smoke run, not figures to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+
+
+def machine() -> dict[str, Any]:
+    memory = ""
+    try:
+        memory = next(
+            line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+        )
+    except (OSError, StopIteration):
+        pass
+    return {
+        **platform.uname()._asdict(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory": memory.split(":", 1)[-1].strip(),
+    }
+
+
+def run(module: str, *args: str) -> None:
+    print(f"\n$ python -m {module} {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, "-m", module, *args], cwd=BENCH.parent, check=False)
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    path = RESULTS / f"{name}.json"
+    results: list[dict[str, Any]] = json.loads(path.read_text())["results"] if path.exists() else []
+    return results
+
+
+def table() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for r in load("ingest"):
+        m = r["median"]
+        rows.append({
+            "database": r["database"], "figure": "single POST, 64 connections",
+            "value": f"{m['single']['records_per_s']:,.0f} rec/s, p99 {m['single']['p99_ms']:,.0f} ms",
+            "limit": f"baseline {m['baseline']['records_per_s']:,.0f} rec/s" if "baseline" in m else "",
+            "ratio": round(m["single"]["records_per_s"] / m["baseline"]["records_per_s"], 2) if "baseline" in m else None,
+            "goal": "ratio >= 0.7, p99 <= 100 ms",
+        })  # fmt: skip
+        rows.append({
+            "database": r["database"], "figure": "batch ingest (events included)",
+            "value": f"{m['batch']['records_per_s']:,.0f} rec/s",
+            "limit": f"raw executemany {m['raw']['records_per_s']:,.0f} rec/s",
+            "ratio": round(m["batch"]["records_per_s"] / m["raw"]["records_per_s"], 2),
+            "goal": "ratio >= 0.4",
+        })  # fmt: skip
+    for r in load("settlement"):
+        rows.append({
+            "database": r["database"], "figure": f"POST -> months at {r.get('rate', '?')} rec/s",
+            "value": f"p50 {r['latency']['p50_ms']:,.0f} ms, p99 {r['latency']['p99_ms']:,.0f} ms",
+            "limit": "", "ratio": None, "goal": "p99 <= 250 ms",
+        })  # fmt: skip
+        rows.append({
+            "database": r["database"], "figure": f"catch-up of {r['catch_up']['events']:,} events",
+            "value": f"{r['catch_up']['events_per_s']:,.0f} events/s", "limit": "", "ratio": None,
+            "goal": ">= 5,000 events/s",
+        })  # fmt: skip
+    for r in load("scale"):
+        rows.append({
+            "database": r["database"], "figure": f"scale: {r['citizens']:,} citizens x 24 months",
+            "value": f"recompute {r['recompute_s']:,.1f} s, statement {r['statement_s']:,.1f} s, peak {r['peak_rss_mib']:,.0f} MiB",
+            "limit": "", "ratio": None, "goal": "at 100k: <= 60 s, <= 30 s, <= 1 GiB",
+        })  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="ingest,settlement,scale")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    if "ingest" in wanted:
+        run(
+            "bench.ingest",
+            *(["--runs", "1", "--singles", "500", "--batches", "2"] if args.quick else ["--runs", "3"]),
+        )
+    if "settlement" in wanted:
+        run("bench.settlement", *(
+            ["--runs", "1", "--rate", "50", "--seconds", "5", "--backlog", "5000"] if args.quick
+            else ["--runs", "3", "--rate", "200", "--seconds", "30", "--backlog", "100000"]
+        ))  # fmt: skip
+    if "scale" in wanted:
+        run("bench.scale", "--sizes", "1000,5000" if args.quick else "1000,10000,100000")
+    rows = table()
+    print(
+        "\nfigure".ljust(44)
+        + "database".ljust(12)
+        + "value".ljust(58)
+        + "machine limit".ljust(34)
+        + "ratio  goal"
+    )
+    for row in rows:
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else ""
+        print(
+            f"{row['figure']:<43} {row['database']:<11} {row['value']:<57} {row['limit']:<33} {ratio:<6} {row['goal']}"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(
+        json.dumps(
+            {"when": datetime.now(UTC).isoformat(), "machine": machine(), "quick": args.quick, "rows": rows},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""How settlement's cost grows with the programme: 1k, 10k and 100k citizens with 24 months of
+statuses each; the time to recompute every month, to issue one statement, and the peak memory, per
+size, on SQLite and on PostgreSQL (when 127.0.0.1:5432 answers). Each size runs in a process of its
+own, so its peak RSS is its own. A benchmark, never a test.
+
+    .venv/bin/python -m bench.scale [--sizes 1000,10000,100000] [--databases sqlite,postgresql]
+
+Goal at 100k: recompute <= 60 s, statement <= 30 s, peak <= 1 GiB, growth linear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from deploy.local import port_answers
+from libs.common.auth import Principal, Role
+from libs.common.db import Database
+from libs.common.migrations import upgrade_head
+from libs.common.uow import UnitOfWork
+from services.settlement.models import CutoffRow, ParticipantRow, ProgrammeTermsRow, StatusRecordRow
+from services.settlement.services.months import recompute_programme
+from services.settlement.services.statements import issue_statement
+from services.settlement.settings import SettlementSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = json.loads((REPO / "deploy" / "seed" / "hedensted-2022.json").read_text())
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PROGRAMME = "bench-scale"
+CODES = ["employed", "employed", "education", "sygedagpenge", "kontanthjaelp", "jobafklaring"]
+
+
+async def load(database: Database, size: int) -> None:
+    rng = random.Random(size)
+    now = datetime.now(UTC)
+    terms = SEED["terms"] | {"tracks": {"sygedagpenge": size, "jobafklaring": size}}
+    async with UnitOfWork(database) as uow:
+        await uow.session.execute(
+            insert(ProgrammeTermsRow).values(
+                programme_id=PROGRAMME, version=1, name="bench", effective_from=date(2022, 1, 1),
+                terms=terms, received_at=now,
+            )
+        )  # fmt: skip
+        await uow.session.execute(
+            insert(CutoffRow).values(
+                programme_id=PROGRAMME, complete_through=date(2026, 2, 28), recorded_at=now
+            )
+        )
+        await uow.commit()
+    chunk = 2000
+    for start in range(0, size, chunk):
+        participants, records = [], []
+        for n in range(start, min(size, start + chunk)):
+            pid = str(uuid.UUID(int=n + 1))
+            enrolled = date(2024, 1, 1) + timedelta(days=rng.randrange(0, 28))
+            participants.append(
+                {"participant_id": pid, "programme_id": PROGRAMME, "track": "sygedagpenge",
+                 "referred_on": enrolled - timedelta(days=5), "enrolled_on": enrolled, "updated_at": now}
+            )  # fmt: skip
+            for month in range(24):
+                first = date(2024 + month // 12, month % 12 + 1, 1)
+                last = date(2024 + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)
+                records.append(
+                    {"record_id": str(uuid.uuid4()), "participant_id": pid, "programme_id": PROGRAMME,
+                     "code": rng.choice(CODES), "valid_from": max(first, enrolled), "valid_to": last,
+                     "recording_seq": month + 1, "recorded_at": now}
+                )  # fmt: skip
+        async with UnitOfWork(database) as uow:
+            await uow.session.execute(insert(ParticipantRow), participants)
+            await uow.session.execute(insert(StatusRecordRow), records)
+            await uow.commit()
+
+
+async def child(size: int, settings: SettlementSettings) -> dict[str, Any]:
+    await asyncio.to_thread(upgrade_head, settings, REPO / "services" / "settlement" / "migrations")
+    database = Database(settings)
+    try:
+        began = time.perf_counter()
+        await load(database, size)
+        loaded = time.perf_counter() - began
+        began = time.perf_counter()
+        async with UnitOfWork(database) as uow:
+            changed = await recompute_programme(uow, PROGRAMME)
+            await uow.commit()
+        recompute = time.perf_counter() - began
+        began = time.perf_counter()
+        issued = await issue_statement(
+            database, Principal("bench", Role.admin, frozenset({"*"})), PROGRAMME, "2026-04"
+        )
+        statement = time.perf_counter() - began
+        lines = len(issued.statement.content["lines"])
+    finally:
+        await database.dispose()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "citizens": size,
+        "records": size * 24,
+        "load_s": round(loaded, 2),
+        "months_changed": changed,
+        "recompute_s": round(recompute, 2),
+        "statement_s": round(statement, 2),
+        "statement_lines": lines,
+        "peak_rss_mib": round(peak_mib, 1),
+    }
+
+
+def run_child(size: int, database: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = f"bench_scale_{uuid.uuid4().hex[:6]}"
+        args = [
+            sys.executable,
+            "-m",
+            "bench.scale",
+            "--child",
+            str(size),
+            "--database",
+            database,
+            "--var",
+            tmp,
+            "--schema",
+            schema,
+        ]
+        try:
+            done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False, timeout=3600)
+        finally:
+            if database == "postgresql":
+                asyncio.run(drop_schema(schema))
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result | {"database": database}
+
+
+async def drop_schema(schema: str) -> None:
+    engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--var", help=argparse.SUPPRESS)
+    parser.add_argument("--schema", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        fields: dict[str, Any] = {"var_dir": Path(args.var), "log_level": "WARNING"}
+        if args.database == "postgresql":
+            fields |= {"database_url": PG_URL, "database_schema": args.schema}
+        print(json.dumps(asyncio.run(child(args.child, SettlementSettings(**fields)))))
+        return
+    results = []
+    for database in args.databases.split(","):
+        if database == "postgresql" and not port_answers("127.0.0.1", 5432):
+            print("PostgreSQL does not answer at 127.0.0.1:5432: skipped")
+            continue
+        for size in (int(s) for s in args.sizes.split(",")):
+            result = run_child(size, database)
+            results.append(result)
+            print(
+                f"{database:<11} {size:>8,} citizens: recompute {result['recompute_s']:>7.2f} s, "
+                f"statement {result['statement_s']:>6.2f} s, peak {result['peak_rss_mib']:>7.1f} MiB",
+                flush=True,
+            )
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "scale.json").write_text(
+        json.dumps({"machine": platform.uname()._asdict(), "results": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
