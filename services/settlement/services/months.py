@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import as_utc, utcnow
@@ -125,6 +125,7 @@ async def recompute_participant(
     now = utcnow()
     changes: list[MonthChange] = []
     seen: set[str] = set()
+    new_rows: list[dict[str, Any]] = uow.scratch.setdefault(NEW_MONTHS, [])
     for item in computed:
         key = str(item.fee.month)
         seen.add(key)
@@ -142,14 +143,15 @@ async def recompute_participant(
             "cutoff_used": item.cutoff_used,
         }
         if row is None:
-            months.add(
-                MonthRow(
-                    participant_id=participant_id,
-                    month=key,
-                    programme_id=participant.programme_id,
-                    computed_at=now,
+            # New months are written in bulk (Core executemany) at the end of the chunk: no ORM object.
+            new_rows.append(
+                {
+                    "participant_id": participant_id,
+                    "month": key,
+                    "programme_id": participant.programme_id,
+                    "computed_at": now,
                     **values,
-                )
+                }
             )
             changes.append(
                 MonthChange(
@@ -194,6 +196,15 @@ async def recompute_participant(
 
 
 PRELOADED = "settlement.preloaded"
+NEW_MONTHS = "settlement.new_months"
+
+
+async def write_new_months(uow: UnitOfWork) -> None:
+    rows = uow.scratch.pop(NEW_MONTHS, None)
+    if rows:
+        await uow.session.execute(insert(MonthRow), rows)
+
+
 CHUNK = 500
 
 
@@ -229,6 +240,7 @@ async def recompute_many(
         for participant_id, span in chunk:
             changed += await recompute_participant(uow, participant_id, touched=span)
         uow.scratch.pop(PRELOADED, None)
+        await write_new_months(uow)
         if release:
             await uow.session.flush()
             uow.session.expunge_all()
