@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.local import Process, free_port, port_answers, start_nats, start_service, wait_ready
+from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
 from libs.common.auth import Role, issue_token
 from libs.common.settings import CommonSettings
 
@@ -220,13 +220,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
                 process.stop()
             nats.stop()
             if database == "postgresql":
-                engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
-                async with engine.begin() as connection:
-                    for name in ports:
-                        await connection.execute(
-                            text(f'DROP SCHEMA IF EXISTS "{schema_prefix}_{name}" CASCADE')
-                        )
-                await engine.dispose()
+                await drop_schemas(PG_URL, like=schema_prefix)
     median = {
         kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
         for kind, results in runs.items()

@@ -25,10 +25,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import insert
 
-from deploy.local import port_answers
+from deploy.local import drop_schemas, port_answers
 from libs.common.auth import Principal, Role
 from libs.common.db import Database
 from libs.common.migrations import upgrade_head
@@ -139,20 +138,11 @@ def run_child(size: int, database: str) -> dict[str, Any]:
             done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False, timeout=3600)
         finally:
             if database == "postgresql":
-                asyncio.run(drop_schema(schema))
+                asyncio.run(drop_schemas(PG_URL, [schema]))
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return result | {"database": database}
-
-
-async def drop_schema(schema: str) -> None:
-    engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        await engine.dispose()
 
 
 def main() -> None:

@@ -21,11 +21,9 @@ from typing import Any
 
 import httpx
 import nats
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.ingest import PG_URL, SEED, headers
-from deploy.local import Process, free_port, port_answers, start_nats, start_service, wait_ready
+from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
 from libs.common.auth import Role
 
 PARTICIPANTS = 40
@@ -204,11 +202,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
                 process.stop()
             nats_server.stop()
             if database == "postgresql":
-                engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
-                async with engine.begin() as connection:
-                    for name in ports:
-                        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_{name}" CASCADE'))
-                await engine.dispose()
+                await drop_schemas(PG_URL, like=prefix)
     return {
         "database": database,
         "rate": args.rate,

@@ -11,12 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"intake": 8001, "progression": 8002, "settlement": 8003}
@@ -137,3 +140,23 @@ def wait_ready(base_url: str, process: Process | None = None, timeout: float = 3
             last = type(exc).__name__
         time.sleep(0.1)
     raise RuntimeError(f"{base_url} not ready within {timeout:.0f} s: {last}")
+
+
+async def drop_schemas(database_url: str, schemas: Iterable[str] = (), like: str | None = None) -> None:
+    """Drop PostgreSQL schemas by name, and those whose name starts with ``like`` (tests, benchmarks,
+    the demo, a rebuild)."""
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+asyncpg://" + database_url[len("postgresql://") :]
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            names = list(schemas)
+            if like is not None:
+                found = await connection.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"), {"p": f"{like}%"}
+                )
+                names += list(found.scalars())
+            for name in names:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        await engine.dispose()

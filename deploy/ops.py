@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from deploy.local import drop_schemas
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
 from libs.common.deadletters import list_dead_letters, redrive
@@ -164,14 +165,7 @@ def rebuild_settings(ops: ServiceOps, live: CommonSettings) -> CommonSettings:
 
 async def empty_database(settings: CommonSettings) -> None:
     if settings.is_postgres:
-        engine = create_async_engine(settings.resolved_database_url)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(
-                    text(f'DROP SCHEMA IF EXISTS "{settings.resolved_database_schema}" CASCADE')
-                )
-        finally:
-            await engine.dispose()
+        await drop_schemas(settings.resolved_database_url, [settings.resolved_database_schema])
     else:
         await asyncio.to_thread(shutil.rmtree, settings.var_dir, ignore_errors=True)
 
@@ -183,9 +177,7 @@ async def replay(
     handlers and inboxes; each run of events for one consumer is applied in one transaction."""
     settings = database.settings
     by_type: dict[str, EventConsumer] = {}
-    link = NatsLink(settings)
-    link._js = js
-    link.ready.set()
+    link = NatsLink.around(js, settings)
     for spec in consumers:
         runner = EventConsumer(spec, database, link)
         for event_type in spec.event_types:

@@ -25,6 +25,7 @@ from deploy.local import (
     REPO_ROOT,
     SERVICES,
     Process,
+    drop_schemas,
     free_port,
     nats_host_port,
     port_answers,
@@ -75,19 +76,7 @@ def demo_wanted() -> bool:
 def drop_demo_schemas(common: CommonSettings) -> None:
     import asyncio
 
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def drop() -> None:
-        engine = create_async_engine(common.resolved_database_url)
-        try:
-            async with engine.begin() as connection:
-                for name in SERVICES:
-                    await connection.execute(text(f'DROP SCHEMA IF EXISTS "demo_{name}" CASCADE'))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(drop())
+    asyncio.run(drop_schemas(common.resolved_database_url, [f"demo_{name}" for name in SERVICES]))
 
 
 def main() -> int:

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.local import free_port, port_answers, start_nats
+from deploy.local import drop_schemas, free_port, port_answers, start_nats
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_URL = os.environ.get("SIB_TEST_POSTGRES_URL", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
@@ -52,24 +50,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
 
 
 async def _drop_schema(schema: str) -> None:
-    engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        await engine.dispose()
+    await drop_schemas(PG_URL, [schema])
 
 
 async def _drop_schemas_like(prefix: str) -> None:
-    engine = create_async_engine(PG_URL.replace("postgresql://", "postgresql+asyncpg://"))
-    try:
-        async with engine.begin() as connection:
-            names = (
-                await connection.execute(
-                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"), {"p": f"{prefix}%"}
-                )
-            ).scalars()
-            for name in list(names):
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    finally:
-        await engine.dispose()
+    await drop_schemas(PG_URL, like=prefix)

@@ -124,7 +124,8 @@ async def redrive(
     """Apply dead letters again through their consumer; delete each one that now succeeds."""
     settings = database.settings
     by_name = {spec.name: spec for spec in specs}
-    link = _StaticLink(js, settings)
+    link = NatsLink.around(js, settings)
+    runners: dict[str, EventConsumer] = {}
     results: list[RedriveResult] = []
     letters = await list_dead_letters(js, settings, consumer=consumer, limit=1_000_000)
     wanted = set(ids) if ids else None
@@ -135,7 +136,7 @@ async def redrive(
         if spec is None:
             results.append(RedriveResult(letter.id, letter.consumer, letter.event_id, "unknown_consumer"))
             continue
-        runner = EventConsumer(spec, database, link)
+        runner = runners.setdefault(spec.name, EventConsumer(spec, database, link))
         try:
             if letter.event is None:
                 raise ValueError("the dead letter's body is not JSON")
@@ -159,13 +160,3 @@ async def redrive(
         log.info("dead_letter_redriven", dead_letter=letter.id, outcome=outcome.value)
         results.append(RedriveResult(letter.id, letter.consumer, letter.event_id, outcome.value))
     return results
-
-
-class _StaticLink(NatsLink):
-    """A NatsLink around a JetStream context someone else connected (re-drive needs no connection
-    of its own)."""
-
-    def __init__(self, js: JetStreamContext, settings: CommonSettings) -> None:
-        super().__init__(settings)
-        self._js = js
-        self.ready.set()

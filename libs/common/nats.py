@@ -64,6 +64,14 @@ class NatsLink:
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @classmethod
+    def around(cls, js: JetStreamContext, settings: CommonSettings) -> NatsLink:
+        """A link around a JetStream context connected elsewhere (operator commands, re-drive)."""
+        link = cls(settings)
+        link._js = js
+        link.ready.set()
+        return link
+
     @property
     def js(self) -> JetStreamContext:
         if self._js is None:
@@ -429,16 +437,11 @@ class EventConsumer:
             ) from exc
         try:
             async with UnitOfWork(self.database) as uow:
-                if await uow.already_handled(self.durable, event.id):
-                    return Outcome.duplicate
-                await self.spec.handler(uow, event, payload)
-                await uow.mark_handled(self.durable, event)
-                if self.spec.after_batch is not None:
-                    await self.spec.after_batch(uow)
+                (outcome,) = await self.apply_events(uow, [(event, payload)])
                 await uow.commit()
         except IntegrityError:
             async with UnitOfWork(self.database) as check:
                 if await check.already_handled(self.durable, event.id):
                     return Outcome.duplicate  # a concurrent delivery of the same event committed first
             raise
-        return Outcome.applied
+        return outcome

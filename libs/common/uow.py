@@ -113,10 +113,3 @@ class UnitOfWork:
                 for e in events
             ],
         )
-
-    async def mark_handled(self, consumer: str, event: CloudEvent) -> None:
-        await self.session.execute(
-            insert(inbox_table).values(
-                consumer=consumer, event_id=event.id, event_type=event.type, processed_at=utcnow()
-            )
-        )

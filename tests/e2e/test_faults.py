@@ -22,7 +22,6 @@ import pytest
 from sqlalchemy import select
 
 from deploy.local import free_port, start_nats, start_service, wait_ready
-from libs.common.auth import Role
 from libs.common.db import inbox_table, outbox_table
 from services.progression.models import StatusRecordRow as ProgressionRecord
 from services.settlement.models import StatementRow, StatusRecordRow
@@ -33,7 +32,6 @@ from tests.e2e.faults import (
     background,
     count,
     create_programme,
-    headers,
     rows,
     run_ops,
     settings_of,
@@ -375,4 +373,3 @@ def test_sigterm_during_a_large_batch_finishes_the_request_then_stops_and_loses_
     )
     published = [s for s, _ in stream_events(f"nats://127.0.0.1:{stack.nats_port}")]
     assert published.count("sib.progression.status.recorded.v1") == 5000
-    assert headers(Role.admin)  # tokens still issue after the restart (settings unchanged)

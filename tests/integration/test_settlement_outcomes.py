@@ -8,7 +8,7 @@ import io
 from decimal import Decimal
 
 from libs.common.auth import Role
-from tests.integration.conftest import Trio, auth
+from tests.integration.conftest import Trio, auth, eventually
 from tests.integration.test_settlement import (
     ADMIN,
     INVESTOR,
@@ -17,6 +17,7 @@ from tests.integration.test_settlement import (
     PROVIDER,
     cutoff,
     enrol,
+    months,
     status,
     wait_for_fee,
 )
@@ -65,6 +66,25 @@ async def test_outcomes_count_weeks_project_open_windows_and_hide_people_from_in
     # Reproducible: the same seed gives the same interval; another seed may not.
     again = (await trio.settlement.get(OUTCOMES, headers=PROVIDER)).json()
     assert again["effect_ci95"] == ci
+
+    # Intention to treat: B withdraws; the fee window ends, but B stays in the cohort and every
+    # observed week still counts.
+    withdrawn = await trio.intake.post(
+        f"/v1/participants/{b}/withdrawal",
+        json={"effective_on": "2024-05-01", "reason": "moved_away"},
+        headers=JOBCENTER,
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    async def window_shortened() -> bool:
+        return "2024-07" not in await months(trio, b)
+
+    await eventually(window_shortened)
+    after = (await trio.settlement.get(OUTCOMES, headers=PROVIDER)).json()
+    rows = {row["participant_id"]: row for row in after["items"]}
+    assert after["participants"] == 2 and rows[b]["withdrawn_on"] == "2024-05-01"
+    assert (rows[b]["weeks_observed"], rows[b]["self_supporting_weeks"]) == (19, 0)
+    assert after["effect_weeks"] == "-6.77"
 
     investor = await trio.settlement.get(OUTCOMES, headers=INVESTOR)
     assert investor.status_code == 200 and "items" not in investor.json()

@@ -66,19 +66,21 @@ def count_weeks(
     return WeekCount(tuple(weeks))
 
 
+def recent_share(count: WeekCount, baseline_weeks: Decimal) -> Decimal:
+    """The self-supporting share of the last (up to) 13 observed weeks; the baseline's share before
+    any week is observed. Projects open windows, and the fees of their remaining months."""
+    recent = [w for w in count.weeks if w is not None][-RECENT_WEEKS:]
+    if not recent:
+        return baseline_weeks / Decimal(WINDOW_WEEKS)
+    return Decimal(sum(1 for w in recent if w)) / Decimal(len(recent))
+
+
 def projected_weeks(count: WeekCount, baseline_weeks: Decimal) -> Decimal:
     """Observed self-supporting weeks plus the projection of the weeks not observed yet."""
     remaining = WINDOW_WEEKS - count.observed
     if remaining == 0:
         return Decimal(count.self_supporting)
-    observed = [w for w in count.weeks if w is not None]
-    recent = observed[-RECENT_WEEKS:]
-    share = (
-        Decimal(sum(1 for w in recent if w)) / Decimal(len(recent))
-        if recent
-        else baseline_weeks / Decimal(WINDOW_WEEKS)
-    )
-    return q(Decimal(count.self_supporting) + share * remaining)
+    return q(Decimal(count.self_supporting) + recent_share(count, baseline_weeks) * remaining)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from services.settlement.domain.outcomes import (
     mean,
     projected_weeks,
     q,
+    recent_share,
     weighted_baseline,
     window_month_shares,
 )
@@ -72,11 +73,7 @@ class Cohort:
 
 
 async def load_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) -> Cohort:
-    if not principal.can_access(programme_id):
-        raise NotFound(f"No programme {programme_id}.")
-    versions = await terms_versions(uow, programme_id)
-    if not versions:
-        raise NotFound(f"No programme {programme_id}.")
+    versions = await versions_or_404(uow, principal, programme_id)
     current = max(versions, key=lambda v: v.version)
     facts = FactsRepository(uow.session)
     cutoff_row = await facts.cutoff(programme_id)
@@ -98,13 +95,14 @@ async def load_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) 
         )
         count = count_weeks(participant.enrolled_on, day_lookup(periods), cutoff)
         track_baseline = baseline.get(participant.track, ZERO)
-        observed = [w for w in count.weeks if w is not None][-13:]
-        share = (
-            Decimal(sum(1 for w in observed if w)) / len(observed)
-            if observed
-            else track_baseline / WINDOW_WEEKS
+        evaluated.append(
+            Evaluated(
+                participant,
+                count,
+                projected_weeks(count, track_baseline),
+                recent_share(count, track_baseline),
+            )
         )
-        evaluated.append(Evaluated(participant, count, projected_weeks(count, track_baseline), share))
     return Cohort(programme_id, current, cutoff, evaluated)
 
 
@@ -428,7 +426,7 @@ def economics_chart(result: Economics) -> Chart:
 
 async def get_assumptions(database: Database, principal: Principal, programme_id: str) -> dict[str, Any]:
     async with UnitOfWork(database) as uow:
-        await load_terms_or_404(uow, principal, programme_id)
+        await versions_or_404(uow, principal, programme_id)
         assumptions, source = await stored_assumptions(uow, programme_id)
     return assumptions_document(assumptions, source)
 
@@ -438,7 +436,7 @@ async def put_assumptions(
 ) -> dict[str, Any]:
     """Replace the programme's assumptions (rates per track and year, staircase, prior weeks)."""
     async with UnitOfWork(database) as uow:
-        current = await load_terms_or_404(uow, principal, programme_id)
+        current = max(await versions_or_404(uow, principal, programme_id), key=lambda v: v.version)
         tracks = set(current.terms.tracks)
         for name in ("weekly_rates", "prior_weeks_on_support"):
             unknown = sorted(set(data.get(name, {})) - tracks)
@@ -458,10 +456,10 @@ async def put_assumptions(
     return assumptions_document(assumptions_from(data), "programme")
 
 
-async def load_terms_or_404(uow: UnitOfWork, principal: Principal, programme_id: str) -> TermsVersion:
+async def versions_or_404(uow: UnitOfWork, principal: Principal, programme_id: str) -> list[TermsVersion]:
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
     versions = await terms_versions(uow, programme_id)
     if not versions:
         raise NotFound(f"No programme {programme_id}.")
-    return max(versions, key=lambda v: v.version)
+    return versions
