@@ -12,6 +12,7 @@ from services.settlement.models import (
     MonthRow,
     ParticipantRow,
     ProgrammeTermsRow,
+    SequenceGapRow,
     StatementLineRow,
     StatementRow,
     StatusRecordRow,
@@ -103,6 +104,10 @@ class FactsRepository:
         for row in (await self.session.scalars(query)).all():
             by_participant.setdefault(row.participant_id, []).append(row)
         return by_participant
+
+    async def gaps_among(self, participant_ids: set[str]) -> dict[str, SequenceGapRow]:
+        query = select(SequenceGapRow).where(SequenceGapRow.participant_id.in_(sorted(participant_ids)))
+        return {row.participant_id: row for row in await self.session.scalars(query)}
 
     async def sequence_counts(self, participant_ids: set[str]) -> dict[str, tuple[int, int]]:
         """Per participant: how many records are held and the highest recording_seq among them."""

@@ -145,11 +145,13 @@ async def flush_records(uow: UnitOfWork) -> int:
 async def note_gaps(uow: UnitOfWork, participant_ids: set[str]) -> None:
     """Record each participant whose recording sequence now has a hole, and forget those whose hole
     has closed. Sequences start at 1 and have no repeats, so a hole is fewer records than the highest."""
-    held = await FactsRepository(uow.session).sequence_counts(participant_ids)
+    facts = FactsRepository(uow.session)
+    held = await facts.sequence_counts(participant_ids)
+    known = await facts.gaps_among(participant_ids)  # one query, not one per participant
     now = utcnow()
     for participant_id in sorted(participant_ids):
         count, highest = held.get(participant_id, (0, 0))
-        gap = await uow.session.get(SequenceGapRow, participant_id)
+        gap = known.get(participant_id)
         if count >= highest:
             if gap is not None:
                 await uow.session.delete(gap)
