@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.settlement.domain.calculation import SpanTuple
 from services.settlement.models import (
     CutoffRow,
     MonthRow,
@@ -125,6 +128,41 @@ class FactsRepository:
             for pid, count, highest in (await self.session.execute(query)).all()
         }
 
+    async def enrolments(self, participant_ids: Sequence[str]) -> list[EnrolmentRow]:
+        """Per participant what its months need (no ORM objects): id, programme, track, enrolled, withdrawn."""
+        query = select(
+            ParticipantRow.participant_id,
+            ParticipantRow.programme_id,
+            ParticipantRow.track,
+            ParticipantRow.enrolled_on,
+            ParticipantRow.withdrawn_on,
+        ).where(ParticipantRow.participant_id.in_(list(participant_ids)))
+        return list((await self.session.execute(query)).tuples().all())
+
+    async def spans_of(
+        self, participant_ids: Sequence[str], between: tuple[date, date] | None = None
+    ) -> dict[str, list[SpanTuple]]:
+        """Per participant its records as (code, valid_from, valid_to, recording_seq) tuples, in
+        recording order; with ``between`` only those whose validity overlaps it."""
+        query = select(
+            StatusRecordRow.participant_id,
+            StatusRecordRow.code,
+            StatusRecordRow.valid_from,
+            StatusRecordRow.valid_to,
+            StatusRecordRow.recording_seq,
+        ).where(StatusRecordRow.participant_id.in_(list(participant_ids)))
+        if between is not None:
+            query = query.where(
+                StatusRecordRow.valid_from <= between[1],
+                or_(StatusRecordRow.valid_to.is_(None), StatusRecordRow.valid_to >= between[0]),
+            )
+        grouped: dict[str, list[SpanTuple]] = {}
+        for pid, code, valid_from, valid_to, seq in (await self.session.execute(query)).tuples():
+            grouped.setdefault(pid, []).append((code, valid_from, valid_to, seq))
+        for spans in grouped.values():
+            spans.sort(key=_seq)
+        return grouped
+
     async def records_of(self, participant_id: str) -> Sequence[StatusRecordRow]:
         query = (
             select(StatusRecordRow)
@@ -149,9 +187,71 @@ class FactsRepository:
         self.session.add(row)
 
 
+# What the months need of a participant and of a record (Core rows, no ORM objects).
+EnrolmentRow = tuple[str, str, str, date | None, date | None]
+
+
+def _seq(span: SpanTuple) -> int:
+    return span[3]
+
+
+# participant_months' computed columns, in the order ``figures_of`` returns them.
+MONTH_VALUES = (
+    "in_window_days",
+    "self_supporting_days",
+    "public_support_days",
+    "unknown_days",
+    "provisional",
+    "fee_dkk",
+    "rule",
+    "fee_per_month_dkk",
+    "terms_version",
+    "cutoff_used",
+)
+_months = cast(Table, MonthRow.__table__)
+_UPDATE_MONTH = update(_months).where(
+    _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
+)
+_DELETE_MONTH = delete(_months).where(
+    _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
+)
+
+
 class MonthRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def figures_of(
+        self, participant_ids: Sequence[str], between: tuple[str, str] | None = None
+    ) -> dict[str, dict[str, tuple[Any, ...]]]:
+        """Per participant and month (``YYYY-MM``) the stored figures as a tuple in ``MONTH_VALUES``
+        order; with ``between`` only the months in that range (inclusive)."""
+        query = select(
+            _months.c.participant_id, _months.c.month, *(_months.c[name] for name in MONTH_VALUES)
+        ).where(_months.c.participant_id.in_(list(participant_ids)))
+        if between is not None:
+            query = query.where(_months.c.month >= between[0], _months.c.month <= between[1])
+        grouped: dict[str, dict[str, tuple[Any, ...]]] = {}
+        for row in (await self.session.execute(query)).all():
+            grouped.setdefault(row[0], {})[row[1]] = tuple(row[2:])
+        return grouped
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """New months: one executemany (rows with every column)."""
+        if rows:
+            await self.session.execute(insert(_months), rows)
+
+    async def update_many(self, rows: list[dict[str, Any]]) -> None:
+        """Changed months by key (``key_participant_id``, ``key_month``): one executemany; every row
+        sets the same columns."""
+        if rows:
+            await self.session.execute(_UPDATE_MONTH, rows)
+
+    async def remove_many(self, keys: list[tuple[str, str]]) -> None:
+        if keys:
+            await self.session.execute(
+                _DELETE_MONTH, [{"key_participant_id": pid, "key_month": month} for pid, month in keys]
+            )
 
     async def of_participant(self, participant_id: str) -> dict[str, MonthRow]:
         query = select(MonthRow).where(MonthRow.participant_id == participant_id)

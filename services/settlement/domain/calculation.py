@@ -5,13 +5,24 @@ always gives the same months, whatever order the events arrived in."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
 
-from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode
-from libs.rules.timeline import DayCategory, Period, StatusRecord, resolve
-from services.settlement.domain.months import Month, MonthFee, Window, follow_up_window, month_fee, months_of
+from libs.common.contracts import STATUS_CODES, MonthRule, StatusCategory, StatusCode
+from libs.rules.timeline import DayCategory, Period, StatusRecord
+from services.settlement.domain.months import (
+    Month,
+    MonthFee,
+    Window,
+    fee_of,
+    follow_up_window,
+    month_bounds,
+    month_index,
+    months_of,
+)
 from services.settlement.domain.terms import TermsVersion, terms_in_force
 
 
@@ -56,6 +67,133 @@ def window_for(enrolment: Enrolment, versions: list[TermsVersion]) -> tuple[Wind
     return window, at_enrolment
 
 
+class Span(NamedTuple):
+    """What the months need of a status record: its code, validity and place in the recording order."""
+
+    code: str
+    valid_from: date
+    valid_to: date | None
+    recording_seq: int
+
+
+SpanTuple = tuple[str, date, date | None, int]  # a Span as a plain tuple (as read from the database)
+
+
+class MonthFigures(NamedTuple):
+    """One computed month, as plain values (what ``participant_months`` stores)."""
+
+    month: str  # YYYY-MM
+    in_window_days: int
+    self_supporting_days: int
+    public_support_days: int
+    unknown_days: int
+    provisional: bool
+    fee_dkk: Decimal
+    rule: MonthRule
+    fee_per_month_dkk: Decimal
+    terms_version: int
+
+
+# Each day of the window holds one byte: the code of the record that decides it, or no record.
+_CODE_BYTE = {code.value: index for index, code in enumerate(STATUS_CODES)}
+_NO_RECORD_KNOWN, _NO_RECORD_UNKNOWN = 254, 255
+# After translation under a terms version: the day's category.
+_SELF, _PUBLIC, _UNKNOWN = 0, 1, 2
+
+
+def _category_table(version: TermsVersion) -> bytes:
+    table = bytearray(256)
+    for code, category in categories_under(version).items():
+        table[_CODE_BYTE[code.value]] = _SELF if category is StatusCategory.self_supporting else _PUBLIC
+    table[_NO_RECORD_KNOWN], table[_NO_RECORD_UNKNOWN] = _SELF, _UNKNOWN
+    return bytes(table)
+
+
+def _paint(window: Window, records: Sequence[SpanTuple], cutoff: date | None) -> bytearray:
+    """The window's days, each holding the code of the record recorded last that covers it (ties in
+    ``recording_seq``: the earliest ``valid_from``, then the earliest given, as ``resolve`` decides),
+    or no record: self-supporting on or before the cut-off, unknown after it.
+
+    Records are painted over each other in recording order, so the last painted wins: the same
+    decision as ``libs.rules.timeline.resolve``, one slice assignment per record instead of a sweep."""
+    first = window.start.toordinal()
+    size = window.end.toordinal() - first + 1
+    known = 0 if cutoff is None else min(max(cutoff.toordinal() - first + 1, 0), size)
+    days = bytearray((_NO_RECORD_KNOWN,)) * known + bytearray((_NO_RECORD_UNKNOWN,)) * (size - known)
+    seqs = [r[3] for r in records]
+    if len(set(seqs)) == len(seqs):
+        order = sorted(range(len(records)), key=seqs.__getitem__)
+    else:  # a tie: the record resolve's sweep meets first (earliest valid_from, stable) wins
+        rank = {i: n for n, i in enumerate(sorted(range(len(records)), key=lambda i: records[i][1]))}
+        order = sorted(range(len(records)), key=lambda i: (seqs[i], -rank[i]))
+    code_byte = _CODE_BYTE
+    for i in order:
+        code, valid_from, valid_to, _ = records[i]
+        low = max(valid_from.toordinal() - first, 0)
+        high = size if valid_to is None else min(valid_to.toordinal() - first + 1, size)
+        if low < high:
+            days[low:high] = bytes((code_byte[code],)) * (high - low)
+    return days
+
+
+def month_figures(
+    enrolment: Enrolment,
+    versions: list[TermsVersion],
+    records: Sequence[SpanTuple],
+    cutoff: date | None,
+    only: Collection[int] | None = None,
+) -> list[MonthFigures]:
+    """Every month of the window (or those whose index is in ``only``), each under the terms in force
+    on its first in-window day.
+
+    With ``only``, ``records`` may leave out records that cover no day of those months: the figures of
+    a month depend only on the records covering its days."""
+    found = window_for(enrolment, versions)
+    if found is None:
+        return []
+    window, at_enrolment = found
+    if window.is_empty:
+        return []
+    first = window.start.toordinal()
+    last = window.end.toordinal()
+    days = _paint(window, records, cutoff)
+    by_version: dict[int, bytes] = {}
+    fees: dict[int, tuple[Decimal, MonthRule]] = {}
+    single = versions[0] if len(versions) == 1 else None
+    figures = []
+    for index in range(month_index(window.start), month_index(window.end) + 1):
+        if only is not None and index not in only:
+            continue
+        key, month_first, month_days = month_bounds(index)
+        low = max(month_first, first)
+        high = min(month_first + month_days - 1, last)
+        version = single or terms_in_force(versions, date.fromordinal(low)) or at_enrolment
+        categories = by_version.get(version.version)
+        if categories is None:
+            categories = by_version[version.version] = bytes(days.translate(_category_table(version)))
+            fees[version.version] = (version.terms.fee_for_track(enrolment.track), version.terms.month_rule)
+        fee_per_month, rule = fees[version.version]
+        low, high = low - first, high - first + 1
+        in_window = high - low
+        self_supporting = categories.count(_SELF, low, high)
+        unknown = categories.count(_UNKNOWN, low, high)
+        figures.append(
+            MonthFigures(
+                key,
+                in_window,
+                self_supporting,
+                in_window - self_supporting - unknown,
+                unknown,
+                unknown > 0,
+                fee_of(fee_per_month, rule, in_window, self_supporting, unknown, month_days),
+                rule,
+                fee_per_month,
+                version.version,
+            )
+        )
+    return figures
+
+
 def compute_months(
     enrolment: Enrolment,
     versions: list[TermsVersion],
@@ -65,30 +203,32 @@ def compute_months(
 ) -> list[ComputedMonth]:
     """Every month of the window (or just ``only``), each under the terms in force on its first
     in-window day."""
-    found = window_for(enrolment, versions)
-    if found is None:
-        return []
-    window, at_enrolment = found
-    lookups: dict[int, Callable[[date], DayCategory]] = {}
-    computed = []
-    for month in months_of(window):
-        if only is not None and month not in only:
-            continue
-        first_day = max(month.first_day, window.start)
-        version = terms_in_force(versions, first_day) or at_enrolment
-        if version.version not in lookups:
-            lookups[version.version] = day_lookup(
-                resolve(records, categories_under(version), cutoff, window.start)
-            )
-        fee = month_fee(
-            month,
-            window,
-            lookups[version.version],
-            version.terms.fee_for_track(enrolment.track),
-            version.terms.month_rule,
+    spans = [Span(r.code.value, r.valid_from, r.valid_to, r.recording_seq) for r in records]
+    indexes = None if only is None else {month.index for month in only}
+    return [
+        ComputedMonth(
+            MonthFee(
+                month=Month.parse(f.month),
+                in_window_days=f.in_window_days,
+                self_supporting_days=f.self_supporting_days,
+                public_support_days=f.public_support_days,
+                unknown_days=f.unknown_days,
+                fee_dkk=f.fee_dkk,
+                rule=f.rule,
+                fee_per_month_dkk=f.fee_per_month_dkk,
+            ),
+            f.terms_version,
+            cutoff,
         )
-        computed.append(ComputedMonth(fee, version.version, cutoff))
-    return computed
+        for f in month_figures(enrolment, versions, spans, cutoff, indexes)
+    ]
+
+
+def touched_indexes(valid_from: date, valid_to: date | None, window: Window) -> range:
+    """The indexes of the months of the window a validity reaches (an open end reaches the window's
+    end); empty when it misses the window."""
+    start, end = max(valid_from, window.start), min(valid_to or window.end, window.end)
+    return range(month_index(start), month_index(end) + 1) if start <= end else range(0)
 
 
 def months_touched(valid_from: date, valid_to: date | None, window: Window) -> set[Month]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -41,6 +42,7 @@ class Window:
         return self.start <= day <= self.end
 
 
+@lru_cache(maxsize=65536)
 def follow_up_window(enrolled_on: date, follow_up_months: int, withdrawn_on: date | None = None) -> Window:
     end = enrolled_on + relativedelta(months=follow_up_months) - ONE_DAY
     if withdrawn_on is not None:
@@ -78,16 +80,39 @@ class Month:
         return cls(day.year, day.month)
 
     def plus(self, months: int) -> Month:
-        return Month.of(self.first_day + relativedelta(months=months))
+        return Month.from_index(self.index + months)
+
+    @property
+    def index(self) -> int:
+        """Months since year 0: consecutive months have consecutive indexes."""
+        return self.year * 12 + self.month - 1
+
+    @classmethod
+    def from_index(cls, index: int) -> Month:
+        year, month0 = divmod(index, 12)
+        return cls(year, month0 + 1)
+
+
+def month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+@lru_cache(maxsize=4096)
+def month_bounds(index: int) -> tuple[str, int, int]:
+    """A month (by index) as its ``YYYY-MM`` key, the ordinal of its first day and its number of days."""
+    year, month0 = divmod(index, 12)
+    return (
+        f"{year:04d}-{month0 + 1:02d}",
+        date(year, month0 + 1, 1).toordinal(),
+        calendar.monthrange(year, month0 + 1)[1],
+    )
 
 
 def months_of(window: Window) -> Iterator[Month]:
     if window.is_empty:
         return
-    month = Month.of(window.start)
-    while month.first_day <= window.end:
-        yield month
-        month = month.plus(1)
+    for index in range(month_index(window.start), month_index(window.end) + 1):
+        yield Month.from_index(index)
 
 
 @dataclass(frozen=True)
@@ -125,14 +150,7 @@ def month_fee(
         day += ONE_DAY
     in_window = sum(counts.values())
     self_supporting = counts[DayCategory.self_supporting]
-    if counts[DayCategory.unknown]:
-        # Provisional: what the known days have earned so far under the rule, never invoiced.
-        earning_days = 0 if rule is MonthRule.full_month else self_supporting
-    elif rule is MonthRule.full_month:
-        earning_days = in_window if self_supporting == in_window else 0
-    else:
-        earning_days = self_supporting
-    fee = round_ore(fee_per_month_dkk * earning_days / month.days)
+    fee = fee_of(fee_per_month_dkk, rule, in_window, self_supporting, counts[DayCategory.unknown], month.days)
     return MonthFee(
         month=month,
         in_window_days=in_window,
@@ -143,3 +161,28 @@ def month_fee(
         rule=rule,
         fee_per_month_dkk=fee_per_month_dkk,
     )
+
+
+def fee_of(
+    fee_per_month_dkk: Decimal,
+    rule: MonthRule,
+    in_window: int,
+    self_supporting: int,
+    unknown: int,
+    days_in_month: int,
+) -> Decimal:
+    """A month's fee from its day counts under the rule."""
+    if unknown:
+        # Provisional: what the known days have earned so far under the rule, never invoiced.
+        earning_days = 0 if rule is MonthRule.full_month else self_supporting
+    elif rule is MonthRule.full_month:
+        earning_days = in_window if self_supporting == in_window else 0
+    else:
+        earning_days = self_supporting
+    return share_of(fee_per_month_dkk, earning_days, days_in_month)
+
+
+@lru_cache(maxsize=16384)
+def share_of(fee_per_month_dkk: Decimal, earning_days: int, days_in_month: int) -> Decimal:
+    """``fee x earning days / days in month``, rounded half-up to øre (few distinct inputs: cached)."""
+    return round_ore(fee_per_month_dkk * earning_days / days_in_month)

@@ -62,16 +62,13 @@ async def recompute_pending(uow: UnitOfWork) -> None:
         await note_gaps(uow, pending.recorded)
     for programme_id in sorted(pending.programmes):
         await recompute_programme(uow, programme_id)
-    facts = FactsRepository(uow.session)
-    ids = sorted(pending.participants)
-    known = {p.participant_id: p for p in await facts.participants_by_id(ids)} if ids else {}
     await recompute_many(
         uow,
         [
             (participant_id, pending.participants[participant_id])
-            for participant_id in ids
-            if participant_id in known and known[participant_id].programme_id not in pending.programmes
+            for participant_id in sorted(pending.participants)
         ],
+        skip_programmes=pending.programmes,
     )
 
 

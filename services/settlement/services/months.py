@@ -7,9 +7,9 @@ deliveries cannot change a fee.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,24 +17,17 @@ from sqlalchemy import insert, select
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import as_utc, utcnow
-from libs.common.contracts import MonthChange, MonthsRecalculatedV1, ProgrammeTerms, StatusCode
-from libs.common.db import Database
+from libs.common.contracts import MonthsRecalculatedV1, ProgrammeTerms, StatusCode
+from libs.common.db import Database, outbox_table
 from libs.common.errors import Forbidden, NotFound, ValidationFailed
-from libs.common.events import new_event
-from libs.common.logging import get_logger
+from libs.common.events import CloudEvent, service_of, subject_for
+from libs.common.logging import get_correlation_id, get_logger
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord, resolve
-from services.settlement.domain import (
-    Enrolment,
-    Month,
-    TermsVersion,
-    compute_months,
-    months_touched,
-    window_for,
-)
-from services.settlement.domain.calculation import categories_under
-from services.settlement.models import CutoffRow, MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
-from services.settlement.repository import FactsRepository, MonthRepository, TermsRepository
+from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months, window_for
+from services.settlement.domain.calculation import categories_under, month_figures, touched_indexes
+from services.settlement.models import MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
+from services.settlement.repository import MONTH_VALUES, FactsRepository, MonthRepository, TermsRepository
 
 log = get_logger(__name__)
 
@@ -65,185 +58,223 @@ class Facts:
 
 
 async def load_facts(uow: UnitOfWork, participant: ParticipantRow) -> Facts:
-    facts = FactsRepository(uow.session)
-    # The programme's cut-off and terms, read once per transaction (a batch recomputes many participants
-    # of one programme; neither changes while it does).
-    cache: dict[str, tuple[CutoffRow | None, list[TermsVersion]]] = uow.scratch.setdefault(
-        "settlement.programme_facts", {}
-    )
-    if participant.programme_id not in cache:
-        cache[participant.programme_id] = (
-            await facts.cutoff(participant.programme_id),
-            await terms_versions(uow, participant.programme_id),
-        )
-    cutoff, versions = cache[participant.programme_id]
+    cutoff, versions = await programme_facts(uow, participant.programme_id)
     enrolment = (
         Enrolment(participant.track, participant.enrolled_on, participant.withdrawn_on)
         if participant.enrolled_on is not None
         else None
     )
-    preloaded = uow.scratch.get(PRELOADED)
-    rows = (
-        preloaded.records.pop(participant.participant_id, [])
-        if preloaded is not None and participant.participant_id in preloaded.participants
-        else await facts.records_of(participant.participant_id)
-    )
-    return Facts(
-        participant,
-        enrolment,
-        versions,
-        [to_record(r) for r in rows],
-        cutoff.complete_through if cutoff else None,
-    )
+    rows = await FactsRepository(uow.session).records_of(participant.participant_id)
+    return Facts(participant, enrolment, versions, [to_record(r) for r in rows], cutoff)
 
 
-async def recompute_participant(
-    uow: UnitOfWork, participant_id: str, touched: tuple[date, date | None] | None = None
-) -> int:
-    """Recompute the participant's months (all, or those a record valid over ``touched`` reaches) and
-    store what changed; returns the number of months that changed and announces them."""
-    participant = await FactsRepository(uow.session).participant(participant_id)
-    if participant is None:
-        return 0
-    facts = await load_facts(uow, participant)
-    only: set[Month] | None = None
-    if touched is not None and facts.enrolment is not None:
-        found = window_for(facts.enrolment, facts.versions)
-        only = months_touched(touched[0], touched[1], found[0]) if found else None
-    computed = (
-        compute_months(facts.enrolment, facts.versions, facts.records, facts.cutoff, only)
-        if facts.enrolment
-        else []
-    )
-    months = MonthRepository(uow.session)
-    preloaded = uow.scratch.get(PRELOADED)
-    stored = (
-        preloaded.months.pop(participant_id, {})
-        if preloaded is not None and participant_id in preloaded.participants
-        else await months.of_participant(participant_id)
-    )
-    now = utcnow()
-    changes: list[MonthChange] = []
-    seen: set[str] = set()
-    new_rows: list[dict[str, Any]] = uow.scratch.setdefault(NEW_MONTHS, [])
-    for item in computed:
-        key = str(item.fee.month)
-        seen.add(key)
-        row = stored.get(key)
-        values = {
-            "in_window_days": item.fee.in_window_days,
-            "self_supporting_days": item.fee.self_supporting_days,
-            "public_support_days": item.fee.public_support_days,
-            "unknown_days": item.fee.unknown_days,
-            "provisional": item.fee.provisional,
-            "fee_dkk": item.fee.fee_dkk,
-            "rule": item.fee.rule.value,
-            "fee_per_month_dkk": item.fee.fee_per_month_dkk,
-            "terms_version": item.terms_version,
-            "cutoff_used": item.cutoff_used,
-        }
-        if row is None:
-            # New months are written in bulk (Core executemany) at the end of the chunk: no ORM object.
-            new_rows.append(
-                {
-                    "participant_id": participant_id,
-                    "month": key,
-                    "programme_id": participant.programme_id,
-                    "computed_at": now,
-                    **values,
-                }
-            )
-            changes.append(
-                MonthChange(
-                    month=key,
-                    old_fee_dkk=None,
-                    new_fee_dkk=item.fee.fee_dkk,
-                    provisional=item.fee.provisional,
-                )
-            )
-        elif any(getattr(row, name) != value for name, value in values.items()):
-            old_fee = row.fee_dkk
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.computed_at = now
-            changes.append(
-                MonthChange(
-                    month=key,
-                    old_fee_dkk=old_fee,
-                    new_fee_dkk=item.fee.fee_dkk,
-                    provisional=item.fee.provisional,
-                )
-            )
-    # Months that left the window (a withdrawal, say) earn nothing any more.
-    gone = [key for key in stored if key not in seen and (only is None or Month.parse(key) in only)]
-    await months.remove(participant_id, gone)
-    changes += [
-        MonthChange(month=key, old_fee_dkk=stored[key].fee_dkk, new_fee_dkk=None, provisional=False)
-        for key in gone
-    ]
-    if changes:
-        uow.emit(
-            new_event(
-                MonthsRecalculatedV1(
-                    participant_id=participant_id,
-                    programme_id=participant.programme_id,
-                    changes=sorted(changes, key=lambda c: c.month),
-                ),
-                subject=f"participant/{participant_id}",
-            )
-        )
-    return len(changes)
-
-
-PRELOADED = "settlement.preloaded"
-NEW_MONTHS = "settlement.new_months"
-
-
-async def write_new_months(uow: UnitOfWork) -> None:
-    rows = uow.scratch.pop(NEW_MONTHS, None)
-    if rows:
-        await uow.session.execute(insert(MonthRow), rows)
-
+Touched = tuple[date, date | None] | None  # the validity a change reaches; None: every month
 
 CHUNK = 500
 
 
 @dataclass
-class Preloaded:
-    """Records and months of a chunk of participants, read with one query each instead of one per
-    participant; each participant's entries are taken (popped) by its recompute."""
+class _Chunk:
+    """What a chunk of participants' recompute produced, to be written with one statement each."""
 
-    participants: set[str]
-    records: dict[str, list[StatusRecordRow]]
-    months: dict[str, dict[str, MonthRow]]
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    removals: list[tuple[str, str]] = field(default_factory=list)
+    events: list[CloudEvent] = field(default_factory=list)
+    changed: int = 0
 
 
-async def preload(uow: UnitOfWork, participant_ids: Sequence[str]) -> None:
+async def programme_facts(uow: UnitOfWork, programme_id: str) -> tuple[date | None, list[TermsVersion]]:
+    """The programme's cut-off and terms, read once per transaction (a batch recomputes many participants
+    of one programme; neither changes while it does)."""
+    cache: dict[str, tuple[date | None, list[TermsVersion]]] = uow.scratch.setdefault(
+        "settlement.programme_facts", {}
+    )
+    if programme_id not in cache:
+        cutoff = await FactsRepository(uow.session).cutoff(programme_id)
+        cache[programme_id] = (
+            cutoff.complete_through if cutoff else None,
+            await terms_versions(uow, programme_id),
+        )
+    return cache[programme_id]
+
+
+async def _recompute_chunk(
+    uow: UnitOfWork, touched: Sequence[tuple[str, Touched]], out: _Chunk, skip: Collection[str] = ()
+) -> None:
+    """Recompute a chunk of participants from stored state: their enrolments, records and stored months
+    read with one query each (Core rows, not ORM objects), only the months a change touched computed,
+    and what changed collected in ``out``."""
     facts = FactsRepository(uow.session)
-    await facts.participants_by_id(participant_ids)  # into the session's identity map
-    uow.scratch[PRELOADED] = Preloaded(
-        set(participant_ids),
-        await facts.records_of_many(participant_ids),
-        await MonthRepository(uow.session).of_participants(participant_ids),
+    enrolments = {row[0]: row for row in await facts.enrolments([pid for pid, _ in touched])}
+    plans: list[tuple[str, str, Enrolment | None, list[TermsVersion], date | None, range | None]] = []
+    for participant_id, span in touched:
+        found = enrolments.get(participant_id)
+        if found is None:
+            continue  # not known (yet): its enrolment recomputes it
+        _, programme_id, track, enrolled_on, withdrawn_on = found
+        if programme_id in skip:
+            continue  # its whole programme is recomputed in this transaction anyway
+        cutoff, versions = await programme_facts(uow, programme_id)
+        enrolment = Enrolment(track, enrolled_on, withdrawn_on) if enrolled_on is not None else None
+        only: range | None = None
+        if span is not None and enrolment is not None:
+            window = window_for(enrolment, versions)
+            only = touched_indexes(span[0], span[1], window[0]) if window else None
+        plans.append((participant_id, programme_id, enrolment, versions, cutoff, only))
+    if not plans:
+        return
+    # Only the records and months the touched months need (the union over the chunk), unless some
+    # participant needs all of theirs.
+    ids = [plan[0] for plan in plans]
+    spans_between: tuple[date, date] | None = None
+    months_between: tuple[str, str] | None = None
+    if all(plan[5] is not None for plan in plans):
+        indexes = [index for plan in plans if plan[5] for index in (plan[5][0], plan[5][-1])]
+        if not indexes:
+            return  # every change lies outside its participant's window: nothing to recompute
+        low, high = Month.from_index(min(indexes)), Month.from_index(max(indexes))
+        spans_between = (low.first_day, high.last_day)
+        months_between = (str(low), str(high))
+    records = await facts.spans_of(ids, spans_between)
+    stored_months = await MonthRepository(uow.session).figures_of(ids, months_between)
+    now = utcnow()
+    correlation_id = get_correlation_id()
+    no_months: dict[str, tuple[Any, ...]] = {}
+    for participant_id, programme_id, enrolment, versions, cutoff, only in plans:
+        stored = stored_months.get(participant_id, no_months)
+        figures = (
+            month_figures(enrolment, versions, records.get(participant_id, []), cutoff, only)
+            if enrolment is not None
+            else []
+        )
+        changes: list[dict[str, Any]] = []
+        for f in figures:
+            values = (*f[1:], cutoff)
+            before = stored.get(f.month)
+            if before == values:
+                continue
+            row: dict[str, Any] = dict(zip(MONTH_VALUES, values, strict=True))
+            row["rule"] = f.rule.value
+            row["computed_at"] = now
+            if before is None:
+                row |= {"participant_id": participant_id, "month": f.month, "programme_id": programme_id}
+                out.inserts.append(row)
+            else:
+                row |= {"key_participant_id": participant_id, "key_month": f.month}
+                out.updates.append(row)
+            changes.append(
+                {
+                    "month": f.month,
+                    "old_fee_dkk": None if before is None else str(before[5]),
+                    "new_fee_dkk": str(f.fee_dkk),
+                    "provisional": f.provisional,
+                }
+            )
+        # Months that left the window (a withdrawal, say) earn nothing any more.
+        computed = {f.month for f in figures}
+        for key in sorted(stored):
+            if key not in computed and (only is None or _index_of(key) in only):
+                out.removals.append((participant_id, key))
+                changes.append(
+                    {
+                        "month": key,
+                        "old_fee_dkk": str(stored[key][5]),
+                        "new_fee_dkk": None,
+                        "provisional": False,
+                    }
+                )
+        if changes:
+            out.changed += len(changes)
+            changes.sort(key=_by_month)
+            out.events.append(months_recalculated(participant_id, programme_id, changes, now, correlation_id))
+
+
+def _index_of(key: str) -> int:
+    """``YYYY-MM`` -> the month's index (``Month.index``)."""
+    return int(key[:4]) * 12 + int(key[5:7]) - 1
+
+
+def _by_month(change: dict[str, Any]) -> str:
+    return str(change["month"])
+
+
+def months_recalculated(
+    participant_id: str,
+    programme_id: str,
+    changes: list[dict[str, Any]],
+    now: datetime,
+    correlation_id: str | None,
+) -> CloudEvent:
+    """The months.recalculated event, its data built as ``MonthsRecalculatedV1(...).model_dump(mode="json")``
+    would build it (a unit test holds them equal), without a pydantic model per month."""
+    return CloudEvent(
+        source=f"/sib/{service_of(MonthsRecalculatedV1.event_type)}",
+        type=MonthsRecalculatedV1.event_type,
+        subject=f"participant/{participant_id}",
+        time=now,
+        correlationid=correlation_id,
+        data={"participant_id": participant_id, "programme_id": programme_id, "changes": changes},
     )
 
 
+async def _write(uow: UnitOfWork, out: _Chunk, *, events_now: bool) -> None:
+    months = MonthRepository(uow.session)
+    await months.insert_many(out.inserts)
+    await months.update_many(out.updates)
+    await months.remove_many(out.removals)
+    if events_now:
+        # A whole programme: the announcements go to the outbox chunk by chunk (same transaction), so
+        # a recompute of 100k citizens does not hold 100k events in memory until the commit.
+        await write_outbox(uow, out.events)
+    else:
+        for event in out.events:
+            uow.emit(event)
+    out.inserts, out.updates, out.removals, out.events = [], [], [], []
+
+
+async def write_outbox(uow: UnitOfWork, events: list[CloudEvent]) -> None:
+    """Events into the outbox now, in the open transaction, as ``UnitOfWork.commit`` writes them."""
+    if events:
+        prefix = uow.database.settings.subject_prefix
+        now = utcnow()
+        await uow.session.execute(
+            insert(outbox_table),
+            [
+                {
+                    "event_id": event.id,
+                    "subject": subject_for(event.type, prefix),
+                    "event_type": event.type,
+                    "envelope": event.to_json_bytes().decode(),
+                    "created_at": now,
+                }
+                for event in events
+            ],
+        )
+
+
+async def recompute_participant(uow: UnitOfWork, participant_id: str, touched: Touched = None) -> int:
+    """Recompute the participant's months (all, or those a record valid over ``touched`` reaches) and
+    store what changed; returns the number of months that changed and announces them."""
+    return await recompute_many(uow, [(participant_id, touched)])
+
+
 async def recompute_many(
-    uow: UnitOfWork, touched: Sequence[tuple[str, tuple[date, date | None] | None]], release: bool = False
+    uow: UnitOfWork,
+    touched: Sequence[tuple[str, Touched]],
+    release: bool = False,
+    skip_programmes: Collection[str] = (),
 ) -> int:
-    """Recompute participants in chunks, each chunk's data read in three queries. With ``release``,
-    the session lets go of each chunk's rows once written (a whole programme at once)."""
+    """Recompute participants (but none of ``skip_programmes``) in chunks, each chunk read with three
+    queries and written with one statement per kind of change. With ``release`` (a whole programme),
+    each chunk's announcements go to the outbox at once instead of being held until the commit."""
     changed = 0
     for start in range(0, len(touched), CHUNK):
-        chunk = touched[start : start + CHUNK]
-        await preload(uow, [participant_id for participant_id, _ in chunk])
-        for participant_id, span in chunk:
-            changed += await recompute_participant(uow, participant_id, touched=span)
-        uow.scratch.pop(PRELOADED, None)
-        await write_new_months(uow)
-        if release:
-            await uow.session.flush()
-            uow.session.expunge_all()
+        out = _Chunk()
+        await _recompute_chunk(uow, touched[start : start + CHUNK], out, skip_programmes)
+        changed += out.changed
+        last = start + CHUNK >= len(touched)
+        await _write(uow, out, events_now=release and not last)
     return changed
 
 
