@@ -80,6 +80,11 @@ class FactsRepository:
             grouped.setdefault(row.participant_id, []).append(row)
         return grouped
 
+    async def insert_records(self, rows: list[dict[str, Any]]) -> None:
+        """New status records (dicts with every column): one executemany, no ORM objects."""
+        if rows:
+            await self.session.execute(insert(cast(Table, StatusRecordRow.__table__)), rows)
+
     async def known_records(self, record_ids: list[str]) -> set[str]:
         known: set[str] = set()
         for start in range(0, len(record_ids), 500):

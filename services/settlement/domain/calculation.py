@@ -101,7 +101,23 @@ _NO_RECORD_KNOWN, _NO_RECORD_UNKNOWN = 254, 255
 _SELF, _PUBLIC, _UNKNOWN = 0, 1, 2
 
 
+_TABLES: dict[int, tuple[TermsVersion, bytes]] = {}
+
+
 def _category_table(version: TermsVersion) -> bytes:
+    """Code byte -> category byte under the version's categories (memoised per version object: the
+    service reads a programme's versions once per transaction and computes many participants)."""
+    cached = _TABLES.get(id(version))
+    if cached is not None and cached[0] is version:
+        return cached[1]
+    if len(_TABLES) > 256:
+        _TABLES.clear()
+    table = _make_category_table(version)
+    _TABLES[id(version)] = (version, table)
+    return table
+
+
+def _make_category_table(version: TermsVersion) -> bytes:
     table = bytearray(256)
     for code, category in categories_under(version).items():
         table[_CODE_BYTE[code.value]] = _SELF if category is StatusCategory.self_supporting else _PUBLIC

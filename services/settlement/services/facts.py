@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-
-from sqlalchemy import insert
+from typing import Any
 
 from libs.common.clock import utcnow
 from libs.common.contracts import (
@@ -17,7 +16,7 @@ from libs.common.contracts import (
     StatusRecordedV1,
 )
 from libs.common.uow import UnitOfWork
-from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow, StatusRecordRow
+from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow
 from services.settlement.repository import FactsRepository
 from services.settlement.services.months import recompute_many, recompute_programme
 
@@ -32,7 +31,7 @@ class Pending:
     participants: dict[str, Span] = field(default_factory=dict)
     programmes: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)  # participants with new status records
-    records: dict[str, StatusRecordRow] = field(default_factory=dict)  # to store, by record id
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows to store, by record id
 
     def touch(self, participant_id: str, span: Span) -> None:
         if participant_id not in self.participants:
@@ -97,27 +96,28 @@ async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
 async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> None:
     await store_record(
         uow,
-        StatusRecordRow(
-            record_id=event.record_id,
-            participant_id=event.participant_id,
-            programme_id=event.programme_id,
-            code=event.code.value,
-            valid_from=event.valid_from,
-            valid_to=event.valid_to,
-            recording_seq=event.recording_seq,
-            recorded_at=event.recorded_at,
-        ),
+        {
+            "record_id": event.record_id,
+            "participant_id": event.participant_id,
+            "programme_id": event.programme_id,
+            "code": event.code.value,
+            "valid_from": event.valid_from,
+            "valid_to": event.valid_to,
+            "recording_seq": event.recording_seq,
+            "recorded_at": event.recorded_at,
+        },
     )
 
 
-async def store_record(uow: UnitOfWork, row: StatusRecordRow) -> None:
-    """Keep a status record unless it is known (from an event or a resync). Stored in bulk at the end
-    of the transaction by ``flush_records`` (one query for which are known, one insert for the rest)."""
+async def store_record(uow: UnitOfWork, row: dict[str, Any]) -> None:
+    """Keep a status record (a ``status_records`` row as a dict) unless it is known (from an event or a
+    resync). Stored in bulk at the end of the transaction by ``flush_records`` (one query for which are
+    known, one insert for the rest)."""
     pending = _pending(uow)
-    pending.records.setdefault(row.record_id, row)
+    pending.records.setdefault(row["record_id"], row)
     # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
-    pending.touch(row.participant_id, (row.valid_from, row.valid_to))
-    pending.recorded.add(row.participant_id)
+    pending.touch(row["participant_id"], (row["valid_from"], row["valid_to"]))
+    pending.recorded.add(row["participant_id"])
 
 
 async def flush_records(uow: UnitOfWork) -> int:
@@ -128,14 +128,7 @@ async def flush_records(uow: UnitOfWork) -> int:
     rows, pending.records = pending.records, {}
     known = await FactsRepository(uow.session).known_records(list(rows))
     new = [row for record_id, row in rows.items() if record_id not in known]
-    if new:
-        await uow.session.execute(
-            insert(StatusRecordRow),
-            [
-                {column.key: getattr(row, column.key) for column in StatusRecordRow.__table__.columns}
-                for row in new
-            ],
-        )
+    await FactsRepository(uow.session).insert_records(new)
     return len(new)
 
 

@@ -25,7 +25,7 @@ from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.metrics import GAP_RESYNCS
 from libs.common.uow import UnitOfWork
-from services.settlement.models import SequenceGapRow, StatusRecordRow
+from services.settlement.models import SequenceGapRow
 from services.settlement.services.facts import flush_records, recompute_pending, store_record
 from services.settlement.settings import SettlementSettings
 
@@ -85,17 +85,19 @@ async def repair(database: Database, source: ProgressionRecords, participant_id:
     async with UnitOfWork(database) as uow:
         added = 0
         for item in items:
-            row = StatusRecordRow(
-                record_id=item["record_id"],
-                participant_id=item["participant_id"],
-                programme_id=item["programme_id"],
-                code=item["code"],
-                valid_from=_date(item["valid_from"]),
-                valid_to=_date(item["valid_to"]) if item["valid_to"] else None,
-                recording_seq=int(item["recording_seq"]),
-                recorded_at=_datetime(item["recorded_at"]),
+            await store_record(
+                uow,
+                {
+                    "record_id": item["record_id"],
+                    "participant_id": item["participant_id"],
+                    "programme_id": item["programme_id"],
+                    "code": item["code"],
+                    "valid_from": _date(item["valid_from"]),
+                    "valid_to": _date(item["valid_to"]) if item["valid_to"] else None,
+                    "recording_seq": int(item["recording_seq"]),
+                    "recorded_at": _datetime(item["recorded_at"]),
+                },
             )
-            await store_record(uow, row)
         added = await flush_records(uow)
         # Recompute the months the added records touch and re-check the sequence (closing the gap row).
         await recompute_pending(uow)
