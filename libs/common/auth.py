@@ -6,6 +6,8 @@ Claims: ``sub``, ``role`` (one of :class:`Role`), ``programmes`` (programme ids 
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -68,7 +70,26 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
+# Verified tokens, so a client's every request does not verify its token again: (secret, audience,
+# issuer, token) -> (principal, expiry as a POSIX time). Only tokens that passed verification are kept,
+# and an entry is used only before its token's exp.
+_VERIFIED: OrderedDict[tuple[str, str, str, str], tuple[Principal, float]] = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
 def decode_token(settings: CommonSettings, token: str) -> Principal:
+    key = (settings.jwt_secret.get_secret_value(), settings.jwt_audience, settings.jwt_issuer, token)
+    cached = _VERIFIED.get(key)
+    if cached is not None and time.time() < cached[1]:
+        return cached[0]
+    principal, expires = _verify(settings, token)
+    _VERIFIED[key] = (principal, expires)
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return principal
+
+
+def _verify(settings: CommonSettings, token: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -89,7 +110,8 @@ def decode_token(settings: CommonSettings, token: str) -> Principal:
     programmes = claims.get("programmes", [])
     if not isinstance(programmes, list) or not all(isinstance(p, str) for p in programmes):
         raise Unauthorized("The token's programmes claim must be a list of programme ids.")
-    return Principal(subject=str(claims["sub"]), role=role, programmes=frozenset(programmes))
+    principal = Principal(subject=str(claims["sub"]), role=role, programmes=frozenset(programmes))
+    return principal, float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `make token ROLE=... PROGRAMME=...`.")

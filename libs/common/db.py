@@ -27,9 +27,11 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from libs.common.settings import CommonSettings
+from libs.common.sqlite_inline import inline_connector
 
 ORE = Decimal("0.01")
 
@@ -97,18 +99,32 @@ class Money(TypeDecorator[Decimal]):
         return None if value is None else Decimal(str(value)).quantize(ORE)
 
 
+READ_ONLY = "sib_read_only"
+
+
 def create_engine(settings: CommonSettings) -> AsyncEngine:
     url = settings.resolved_database_url
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if settings.is_postgres:
         schema = settings.resolved_database_schema
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
+        # A server restart or a cut connection leaves dead connections in the pool.
+        kwargs["pool_pre_ping"] = True
         return create_async_engine(url, **kwargs)
 
+    # A local file has no connection to lose: no ping (three driver round trips) per checkout.
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    kwargs["connect_args"] = {"timeout": 30}
+    if settings.sqlite_driver == "inline":
+        database = make_url(url).database
+        assert database is not None
+        kwargs["async_creator"] = inline_connector(database, timeout=30)
+    else:
+        kwargs["connect_args"] = {"timeout": 30}
+    # Connections are cheap; enough for the concurrent reads beside the one writer.
+    kwargs["pool_size"] = 20
+    kwargs["max_overflow"] = 40
     engine = create_async_engine(url, **kwargs)
     _configure_sqlite(engine)
     return engine
@@ -129,8 +145,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
-        # IMMEDIATE takes the write lock up front and waits for it under busy_timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE takes the write lock up front and waits for it under busy_timeout. Read-only work
+        # runs without BEGIN: each statement reads a snapshot of its own beside the writer, and the
+        # driver round trips of BEGIN are saved.
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -140,6 +159,13 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # Reads that need no writer's turn: on SQLite a snapshot beside the one writer.
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}),
+            expire_on_commit=False,
+            autoflush=False,  # nothing it holds is ever written
+            class_=AsyncSession,
+        )
         # Set after a commit that wrote outbox rows, so the relay publishes without waiting a poll.
         self.outbox_written = asyncio.Event()
         # SQLite has one writer at a time. Queueing for it here, in the event loop, replaces SQLite's

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from libs.common.db import Database
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 

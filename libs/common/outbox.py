@@ -51,7 +51,8 @@ class OutboxRelay:
             .order_by(outbox_table.c.seq)
             .limit(limit or self.settings.relay_batch_size)
         )
-        async with self.database.serialized(), self.database.sessionmaker() as session:
+        # A read: it needs no turn of the SQLite writer.
+        async with self.database.read_sessionmaker() as session:
             rows = (await session.execute(query)).all()
         return [OutboxRow(*row) for row in rows]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +40,9 @@ class CommonSettings(BaseSettings):
     # three services without them sharing a table. Defaults to the service name.
     database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     var_dir: Path = REPO_ROOT / "var"
+    # SQLite's driver calls: "inline" in the event loop's thread (see libs/common/sqlite_inline.py),
+    # or "thread", aiosqlite's thread per connection.
+    sqlite_driver: Literal["inline", "thread"] = "inline"
 
     # NATS JetStream
     nats_url: str = "nats://127.0.0.1:4222"

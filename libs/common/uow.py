@@ -19,8 +19,12 @@ from libs.common.events import CloudEvent, subject_for
 
 
 class UnitOfWork:
-    def __init__(self, database: Database) -> None:
+    """``read_only``: a transaction that only reads takes no turn in the SQLite writer queue and so never
+    waits behind writers (nor they behind it); it may not commit."""
+
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._database = database
+        self._read_only = read_only
         self._events: list[CloudEvent] = []
         self._session: AsyncSession | None = None
         self._turn: AbstractAsyncContextManager[object] = nullcontext()
@@ -36,9 +40,13 @@ class UnitOfWork:
         return self._session
 
     async def __aenter__(self) -> Self:
-        self._turn = self._database.serialized()
-        await self._turn.__aenter__()
-        self._session = self._database.sessionmaker()
+        if self._read_only:
+            self._turn = nullcontext()
+            self._session = self._database.read_sessionmaker()
+        else:
+            self._turn = self._database.serialized()
+            await self._turn.__aenter__()
+            self._session = self._database.sessionmaker()
         self._events = []
         # Whatever a use case wants to carry to the end of the transaction (e.g. what to recompute).
         self.scratch: dict[str, Any] = {}
@@ -60,6 +68,8 @@ class UnitOfWork:
         self._events.append(event)
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         events, self._events = self._events, []
         if events:
             prefix = self._database.settings.subject_prefix

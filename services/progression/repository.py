@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progression.models import (
@@ -76,16 +76,27 @@ class ParticipantRepository:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def take_recording_seqs(self, participant_id: str, count: int) -> int:
-        """Reserve ``count`` recording sequence numbers; returns the last one. The row update also
-        serialises concurrent recordings for the participant."""
-        result = await self.session.execute(
-            update(ParticipantRow)
-            .where(ParticipantRow.participant_id == participant_id)
-            .values(last_recording_seq=ParticipantRow.last_recording_seq + count)
-            .returning(ParticipantRow.last_recording_seq)
+    async def take_recording_seqs_many(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve ``counts[p]`` recording sequence numbers for each participant p in two statements;
+        returns the first number of each. The rows are locked (FOR UPDATE on PostgreSQL; SQLite's one
+        writer holds the file) so a concurrent writer cannot take the same numbers."""
+        if not counts:
+            return {}
+        rows = await self.session.execute(
+            select(ParticipantRow.participant_id, ParticipantRow.last_recording_seq)
+            .where(ParticipantRow.participant_id.in_(list(counts)))
+            .with_for_update()
         )
-        return int(result.scalar_one())
+        first = {participant_id: last + 1 for participant_id, last in rows}
+        table = ParticipantRow.__table__
+        assert isinstance(table, Table)
+        await self.session.execute(
+            update(table)
+            .where(table.c.participant_id == bindparam("pid"))
+            .values(last_recording_seq=bindparam("last")),
+            [{"pid": pid, "last": first[pid] + count - 1} for pid, count in counts.items()],
+        )
+        return first
 
 
 class StatusRecordRepository:
@@ -110,8 +121,11 @@ class StatusRecordRepository:
         pairs = set(programme_source_ids)
         if not pairs:
             return {}
-        source_ids = {source for _, source in pairs}
-        query = select(StatusRecordRow).where(StatusRecordRow.source_record_id.in_(source_ids))
+        # Both columns, so the unique (programme_id, source_record_id) index finds them.
+        query = select(StatusRecordRow).where(
+            StatusRecordRow.programme_id.in_({programme for programme, _ in pairs}),
+            StatusRecordRow.source_record_id.in_({source for _, source in pairs}),
+        )
         found = {}
         for row in await self.session.scalars(query):
             key = (row.programme_id, row.source_record_id or "")
@@ -131,6 +145,17 @@ class BatchRepository:
 
     async def get(self, actor: str, key: str) -> BatchRequestRow | None:
         return await self.session.get(BatchRequestRow, (actor, key))
+
+    async def existing(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        rows = await self.session.execute(
+            select(BatchRequestRow.actor, BatchRequestRow.key).where(
+                BatchRequestRow.key.in_({key for _, key in wanted})
+            )
+        )
+        return {(actor, key) for actor, key in rows if (actor, key) in wanted}
 
     def add(self, row: BatchRequestRow) -> None:
         self.session.add(row)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import jwt
@@ -68,3 +69,20 @@ def test_the_none_algorithm_is_refused() -> None:
     with pytest.raises(Unauthorized):
         unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
         decode_token(SETTINGS, unsigned)
+
+
+def test_a_verified_token_is_refused_once_it_expires() -> None:
+    # Verified tokens are remembered; the memory must not outlive the token's exp.
+    token = issue_token(SETTINGS, role=Role.jobcenter, ttl=timedelta(seconds=1))
+    assert decode_token(SETTINGS, token).role is Role.jobcenter
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        decode_token(SETTINGS, token)
+
+
+def test_a_remembered_token_is_refused_under_another_secret() -> None:
+    token = issue_token(SETTINGS, role=Role.admin)
+    assert decode_token(SETTINGS, token).role is Role.admin
+    other = CommonSettings(jwt_secret="another-secret-that-is-long-enough-for-hs256")
+    with pytest.raises(Unauthorized, match="not valid"):
+        decode_token(other, token)

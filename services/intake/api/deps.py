@@ -10,12 +10,12 @@ from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
 from services.intake.services.protection import Caller, CprProtection
 
 
-def get_protection(request: Request) -> CprProtection:
+async def get_protection(request: Request) -> CprProtection:
     protection: CprProtection = request.app.state.cpr_protection
     return protection
 
 
-def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
+async def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
     route = request.scope.get("route")
     return Caller(principal, f"{request.method} {getattr(route, 'path', request.url.path)}")
 

@@ -10,17 +10,17 @@ from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
 from services.progression.services.context import Caller, IntakeDirectory
 
 
-def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
+async def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
     token = request.headers.get("authorization", "").partition(" ")[2]
     return Caller(principal, token)
 
 
-def get_directory(request: Request) -> IntakeDirectory:
+async def get_directory(request: Request) -> IntakeDirectory:
     directory: IntakeDirectory = request.app.state.intake_directory
     return directory
 
 
-def get_pseudonym_key(request: Request) -> bytes:
+async def get_pseudonym_key(request: Request) -> bytes:
     return request.app.state.settings.cpr_hmac_key.get_secret_value().encode()  # type: ignore[no-any-return]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -60,13 +61,8 @@ class Reference:
     formatted_cpr: str | None = field(default=None, repr=False)
 
 
-async def resolve_participants(
-    uow: UnitOfWork, directory: IntakeDirectory, pseudonym_key: bytes, caller: Caller, refs: list[Reference]
-) -> None:
-    """Fill in each reference's participant row, or its error. Known participants come from the local
-    copy in two queries; the rest are read from intake (then kept), so a status posted right after the
-    enrolment call returned is accepted even before the event has arrived."""
-    repo = ParticipantRepository(uow.session)
+def parse_references(pseudonym_key: bytes, refs: list[Reference]) -> None:
+    """Turn each CPR into its pseudonym (or the reference's error); no database."""
     for ref in refs:
         if ref.cpr is not None:
             try:
@@ -76,43 +72,75 @@ async def resolve_participants(
                 continue
             ref.pseudonym = cpr_pseudonym(cpr, pseudonym_key)
             ref.formatted_cpr = cpr.formatted
-    by_id = await repo.by_ids(r.participant_id for r in refs if r.participant_id)
-    by_pseudonym: dict[str, list[ParticipantRow]] = {}
-    for row in await repo.by_pseudonyms(r.pseudonym for r in refs if r.pseudonym):
-        by_pseudonym.setdefault(row.cpr_pseudonym or "", []).append(row)
 
+
+@dataclass
+class KnownParticipants:
+    """The local copies of the participants some references name, read in two queries."""
+
+    by_id: dict[str, ParticipantRow]
+    by_pseudonym: dict[str, list[ParticipantRow]]
+
+
+async def known_participants(uow: UnitOfWork, refs: Iterable[Reference]) -> KnownParticipants:
+    refs = list(refs)
+    repo = ParticipantRepository(uow.session)
+    by_id = await repo.by_ids(r.participant_id for r in refs if r.participant_id and not r.error)
+    by_pseudonym: dict[str, list[ParticipantRow]] = {}
+    for row in await repo.by_pseudonyms(r.pseudonym for r in refs if r.pseudonym and not r.error):
+        by_pseudonym.setdefault(row.cpr_pseudonym or "", []).append(row)
+    return KnownParticipants(by_id, by_pseudonym)
+
+
+def choose_participant(ref: Reference, caller: Caller, candidates: list[ParticipantRow]) -> None:
+    """Set the reference's row, or its error, from the participants it may mean."""
+    field_name = "participant_id" if ref.participant_id is not None else "cpr"
+    candidates = [c for c in candidates if caller.principal.can_access(c.programme_id)]
+    if ref.programme_id is not None:
+        candidates = [c for c in candidates if c.programme_id == ref.programme_id]
+    if not candidates:
+        ref.error = (field_name, "no such participant in the programmes of this token")
+    elif len(candidates) > 1:
+        ref.error = ("programme_id", "the citizen is a participant of several programmes; name one")
+    else:
+        ref.row = candidates[0]
+
+
+def locally_known(ref: Reference, known: KnownParticipants) -> list[ParticipantRow] | None:
+    """The local participants a reference may mean, or None when progression has none (yet)."""
+    if ref.participant_id is not None:
+        found = known.by_id.get(ref.participant_id)
+        return [found] if found is not None else None
+    return known.by_pseudonym.get(ref.pseudonym or "") or None
+
+
+async def resolve_participants(
+    uow: UnitOfWork, directory: IntakeDirectory, pseudonym_key: bytes, caller: Caller, refs: list[Reference]
+) -> None:
+    """Fill in each reference's participant row, or its error. Known participants come from the local
+    copy in two queries; the rest are read from intake (then kept), so a status posted right after the
+    enrolment call returned is accepted even before the event has arrived."""
+    parse_references(pseudonym_key, refs)
+    known = await known_participants(uow, refs)
     fetched_ids: dict[str, ParticipantRow | None] = {}
     fetched_cprs: dict[str, list[ParticipantRow]] = {}
     for ref in refs:
         if ref.error:
             continue
-        if ref.participant_id is not None:
-            found = by_id.get(ref.participant_id)
-            if found is None:
-                if ref.participant_id not in fetched_ids:
-                    fetched_ids[ref.participant_id] = await _fetch_by_id(uow, directory, ref.participant_id)
-                found = fetched_ids[ref.participant_id]
+        candidates = locally_known(ref, known)
+        if candidates is None and ref.participant_id is not None:
+            if ref.participant_id not in fetched_ids:
+                fetched_ids[ref.participant_id] = await _fetch_by_id(uow, directory, ref.participant_id)
+            found = fetched_ids[ref.participant_id]
             candidates = [found] if found is not None else []
-            field_name = "participant_id"
-        else:
+        elif candidates is None:
             assert ref.pseudonym is not None and ref.formatted_cpr is not None
-            candidates = by_pseudonym.get(ref.pseudonym, [])
-            if not candidates:
-                if ref.pseudonym not in fetched_cprs:
-                    fetched_cprs[ref.pseudonym] = await _fetch_by_cpr(
-                        uow, directory, caller, ref.formatted_cpr, ref.pseudonym
-                    )
-                candidates = fetched_cprs[ref.pseudonym]
-            field_name = "cpr"
-        candidates = [c for c in candidates if caller.principal.can_access(c.programme_id)]
-        if ref.programme_id is not None:
-            candidates = [c for c in candidates if c.programme_id == ref.programme_id]
-        if not candidates:
-            ref.error = (field_name, "no such participant in the programmes of this token")
-        elif len(candidates) > 1:
-            ref.error = ("programme_id", "the citizen is a participant of several programmes; name one")
-        else:
-            ref.row = candidates[0]
+            if ref.pseudonym not in fetched_cprs:
+                fetched_cprs[ref.pseudonym] = await _fetch_by_cpr(
+                    uow, directory, caller, ref.formatted_cpr, ref.pseudonym
+                )
+            candidates = fetched_cprs[ref.pseudonym]
+        choose_participant(ref, caller, candidates)
 
 
 async def _fetch_by_id(

@@ -4,15 +4,19 @@ source id or an Idempotency-Key; reading the raw records and the resolved timeli
 from __future__ import annotations
 
 import uuid
+import weakref
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from libs.common.clock import as_utc, utcnow
+from libs.common.coalesce import GroupWriter
 from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode, StatusRecordedV1
 from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
-from libs.common.errors import Conflict, ValidationFailed
+from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed
 from libs.common.events import new_event
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
@@ -35,7 +39,12 @@ from services.progression.repository import (
 from services.progression.schemas import StatusRecordIn
 from services.progression.services.context import Caller, IntakeDirectory
 from services.progression.services.participants import (
+    KnownParticipants,
     Reference,
+    choose_participant,
+    known_participants,
+    locally_known,
+    parse_references,
     participant_for_reading,
     resolve_participants,
 )
@@ -60,6 +69,43 @@ def _field(prefix: str, name: str) -> str:
     return f"{prefix}{name}" if prefix else name
 
 
+class _Raced(Exception):
+    """An Idempotency-Key or source id was taken by an earlier request of the same group: the request
+    starts over and finds what that request stored."""
+
+
+class _NeedsIntake(Exception):
+    """A participant progression has not heard of yet (a status before the participant's event): read
+    it from intake and keep it, then start over."""
+
+
+@dataclass(frozen=True)
+class _NewRecord:
+    index: int
+    record_id: str
+    participant_id: str
+    programme_id: str
+    code: str
+    valid_from: date
+    valid_to: date | None
+    source_record_id: str | None
+
+
+@dataclass
+class _Write:
+    """One request as the group writer takes it: its records, who names whom, and who asks."""
+
+    records: list[StatusRecordIn]
+    refs: list[Reference]
+    caller: Caller
+    prefix: str  # "records[{}]." for a batch: how a bad record is named in the 422
+    batch_request: dict[str, Any] | None  # the Idempotency-Key's row, without its record ids
+    asked_intake: bool  # participants unknown here have been looked up at intake already
+
+
+_Outcome = list["Recorded"] | Exception
+
+
 async def record_statuses(
     database: Database,
     directory: IntakeDirectory,
@@ -72,80 +118,247 @@ async def record_statuses(
 ) -> list[Recorded]:
     """Store the records in one transaction: every record is valid, or nothing is stored and the 422
     names each bad record (``records[i].field``). A record whose source id is known with the same
-    content is the stored one (not created again); with other content it is a conflict."""
-    prefix = "records[{}]." if batch else ""
+    content is the stored one (not created again); with other content it is a conflict.
+
+    The records are checked and stored by the group writer, together with the other requests waiting
+    to be stored: one transaction, one query for all their participants, one for their source ids and
+    one commit, however many requests the group holds."""
     fingerprint = keyed_fingerprint(pseudonym_key, [r.model_dump(mode="json") for r in records])
-    async with UnitOfWork(database) as uow:
+    asked_intake = False
+    for _ in range(4):
         if idempotency_key is not None:
-            replay = await _replay(uow, caller, idempotency_key, fingerprint)
+            async with UnitOfWork(database, read_only=True) as uow:
+                replay = await _replay(uow, caller, idempotency_key, fingerprint)
             if replay is not None:
                 return replay
         refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
-        await resolve_participants(uow, directory, pseudonym_key, caller, refs)
-        errors = [
-            {"field": _field(prefix.format(ref.index), ref.error[0]), "in": "body", "message": ref.error[1]}
-            for ref in refs
-            if ref.error
-        ]
-        seen_sources: dict[tuple[str, str], int] = {}
-        for ref, record in zip(refs, records, strict=True):
-            if ref.row is None or record.source_record_id is None:
-                continue
-            key = (ref.row.programme_id, record.source_record_id)
-            if key in seen_sources:
-                errors.append(
-                    {
-                        "field": _field(prefix.format(ref.index), "source_record_id"),
-                        "in": "body",
-                        "message": f"repeats record {seen_sources[key]} of this request",
-                    }
-                )
-            seen_sources[key] = ref.index
-        if errors:
-            raise ValidationFailed(
-                "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors
-            )
+        parse_references(pseudonym_key, refs)
+        batch_request = (
+            {
+                "actor": caller.principal.subject,
+                "key": idempotency_key,
+                "request_fingerprint": fingerprint,
+                "created_at": utcnow(),
+            }
+            if idempotency_key is not None
+            else None
+        )
+        write = _Write(records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake)
+        outcome = await _group_writer(database).submit(write)
+        if isinstance(outcome, _NeedsIntake):
+            await _keep_from_intake(database, directory, pseudonym_key, caller, records)
+            asked_intake = True
+            continue
+        if isinstance(outcome, _Raced):
+            continue
+        if isinstance(outcome, Exception):
+            raise outcome
+        created = sum(1 for r in outcome if r.created)
+        log.info("status_records_recorded", created=created, repeated=len(outcome) - created)
+        return outcome
+    raise ServiceUnavailable("The records could not be stored for concurrent changes; retry.")
 
-        status_repo = StatusRecordRepository(uow.session)
-        known = await status_repo.by_source_ids(seen_sources)
-        results: list[Recorded | None] = [None] * len(records)
-        new: list[tuple[int, ParticipantRow, StatusRecordIn]] = []
-        for ref, record in zip(refs, records, strict=True):
-            assert ref.row is not None
-            stored = known.get((ref.row.programme_id, record.source_record_id or ""))
-            if stored is None:
-                new.append((ref.index, ref.row, record))
-                continue
-            if (stored.participant_id, stored.code, stored.valid_from, stored.valid_to) != (
+
+def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exception:
+    """The request's records with their participants, or the error the request gets."""
+    for ref in write.refs:
+        if ref.error:
+            continue
+        candidates = locally_known(ref, known)
+        if candidates is None and not write.asked_intake:
+            return _NeedsIntake()
+        choose_participant(ref, write.caller, candidates or [])
+    errors = [
+        {"field": _field(write.prefix.format(ref.index), ref.error[0]), "in": "body", "message": ref.error[1]}
+        for ref in write.refs
+        if ref.error
+    ]
+    seen_sources: dict[tuple[str, str], int] = {}
+    for ref, record in zip(write.refs, write.records, strict=True):
+        if ref.row is None or record.source_record_id is None:
+            continue
+        key = (ref.row.programme_id, record.source_record_id)
+        if key in seen_sources:
+            errors.append(
+                {
+                    "field": _field(write.prefix.format(ref.index), "source_record_id"),
+                    "in": "body",
+                    "message": f"repeats record {seen_sources[key]} of this request",
+                }
+            )
+        seen_sources[key] = ref.index
+    if errors:
+        return ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
+    prepared = []
+    for ref, record in zip(write.refs, write.records, strict=True):
+        assert ref.row is not None
+        prepared.append(
+            _NewRecord(
+                ref.index,
+                str(uuid.uuid4()),
                 ref.row.participant_id,
+                ref.row.programme_id,
                 record.code.value,
                 *_period(record),
-            ):
-                raise Conflict(
-                    f"source_record_id {record.source_record_id} was recorded with other content",
-                    index=ref.index,
-                    record_id=stored.record_id,
-                )
-            results[ref.index] = Recorded(stored, created=False)
-
-        categories = await _categories(uow, {row.programme_id for _, row, _ in new})
-        rows = await _insert(uow, new, categories)
-        for (index, _, _), row in zip(new, rows, strict=True):
-            results[index] = Recorded(row, created=True)
-        final = [r for r in results if r is not None]
-        if idempotency_key is not None:
-            BatchRepository(uow.session).add(
-                BatchRequestRow(
-                    actor=caller.principal.subject,
-                    key=idempotency_key,
-                    request_fingerprint=fingerprint,
-                    record_ids=[r.row.record_id for r in final],
-                    created_at=utcnow(),
-                )
+                record.source_record_id,
             )
+        )
+    return prepared
+
+
+async def _keep_from_intake(
+    database: Database,
+    directory: IntakeDirectory,
+    pseudonym_key: bytes,
+    caller: Caller,
+    records: list[StatusRecordIn],
+) -> None:
+    async with UnitOfWork(database) as uow:
+        refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
+        await resolve_participants(uow, directory, pseudonym_key, caller, refs)
         await uow.commit()
-    log.info("status_records_recorded", created=len(rows), repeated=len(final) - len(rows))
-    return final
+
+
+_WRITERS: weakref.WeakKeyDictionary[Database, GroupWriter[_Write, _Outcome]] = weakref.WeakKeyDictionary()
+
+
+def _group_writer(database: Database) -> GroupWriter[_Write, _Outcome]:
+    writer = _WRITERS.get(database)
+    if writer is None:
+        writer = GroupWriter(
+            lambda items: _store(database, items),
+            max_items=256,
+            max_weight=20_000,
+            weight=lambda item: max(1, len(item.records)),
+        )
+        _WRITERS[database] = writer
+    return writer
+
+
+def _same_content(stored: StatusRecordRow, record: _NewRecord) -> bool:
+    return (stored.participant_id, stored.code, stored.valid_from, stored.valid_to) == (
+        record.participant_id,
+        record.code,
+        record.valid_from,
+        record.valid_to,
+    )
+
+
+async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
+    """Check and store the records of several requests in one transaction. Each request's outcome is
+    its records in request order, or the error that request gets (bad references, a source id known
+    with other content, a participant to read from intake first, or an Idempotency-Key or source id
+    taken by an earlier request of the same group: start over)."""
+    async with UnitOfWork(database) as uow:
+        known_people = await known_participants(uow, (ref for item in items for ref in item.refs))
+        checked = [_checked(item, known_people) for item in items]
+        status_repo = StatusRecordRepository(uow.session)
+        known = await status_repo.by_source_ids(
+            (r.programme_id, r.source_record_id)
+            for records in checked
+            if not isinstance(records, Exception)
+            for r in records
+            if r.source_record_id is not None
+        )
+        keys = {(i.batch_request["actor"], i.batch_request["key"]) for i in items if i.batch_request}
+        taken_keys = await BatchRepository(uow.session).existing(keys)
+        claimed: set[tuple[str, str]] = set()
+        outcomes: list[list[Recorded | _NewRecord] | Exception] = []
+        for item, records in zip(items, checked, strict=True):
+            if isinstance(records, Exception):
+                outcomes.append(records)
+                continue
+            key = (item.batch_request["actor"], item.batch_request["key"]) if item.batch_request else None
+            sources = {(r.programme_id, r.source_record_id) for r in records if r.source_record_id}
+            if (key is not None and key in taken_keys) or sources & claimed:
+                outcomes.append(_Raced())
+                continue
+            planned: list[Recorded | _NewRecord] = []
+            conflict: Conflict | None = None
+            for record in records:
+                stored = known.get((record.programme_id, record.source_record_id or ""))
+                if stored is None:
+                    planned.append(record)
+                elif _same_content(stored, record):
+                    planned.append(Recorded(stored, created=False))
+                else:
+                    conflict = Conflict(
+                        f"source_record_id {record.source_record_id} was recorded with other content",
+                        index=record.index,
+                        record_id=stored.record_id,
+                    )
+                    break
+            if conflict is not None:
+                outcomes.append(conflict)
+                continue
+            claimed |= sources
+            if key is not None:
+                taken_keys.add(key)
+            outcomes.append(planned)
+        new = [r for o in outcomes if not isinstance(o, Exception) for r in o if isinstance(r, _NewRecord)]
+        rows = await _insert(uow, new)
+        batch_repo = BatchRepository(uow.session)
+        results: list[_Outcome] = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                results.append(outcome)
+                continue
+            recorded = [
+                Recorded(rows[r.record_id], created=True) if isinstance(r, _NewRecord) else r for r in outcome
+            ]
+            if item.batch_request is not None:
+                batch_repo.add(
+                    BatchRequestRow(**item.batch_request, record_ids=[r.row.record_id for r in recorded])
+                )
+            results.append(recorded)
+        await uow.commit()
+    return results
+
+
+async def _insert(uow: UnitOfWork, new: list[_NewRecord]) -> dict[str, StatusRecordRow]:
+    """Number the records per participant in order, bulk-insert them and announce each."""
+    if not new:
+        return {}
+    next_seq = await ParticipantRepository(uow.session).take_recording_seqs_many(
+        Counter(r.participant_id for r in new)
+    )
+    categories = await _categories(uow, {r.programme_id for r in new})
+    now = utcnow()
+    values: list[dict[str, Any]] = []
+    for record in new:
+        seq = next_seq[record.participant_id]
+        next_seq[record.participant_id] = seq + 1
+        values.append(
+            {
+                "record_id": record.record_id,
+                "participant_id": record.participant_id,
+                "programme_id": record.programme_id,
+                "code": record.code,
+                "valid_from": record.valid_from,
+                "valid_to": record.valid_to,
+                "recording_seq": seq,
+                "recorded_at": now,
+                "source_record_id": record.source_record_id,
+            }
+        )
+        uow.emit(
+            new_event(
+                StatusRecordedV1(
+                    record_id=record.record_id,
+                    participant_id=record.participant_id,
+                    programme_id=record.programme_id,
+                    code=StatusCode(record.code),
+                    category=StatusCategory(categories[record.programme_id][record.code]),
+                    valid_from=record.valid_from,
+                    valid_to=record.valid_to,
+                    recording_seq=seq,
+                    recorded_at=now,
+                ),
+                subject=f"participant/{record.participant_id}",
+            )
+        )
+    await StatusRecordRepository(uow.session).insert_many(values)
+    return {value["record_id"]: StatusRecordRow(**value) for value in values}
 
 
 async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -> list[Recorded] | None:
@@ -164,56 +377,6 @@ async def _categories(uow: UnitOfWork, programme_ids: set[str]) -> dict[str, dic
     return {
         pid: (programmes[pid].status_categories if pid in programmes else defaults) for pid in programme_ids
     }
-
-
-async def _insert(
-    uow: UnitOfWork,
-    new: list[tuple[int, ParticipantRow, StatusRecordIn]],
-    categories: dict[str, dict[str, str]],
-) -> list[StatusRecordRow]:
-    """Number the records per participant in request order, bulk-insert them and announce each."""
-    participants = ParticipantRepository(uow.session)
-    counts: dict[str, int] = {}
-    for _, row, _ in new:
-        counts[row.participant_id] = counts.get(row.participant_id, 0) + 1
-    next_seq: dict[str, int] = {}
-    for participant_id, count in counts.items():
-        last = await participants.take_recording_seqs(participant_id, count)
-        next_seq[participant_id] = last - count + 1
-    now = utcnow()
-    values: list[dict[str, Any]] = []
-    for _, participant, record in new:
-        valid_from, valid_to = _period(record)
-        seq = next_seq[participant.participant_id]
-        next_seq[participant.participant_id] = seq + 1
-        values.append(
-            {
-                "record_id": str(uuid.uuid4()),
-                "participant_id": participant.participant_id,
-                "programme_id": participant.programme_id,
-                "code": record.code.value,
-                "valid_from": valid_from,
-                "valid_to": valid_to,
-                "recording_seq": seq,
-                "recorded_at": now,
-                "source_record_id": record.source_record_id,
-            }
-        )
-    await StatusRecordRepository(uow.session).insert_many(values)
-    for value in values:
-        payload = StatusRecordedV1(
-            record_id=value["record_id"],
-            participant_id=value["participant_id"],
-            programme_id=value["programme_id"],
-            code=StatusCode(value["code"]),
-            category=StatusCategory(categories[value["programme_id"]][value["code"]]),
-            valid_from=value["valid_from"],
-            valid_to=value["valid_to"],
-            recording_seq=value["recording_seq"],
-            recorded_at=now,
-        )
-        uow.emit(new_event(payload, subject=f"participant/{value['participant_id']}"))
-    return [StatusRecordRow(**value) for value in values]
 
 
 async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StatusRecordRow]:
