@@ -102,7 +102,7 @@ async def child(size: int, settings: SettlementSettings) -> dict[str, Any]:
             database, Principal("bench", Role.admin, frozenset({"*"})), PROGRAMME, "2026-04"
         )
         statement = time.perf_counter() - began
-        lines = len(issued.statement.content["lines"])
+        lines = issued.statement.line_count
     finally:
         await database.dispose()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -10,6 +10,8 @@ from libs.common.contracts import (
     ParticipantWithdrawnV1,
     ProgrammeTermsPublishedV1,
     StatementIssuedV1,
+    StatementIssuedV2,
+    StatementLinesV1,
     StatusRecordedV1,
 )
 from libs.common.events import CloudEvent, EventPayload
@@ -36,6 +38,10 @@ async def on_statement_issued(uow: UnitOfWork, event: CloudEvent, payload: Event
     """Settlement's own statements: already stored when live; restored from the stream in a rebuild."""
     if isinstance(payload, StatementIssuedV1):
         await statements.restore_statement(uow, payload)
+    elif isinstance(payload, StatementLinesV1):
+        await statements.restore_lines(uow, payload)
+    elif isinstance(payload, StatementIssuedV2):
+        await statements.restore_statement_v2(uow, payload)
 
 
 async def on_measurement(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
@@ -64,7 +70,7 @@ CONSUMERS = [
     ),
     ConsumerSpec(
         name="settlement-statements",
-        event_types=[StatementIssuedV1.event_type],
+        event_types=[StatementIssuedV1.event_type, StatementLinesV1.event_type, StatementIssuedV2.event_type],
         handler=on_statement_issued,
     ),
     ConsumerSpec(

@@ -88,7 +88,9 @@ class MonthRow(Base):
 
 
 class StatementRow(Base):
-    """An issued statement: immutable."""
+    """An issued statement: immutable. ``content`` is its document without the lines (statement_id,
+    programme_id, period, covers_through, issued_at, terms_version, totals); the lines are the
+    statement's rows in ``statement_lines``, ``line_count`` of them."""
 
     __tablename__ = "statements"
     __table_args__ = (UniqueConstraint("programme_id", "period"),)
@@ -101,6 +103,7 @@ class StatementRow(Base):
     issued_by: Mapped[str] = mapped_column(String(200))
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
+    line_count: Mapped[int] = mapped_column(Integer)
 
 
 class StatementLineRow(Base):
@@ -115,6 +118,20 @@ class StatementLineRow(Base):
     amount_dkk: Mapped[Decimal] = mapped_column(Money())
     corrects_statement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     corrects_line_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class StatementLinePartRow(Base):
+    """A part of a statement's lines (statement.lines.v1) received before the statement.issued.v2
+    that completes it: kept here until then (in a rebuild), then moved into statement_lines."""
+
+    __tablename__ = "statement_line_parts"
+
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64))
+    first_line_no: Mapped[int] = mapped_column(Integer)
+    lines: Mapped[list[list[Any]]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SequenceGapRow(Base):

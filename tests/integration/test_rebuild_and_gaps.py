@@ -88,10 +88,14 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     stats, report = await rebuild(ops, live_settings)
 
     assert stats.skipped == 0 and stats.applied == stats.events > 0
-    assert stats.per_consumer["settlement-statements"] == 2
+    # Each statement: one statement.lines.v1 part (its few lines), then its statement.issued.v2.
+    assert stats.per_consumer["settlement-statements"] == 4
     for table_name, counts in report.items():
         assert counts["only_live"] == counts["only_rebuilt"] == 0, (table_name, counts)
     assert report["statements"]["same"] == 2
+    assert (
+        report["statement_lines"]["same"] == len(issued.json()["lines"]) + len(adjusted.json()["lines"]) > 0
+    )
     assert report["participant_months"]["same"] == len(await months(trio, first)) + len(
         await months(trio, second)
     )

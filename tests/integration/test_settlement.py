@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from libs.common.auth import Role
+from libs.common.contracts import StatementIssuedV2, StatementLinesV1
 from tests.integration.conftest import (
     ADMIN_ROUTES,
     SEED,
@@ -183,8 +184,22 @@ async def test_months_statements_and_an_adjustment_for_a_corrected_month(trio: T
     assert (await trio.settlement.post(url, json={"period": "2024-07"}, headers=JOBCENTER)).status_code == 409
     assert (await trio.settlement.post(url, json={"period": "2024-10"}, headers=PROVIDER)).status_code == 403
 
-    issued = [e for e in await outbox_events(trio.settlement) if e.type.endswith("statement.issued.v1")]
-    assert [e.data["period"] for e in issued] == ["2024-08", "2024-09"]
+    events = [e for e in await outbox_events(trio.settlement) if ".statement." in e.type]
+    # Each statement: its lines in statement.lines.v1 parts, then its statement.issued.v2.
+    assert [e.type.rsplit(".", 2)[-2] for e in events] == ["lines", "issued", "lines", "issued"]
+    issued = [StatementIssuedV2.model_validate(e.data) for e in events[1::2]]
+    assert [e.period for e in issued] == ["2024-08", "2024-09"]
+    assert [(e.line_count, e.parts, e.sha256) for e in issued] == [
+        (len(statement["lines"]), 1, statement["sha256"]),
+        (len(second.json()["lines"]), 1, second.json()["sha256"]),
+    ]
+    part = StatementLinesV1.model_validate(events[2].data)
+    assert (part.statement_id, part.part, part.first_line_no) == (second.json()["statement_id"], 1, 1)
+    assert [[kind, p, m, str(a), s, n] for kind, p, m, a, s, n in part.lines] == [
+        [line[c] for c in ("kind", "participant_id", "month", "amount_dkk", "corrects_statement_id",
+                           "corrects_line_no")]
+        for line in second.json()["lines"]
+    ]  # fmt: skip
     recalculated = [
         e for e in await outbox_events(trio.settlement) if e.type.endswith("months.recalculated.v1")
     ]

@@ -25,16 +25,21 @@ from libs.common.contracts.progression import (
     StatusRecordedV1,
 )
 from libs.common.contracts.settlement import (
+    LINES_PER_PART,
     MonthChange,
     MonthsRecalculatedV1,
     StatementIssuedV1,
+    StatementIssuedV2,
     StatementLine,
+    StatementLinesV1,
+    StatementLineValues,
 )
 from libs.common.contracts.vocabulary import STATUS_CODES, StatusCategory, StatusCode
 
 __all__ = [
     "INDICATORS",
     "INDICATOR_GROUPS",
+    "LINES_PER_PART",
     "STATUS_CODES",
     "CprPseudonym",
     "CutoffAdvancedV1",
@@ -52,7 +57,10 @@ __all__ = [
     "ProgrammeTermsPublishedV1",
     "Split",
     "StatementIssuedV1",
+    "StatementIssuedV2",
     "StatementLine",
+    "StatementLineValues",
+    "StatementLinesV1",
     "StatusCategory",
     "StatusCode",
     "StatusRecordedV1",

@@ -45,7 +45,9 @@ class StatementLine(BaseModel):
 @register
 class StatementIssuedV1(EventPayload):
     """An issued statement. It carries the whole document (lines, totals, terms version), so a
-    rebuild of settlement restores statements from the stream and checks each against its sha256."""
+    rebuild of settlement restores statements from the stream and checks each against its sha256.
+    Superseded by statement.issued.v2 (lines in parts: a whole document of many lines does not fit in
+    one message); still read, since the stream holds it."""
 
     event_type = "dk.sib.settlement.statement.issued.v1"
 
@@ -63,3 +65,57 @@ class StatementIssuedV1(EventPayload):
     issued_by: str | None = Field(default=None, description="Subject of the token that issued it")
     lines: list[StatementLine] | None = None
     totals: dict[str, Decimal] | None = None
+
+
+# [kind, participant_id, month, amount_dkk, corrects_statement_id, corrects_line_no]
+StatementLineValues = tuple[str, str | None, str | None, Decimal, str | None, int | None]
+
+LINES_PER_PART = 5000  # a part of 5,000 lines stays well under NATS's default 1 MB message limit
+
+
+@register
+class StatementLinesV1(EventPayload):
+    """A run of consecutive lines of an issued statement: a statement's lines are published in parts
+    of at most 5,000 lines (so every message stays under NATS's 1 MB limit), numbered 1, 2, ...,
+    **before** the statement.issued.v2 that completes them. Each line is an array
+    ``[kind, participant_id, month, amount_dkk, corrects_statement_id, corrects_line_no]``; its line
+    number is ``first_line_no`` plus its index."""
+
+    event_type = "dk.sib.settlement.statement.lines.v1"
+
+    statement_id: str
+    programme_id: ProgrammeId
+    part: int = Field(ge=1, description="1, 2, ... up to the statement's parts")
+    first_line_no: int = Field(ge=1)
+    lines: list[StatementLineValues] = Field(
+        description="[kind (fee, adjustment or cap), participant_id, month (YYYY-MM), amount_dkk, "
+        "corrects_statement_id, corrects_line_no]"
+    )
+
+
+@register
+class StatementIssuedV2(EventPayload):
+    """An issued statement, without its lines: they were published just before it in ``parts``
+    statement.lines.v1 events (none when it has no lines). ``sha256`` is over the whole document, as
+    in v1: the canonical JSON (sorted keys, no spaces, amounts as strings) of statement_id,
+    programme_id, period, covers_through, issued_at, terms_version, lines (objects with line_no, kind,
+    participant_id, month, amount_dkk, corrects_statement_id, corrects_line_no) and totals. A rebuild
+    of settlement restores the statement from the parts and checks it against the sha256."""
+
+    event_type = "dk.sib.settlement.statement.issued.v2"
+
+    statement_id: str
+    programme_id: ProgrammeId
+    period: str
+    covers_through: str
+    issued_at: AwareDatetime
+    net_dkk: Decimal
+    cumulative_invoiced_dkk: Decimal
+    investor_dkk: Decimal
+    provider_dkk: Decimal
+    sha256: str
+    terms_version: int
+    issued_by: str = Field(description="Subject of the token that issued it")
+    totals: dict[str, Decimal]
+    line_count: int = Field(ge=0)
+    parts: int = Field(ge=0, description="How many statement.lines.v1 events carry the lines")

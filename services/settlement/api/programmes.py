@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import StreamingResponse
 
 from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from libs.common.db import Database
 from libs.common.deps import DatabaseDep
 from libs.common.errors import Forbidden, NotFound
+from services.settlement.models import StatementRow
 from services.settlement.schemas import (
     ProgrammeTermsOut,
     StatementList,
@@ -38,14 +41,23 @@ async def get_terms(programme_id: str, principal: CurrentPrincipal, db: Database
     return await programmes.programme_terms(db, programme_id)
 
 
-def _statement_response(content: dict[str, Any], request: Request) -> Response | StatementOut:
+def _statement_response(
+    database: Database, row: StatementRow, principal: Principal, request: Request, status_code: int = 200
+) -> StreamingResponse:
+    """The statement as JSON (``StatementOut``) or, asked with ``Accept: text/csv``, as CSV; streamed a
+    chunk of lines at a time from statement_lines (a statement may hold millions of lines)."""
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(
-            statements.statement_csv(content),
+        return StreamingResponse(
+            statements.statement_csv_chunks(database, row, principal),
+            status_code=status_code,
             media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="statement-{content["period"]}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="statement-{row.period}.csv"'},
         )
-    return StatementOut.model_validate(content)
+    return StreamingResponse(
+        statements.statement_json(database, row, principal),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 @router.post(
@@ -57,13 +69,15 @@ def _statement_response(content: dict[str, Any], request: Request) -> Response |
     responses={409: {"description": "A later period has been issued already"}},
 )
 async def issue(
-    programme_id: str, body: StatementRequest, principal: Issuer, db: DatabaseDep, response: Response
-) -> StatementOut:
+    programme_id: str, body: StatementRequest, principal: Issuer, db: DatabaseDep, request: Request
+) -> StreamingResponse:
     result = await statements.issue_statement(db, principal, programme_id, body.period)
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return StatementOut.model_validate(
-        statements.for_reader(result.statement.content | {"sha256": result.statement.sha256}, principal)
+    return _statement_response(
+        db,
+        result.statement,
+        principal,
+        request,
+        status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
     )
 
 
@@ -90,7 +104,8 @@ async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep)
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def get_statement(statement_id: str, principal: Reader, db: DatabaseDep, request: Request) -> Any:
-    return _statement_response(await statements.get_statement(db, principal, statement_id), request)
+    row = await statements.readable_statement(db, principal, statement_id)
+    return _statement_response(db, row, principal, request)
 
 
 @router.get(

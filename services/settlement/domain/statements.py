@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -54,31 +54,139 @@ class IssuedLine:
     line: Line
 
 
+CURRENT = 0  # a ledger row holding a (citizen, month)'s current fee
+INVOICED = 1  # a ledger row holding an issued line of it
+
+# (participant_id, month "YYYY-MM", CURRENT or INVOICED, amount, statement_id, line_no): the current fee
+# of an eligible (citizen, month), or one of its issued fee/adjustment lines (never a cap line). The
+# amount may come as its exact decimal text (SQLite stores money as text): it is read with Decimal().
+LedgerRow = tuple[str, str, int, Decimal | str, str | None, int | None]
+
+
+# A line of the statement being issued, as plain values (a statement can hold millions): kind,
+# participant_id, month "YYYY-MM", amount, corrects_statement_id, corrects_line_no.
+NewLine = tuple[LineKind, str | None, str | None, Decimal, str | None, int | None]
+
+
+def _closing_line(
+    key: tuple[str, str],
+    current: Decimal | None,
+    invoiced: Decimal | None,
+    ref: tuple[str | None, int | None],
+) -> NewLine | None:
+    """The line that brings one (citizen, month) from what was invoiced to its current fee, if any."""
+    participant_id, month = key
+    if invoiced is None:
+        if current is None or current == ZERO:
+            return None
+        return (LineKind.fee, participant_id, month, current, None, None)
+    amount = (ZERO if current is None else current) - invoiced
+    if amount == ZERO:
+        return None
+    return (LineKind.adjustment, participant_id, month, amount, ref[0], ref[1])
+
+
+class LineStream:
+    """Fee and adjustment lines from the ledger rows of a programme, sorted by (participant_id, month,
+    CURRENT before INVOICED, issue order); one (citizen, month) at a time, so a statement of any size
+    is made in constant memory. Counts what it has seen for the totals. A (citizen, month) without a
+    CURRENT row earns nothing now (its window shrank, say, or its fee is 0): the rows of fees of 0 may
+    be left out."""
+
+    def __init__(self) -> None:
+        self.previous = ZERO  # the issued fee and adjustment lines, all statements
+        self.fees = ZERO
+        self.adjustments = ZERO
+        self.count = 0
+        self._key: tuple[str, str] | None = None
+        self._current: Decimal | None = None
+        self._invoiced: Decimal | None = None
+        self._ref: tuple[str | None, int | None] = (None, None)
+
+    def feed(self, rows: Iterable[LedgerRow]) -> list[NewLine]:
+        """The lines of every (citizen, month) completed by these rows (the last one stays open)."""
+        out: list[NewLine] = []
+        # The hot loop of a statement (a row per eligible month and per issued line): locals only.
+        key, current, invoiced, ref = self._key, self._current, self._invoiced, self._ref
+        previous = self.previous
+        for participant_id, month, source, amount, statement_id, line_no in rows:
+            if key is None or month != key[1] or participant_id != key[0]:
+                if key is not None:
+                    line = _closing_line(key, current, invoiced, ref)
+                    if line is not None:
+                        out.append(line)
+                key, current, invoiced = (participant_id, month), None, None
+            value = Decimal(amount)
+            if source == CURRENT:
+                current = value
+            else:
+                invoiced = value if invoiced is None else invoiced + value
+                ref = (statement_id, line_no)
+                previous += value
+        self._key, self._current, self._invoiced, self._ref = key, current, invoiced, ref
+        self.previous = previous
+        self._count(out)
+        return out
+
+    def finish(self) -> list[NewLine]:
+        out: list[NewLine] = []
+        if self._key is not None:
+            line = _closing_line(self._key, self._current, self._invoiced, self._ref)
+            out = [line] if line is not None else []
+            self._key = None
+        self._count(out)
+        return out
+
+    def _count(self, lines: list[NewLine]) -> None:
+        self.fees += sum((line[3] for line in lines if line[0] is LineKind.fee), ZERO)
+        self.adjustments += sum((line[3] for line in lines if line[0] is LineKind.adjustment), ZERO)
+        self.count += len(lines)
+
+
+def ledger_rows(current_fees: Mapping[Key, Decimal], issued: Sequence[IssuedLine]) -> list[LedgerRow]:
+    """The sorted ledger rows of in-memory fees and issued lines (what the database query returns)."""
+    rows: list[tuple[str, str, int, int, Decimal, str | None, int | None]] = [
+        (participant_id, str(month), CURRENT, 0, fee, None, None)
+        for (participant_id, month), fee in current_fees.items()
+    ]
+    for order, item in enumerate(issued, start=1):
+        line = item.line
+        if line.kind is LineKind.cap or line.participant_id is None or line.month is None:
+            continue
+        ref = item.ref
+        rows.append(
+            (
+                line.participant_id,
+                str(line.month),
+                INVOICED,
+                order,
+                line.amount,
+                ref.statement_id,
+                ref.line_no,
+            )
+        )
+    rows.sort(key=lambda row: row[:4])
+    return [(p, m, source, amount, sid, no) for p, m, source, _, amount, sid, no in rows]
+
+
 def participant_lines(current_fees: Mapping[Key, Decimal], issued: Sequence[IssuedLine]) -> list[Line]:
     """Fee and adjustment lines that bring every (citizen, month) to its current fee.
 
     ``current_fees`` holds every eligible (citizen, month); an invoiced month missing from it (its window
     shrank, say) now earns nothing and is adjusted to zero."""
-    invoiced: dict[Key, Decimal] = {}
-    last_ref: dict[Key, LineRef] = {}
-    for item in issued:
-        if item.line.kind is LineKind.cap or item.line.participant_id is None or item.line.month is None:
-            continue
-        key = (item.line.participant_id, item.line.month)
-        invoiced[key] = invoiced.get(key, ZERO) + item.line.amount
-        last_ref[key] = item.ref
-    lines = []
-    for key in sorted(set(current_fees) | set(invoiced)):
-        participant_id, month = key
-        current = current_fees.get(key, ZERO)
-        if key not in invoiced:
-            if current != ZERO:
-                lines.append(Line(LineKind.fee, current, participant_id, month))
-        elif current != invoiced[key]:
-            lines.append(
-                Line(LineKind.adjustment, current - invoiced[key], participant_id, month, last_ref[key])
-            )
-    return lines
+    stream = LineStream()
+    new = stream.feed(ledger_rows(current_fees, issued)) + stream.finish()
+    return [to_line(line) for line in new]
+
+
+def to_line(line: NewLine) -> Line:
+    kind, participant_id, month, amount, corrects_statement_id, corrects_line_no = line
+    corrects = (
+        LineRef(corrects_statement_id, corrects_line_no)
+        if corrects_statement_id is not None and corrects_line_no is not None
+        else None
+    )
+    return Line(kind, amount, participant_id, Month.parse(month) if month else None, corrects)
 
 
 def cap_effect(cumulative_earned: Decimal, total_cap: Decimal) -> Decimal:
@@ -113,22 +221,32 @@ def build_statement(
     investor_percent: Decimal,
 ) -> tuple[list[Line], Totals]:
     """The lines and totals of the next statement, given every line issued before it."""
-    lines = participant_lines(current_fees, issued)
-    previous_participant = sum((i.line.amount for i in issued if i.line.kind is not LineKind.cap), ZERO)
+    stream = LineStream()
+    new = stream.feed(ledger_rows(current_fees, issued)) + stream.finish()
     previous_cap = sum((i.line.amount for i in issued if i.line.kind is LineKind.cap), ZERO)
-    cumulative_earned = previous_participant + sum((line.amount for line in lines), ZERO)
-    cap_line = cap_effect(cumulative_earned, total_cap) - previous_cap
-    if cap_line != ZERO:
-        lines.append(Line(LineKind.cap, cap_line))
-    cumulative_invoiced = cumulative_earned + previous_cap + cap_line
-    previous_invoiced = previous_participant + previous_cap
+    cap_line, totals = finish_statement(stream, previous_cap, total_cap, investor_percent)
+    return [to_line(line) for line in ([*new, cap_line] if cap_line else new)], totals
+
+
+def finish_statement(
+    stream: LineStream, previous_cap: Decimal, total_cap: Decimal, investor_percent: Decimal
+) -> tuple[NewLine | None, Totals]:
+    """The cap line (None when the cap changes nothing) and the totals, once every line is streamed;
+    ``previous_cap`` is the sum of the cap lines issued before."""
+    cumulative_earned = stream.previous + stream.fees + stream.adjustments
+    cap_amount = cap_effect(cumulative_earned, total_cap) - previous_cap
+    cap_line: NewLine | None = (
+        (LineKind.cap, None, None, cap_amount, None, None) if cap_amount != ZERO else None
+    )
+    cumulative_invoiced = cumulative_earned + previous_cap + cap_amount
+    previous_invoiced = stream.previous + previous_cap
     investor_cum, provider_cum = split_cumulative(cumulative_invoiced, investor_percent)
     investor_prev, provider_prev = split_cumulative(previous_invoiced, investor_percent)
     totals = Totals(
-        fees=sum((line.amount for line in lines if line.kind is LineKind.fee), ZERO),
-        adjustments=sum((line.amount for line in lines if line.kind is LineKind.adjustment), ZERO),
-        cap=cap_line,
-        net=sum((line.amount for line in lines), ZERO),
+        fees=stream.fees,
+        adjustments=stream.adjustments,
+        cap=cap_amount,
+        net=stream.fees + stream.adjustments + cap_amount,
         cumulative_earned=cumulative_earned,
         cumulative_invoiced=cumulative_invoiced,
         investor=investor_cum - investor_prev,
@@ -136,7 +254,7 @@ def build_statement(
         cumulative_investor=investor_cum,
         cumulative_provider=provider_cum,
     )
-    return lines, totals
+    return cap_line, totals
 
 
 def canonical_json(content: object) -> bytes:
@@ -148,3 +266,65 @@ def canonical_json(content: object) -> bytes:
 
 def content_hash(content: object) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) quotes strings with
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
+
+
+def canonical_line(
+    line_no: int,
+    kind: str,
+    participant_id: str | None,
+    month: str | None,
+    amount_dkk: str,
+    corrects_statement_id: str | None,
+    corrects_line_no: int | None,
+) -> str:
+    """``canonical_json`` of one line of a statement's document, written out directly (the same bytes:
+    a unit test holds them equal), because a statement can hold millions of lines."""
+    return (
+        f'{{"amount_dkk":{_encode(amount_dkk)},'
+        f'"corrects_line_no":{"null" if corrects_line_no is None else int(corrects_line_no)},'
+        f'"corrects_statement_id":{_json_text(corrects_statement_id)},'
+        f'"kind":{_encode(kind)},"line_no":{int(line_no)},'
+        f'"month":{_json_text(month)},"participant_id":{_json_text(participant_id)}}}'
+    )
+
+
+class DocumentHash:
+    """sha256 of a statement's canonical JSON document (``content_hash`` of the whole document, lines
+    included), computed as the lines stream past: ``lines`` is the only key that sorts before the
+    header's ``period``, ``programme_id``, ``statement_id``, ``terms_version`` and ``totals``."""
+
+    def __init__(self, header: Mapping[str, object]) -> None:
+        self._before = self._split(header)[0]
+        self._hash = hashlib.sha256(self._before.encode())
+        self._first = True
+
+    @staticmethod
+    def _split(header: Mapping[str, object]) -> tuple[str, str]:
+        text = canonical_json({**header, "lines": []}).decode()
+        before, marker, after = text.partition('"lines":[]')
+        if not marker or '"lines":[]' in after:
+            raise ValueError("a statement's header must not contain lines")
+        return before + '"lines":[', "]" + after
+
+    def add(self, lines: Iterable[str]) -> None:
+        """Canonical lines (``canonical_line``), in line order."""
+        text = ",".join(lines)
+        if text:
+            self._hash.update((text if self._first else "," + text).encode())
+            self._first = False
+
+    def hexdigest(self, header: Mapping[str, object]) -> str:
+        """The hash, given the whole header (with ``totals``, which sorts after the lines)."""
+        before, after = self._split(header)
+        if before != self._before:
+            raise ValueError("the header changed while the lines were hashed")
+        done = self._hash.copy()
+        done.update(after.encode())
+        return done.hexdigest()

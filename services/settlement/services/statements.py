@@ -4,36 +4,52 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
-from libs.common.contracts import StatementIssuedV1, StatementLine
-from libs.common.db import Database
+from libs.common.contracts import LINES_PER_PART, StatementIssuedV1, StatementIssuedV2, StatementLinesV1
+from libs.common.db import Database, outbox_table
 from libs.common.errors import Conflict, NotFound
-from libs.common.events import new_event
-from libs.common.logging import get_logger
+from libs.common.events import CloudEvent, new_event, subject_for
+from libs.common.logging import get_correlation_id, get_logger
 from libs.common.uow import UnitOfWork
-from services.settlement.domain import (
-    IssuedLine,
-    Line,
+from services.settlement.domain import Month, content_hash, split_cumulative, terms_in_force
+from services.settlement.domain.months import ORE
+from services.settlement.domain.statements import (
+    DocumentHash,
     LineKind,
-    LineRef,
-    Month,
-    build_statement,
-    content_hash,
-    split_cumulative,
-    terms_in_force,
+    LineStream,
+    NewLine,
+    canonical_line,
+    finish_statement,
 )
-from services.settlement.models import MonthRow, ProgrammeTermsRow, StatementLineRow, StatementRow
+from services.settlement.models import MonthRow, ProgrammeTermsRow, StatementLinePartRow, StatementRow
 from services.settlement.repository import FactsRepository, MonthRepository, StatementRepository
+from services.settlement.repository_statements import (
+    LINE_COLUMNS,
+    LineValues,
+    add_line_values,
+    add_lines,
+    add_part,
+    drop_parts,
+    has_part,
+    ledger,
+    lines_of,
+    part_numbers,
+    parts_of,
+    previous_cap,
+)
+from services.settlement.schemas import StatementOut
 from services.settlement.services.months import terms_versions
 
 log = get_logger(__name__)
@@ -46,29 +62,112 @@ class Issued:
     created: bool
 
 
-def _issued_lines(rows: list[tuple[StatementLineRow, str]]) -> list[IssuedLine]:
-    issued = []
-    for row, _period in rows:
-        corrects = (
-            LineRef(row.corrects_statement_id, row.corrects_line_no)
-            if row.corrects_statement_id is not None and row.corrects_line_no is not None
-            else None
+LineDict = dict[str, Any]
+
+
+def _line_dict(values: LineValues) -> LineDict:
+    line = dict(zip(LINE_COLUMNS, values, strict=True))
+    line["amount_dkk"] = str(line["amount_dkk"])
+    return line
+
+
+def _canonical(values: LineValues) -> str:
+    line_no, kind, participant_id, month, amount, corrects_statement_id, corrects_line_no = values
+    return canonical_line(
+        line_no, kind, participant_id, month, str(amount), corrects_statement_id, corrects_line_no
+    )
+
+
+class _PartWriter:
+    """Takes the new lines in order; every ``LINES_PER_PART`` of them are inserted into statement_lines
+    (one executemany), hashed into the document's sha256 and written to the outbox as one
+    statement.lines.v1 event, so no more than a part of the statement is ever held in memory."""
+
+    def __init__(self, uow: UnitOfWork, statement_id: str, programme_id: str, header: dict[str, Any]) -> None:
+        self.uow = uow
+        self.statement_id = statement_id
+        self.programme_id = programme_id
+        self.hash = DocumentHash(header)
+        self.count = 0
+        self.parts = 0
+        self._pending: list[NewLine] = []
+
+    async def add(self, lines: list[NewLine]) -> None:
+        self._pending += lines
+        while len(self._pending) >= LINES_PER_PART:
+            part, self._pending = self._pending[:LINES_PER_PART], self._pending[LINES_PER_PART:]
+            await self._write(part)
+
+    async def close(self) -> None:
+        if self._pending:
+            part, self._pending = self._pending, []
+            await self._write(part)
+
+    async def _write(self, lines: list[NewLine]) -> None:
+        first = self.count + 1
+        values: list[LineValues] = []
+        canonical: list[str] = []
+        event_lines: list[list[Any]] = []
+        for number, (kind, participant_id, month, amount, corrects_id, corrects_no) in enumerate(
+            lines, first
+        ):
+            # With øre, as Money stores it: the text hashed is the text stored and served.
+            amount = amount.quantize(ORE)
+            kind_text, amount_text = KIND_TEXT[kind], str(amount)
+            values.append((number, kind_text, participant_id, month, amount, corrects_id, corrects_no))
+            canonical.append(
+                canonical_line(
+                    number, kind_text, participant_id, month, amount_text, corrects_id, corrects_no
+                )
+            )
+            event_lines.append([kind_text, participant_id, month, amount_text, corrects_id, corrects_no])
+        await add_line_values(self.uow.session, self.statement_id, self.programme_id, values)
+        self.hash.add(canonical)
+        self.count += len(lines)
+        self.parts += 1
+        # The payload is StatementLinesV1 (a test validates one against it), written as JSON data
+        # directly: a model per part would make a Decimal and a tuple per line only to write them out.
+        event = CloudEvent(
+            source="/sib/settlement",
+            type=StatementLinesV1.event_type,
+            subject=f"programme/{self.programme_id}",
+            correlationid=get_correlation_id(),
+            data={
+                "statement_id": self.statement_id,
+                "programme_id": self.programme_id,
+                "part": self.parts,
+                "first_line_no": first,
+                "lines": event_lines,
+            },
         )
-        line = Line(
-            LineKind(row.kind),
-            Decimal(row.amount_dkk).quantize(Decimal("0.01")),
-            row.participant_id,
-            Month.parse(row.month) if row.month else None,
-            corrects,
+        await write_to_outbox(self.uow, event)
+
+
+KIND_TEXT = {kind: kind.value for kind in LineKind}
+
+
+async def write_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
+    """Write an event to the outbox now, in the transaction (``uow.emit`` holds events until the
+    commit, which for a statement's millions of lines would hold them all in memory). The relay
+    publishes in outbox order, so these go out before whatever is emitted at the commit."""
+    await uow.session.execute(
+        insert(outbox_table).values(
+            event_id=event.id,
+            subject=subject_for(event.type, uow.database.settings.subject_prefix),
+            event_type=event.type,
+            envelope=event.to_json_bytes().decode(),
+            created_at=utcnow(),
         )
-        issued.append(IssuedLine(LineRef(row.statement_id, row.line_no), line))
-    return issued
+    )
 
 
 async def issue_statement(
     database: Database, principal: Principal, programme_id: str, period_text: str
 ) -> Issued:
-    """Issue the statement of a period; the same period again returns the one already issued."""
+    """Issue the statement of a period; the same period again returns the one already issued.
+
+    Lines are made by streaming the programme's ledger (current fees and issued lines, sorted) through
+    the domain's ``LineStream``, written in parts: memory stays flat whatever the statement's size."""
     principal.require_programme(programme_id)
     period = Month.parse(period_text)
     try:
@@ -93,60 +192,47 @@ async def issue_statement(
                 raise NotFound(f"No programme {programme_id}.")
             version = terms_in_force(versions, period.last_day) or min(versions, key=lambda v: v.version)
             covers_through = period.plus(-version.terms.settlement_lag_months)
-            current = {
-                (row.participant_id, Month.parse(row.month)): Decimal(row.fee_dkk).quantize(Decimal("0.01"))
-                for row in await MonthRepository(uow.session).of_programme(programme_id)
-                if not row.provisional and Month.parse(row.month) <= covers_through
-            }
-            issued = _issued_lines(list(await statements.lines_of_programme(programme_id)))
-            lines, totals = build_statement(
-                current, issued, version.terms.total_cap_dkk, version.terms.split.investor_percent
-            )
             statement_id = str(uuid.uuid4())
             now = utcnow()
-            line_contents = [_line_content(n, line) for n, line in enumerate(lines, start=1)]
-            total_values = {name: str(value) for name, value in vars(totals).items()}
-            content = {
+            header: dict[str, Any] = {
                 "statement_id": statement_id,
                 "programme_id": programme_id,
                 "period": period_text,
                 "covers_through": str(covers_through),
                 "issued_at": now.isoformat(),
                 "terms_version": version.version,
-                "lines": line_contents,
-                "totals": total_values,
             }
-            sha = content_hash(content)
-            statements.add(
-                StatementRow(
-                    statement_id=statement_id,
-                    programme_id=programme_id,
-                    period=period_text,
-                    covers_through=str(covers_through),
-                    issued_at=now,
-                    issued_by=principal.subject,
-                    content=content,
-                    sha256=sha,
-                )
+            # The row first (its lines refer to it); its totals and sha256 once every line is written.
+            row = StatementRow(
+                statement_id=statement_id,
+                programme_id=programme_id,
+                period=period_text,
+                covers_through=str(covers_through),
+                issued_at=now,
+                issued_by=principal.subject,
+                content=header,
+                sha256="",
+                line_count=0,
             )
+            statements.add(row)
             await statements.flush()
-            for number, line in enumerate(lines, start=1):
-                statements.add(
-                    StatementLineRow(
-                        statement_id=statement_id,
-                        line_no=number,
-                        programme_id=programme_id,
-                        kind=line.kind.value,
-                        participant_id=line.participant_id,
-                        month=str(line.month) if line.month else None,
-                        amount_dkk=line.amount,
-                        corrects_statement_id=line.corrects.statement_id if line.corrects else None,
-                        corrects_line_no=line.corrects.line_no if line.corrects else None,
-                    )
-                )
+            cap_before = await previous_cap(uow.session, programme_id)
+            stream = LineStream()
+            writer = _PartWriter(uow, statement_id, programme_id, header)
+            async for rows in ledger(uow.session, programme_id, str(covers_through)):
+                await writer.add(stream.feed(rows))
+            await writer.add(stream.finish())
+            cap_line, totals = finish_statement(
+                stream, cap_before, version.terms.total_cap_dkk, version.terms.split.investor_percent
+            )
+            await writer.add([cap_line] if cap_line else [])
+            await writer.close()
+            content = header | {"totals": {name: str(value) for name, value in vars(totals).items()}}
+            sha = writer.hash.hexdigest(content)
+            row.content, row.sha256, row.line_count = content, sha, writer.count
             uow.emit(
                 new_event(
-                    StatementIssuedV1(
+                    StatementIssuedV2(
                         statement_id=statement_id,
                         programme_id=programme_id,
                         period=period_text,
@@ -159,46 +245,126 @@ async def issue_statement(
                         sha256=sha,
                         terms_version=version.version,
                         issued_by=principal.subject,
-                        lines=[StatementLine.model_validate(line) for line in line_contents],
-                        totals={name: Decimal(value) for name, value in total_values.items()},
+                        totals=dict(vars(totals)),
+                        line_count=writer.count,
+                        parts=writer.parts,
                     ),
                     subject=f"programme/{programme_id}",
                 )
             )
             await uow.commit()
-            row = await statements.get(statement_id)
     except IntegrityError:
         async with UnitOfWork(database) as uow:
             again = await StatementRepository(uow.session).for_period(programme_id, period_text)
         if again is None:
             raise
         return Issued(again, created=False)
-    assert row is not None
-    log.info("statement_issued", programme_id=programme_id, period=period_text, lines=len(lines))
+    log.info("statement_issued", programme_id=programme_id, period=period_text, lines=writer.count)
     return Issued(row, created=True)
 
 
+# --- restoring statements from the stream (a rebuild) -------------------------------------------------
+
+
 async def restore_statement(uow: UnitOfWork, event: StatementIssuedV1) -> bool:
-    """Store a statement from its own statement.issued event unless it is stored already (a rebuild
-    replays them). The restored document must hash to the sha256 it was issued with."""
+    """Store a statement from its own statement.issued.v1 event (the whole document in one event)
+    unless it is stored already (a rebuild replays them). The restored document must hash to the
+    sha256 it was issued with."""
     statements = StatementRepository(uow.session)
     if await statements.get(event.statement_id) is not None:
         return False
     if event.lines is None or event.totals is None or event.terms_version is None:
         raise ValueError("statement.issued without its document (lines, totals, terms_version)")
-    content = {
+    header = _header_of(event, event.terms_version)
+    totals = {name: str(value) for name, value in event.totals.items()}
+    lines = [line.model_dump(mode="json") for line in event.lines]
+    if content_hash(header | {"lines": lines, "totals": totals}) != event.sha256:
+        raise ValueError(f"statement {event.statement_id} does not match its sha256")
+    _add_row(uow, event, header | {"totals": totals}, len(lines))
+    await statements.flush()
+    await add_lines(
+        uow.session,
+        [
+            line | {"statement_id": event.statement_id, "programme_id": event.programme_id,
+                    "amount_dkk": Decimal(line["amount_dkk"])}
+            for line in lines
+        ],
+    )  # fmt: skip
+    return True
+
+
+async def restore_lines(uow: UnitOfWork, event: StatementLinesV1) -> bool:
+    """Keep a part of a statement's lines until its statement.issued.v2 arrives; nothing to do when
+    the statement is stored (live, it is settlement's own event) or the part is kept already."""
+    if await StatementRepository(uow.session).get(event.statement_id) is not None:
+        return False
+    if await has_part(uow.session, event.statement_id, event.part):
+        return False
+    add_part(
+        uow.session,
+        StatementLinePartRow(
+            statement_id=event.statement_id,
+            part=event.part,
+            programme_id=event.programme_id,
+            first_line_no=event.first_line_no,
+            lines=[
+                [kind, pid, month, str(amount), sid, no] for kind, pid, month, amount, sid, no in event.lines
+            ],
+            received_at=utcnow(),
+        ),
+    )
+    return True
+
+
+async def restore_statement_v2(uow: UnitOfWork, event: StatementIssuedV2) -> bool:
+    """Store a statement from its statement.issued.v2 and the parts of its lines received before it,
+    unless it is stored already. The document made of them must hash to the sha256 it was issued
+    with; a missing part or a mismatch is an error (the event is retried, then dead-lettered)."""
+    statements = StatementRepository(uow.session)
+    if await statements.get(event.statement_id) is not None:
+        return False
+    have = await part_numbers(uow.session, event.statement_id)
+    if have != list(range(1, event.parts + 1)):
+        raise ValueError(
+            f"statement {event.statement_id}: {len(have)} of its {event.parts} parts of lines are here"
+        )
+    header = _header_of(event, event.terms_version)
+    totals = {name: str(value) for name, value in event.totals.items()}
+    _add_row(uow, event, header | {"totals": totals}, event.line_count)
+    await statements.flush()
+    digest = DocumentHash(header)
+    count = 0
+    async for first_line_no, lines in parts_of(uow.session, event.statement_id):
+        if first_line_no != count + 1:
+            raise ValueError(f"statement {event.statement_id}: its parts of lines do not follow on")
+        values: list[LineValues] = [
+            (number, kind, pid, month, Decimal(amount), sid, no)
+            for number, (kind, pid, month, amount, sid, no) in enumerate(lines, start=first_line_no)
+        ]
+        digest.add([_canonical(row) for row in values])
+        await add_line_values(uow.session, event.statement_id, event.programme_id, values)
+        count += len(values)
+    if count != event.line_count or digest.hexdigest(header | {"totals": totals}) != event.sha256:
+        raise ValueError(f"statement {event.statement_id} does not match its sha256")
+    await drop_parts(uow.session, event.statement_id)
+    return True
+
+
+def _header_of(event: StatementIssuedV1 | StatementIssuedV2, terms_version: int) -> dict[str, Any]:
+    return {
         "statement_id": event.statement_id,
         "programme_id": event.programme_id,
         "period": event.period,
         "covers_through": event.covers_through,
         "issued_at": event.issued_at.isoformat(),
-        "terms_version": event.terms_version,
-        "lines": [line.model_dump(mode="json") for line in event.lines],
-        "totals": {name: str(value) for name, value in event.totals.items()},
+        "terms_version": terms_version,
     }
-    if content_hash(content) != event.sha256:
-        raise ValueError(f"statement {event.statement_id} does not match its sha256")
-    statements.add(
+
+
+def _add_row(
+    uow: UnitOfWork, event: StatementIssuedV1 | StatementIssuedV2, content: dict[str, Any], line_count: int
+) -> None:
+    uow.session.add(
         StatementRow(
             statement_id=event.statement_id,
             programme_id=event.programme_id,
@@ -208,52 +374,42 @@ async def restore_statement(uow: UnitOfWork, event: StatementIssuedV1) -> bool:
             issued_by=event.issued_by or "",
             content=content,
             sha256=event.sha256,
+            line_count=line_count,
         )
     )
-    await statements.flush()
-    for line in event.lines:
-        statements.add(
-            StatementLineRow(
-                statement_id=event.statement_id,
-                line_no=line.line_no,
-                programme_id=event.programme_id,
-                kind=line.kind,
-                participant_id=line.participant_id,
-                month=line.month,
-                amount_dkk=line.amount_dkk,
-                corrects_statement_id=line.corrects_statement_id,
-                corrects_line_no=line.corrects_line_no,
-            )
-        )
-    await statements.flush()
-    return True
 
 
-def _line_content(number: int, line: Line) -> dict[str, Any]:
-    return {
-        "line_no": number,
-        "kind": line.kind.value,
-        "participant_id": line.participant_id,
-        "month": str(line.month) if line.month else None,
-        "amount_dkk": str(line.amount),
-        "corrects_statement_id": line.corrects.statement_id if line.corrects else None,
-        "corrects_line_no": line.corrects.line_no if line.corrects else None,
-    }
+# --- reading statements ---------------------------------------------------------------------------
 
 
-def for_reader(content: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """The investor reads statements without person-level lines: participant ids are left out."""
-    if principal.role is not Role.investor:
-        return content
-    return content | {"lines": [line | {"participant_id": None} for line in content["lines"]]}
+def _reader_line(values: LineValues, investor: bool) -> LineDict:
+    line = _line_dict(values)
+    if investor:
+        line["participant_id"] = None
+    return line
 
 
-async def get_statement(database: Database, principal: Principal, statement_id: str) -> dict[str, Any]:
-    async with UnitOfWork(database) as uow:
+async def document(database: Database, row: StatementRow, principal: Principal) -> dict[str, Any]:
+    """A statement's whole document, lines included, as the reader may see it (the investor without
+    participant ids), with its sha256."""
+    investor = principal.role is Role.investor
+    lines: list[LineDict] = []
+    async with UnitOfWork(database, read_only=True) as uow:
+        async for chunk in lines_of(uow.session, row.statement_id):
+            lines += [_reader_line(values, investor) for values in chunk]
+    return row.content | {"lines": lines, "sha256": row.sha256}
+
+
+async def readable_statement(database: Database, principal: Principal, statement_id: str) -> StatementRow:
+    async with UnitOfWork(database, read_only=True) as uow:
         row = await StatementRepository(uow.session).get(statement_id)
     if row is None or not principal.can_access(row.programme_id):
         raise NotFound("No such statement.")
-    return for_reader(row.content | {"sha256": row.sha256}, principal)
+    return row
+
+
+async def get_statement(database: Database, principal: Principal, statement_id: str) -> dict[str, Any]:
+    return await document(database, await readable_statement(database, principal, statement_id), principal)
 
 
 async def list_statements(
@@ -261,32 +417,58 @@ async def list_statements(
 ) -> list[dict[str, Any]]:
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
-    async with UnitOfWork(database) as uow:
+    async with UnitOfWork(database, read_only=True) as uow:
         rows = await StatementRepository(uow.session).of_programme(programme_id)
-    return [for_reader(row.content | {"sha256": row.sha256}, principal) for row in rows]
+    return [await document(database, row, principal) for row in rows]
+
+
+async def statement_json(database: Database, row: StatementRow, principal: Principal) -> AsyncIterator[bytes]:
+    """The JSON of ``StatementOut``, written a chunk of lines at a time (a statement may hold millions)."""
+    investor = principal.role is Role.investor
+    head = StatementOut.model_validate(row.content | {"lines": [], "sha256": row.sha256}).model_dump_json()
+    before, _, after = head.partition('"lines":[]')
+    yield (before + '"lines":[').encode()
+    first = True
+    async with UnitOfWork(database, read_only=True) as uow:
+        async for chunk in lines_of(uow.session, row.statement_id):
+            text = json.dumps([_reader_line(values, investor) for values in chunk], separators=(",", ":"))
+            yield (text[1:-1] if first else "," + text[1:-1]).encode()
+            first = False
+    yield ("]" + after).encode()
+
+
+CSV_COLUMNS = list(LINE_COLUMNS)
+
+
+async def statement_csv_chunks(
+    database: Database, row: StatementRow, principal: Principal
+) -> AsyncIterator[str]:
+    """The statement as CSV: a row per line, then the totals and the sha256."""
+    investor = principal.role is Role.investor
+    yield _csv_rows([CSV_COLUMNS])
+    async with UnitOfWork(database, read_only=True) as uow:
+        async for chunk in lines_of(uow.session, row.statement_id):
+            lines = (_reader_line(values, investor) for values in chunk)
+            yield _csv_rows(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in lines)
+    yield _csv_rows(
+        [[], ["total", "value"], *([name, value] for name, value in row.content["totals"].items()),
+         ["sha256", row.sha256]]
+    )  # fmt: skip
+
+
+def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def statement_csv(content: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    columns = [
-        "line_no",
-        "kind",
-        "participant_id",
-        "month",
-        "amount_dkk",
-        "corrects_statement_id",
-        "corrects_line_no",
-    ]
-    writer.writerow(columns)
-    for line in content["lines"]:
-        writer.writerow(["" if line[c] is None else line[c] for c in columns])
-    writer.writerow([])
-    writer.writerow(["total", "value"])
-    for name, value in content["totals"].items():
-        writer.writerow([name, value])
-    writer.writerow(["sha256", content.get("sha256", "")])
-    return out.getvalue()
+    """A whole document (``document``) as CSV: a row per line, then the totals and the sha256."""
+    return _csv_rows(
+        [CSV_COLUMNS, *(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in content["lines"]),
+         [], ["total", "value"], *([name, value] for name, value in content["totals"].items()),
+         ["sha256", content.get("sha256", "")]]
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
