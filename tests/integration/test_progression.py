@@ -3,6 +3,7 @@ batches, the timeline and the cut-off, as_of, measurements and milestones."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -147,6 +148,36 @@ async def test_the_source_record_id_makes_a_retry_safe(pair: Pair) -> None:
     assert other.status_code == 409
     records = await pair.progression.get(f"/v1/participants/{pid}/status-records", headers=JOBCENTER)
     assert len(records.json()["items"]) == 1
+
+
+async def test_concurrent_posts_share_group_commits_and_keep_their_own_outcome(pair: Pair) -> None:
+    """Posts sent at once are stored in shared transactions by the group writer; each still gets its
+    own answer: the same source id posted many times at once is stored once, a conflicting one is a
+    409 for that post alone, an unknown participant a 422 alone, and sequence numbers stay unique."""
+    pid = await enrolled_participant(pair)
+    same = {"participant_id": pid, "code": "employed", "valid_from": "2024-06-01", "source_record_id": "S-1"}
+    distinct = [
+        {"participant_id": pid, "code": "sygedagpenge", "valid_from": f"2024-07-{day:02d}", "source_record_id": f"D-{day}"}
+        for day in range(1, 21)
+    ]  # fmt: skip
+    unknown = {
+        "participant_id": "00000000-0000-0000-0000-000000000000",
+        "code": "employed",
+        "valid_from": "2024-06-01",
+    }
+    responses = await asyncio.gather(
+        *(post(pair, same) for _ in range(10)), *(post(pair, body) for body in distinct), post(pair, unknown)
+    )
+    same_answers, distinct_answers, unknown_answer = responses[:10], responses[10:30], responses[30]
+    assert sorted(r.status_code for r in same_answers) == [200] * 9 + [201]
+    assert len({r.json()["record_id"] for r in same_answers}) == 1
+    assert [r.status_code for r in distinct_answers] == [201] * 20
+    assert unknown_answer.status_code == 422 and "participant_id" in unknown_answer.text
+    conflicting = await asyncio.gather(post(pair, same | {"code": "kontanthjaelp"}), post(pair, distinct[0]))
+    assert [r.status_code for r in conflicting] == [409, 200]
+    records = (await pair.progression.get(f"/v1/participants/{pid}/status-records", headers=JOBCENTER)).json()
+    assert len(records["items"]) == 21
+    assert sorted(r["recording_seq"] for r in records["items"]) == list(range(1, 22))
 
 
 async def test_a_batch_is_all_or_nothing_and_names_each_bad_record(pair: Pair) -> None:

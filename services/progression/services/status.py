@@ -269,7 +269,12 @@ async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
                 outcomes.append(records)
                 continue
             key = (item.batch_request["actor"], item.batch_request["key"]) if item.batch_request else None
-            sources = {(r.programme_id, r.source_record_id) for r in records if r.source_record_id}
+            # Source ids this item would store that an earlier item of the group stores: start over.
+            sources = {
+                (r.programme_id, r.source_record_id)
+                for r in records
+                if r.source_record_id and (r.programme_id, r.source_record_id) not in known
+            }
             if (key is not None and key in taken_keys) or sources & claimed:
                 outcomes.append(_Raced())
                 continue
