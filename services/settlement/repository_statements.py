@@ -92,9 +92,10 @@ async def ledger(
             lines_table.c.statement_id,
             lines_table.c.line_no,
         )
-        .join(StatementRow, StatementRow.statement_id == lines_table.c.statement_id)
+        .select_from(StatementRow)
+        .join(lines_table, lines_table.c.statement_id == StatementRow.statement_id)
         .where(
-            lines_table.c.programme_id == programme_id,
+            StatementRow.programme_id == programme_id,  # statement_lines has no index on programme_id
             lines_table.c.kind != "cap",
             lines_table.c.participant_id.is_not(None),
             lines_table.c.month.is_not(None),
@@ -119,8 +120,10 @@ async def ledger(
 
 async def previous_cap(session: AsyncSession, programme_id: str) -> Decimal:
     """The sum of the programme's issued cap lines (a few: one per statement at most)."""
-    query = select(lines_table.c.amount_dkk).where(
-        lines_table.c.programme_id == programme_id, lines_table.c.kind == "cap"
+    query = (
+        select(lines_table.c.amount_dkk)
+        .join(StatementRow, StatementRow.statement_id == lines_table.c.statement_id)
+        .where(StatementRow.programme_id == programme_id, lines_table.c.kind == "cap")
     )
     return sum((await session.scalars(query)).all(), Decimal("0.00"))
 
