@@ -3,6 +3,12 @@ rate, p50 and p99; and the catch-up rate when settlement consumes a backlog of s
 A benchmark, never a test.
 
     .venv/bin/python -m bench.settlement [--rate 20] [--seconds 15] [--backlog 5000] [--databases sqlite,postgresql]
+        [--participants 40] [--shape open|weekly]
+
+The default backlog (40 citizens, open-ended records) gives each citizen thousands of overlapping
+records; ``--participants 1000 --shape weekly`` is closer to a programme (about 100 weekly records per
+citizen in two years). Either way every event is fully applied: stored, its inbox row, the months it
+touches recomputed, months.recalculated emitted.
 """
 
 from __future__ import annotations
@@ -29,12 +35,12 @@ from libs.common.auth import Role
 PARTICIPANTS = 40
 
 
-async def enrol_participants(intake: str, settlement: str) -> list[str]:
+async def enrol_participants(intake: str, settlement: str, participants: int = PARTICIPANTS) -> list[str]:
     admin, jobcenter = headers(Role.admin), headers(Role.jobcenter)
     async with httpx.AsyncClient(timeout=30) as client:
         await client.post(f"{intake}/v1/programmes", json=SEED, headers=admin)
         ids = []
-        for n in range(PARTICIPANTS):
+        for n in range(participants):
             born = date(1960, 1, 1) + timedelta(days=n * 101)
             referred = await client.post(
                 f"{intake}/v1/participants",
@@ -48,7 +54,7 @@ async def enrol_participants(intake: str, settlement: str) -> list[str]:
                 headers=jobcenter,
             )
             ids.append(pid)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 + participants / 10
         for pid in ids:
             while (
                 await client.get(f"{settlement}/v1/participants/{pid}/months", headers=admin)
@@ -134,19 +140,37 @@ async def pending(nats_url: str, durable: str) -> int:
         await connection.close()
 
 
+def backlog_record(ids: list[str], n: int, shape: str) -> dict[str, str]:
+    """The n-th record of the backlog. ``open``: open-ended from day ``n % 600`` (every record of a
+    participant overlaps all its later ones); ``weekly``: each participant's records are consecutive
+    weeks (valid_from..valid_to), as the register keeps benefits per week, the code changing every
+    5 weeks."""
+    pid = ids[n % len(ids)]
+    if shape == "weekly":
+        week = n // len(ids)
+        monday = date(2024, 1, 1) + timedelta(weeks=week % 104)
+        code = "sygedagpenge" if (week // 5) % 3 == 0 else "employed"
+        return {"participant_id": pid, "code": code, "valid_from": monday.isoformat(), "valid_to": (monday + timedelta(days=6)).isoformat()}  # fmt: skip
+    code = "employed" if n % 2 else "sygedagpenge"
+    return {"participant_id": pid, "code": code, "valid_from": (date(2024, 1, 2) + timedelta(days=n % 600)).isoformat()}  # fmt: skip
+
+
 async def catch_up(
-    progression: str, ids: list[str], nats_url: str, settlement_proc: Process, restart: Any, backlog: int
-) -> dict[str, float]:
+    progression: str,
+    ids: list[str],
+    nats_url: str,
+    settlement_proc: Process,
+    restart: Any,
+    backlog: int,
+    shape: str = "open",
+) -> dict[str, Any]:
     """Stop settlement, post a backlog of status events, start it again and time the draining."""
     settlement_proc.stop()
     jobcenter = headers(Role.jobcenter)
     async with httpx.AsyncClient(timeout=300) as client:
         size = 1000
         for start in range(0, backlog, size):
-            records = [
-                {"participant_id": ids[n % len(ids)], "code": "employed" if n % 2 else "sygedagpenge", "valid_from": (date(2024, 1, 2) + timedelta(days=n % 600)).isoformat()}
-                for n in range(start, min(start + size, backlog))
-            ]  # fmt: skip
+            records = [backlog_record(ids, n, shape) for n in range(start, min(start + size, backlog))]
             response = await client.post(
                 f"{progression}/v1/status-records/batch", json={"records": records}, headers=jobcenter
             )
@@ -159,7 +183,7 @@ async def catch_up(
     while await pending(nats_url, "settlement-facts") > 0:
         await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - began
-    return {"events": backlog, "seconds": elapsed, "events_per_s": backlog / elapsed}
+    return {"events": backlog, "participants": len(ids), "shape": shape, "seconds": elapsed, "events_per_s": backlog / elapsed}  # fmt: skip
 
 
 async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -183,7 +207,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
         try:
             for name, process in processes.items():
                 wait_ready(urls[name], process, timeout=60)
-            ids = await enrol_participants(urls["intake"], urls["settlement"])
+            ids = await enrol_participants(urls["intake"], urls["settlement"], args.participants)
             runs = [
                 await latency(urls["progression"], urls["settlement"], ids, args.rate, args.seconds, nats_url)
                 for _ in range(args.runs)
@@ -195,7 +219,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
                 )
 
             backlog = await catch_up(
-                urls["progression"], ids, nats_url, processes["settlement"], restart, args.backlog
+                urls["progression"], ids, nats_url, processes["settlement"], restart, args.backlog, args.shape
             )
         finally:
             for process in processes.values():
@@ -221,6 +245,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backlog", type=int, default=5000)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--participants",
+        type=int,
+        default=PARTICIPANTS,
+        help="citizens the latency and backlog are spread over",
+    )
+    parser.add_argument(
+        "--shape",
+        default="open",
+        choices=["open", "weekly"],
+        help="backlog records: open-ended from day n %% 600, or consecutive weeks per citizen",
+    )
     args = parser.parse_args()
     results = []
     for database in args.databases.split(","):
@@ -229,7 +265,7 @@ def main() -> None:
             continue
         results.append(asyncio.run(measure(database, args)))
     print(
-        f"\nstatus -> settlement months, {args.rate:g} records/s for {args.seconds:g} s, median of {args.runs} runs; catch-up of {args.backlog} events"
+        f"\nstatus -> settlement months, {args.rate:g} records/s for {args.seconds:g} s, median of {args.runs} runs; catch-up of {args.backlog} events ({args.shape}, {args.participants} citizens)"
     )
     print(f"{'database':<11} {'p50 ms':>8} {'p99 ms':>8} {'catch-up events/s':>18}")
     for r in results:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import String, Table, bindparam, delete, func, insert, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import ORE
 from services.settlement.domain.calculation import SpanTuple
 from services.settlement.models import (
     CutoffRow,
@@ -214,11 +216,88 @@ MONTH_VALUES = (
     "cutoff_used",
 )
 _months = cast(Table, MonthRow.__table__)
-_UPDATE_MONTH = update(_months).where(
-    _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
-)
+# A month row as the recompute hands it over: every column of participant_months, in this order.
+MONTH_ROW = ("participant_id", "month", "programme_id", *MONTH_VALUES, "computed_at")
 _DELETE_MONTH = delete(_months).where(
     _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
+)
+
+
+class BulkStatement:
+    """A statement run as one DBAPI executemany of positional tuples, for hundreds of thousands of rows.
+
+    SQLAlchemy's executemany builds a parameter dict per row and runs every value through its type
+    (about 20 us a row here). This compiles the statement once per dialect and converts each value
+    with its column's bind processor only once per distinct value (fees, dates and the timestamp
+    repeat), so the same values reach the driver as SQLAlchemy would send them. ``names`` maps each
+    bound parameter to its place in the caller's tuples."""
+
+    def __init__(self, statement: Any, names: dict[str, int]) -> None:
+        self.statement = statement
+        self.names = names
+        self._plans: dict[str, tuple[str, list[tuple[int, Any]]]] = {}
+
+    def _plan(self, dialect: Any) -> tuple[str, list[tuple[int, Any]]]:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = compiled.positiontup
+            if order is None:
+                raise RuntimeError(f"{dialect.name} has no positional parameters")
+            plan = (
+                compiled.string,
+                [(self.names[name], compiled.binds[name].type.bind_processor(dialect)) for name in order],
+            )
+            self._plans[dialect.name] = plan
+        return plan
+
+    async def run(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        connection = await session.connection()
+        sql, columns = self._plan(connection.dialect)
+        converters = [(index, _memoised(process)) for index, process in columns]
+        params = [tuple(row[i] if c is None else c(row[i]) for i, c in converters) for row in rows]
+        await connection.exec_driver_sql(sql, params)
+
+
+_AMOUNTS = ("fee_dkk", "fee_per_month_dkk")
+
+
+def _to_amount(value: Any) -> Decimal:
+    """A stored amount (text on SQLite, numeric on PostgreSQL) as Money reads it back."""
+    return Decimal(str(value)).quantize(ORE)
+
+
+def _memoised(process: Any) -> Any:
+    if process is None:
+        return None
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            converted = done[value] = process(value)
+            return converted
+        except TypeError:  # unhashable
+            return process(value)
+
+    return convert
+
+
+_INSERT_MONTHS = BulkStatement(
+    insert(_months).values({name: bindparam(name) for name in MONTH_ROW}),
+    {name: index for index, name in enumerate(MONTH_ROW)},
+)
+_UPDATE_MONTHS = BulkStatement(
+    update(_months)
+    .where(
+        _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
+    )
+    .values({name: bindparam(f"new_{name}") for name in MONTH_ROW[2:]}),
+    {"key_participant_id": 0, "key_month": 1}
+    | {f"new_{name}": MONTH_ROW.index(name) for name in MONTH_ROW[2:]},
 )
 
 
@@ -231,26 +310,29 @@ class MonthRepository:
     ) -> dict[str, dict[str, tuple[Any, ...]]]:
         """Per participant and month (``YYYY-MM``) the stored figures as a tuple in ``MONTH_VALUES``
         order; with ``between`` only the months in that range (inclusive)."""
-        query = select(
-            _months.c.participant_id, _months.c.month, *(_months.c[name] for name in MONTH_VALUES)
-        ).where(_months.c.participant_id.in_(list(participant_ids)))
+        # The two amounts come raw and are made Decimals once per distinct value (as Money would).
+        columns = [
+            type_coerce(_months.c[name], String) if name in _AMOUNTS else _months.c[name]
+            for name in MONTH_VALUES
+        ]
+        query = select(_months.c.participant_id, _months.c.month, *columns).where(
+            _months.c.participant_id.in_(list(participant_ids))
+        )
         if between is not None:
             query = query.where(_months.c.month >= between[0], _months.c.month <= between[1])
         grouped: dict[str, dict[str, tuple[Any, ...]]] = {}
-        for row in (await self.session.execute(query)).all():
-            grouped.setdefault(row[0], {})[row[1]] = tuple(row[2:])
+        amount = _memoised(_to_amount)
+        for pid, month, a, b, c, d, e, fee, g, per_month, i, j in (await self.session.execute(query)).all():
+            grouped.setdefault(pid, {})[month] = (a, b, c, d, e, amount(fee), g, amount(per_month), i, j)
         return grouped
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        """New months: one executemany (rows with every column)."""
-        if rows:
-            await self.session.execute(insert(_months), rows)
+    async def insert_many(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """New months, as tuples in ``MONTH_ROW`` order: one executemany."""
+        await _INSERT_MONTHS.run(self.session, rows)
 
-    async def update_many(self, rows: list[dict[str, Any]]) -> None:
-        """Changed months by key (``key_participant_id``, ``key_month``): one executemany; every row
-        sets the same columns."""
-        if rows:
-            await self.session.execute(_UPDATE_MONTH, rows)
+    async def update_many(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Changed months by key, as tuples in ``MONTH_ROW`` order: one executemany."""
+        await _UPDATE_MONTHS.run(self.session, rows)
 
     async def remove_many(self, keys: list[tuple[str, str]]) -> None:
         if keys:

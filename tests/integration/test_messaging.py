@@ -4,6 +4,7 @@ outbox -> relay -> JetStream -> durable pull consumer -> inbox."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -310,3 +311,33 @@ async def test_a_failing_batch_falls_back_to_one_event_at_a_time(backbone: Backb
     assert await backbone.effect_count() == 2
     info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
     assert info.num_ack_pending + info.num_pending >= 1
+
+
+async def test_an_idle_consumer_takes_a_lone_event_at_once_and_a_backlog_in_batches(
+    backbone: Backbone,
+) -> None:
+    """A lone event is fetched as soon as it is published, though the consumer pulls for a whole batch
+    (the server ends the pull when nothing more waits: settlement's POST -> months latency relies on
+    it); what waits already comes as one batch."""
+    consumer = backbone.consumer(batched=True)
+    await consumer.subscribe()
+
+    async def publish_later() -> float:
+        await asyncio.sleep(0.3)
+        await backbone.emit("lone")
+        await backbone.relay.publish_pending()
+        return time.perf_counter()
+
+    publishing = asyncio.create_task(publish_later())
+    msgs = await consumer.fetch()
+    received = time.perf_counter()
+    published = await publishing
+    assert len(msgs) == 1
+    assert received - published < 0.25
+    await consumer.handle_batch(msgs)  # one message: applied on its own
+    for i in range(20):
+        await backbone.emit(f"w{i}")
+    await backbone.relay.publish_pending()
+    await asyncio.sleep(0.1)
+    msgs = await consumer.fetch()
+    assert len(msgs) == 20

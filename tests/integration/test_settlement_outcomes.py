@@ -42,6 +42,15 @@ async def cohort(trio: Trio) -> tuple[str, str]:
     await cutoff(trio, "2024-07-31")
     await wait_for_fee(trio, a, "2024-07", "3500.00")
     await wait_for_fee(trio, b, "2024-07", "0.00")
+
+    # Open-ended records decide July without a cut-off: wait for the cut-off itself to be stored.
+    async def cut_off() -> bool:
+        response = await trio.settlement.get(
+            f"/v1/participants/{a}/months/2024-07/explanation", headers=JOBCENTER
+        )
+        return response.status_code == 200 and response.json()["cutoff_used"] == "2024-07-31"
+
+    await eventually(cut_off, timeout=15)
     return a, b
 
 

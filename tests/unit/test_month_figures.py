@@ -21,7 +21,7 @@ from libs.common.contracts import (
     StatusCategory,
     StatusCode,
 )
-from libs.common.events import new_event, parse_payload
+from libs.common.events import CloudEvent, new_event, parse_payload
 from libs.rules.timeline import DayCategory, StatusRecord, resolve
 from services.settlement.domain import (
     Enrolment,
@@ -291,6 +291,8 @@ def test_the_months_recalculated_data_is_what_the_contract_dumps() -> None:
     reference = new_event(payload, subject="participant/p-1", correlation_id="corr-1", time=now)
     assert event.data == reference.data
     assert parse_payload(event) == payload
+    again = CloudEvent.from_json_bytes(event.to_json_bytes())  # what the outbox carries
+    assert again.data == reference.data and again.id == event.id and again.time == now
     assert (event.source, event.type, event.subject, event.correlationid, event.time) == (
         reference.source,
         reference.type,

@@ -27,7 +27,7 @@ from libs.rules.timeline import StatusRecord, resolve
 from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months, window_for
 from services.settlement.domain.calculation import categories_under, month_figures, touched_indexes
 from services.settlement.models import MonthRow, ParticipantRow, StatementLineRow, StatusRecordRow
-from services.settlement.repository import MONTH_VALUES, FactsRepository, MonthRepository, TermsRepository
+from services.settlement.repository import FactsRepository, MonthRepository, TermsRepository
 
 log = get_logger(__name__)
 
@@ -77,8 +77,8 @@ CHUNK = 500
 class _Chunk:
     """What a chunk of participants' recompute produced, to be written with one statement each."""
 
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[tuple[Any, ...]] = field(default_factory=list)  # MONTH_ROW order
+    updates: list[tuple[Any, ...]] = field(default_factory=list)
     removals: list[tuple[str, str]] = field(default_factory=list)
     events: list[CloudEvent] = field(default_factory=list)
     changed: int = 0
@@ -154,15 +154,8 @@ async def _recompute_chunk(
             before = stored.get(f.month)
             if before == values:
                 continue
-            row: dict[str, Any] = dict(zip(MONTH_VALUES, values, strict=True))
-            row["rule"] = f.rule.value
-            row["computed_at"] = now
-            if before is None:
-                row |= {"participant_id": participant_id, "month": f.month, "programme_id": programme_id}
-                out.inserts.append(row)
-            else:
-                row |= {"key_participant_id": participant_id, "key_month": f.month}
-                out.updates.append(row)
+            row = (participant_id, f.month, programme_id, *f[1:7], f.rule.value, f[8], f[9], cutoff, now)
+            (out.inserts if before is None else out.updates).append(row)
             changes.append(
                 {
                     "month": f.month,
@@ -208,14 +201,18 @@ def months_recalculated(
 ) -> CloudEvent:
     """The months.recalculated event, its data built as ``MonthsRecalculatedV1(...).model_dump(mode="json")``
     would build it (a unit test holds them equal), without a pydantic model per month."""
-    return CloudEvent(
-        source=f"/sib/{service_of(MonthsRecalculatedV1.event_type)}",
+    # Constructed without validation: every field is set here from values of the right type.
+    return CloudEvent.model_construct(
+        source=_SOURCE,
         type=MonthsRecalculatedV1.event_type,
         subject=f"participant/{participant_id}",
         time=now,
         correlationid=correlation_id,
         data={"participant_id": participant_id, "programme_id": programme_id, "changes": changes},
     )
+
+
+_SOURCE = f"/sib/{service_of(MonthsRecalculatedV1.event_type)}"
 
 
 async def _write(uow: UnitOfWork, out: _Chunk, *, events_now: bool) -> None:
