@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progression.models import (
@@ -47,6 +48,28 @@ class ProgrammeRepository:
         return (await self.session.scalars(query)).all()
 
 
+class Participant(Protocol):
+    """What a status record needs of its participant: a stored row or a ``KnownParticipant``."""
+
+    @property
+    def participant_id(self) -> str: ...
+
+    @property
+    def programme_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KnownParticipant:
+    """A participant as the status writer reads it, with its programme's status categories (None
+    while progression has not heard of the programme)."""
+
+    participant_id: str
+    programme_id: str
+    cpr_pseudonym: str | None
+    last_recording_seq: int
+    status_categories: dict[str, str] | None
+
+
 class ParticipantRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -76,27 +99,48 @@ class ParticipantRepository:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def take_recording_seqs_many(self, counts: Mapping[str, int]) -> dict[str, int]:
-        """Reserve ``counts[p]`` recording sequence numbers for each participant p in two statements;
-        returns the first number of each. The rows are locked (FOR UPDATE on PostgreSQL; SQLite's one
-        writer holds the file) so a concurrent writer cannot take the same numbers."""
-        if not counts:
-            return {}
-        rows = await self.session.execute(
-            select(ParticipantRow.participant_id, ParticipantRow.last_recording_seq)
-            .where(ParticipantRow.participant_id.in_(list(counts)))
-            .with_for_update()
+    async def known(
+        self, participant_ids: set[str], pseudonyms: set[str], *, for_update: bool = False
+    ) -> list[KnownParticipant]:
+        """Participants by id or by CPR pseudonym, with their programme's categories: one Core query
+        (no ORM object per row). ``for_update`` locks the participants' rows on PostgreSQL; on SQLite
+        the writer already holds the file."""
+        if not participant_ids and not pseudonyms:
+            return []
+        people = cast(Table, ParticipantRow.__table__)
+        programmes = cast(Table, ProgrammeRow.__table__)
+        query = (
+            select(
+                people.c.participant_id,
+                people.c.programme_id,
+                people.c.cpr_pseudonym,
+                people.c.last_recording_seq,
+                programmes.c.status_categories,
+            )
+            .select_from(people.outerjoin(programmes, programmes.c.programme_id == people.c.programme_id))
+            .where(
+                or_(
+                    people.c.participant_id.in_(participant_ids),
+                    people.c.cpr_pseudonym.in_(pseudonyms),
+                )
+            )
         )
-        first = {participant_id: last + 1 for participant_id, last in rows}
-        table = ParticipantRow.__table__
-        assert isinstance(table, Table)
+        if for_update:
+            query = query.with_for_update(of=people)
+        return [KnownParticipant(*row) for row in await self.session.execute(query)]
+
+    async def set_recording_seqs(self, last: Mapping[str, int]) -> None:
+        """Store each participant's last recording sequence number (read with ``known(for_update=True)``
+        in the same transaction)."""
+        if not last:
+            return
+        table = cast(Table, ParticipantRow.__table__)
         await self.session.execute(
             update(table)
             .where(table.c.participant_id == bindparam("pid"))
             .values(last_recording_seq=bindparam("last")),
-            [{"pid": pid, "last": first[pid] + count - 1} for pid, count in counts.items()],
+            [{"pid": pid, "last": value} for pid, value in last.items()],
         )
-        return first
 
 
 class StatusRecordRepository:
@@ -136,7 +180,8 @@ class StatusRecordRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         """One executemany for the whole batch, not a statement per record."""
         if rows:
-            await self.session.execute(insert(StatusRecordRow), rows)
+            # Core, not the ORM's bulk insert: the rows are plain dicts already.
+            await self.session.execute(insert(cast(Table, StatusRecordRow.__table__)), rows)
 
 
 class BatchRepository:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,7 +15,7 @@ from libs.common.errors import Forbidden, NotFound
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from services.progression.models import ParticipantRow
-from services.progression.repository import ParticipantRepository
+from services.progression.repository import KnownParticipant, Participant, ParticipantRepository
 from services.progression.services.context import Caller, IntakeDirectory
 
 log = get_logger(__name__)
@@ -56,7 +56,7 @@ class Reference:
     cpr: str | None
     programme_id: str | None
     pseudonym: str | None = None
-    row: ParticipantRow | None = None
+    row: Participant | None = None
     error: tuple[str, str] | None = None  # (field, message)
     formatted_cpr: str | None = field(default=None, repr=False)
 
@@ -76,23 +76,39 @@ def parse_references(pseudonym_key: bytes, refs: list[Reference]) -> None:
 
 @dataclass
 class KnownParticipants:
-    """The local copies of the participants some references name, read in two queries."""
+    """The local copies of the participants some references name, read in one query."""
 
-    by_id: dict[str, ParticipantRow]
-    by_pseudonym: dict[str, list[ParticipantRow]]
+    by_id: dict[str, KnownParticipant]
+    by_pseudonym: dict[str, list[KnownParticipant]]
+
+    def all(self) -> dict[str, KnownParticipant]:
+        found = dict(self.by_id)
+        for rows in self.by_pseudonym.values():
+            found.update((row.participant_id, row) for row in rows)
+        return found
 
 
-async def known_participants(uow: UnitOfWork, refs: Iterable[Reference]) -> KnownParticipants:
-    refs = list(refs)
-    repo = ParticipantRepository(uow.session)
-    by_id = await repo.by_ids(r.participant_id for r in refs if r.participant_id and not r.error)
-    by_pseudonym: dict[str, list[ParticipantRow]] = {}
-    for row in await repo.by_pseudonyms(r.pseudonym for r in refs if r.pseudonym and not r.error):
-        by_pseudonym.setdefault(row.cpr_pseudonym or "", []).append(row)
+async def known_participants(
+    uow: UnitOfWork, refs: Iterable[Reference], *, for_update: bool = False
+) -> KnownParticipants:
+    """``for_update``: the rows are locked until the transaction ends (their recording sequence is
+    about to be taken)."""
+    refs = [r for r in refs if not r.error]
+    rows = await ParticipantRepository(uow.session).known(
+        {r.participant_id for r in refs if r.participant_id},
+        {r.pseudonym for r in refs if r.pseudonym},
+        for_update=for_update,
+    )
+    wanted_ids = {r.participant_id for r in refs if r.participant_id}
+    by_id = {row.participant_id: row for row in rows if row.participant_id in wanted_ids}
+    by_pseudonym: dict[str, list[KnownParticipant]] = {}
+    for row in rows:
+        if row.cpr_pseudonym:
+            by_pseudonym.setdefault(row.cpr_pseudonym, []).append(row)
     return KnownParticipants(by_id, by_pseudonym)
 
 
-def choose_participant(ref: Reference, caller: Caller, candidates: list[ParticipantRow]) -> None:
+def choose_participant(ref: Reference, caller: Caller, candidates: Sequence[Participant]) -> None:
     """Set the reference's row, or its error, from the participants it may mean."""
     field_name = "participant_id" if ref.participant_id is not None else "cpr"
     candidates = [c for c in candidates if caller.principal.can_access(c.programme_id)]
@@ -106,7 +122,7 @@ def choose_participant(ref: Reference, caller: Caller, candidates: list[Particip
         ref.row = candidates[0]
 
 
-def locally_known(ref: Reference, known: KnownParticipants) -> list[ParticipantRow] | None:
+def locally_known(ref: Reference, known: KnownParticipants) -> list[KnownParticipant] | None:
     """The local participants a reference may mean, or None when progression has none (yet)."""
     if ref.participant_id is not None:
         found = known.by_id.get(ref.participant_id)
@@ -123,6 +139,7 @@ async def resolve_participants(
     parse_references(pseudonym_key, refs)
     known = await known_participants(uow, refs)
     fetched_ids: dict[str, ParticipantRow | None] = {}
+    candidates: Sequence[Participant] | None
     fetched_cprs: dict[str, list[ParticipantRow]] = {}
     for ref in refs:
         if ref.error:

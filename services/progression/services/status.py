@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +31,7 @@ from services.progression.domain import (
 from services.progression.models import BatchRequestRow, ParticipantRow, StatusRecordRow
 from services.progression.repository import (
     BatchRepository,
+    KnownParticipant,
     ParticipantRepository,
     ProgrammeRepository,
     StatusRecordRepository,
@@ -52,9 +52,24 @@ from services.progression.services.participants import (
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as just stored: the columns of its row, without an ORM object per record."""
+
+    record_id: str
+    participant_id: str
+    programme_id: str
+    code: str
+    valid_from: date
+    valid_to: date | None
+    recording_seq: int
+    recorded_at: datetime
+    source_record_id: str | None
+
+
 @dataclass(frozen=True)
 class Recorded:
-    row: StatusRecordRow
+    row: StatusRecordRow | StoredRecord
     created: bool
 
 
@@ -123,7 +138,11 @@ async def record_statuses(
     The records are checked and stored by the group writer, together with the other requests waiting
     to be stored: one transaction, one query for all their participants, one for their source ids and
     one commit, however many requests the group holds."""
-    fingerprint = keyed_fingerprint(pseudonym_key, [r.model_dump(mode="json") for r in records])
+    fingerprint = (
+        keyed_fingerprint(pseudonym_key, [r.model_dump(mode="json") for r in records])
+        if idempotency_key is not None
+        else ""
+    )
     asked_intake = False
     for _ in range(4):
         if idempotency_key is not None:
@@ -250,7 +269,9 @@ async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
     with other content, a participant to read from intake first, or an Idempotency-Key or source id
     taken by an earlier request of the same group: start over)."""
     async with UnitOfWork(database) as uow:
-        known_people = await known_participants(uow, (ref for item in items for ref in item.refs))
+        known_people = await known_participants(
+            uow, (ref for item in items for ref in item.refs), for_update=True
+        )
         checked = [_checked(item, known_people) for item in items]
         status_repo = StatusRecordRepository(uow.session)
         known = await status_repo.by_source_ids(
@@ -301,7 +322,7 @@ async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
                 taken_keys.add(key)
             outcomes.append(planned)
         new = [r for o in outcomes if not isinstance(o, Exception) for r in o if isinstance(r, _NewRecord)]
-        rows = await _insert(uow, new)
+        rows = await _insert(uow, new, known_people.all())
         batch_repo = BatchRepository(uow.session)
         results: list[_Outcome] = []
         for item, outcome in zip(items, outcomes, strict=True):
@@ -320,14 +341,19 @@ async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
     return results
 
 
-async def _insert(uow: UnitOfWork, new: list[_NewRecord]) -> dict[str, StatusRecordRow]:
-    """Number the records per participant in order, bulk-insert them and announce each."""
+async def _insert(
+    uow: UnitOfWork, new: list[_NewRecord], people: dict[str, KnownParticipant]
+) -> dict[str, StoredRecord]:
+    """Number the records per participant in order, bulk-insert them and announce each. ``people``
+    were read (and locked) in this transaction."""
     if not new:
         return {}
-    next_seq = await ParticipantRepository(uow.session).take_recording_seqs_many(
-        Counter(r.participant_id for r in new)
-    )
-    categories = await _categories(uow, {r.programme_id for r in new})
+    next_seq = {r.participant_id: people[r.participant_id].last_recording_seq + 1 for r in new}
+    defaults = {code.value: category.value for code, (_, category) in STATUS_CODES.items()}
+    categories = {
+        person.programme_id: person.status_categories or defaults
+        for person in (people[r.participant_id] for r in new)
+    }
     now = utcnow()
     values: list[dict[str, Any]] = []
     for record in new:
@@ -346,9 +372,11 @@ async def _insert(uow: UnitOfWork, new: list[_NewRecord]) -> dict[str, StatusRec
                 "source_record_id": record.source_record_id,
             }
         )
+        # Built from checked values: model_construct skips a validation per record (a batch holds
+        # up to 10,000); the JSON is the same.
         uow.emit(
             new_event(
-                StatusRecordedV1(
+                StatusRecordedV1.model_construct(
                     record_id=record.record_id,
                     participant_id=record.participant_id,
                     programme_id=record.programme_id,
@@ -360,10 +388,14 @@ async def _insert(uow: UnitOfWork, new: list[_NewRecord]) -> dict[str, StatusRec
                     recorded_at=now,
                 ),
                 subject=f"participant/{record.participant_id}",
+                time=now,
             )
         )
     await StatusRecordRepository(uow.session).insert_many(values)
-    return {value["record_id"]: StatusRecordRow(**value) for value in values}
+    await ParticipantRepository(uow.session).set_recording_seqs(
+        {pid: seq - 1 for pid, seq in next_seq.items()}
+    )
+    return {value["record_id"]: StoredRecord(**value) for value in values}
 
 
 async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -> list[Recorded] | None:
@@ -374,14 +406,6 @@ async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -
         raise ValidationFailed.for_field("Idempotency-Key", "already used with another request")
     rows = {row.record_id: row for row in await StatusRecordRepository(uow.session).by_ids(stored.record_ids)}
     return [Recorded(rows[record_id], created=False) for record_id in stored.record_ids]
-
-
-async def _categories(uow: UnitOfWork, programme_ids: set[str]) -> dict[str, dict[str, str]]:
-    programmes = await ProgrammeRepository(uow.session).many(programme_ids)
-    defaults = {code.value: category.value for code, (_, category) in STATUS_CODES.items()}
-    return {
-        pid: (programmes[pid].status_categories if pid in programmes else defaults) for pid in programme_ids
-    }
 
 
 async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StatusRecordRow]:
