@@ -77,8 +77,10 @@ async def change_some_months(database: Database, restore: bool) -> None:
     sign = -1 if restore else 1
     months = cast(Table, MonthRow.__table__)
     async with UnitOfWork(database) as uow:
-        query = select(months.c.participant_id, months.c.fee_dkk).where(
-            months.c.programme_id == PROGRAMME, months.c.month == "2024-06"
+        query = (
+            select(months.c.participant_id, months.c.fee_dkk)
+            .where(months.c.programme_id == PROGRAMME, months.c.month == "2024-06")
+            .order_by(months.c.participant_id)
         )
         rows = (await uow.session.execute(query)).all()
         for participant_id, fee in rows[::7]:
