@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, delete, func, insert, or_, select, type_coerce, update
@@ -246,7 +247,7 @@ class BulkStatement:
                 raise RuntimeError(f"{dialect.name} has no positional parameters")
             plan = (
                 compiled.string,
-                [(self.names[name], compiled.binds[name].type.bind_processor(dialect)) for name in order],
+                [(self.names[name], _processor(compiled.binds[name].type, dialect)) for name in order],
             )
             self._plans[dialect.name] = plan
         return plan
@@ -256,9 +257,21 @@ class BulkStatement:
             return
         connection = await session.connection()
         sql, columns = self._plan(connection.dialect)
-        converters = [(index, _memoised(process)) for index, process in columns]
-        params = [tuple(row[i] if c is None else c(row[i]) for i, c in converters) for row in rows]
+        pick = itemgetter(*(index for index, _ in columns))  # the caller's values in the statement's order
+        converters = [(index, _memoised(process)) for index, process in columns if process is not None]
+        params = []
+        for row in rows:
+            values = list(row)
+            for index, convert in converters:
+                values[index] = convert(values[index])
+            params.append(pick(values))
         await connection.exec_driver_sql(sql, params)
+
+
+def _processor(type_: Any, dialect: Any) -> Any:
+    """The bind processor SQLAlchemy itself would apply (its dialect-level type's, e.g. SQLite's text
+    format for dates and timestamps)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 _AMOUNTS = ("fee_dkk", "fee_per_month_dkk")

@@ -60,7 +60,11 @@ def window_for(enrolment: Enrolment, versions: list[TermsVersion]) -> tuple[Wind
     enrolment predates them all); None without terms."""
     if not versions:
         return None
-    at_enrolment = terms_in_force(versions, enrolment.enrolled_on) or min(versions, key=lambda v: v.version)
+    at_enrolment = (
+        versions[0]  # the only version: in force on the enrolment date or, before it, the first
+        if len(versions) == 1
+        else terms_in_force(versions, enrolment.enrolled_on) or min(versions, key=lambda v: v.version)
+    )
     window = follow_up_window(
         enrolment.enrolled_on, at_enrolment.terms.follow_up_months, enrolment.withdrawn_on
     )

@@ -201,8 +201,7 @@ def months_recalculated(
 ) -> CloudEvent:
     """The months.recalculated event, its data built as ``MonthsRecalculatedV1(...).model_dump(mode="json")``
     would build it (a unit test holds them equal), without a pydantic model per month."""
-    # Constructed without validation: every field is set here from values of the right type.
-    return CloudEvent.model_construct(
+    return CloudEvent(
         source=_SOURCE,
         type=MonthsRecalculatedV1.event_type,
         subject=f"participant/{participant_id}",
