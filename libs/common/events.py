@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.clock import utcnow
+from libs.common.ids import uuid4_str
 from libs.common.logging import get_correlation_id
 
 TYPE_PREFIX = "dk.sib."
@@ -90,10 +91,8 @@ def new_event(
     time: datetime | None = None,
 ) -> CloudEvent:
     event_type = payload.event_type
-    # Every field is made here from checked values (the payload is a validated contract), so the
-    # envelope is constructed without validating it again: a batch emits thousands.
-    return CloudEvent.model_construct(
-        id=str(uuid.uuid4()),
+    return CloudEvent(
+        id=uuid4_str(),
         source=f"/sib/{service_of(event_type)}",
         type=event_type,
         subject=subject,

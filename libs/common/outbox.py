@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass
 
-from nats.js.api import PubAck
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import Header, PubAck
+from nats.js.errors import APIError, NoStreamResponseError
 from sqlalchemy import select, update
 
 from libs.common.clock import utcnow
@@ -20,6 +24,7 @@ from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PENDING, OUTBOX_PUBLIS
 from libs.common.nats import MSG_ID_HEADER, NatsLink
 
 log = get_logger(__name__)
+EXPECTED_STREAM_HEADER = Header.EXPECTED_STREAM.value
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class OutboxRelay:
         self.link = link
         self.settings = database.settings
         self._stopping = asyncio.Event()
+        self._acks = _PassAcks(self.settings.service_name)
 
     async def pending(self, limit: int | None = None) -> list[OutboxRow]:
         query = (
@@ -86,9 +92,11 @@ class OutboxRelay:
         if not rows:
             OUTBOX_PENDING.labels(self.settings.service_name).set(0)
             return 0
-        # Publishes go out on one connection in order, so awaiting their acks together keeps the
-        # stream in commit order while not paying a round trip per event.
-        await asyncio.gather(*(self.publish_row(row) for row in rows))
+        client = self.link.client
+        if client is None:  # a link around a JetStream context connected elsewhere (operator tools)
+            await asyncio.gather(*(self.publish_row(row) for row in rows))
+        else:
+            await self._acks.publish(client, rows, self.settings.nats_stream)
         await self.mark_published(rows)
         return len(rows)
 
@@ -119,3 +127,68 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping.set()
         self.database.outbox_written.set()
+
+
+class _PassAcks:
+    """Publishes a pass of rows with one reply subscription for all their JetStream acks.
+
+    ``js.publish`` makes a request per message (an inbox, a timer and a task each): about 97 µs of
+    CPU per event here, against 31 µs for a plain publish whose ack comes back to a subject of the
+    pass's own. The messages go out in order on one connection, so the stream keeps commit order; a
+    pass counts only when every message has its ack, else nothing of it is marked published and the
+    next pass sends it again (the Nats-Msg-Id makes the repeat a duplicate)."""
+
+    ACK_TIMEOUT_SECONDS = 10.0
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._client: NatsClient | None = None
+        self._prefix = ""
+        self._pass = 0
+        self._acks: dict[int, Msg] = {}
+        self._expected = 0
+        self._complete = asyncio.Event()
+        self._one_pass_at_a_time = asyncio.Lock()
+
+    async def _subscribe(self, client: NatsClient) -> None:
+        if self._client is client:
+            return
+        self._prefix = client.new_inbox()
+        await client.subscribe(f"{self._prefix}.*.*", cb=self._on_ack)
+        self._client = client
+
+    async def _on_ack(self, msg: Msg) -> None:
+        _, pass_id, index = msg.subject.rsplit(".", 2)
+        if int(pass_id) != self._pass:
+            return  # a late ack of a pass given up on
+        self._acks[int(index)] = msg
+        if len(self._acks) >= self._expected:
+            self._complete.set()
+
+    async def publish(self, client: NatsClient, rows: list[OutboxRow], stream: str) -> None:
+        async with self._one_pass_at_a_time:
+            await self._publish(client, rows, stream)
+
+    async def _publish(self, client: NatsClient, rows: list[OutboxRow], stream: str) -> None:
+        await self._subscribe(client)
+        self._pass += 1
+        self._acks, self._expected = {}, len(rows)
+        self._complete.clear()
+        for index, row in enumerate(rows):
+            await client.publish(
+                row.subject,
+                row.envelope.encode(),
+                reply=f"{self._prefix}.{self._pass}.{index}",
+                headers={MSG_ID_HEADER: row.event_id, EXPECTED_STREAM_HEADER: stream},
+            )
+        await client.flush()
+        await asyncio.wait_for(self._complete.wait(), timeout=self.ACK_TIMEOUT_SECONDS)
+        for index in range(len(rows)):
+            ack = self._acks[index]
+            if not ack.data:  # a status-only reply: no stream took the subject (503 no responders)
+                raise NoStreamResponseError
+            response = json.loads(ack.data)
+            if "error" in response:
+                raise APIError.from_error(response["error"])
+            if response.get("duplicate"):
+                OUTBOX_DUPLICATES.labels(self.service).inc()

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from nats.js.errors import NoStreamResponseError
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from libs.common.db import Database, messaging_metadata, outbox_table
 from libs.common.events import CloudEvent, EventPayload, new_event, register
+from libs.common.metrics import OUTBOX_DUPLICATES
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
@@ -341,3 +343,28 @@ async def test_an_idle_consumer_takes_a_lone_event_at_once_and_a_backlog_in_batc
     await asyncio.sleep(0.1)
     msgs = await consumer.fetch()
     assert len(msgs) == 20
+
+
+async def test_a_pass_republished_after_a_crash_is_all_duplicates_and_a_missing_stream_publishes_nothing(
+    backbone: Backbone,
+) -> None:
+    """The relay's pass collects every JetStream ack on one subscription: a pass sent again (the relay
+    died before marking it) is acknowledged as duplicates and adds nothing to the stream; with no stream
+    to take the subject nothing is marked published."""
+    for i in range(30):
+        await backbone.emit(f"r{i}")
+    assert await backbone.relay.publish_pending() == 30
+    async with backbone.database.sessionmaker() as session:
+        await session.execute(update(outbox_table).values(published_at=None))
+        await session.commit()
+    duplicates = OUTBOX_DUPLICATES.labels("testsvc")
+    before = duplicates._value.get()
+    assert await backbone.relay.publish_pending() == 30
+    assert duplicates._value.get() - before == 30
+    assert await backbone.stream_messages() == 30
+
+    await backbone.link.js.delete_stream(backbone.settings.nats_stream)
+    await backbone.emit("lost")
+    with pytest.raises(NoStreamResponseError):
+        await backbone.relay.publish_pending()
+    assert len(await backbone.relay.pending()) == 1

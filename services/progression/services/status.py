@@ -3,7 +3,6 @@ source id or an Idempotency-Key; reading the raw records and the resolved timeli
 
 from __future__ import annotations
 
-import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
 from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed
 from libs.common.events import new_event
+from libs.common.ids import uuid4_str
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import Period
@@ -214,7 +214,7 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
         prepared.append(
             _NewRecord(
                 ref.index,
-                str(uuid.uuid4()),
+                uuid4_str(),
                 ref.row.participant_id,
                 ref.row.programme_id,
                 record.code.value,
@@ -372,11 +372,9 @@ async def _insert(
                 "source_record_id": record.source_record_id,
             }
         )
-        # Built from checked values: model_construct skips a validation per record (a batch holds
-        # up to 10,000); the JSON is the same.
         uow.emit(
             new_event(
-                StatusRecordedV1.model_construct(
+                StatusRecordedV1(
                     record_id=record.record_id,
                     participant_id=record.participant_id,
                     programme_id=record.programme_id,
