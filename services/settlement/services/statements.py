@@ -462,15 +462,6 @@ def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
-def statement_csv(content: dict[str, Any]) -> str:
-    """A whole document (``document``) as CSV: a row per line, then the totals and the sha256."""
-    return _csv_rows(
-        [CSV_COLUMNS, *(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in content["lines"]),
-         [], ["total", "value"], *([name, value] for name, value in content["totals"].items()),
-         ["sha256", content.get("sha256", "")]]
-    )  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Summary:
     earned: Decimal
