@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from libs.common.contracts import STATUS_CODES, MonthRule, StatusCategory, StatusCode
@@ -156,6 +157,20 @@ def _paint(window: Window, records: Sequence[SpanTuple], cutoff: date | None) ->
     return days
 
 
+@lru_cache(maxsize=8192)
+def _window_months(start: date, end: date) -> tuple[tuple[int, str, int, int, int, date], ...]:
+    """Per month of a (non-empty) window: its index, ``YYYY-MM``, its in-window days as offsets into the
+    window (from, to exclusive), its number of days and its first in-window day. Windows repeat (one
+    per enrolment date and length), so this is worked out once per window."""
+    first, last = start.toordinal(), end.toordinal()
+    months = []
+    for index in range(month_index(start), month_index(end) + 1):
+        key, month_first, month_days = month_bounds(index)
+        low, high = max(month_first, first), min(month_first + month_days - 1, last)
+        months.append((index, key, low - first, high - first + 1, month_days, date.fromordinal(low)))
+    return tuple(months)
+
+
 def month_figures(
     enrolment: Enrolment,
     versions: list[TermsVersion],
@@ -174,41 +189,39 @@ def month_figures(
     window, at_enrolment = found
     if window.is_empty:
         return []
-    first = window.start.toordinal()
-    last = window.end.toordinal()
     days = _paint(window, records, cutoff)
     by_version: dict[int, bytes] = {}
     fees: dict[int, tuple[Decimal, MonthRule]] = {}
     single = versions[0] if len(versions) == 1 else None
     figures = []
-    for index in range(month_index(window.start), month_index(window.end) + 1):
+    make = tuple.__new__  # MonthFigures without its Python-level __new__: one call fewer per month
+    for index, key, low, high, month_days, first_day in _window_months(window.start, window.end):
         if only is not None and index not in only:
             continue
-        key, month_first, month_days = month_bounds(index)
-        low = max(month_first, first)
-        high = min(month_first + month_days - 1, last)
-        version = single or terms_in_force(versions, date.fromordinal(low)) or at_enrolment
+        version = single or terms_in_force(versions, first_day) or at_enrolment
         categories = by_version.get(version.version)
         if categories is None:
             categories = by_version[version.version] = bytes(days.translate(_category_table(version)))
             fees[version.version] = (version.terms.fee_for_track(enrolment.track), version.terms.month_rule)
         fee_per_month, rule = fees[version.version]
-        low, high = low - first, high - first + 1
         in_window = high - low
         self_supporting = categories.count(_SELF, low, high)
         unknown = categories.count(_UNKNOWN, low, high)
         figures.append(
-            MonthFigures(
-                key,
-                in_window,
-                self_supporting,
-                in_window - self_supporting - unknown,
-                unknown,
-                unknown > 0,
-                fee_of(fee_per_month, rule, in_window, self_supporting, unknown, month_days),
-                rule,
-                fee_per_month,
-                version.version,
+            make(
+                MonthFigures,
+                (
+                    key,
+                    in_window,
+                    self_supporting,
+                    in_window - self_supporting - unknown,
+                    unknown,
+                    unknown > 0,
+                    fee_of(fee_per_month, rule, in_window, self_supporting, unknown, month_days),
+                    rule,
+                    fee_per_month,
+                    version.version,
+                ),
             )
         )
     return figures
