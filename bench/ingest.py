@@ -139,6 +139,20 @@ async def batches(progression: str, ids: list[str], count: int, size: int) -> di
     return {"records_per_s": count * size / elapsed}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc): what a request costs the server, whatever
+    else the machine is doing at the time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def with_cpu(pid: int, count: int, measuring: Any) -> dict[str, float]:
+    """The figures of ``measuring`` plus the server's CPU microseconds per request or record."""
+    before = cpu_seconds(pid)
+    figures: dict[str, float] = await measuring
+    return figures | {"server_cpu_us": (cpu_seconds(pid) - before) * 1e6 / count}
+
+
 async def raw_inserts(url: str, schema: str | None, rows: int) -> dict[str, float]:
     """SQLAlchemy Core executemany of rows shaped like status records: the database's own pace."""
     sa_url = url.replace("postgresql://", "postgresql+asyncpg://").replace(
@@ -203,10 +217,27 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
             processes.append(Process("baseline", baseline))
             while not port_answers("127.0.0.1", baseline_port):
                 await asyncio.sleep(0.05)
+            progression_pid = processes[1].popen.pid
             for _ in range(args.runs):
-                runs["single"].append(await singles(urls["progression"], ids, args.singles))
-                runs["baseline"].append(await singles(f"http://127.0.0.1:{baseline_port}", ids, args.singles))
-                runs["batch"].append(await batches(urls["progression"], ids, args.batches, args.batch_size))
+                runs["single"].append(
+                    await with_cpu(
+                        progression_pid, args.singles, singles(urls["progression"], ids, args.singles)
+                    )
+                )
+                runs["baseline"].append(
+                    await with_cpu(
+                        baseline.pid,
+                        args.singles,
+                        singles(f"http://127.0.0.1:{baseline_port}", ids, args.singles),
+                    )
+                )
+                runs["batch"].append(
+                    await with_cpu(
+                        progression_pid,
+                        args.batches * args.batch_size,
+                        batches(urls["progression"], ids, args.batches, args.batch_size),
+                    )
+                )
                 raw_url = PG_URL if database == "postgresql" else f"sqlite:///{tmp_path / 'var' / 'raw.db'}"
                 runs["raw"].append(
                     await raw_inserts(
@@ -248,14 +279,17 @@ def main() -> None:
         f"\nprogression ingest, median of {args.runs} runs ({platform.node()}, {platform.processor() or platform.machine()})"
     )
     print(
-        f"{'database':<11} {'single rec/s':>13} {'p99 ms':>8} {'baseline rec/s':>15} {'ratio':>6} {'batch rec/s':>12} {'raw rec/s':>10} {'ratio':>6}"
+        f"{'database':<11} {'single rec/s':>13} {'p99 ms':>8} {'baseline rec/s':>15} {'ratio':>6} "
+        f"{'cpu us/req':>11} {'baseline':>9} {'batch rec/s':>12} {'cpu us/rec':>11} {'raw rec/s':>10} {'ratio':>6}"
     )
     for r in results:
         m = r["median"]
         print(
             f"{r['database']:<11} {m['single']['records_per_s']:>13,.0f} {m['single']['p99_ms']:>8.1f} "
             f"{m['baseline']['records_per_s']:>15,.0f} {m['single']['records_per_s'] / m['baseline']['records_per_s']:>6.2f} "
-            f"{m['batch']['records_per_s']:>12,.0f} {m['raw']['records_per_s']:>10,.0f} {m['batch']['records_per_s'] / m['raw']['records_per_s']:>6.2f}"
+            f"{m['single']['server_cpu_us']:>11,.0f} {m['baseline']['server_cpu_us']:>9,.0f} "
+            f"{m['batch']['records_per_s']:>12,.0f} {m['batch']['server_cpu_us']:>11,.0f} "
+            f"{m['raw']['records_per_s']:>10,.0f} {m['batch']['records_per_s'] / m['raw']['records_per_s']:>6.2f}"
         )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
