@@ -25,6 +25,7 @@ class UnitOfWork:
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._database = database
         self._read_only = read_only
+        self._wrote_events = False
         self._events: list[CloudEvent] = []
         self._session: AsyncSession | None = None
         self._turn: AbstractAsyncContextManager[object] = nullcontext()
@@ -48,6 +49,7 @@ class UnitOfWork:
             await self._turn.__aenter__()
             self._session = self._database.sessionmaker()
         self._events = []
+        self._wrote_events = False
         # Whatever a use case wants to carry to the end of the transaction (e.g. what to recompute).
         self.scratch: dict[str, Any] = {}
         return self
@@ -71,25 +73,33 @@ class UnitOfWork:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         events, self._events = self._events, []
-        if events:
-            prefix = self._database.settings.subject_prefix
-            now = utcnow()
-            await self.session.execute(
-                insert(outbox_table),
-                [
-                    {
-                        "event_id": event.id,
-                        "subject": subject_for(event.type, prefix),
-                        "event_type": event.type,
-                        "envelope": event.to_json_bytes().decode(),
-                        "created_at": now,
-                    }
-                    for event in events
-                ],
-            )
+        await self.write_events(events)
         await self.session.commit()
-        if events:
+        if self._wrote_events:
+            self._wrote_events = False
             self._database.outbox_written.set()
+
+    async def write_events(self, events: list[CloudEvent]) -> None:
+        """Write events into the outbox now, in the open transaction (``commit`` writes the emitted
+        ones): for work that announces more than it should hold in memory until the commit."""
+        if not events:
+            return
+        self._wrote_events = True
+        prefix = self._database.settings.subject_prefix
+        now = utcnow()
+        await self.session.execute(
+            insert(outbox_table),
+            [
+                {
+                    "event_id": event.id,
+                    "subject": subject_for(event.type, prefix),
+                    "event_type": event.type,
+                    "envelope": event.to_json_bytes().decode(),
+                    "created_at": now,
+                }
+                for event in events
+            ],
+        )
 
     async def already_handled(self, consumer: str, event_id: str) -> bool:
         found = await self.session.execute(
