@@ -13,14 +13,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import as_utc, utcnow
 from libs.common.contracts import MonthsRecalculatedV1, ProgrammeTerms, StatusCode
-from libs.common.db import Database, outbox_table
+from libs.common.db import Database
 from libs.common.errors import Forbidden, NotFound, ValidationFailed
-from libs.common.events import CloudEvent, service_of, subject_for
+from libs.common.events import CloudEvent, service_of
 from libs.common.logging import get_correlation_id, get_logger
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord, resolve
@@ -222,31 +222,11 @@ async def _write(uow: UnitOfWork, out: _Chunk, *, events_now: bool) -> None:
     if events_now:
         # A whole programme: the announcements go to the outbox chunk by chunk (same transaction), so
         # a recompute of 100k citizens does not hold 100k events in memory until the commit.
-        await write_outbox(uow, out.events)
+        await uow.write_events(out.events)
     else:
         for event in out.events:
             uow.emit(event)
     out.inserts, out.updates, out.removals, out.events = [], [], [], []
-
-
-async def write_outbox(uow: UnitOfWork, events: list[CloudEvent]) -> None:
-    """Events into the outbox now, in the open transaction, as ``UnitOfWork.commit`` writes them."""
-    if events:
-        prefix = uow.database.settings.subject_prefix
-        now = utcnow()
-        await uow.session.execute(
-            insert(outbox_table),
-            [
-                {
-                    "event_id": event.id,
-                    "subject": subject_for(event.type, prefix),
-                    "event_type": event.type,
-                    "envelope": event.to_json_bytes().decode(),
-                    "created_at": now,
-                }
-                for event in events
-            ],
-        )
 
 
 async def recompute_participant(uow: UnitOfWork, participant_id: str, touched: Touched = None) -> int:
@@ -269,8 +249,7 @@ async def recompute_many(
         out = _Chunk()
         await _recompute_chunk(uow, touched[start : start + CHUNK], out, skip_programmes)
         changed += out.changed
-        last = start + CHUNK >= len(touched)
-        await _write(uow, out, events_now=release and not last)
+        await _write(uow, out, events_now=release)
     return changed
 
 
