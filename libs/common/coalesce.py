@@ -28,11 +28,15 @@ class GroupWriter(Generic[I, R]):
         max_items: int = 256,
         max_weight: int = 20_000,
         weight: Callable[[I], int] = lambda _: 1,
+        shared_failure: Callable[[Exception], bool] = lambda _: False,
     ) -> None:
+        """``shared_failure(exc)``: the group failed for a reason every item shares (the database is
+        away), so each item gets that error rather than a second try on a broken connection."""
         self._write = write
         self._max_items = max_items
         self._max_weight = max_weight
         self._weight = weight
+        self._shared_failure = shared_failure
         self._pending: list[tuple[I, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -68,8 +72,9 @@ class GroupWriter(Generic[I, R]):
                 self._pending.clear()
                 raise
             except Exception as exc:
-                if len(group) == 1:
-                    _settle_error(group[0][1], exc)
+                if len(group) == 1 or self._shared_failure(exc):
+                    for _, future in group:
+                        _settle_error(future, exc)
                     continue
                 for item, future in group:
                     try:

@@ -140,6 +140,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # 64 MiB of page cache (the default is 2 MiB): a programme of 100,000 citizens is a database
+        # of about a gigabyte, read per chunk of participants; the cache fills only as pages are read.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -96,6 +96,13 @@ class ValidationFailed(ProblemError):
         return cls(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is away (down, cut off, connecting too long), as opposed to a bad statement."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class ServiceUnavailable(ProblemError):
     status, title, slug = 503, "Service unavailable", "service-unavailable"
 

@@ -60,3 +60,16 @@ async def test_a_submitter_that_goes_away_does_not_cancel_the_write() -> None:
         await task
     assert await writer.submit(8) == 80
     assert [7] in recorder.groups
+
+
+async def test_a_failure_every_item_shares_fails_the_group_without_second_tries() -> None:
+    calls: list[list[int]] = []
+
+    async def database_away(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        raise ConnectionError("the database is away")
+
+    writer = GroupWriter(database_away, shared_failure=lambda exc: isinstance(exc, ConnectionError))
+    results = await asyncio.gather(*(writer.submit(n) for n in (1, 2, 3)), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert calls == [[1, 2, 3]]

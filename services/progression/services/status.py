@@ -14,7 +14,7 @@ from libs.common.coalesce import GroupWriter
 from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode, StatusRecordedV1
 from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
-from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed
+from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed, database_unavailable
 from libs.common.events import new_event
 from libs.common.ids import uuid4_str
 from libs.common.logging import get_logger
@@ -249,6 +249,7 @@ def _group_writer(database: Database) -> GroupWriter[_Write, _Outcome]:
             max_items=256,
             max_weight=20_000,
             weight=lambda item: max(1, len(item.records)),
+            shared_failure=database_unavailable,
         )
         _WRITERS[database] = writer
     return writer
