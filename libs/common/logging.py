@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
+
+from libs.common.ids import uuid4_str
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_KEY = "correlation_id"
@@ -30,7 +31,7 @@ def clean_correlation_id(value: str | None) -> str:
     """Accept a caller's id if it is short and printable; otherwise make a new one."""
     if value and len(value) <= _MAX_CORRELATION_ID and value.isprintable() and value.isascii():
         return value
-    return str(uuid.uuid4())
+    return uuid4_str()
 
 
 @contextmanager
