@@ -252,25 +252,67 @@ class EventConsumer:
 
     async def run(self) -> None:
         log.info("consumer_started", consumer=self.durable, types=list(self.spec.event_types))
-        while not self._stopping.is_set():
-            try:
-                msgs = await self.fetch()
-                if self.spec.after_batch is not None and len(msgs) > 1:
-                    await self.handle_batch(msgs)
-                    continue
-                for msg in msgs:
-                    await self.handle(msg)
-                    if self._stopping.is_set():
-                        break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS gone for a moment: wait for the reconnect
-                log.warning(
-                    "consumer_fetch_failed", consumer=self.durable, error=str(exc) or type(exc).__name__
-                )
-                self._subscription = None
-                await asyncio.sleep(0.5)
+        prefetched: asyncio.Task[list[Msg]] | None = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if prefetched is not None:
+                        msgs = await prefetched
+                        prefetched = None
+                    else:
+                        msgs = await self.fetch()
+                    if self.spec.after_batch is not None and len(msgs) > 1:
+                        if len(msgs) >= self.settings.consumer_batch_size:
+                            # A backlog: the next batch comes in while this one is applied.
+                            prefetched = asyncio.create_task(self.fetch(), name=f"prefetch-{self.durable}")
+                        await self.handle_batch(msgs)
+                        continue
+                    for msg in msgs:
+                        await self.handle(msg)
+                        if self._stopping.is_set():
+                            break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # NATS gone for a moment: wait for the reconnect
+                    log.warning(
+                        "consumer_fetch_failed", consumer=self.durable, error=str(exc) or type(exc).__name__
+                    )
+                    if prefetched is not None:
+                        await self._give_back(prefetched)
+                        prefetched = None
+                    self._subscription = None
+                    await asyncio.sleep(0.5)
+        except BaseException:
+            if prefetched is not None:  # cancelled: what it fetched is delivered again after the ack wait
+                prefetched.cancel()
+            raise
+        if prefetched is not None:
+            # A graceful stop: the batch fetched ahead is applied too (a batch takes a fraction of the
+            # shutdown grace), so stopping costs no message a delivery.
+            msgs = await self._prefetched(prefetched)
+            if msgs:
+                await self.handle_batch(msgs)
         log.info("consumer_stopped", consumer=self.durable)
+
+    @staticmethod
+    async def _prefetched(prefetched: asyncio.Task[list[Msg]]) -> list[Msg]:
+        """What a prefetch brought; nothing if it failed or was cancelled (our own cancellation is
+        passed on: the shield keeps it from cancelling the fetch instead)."""
+        try:
+            return await asyncio.shield(prefetched)
+        except asyncio.CancelledError:
+            if prefetched.cancelled():
+                return []
+            raise
+        except Exception:
+            return []
+
+    async def _give_back(self, prefetched: asyncio.Task[list[Msg]]) -> None:
+        """A prefetched batch that will not be applied now (NATS failed meanwhile): nak'd, so
+        JetStream delivers it again at once rather than after the ack wait."""
+        for msg in await self._prefetched(prefetched):
+            with contextlib.suppress(Exception):
+                await msg.nak()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -10,12 +10,17 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.clock import utcnow
 from libs.common.db import Database, inbox_table, outbox_table
 from libs.common.events import CloudEvent, subject_for
+
+_HANDLED_AMONG_PG = text(
+    "SELECT inbox.event_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(event_id)"
+    " JOIN inbox ON inbox.consumer = :consumer AND inbox.event_id = wanted.event_id"
+)
 
 
 class UnitOfWork:
@@ -112,13 +117,21 @@ class UnitOfWork:
     async def handled_among(self, consumer: str, event_ids: list[str]) -> set[str]:
         """Which of these events the consumer has applied already (one query per 500 ids)."""
         found: set[str] = set()
+        postgres = self._database.settings.is_postgres
         for start in range(0, len(event_ids), 500):
             chunk = event_ids[start : start + 500]
-            rows = await self.session.execute(
-                select(inbox_table.c.event_id).where(
-                    inbox_table.c.consumer == consumer, inbox_table.c.event_id.in_(chunk)
+            if postgres:
+                # The ids as an array joined to the inbox's key: PostgreSQL looks each one up in the
+                # primary key whatever its statistics say. With ``event_id IN (...)``, a planner that
+                # has not yet analysed a fast-growing inbox scanned every row of the consumer instead
+                # (the catch-up of 100,000 events spent 107 of its 127 s in this query).
+                rows = await self.session.execute(_HANDLED_AMONG_PG, {"consumer": consumer, "ids": chunk})
+            else:
+                rows = await self.session.execute(
+                    select(inbox_table.c.event_id).where(
+                        inbox_table.c.consumer == consumer, inbox_table.c.event_id.in_(chunk)
+                    )
                 )
-            )
             found.update(row[0] for row in rows)
         return found
 

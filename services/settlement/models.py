@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.common.db import Money, make_metadata
@@ -47,9 +47,21 @@ class StatusRecordRow(Base):
     """Settlement's copy of every status record, from progression's events."""
 
     __tablename__ = "status_records"
+    # Every column a recompute (spans) and the gap check (count, highest seq) read of a participant's
+    # records, so neither reads the table itself.
+    __table_args__ = (
+        Index(
+            "ix_status_records_participant_timeline",
+            "participant_id",
+            "recording_seq",
+            "valid_from",
+            "valid_to",
+            "code",
+        ),
+    )
 
     record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    participant_id: Mapped[str] = mapped_column(String(36), index=True)
+    participant_id: Mapped[str] = mapped_column(String(36))
     programme_id: Mapped[str] = mapped_column(String(64))
     code: Mapped[str] = mapped_column(String(32))
     valid_from: Mapped[date] = mapped_column(Date)

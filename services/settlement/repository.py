@@ -125,7 +125,7 @@ class FactsRepository:
         query = (
             select(
                 StatusRecordRow.participant_id,
-                func.count(StatusRecordRow.record_id),
+                func.count(),
                 func.max(StatusRecordRow.recording_seq),
             )
             .where(StatusRecordRow.participant_id.in_(sorted(participant_ids)))

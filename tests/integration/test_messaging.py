@@ -379,3 +379,52 @@ async def test_a_pass_republished_after_a_crash_is_all_duplicates_and_a_missing_
     with pytest.raises(NoStreamResponseError):
         await backbone.relay.publish_pending()
     assert len(await backbone.relay.pending()) == 1
+
+
+async def test_a_backlog_is_fetched_ahead_and_a_graceful_stop_applies_what_was_fetched(
+    backbone: Backbone,
+) -> None:
+    """While a full batch is applied the next one is fetched; stopping then applies the batch already
+    fetched, so no message is left for a redelivery, and the rest stays waiting in the stream."""
+    for i in range(23):
+        await backbone.emit(f"p{i}")
+    await backbone.relay.publish_pending()
+    consumer: EventConsumer | None = None
+    applying = False
+    fetches: list[bool] = []  # per fetch: did it start while a batch was being applied?
+
+    async def after_batch(uow: UnitOfWork) -> None:
+        assert consumer is not None
+        await asyncio.sleep(0.2)  # long enough for the fetch ahead to come back
+        backbone.batches.append(len(backbone.handler_calls))
+        if len(backbone.batches) == 1:
+            consumer.stop()
+
+    backbone.after_batch = after_batch  # type: ignore[method-assign]
+    consumer = backbone.consumer(batched=True)
+    consumer.settings = consumer.settings.model_copy(update={"consumer_batch_size": 5})
+    fetch, handle_batch = consumer.fetch, consumer.handle_batch
+
+    async def watched_fetch(batch: int | None = None, timeout: float = 1.0) -> list[Any]:
+        fetches.append(applying)
+        return await fetch(batch, timeout)
+
+    async def watched_handle_batch(msgs: list[Any]) -> None:
+        nonlocal applying
+        applying = True
+        try:
+            await handle_batch(msgs)
+        finally:
+            applying = False
+
+    consumer.fetch = watched_fetch  # type: ignore[method-assign]
+    consumer.handle_batch = watched_handle_batch  # type: ignore[method-assign]
+    await asyncio.wait_for(consumer.run(), timeout=10)
+
+    assert backbone.batches == [5, 10]  # the first batch, then the one fetched ahead of the stop
+    assert fetches == [False, True]  # the first fetch, then one ahead while the first batch applied
+    assert len(set(backbone.handler_calls)) == len(backbone.handler_calls) == 10
+    assert await backbone.effect_count() == 10
+    info = await backbone.settled_info(consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
+    assert info.num_pending == 13
