@@ -192,11 +192,19 @@ async def catchup(database: Database, args: argparse.Namespace) -> dict[str, Any
     consumer = EventConsumer(spec, database, NatsLink(database.settings))
     with Profiler(args.profile, args.out):
         began, cpu_began = time.perf_counter(), time.process_time()
+        segment = max(args.batch, args.events // args.rounds)
+        rounds: list[int] = []
+        round_began = began
         for start in range(0, len(raw), args.batch):
             items = [CloudEvent.from_json_bytes(data) for data in raw[start : start + args.batch]]
             async with UnitOfWork(database) as uow:
                 await consumer.apply_events(uow, [(event, parse_payload(event)) for event in items])
                 await uow.commit()
+            done = start + len(items)
+            if done % segment == 0 or done == len(raw):
+                now = time.perf_counter()
+                rounds.append(round((done - (len(rounds) * segment)) / (now - round_began)))
+                round_began = now
         elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     result = {
         "participants": args.participants,
@@ -208,6 +216,7 @@ async def catchup(database: Database, args: argparse.Namespace) -> dict[str, Any
         "cpu_s": round(cpu, 2),  # every thread of the process: a steadier figure on a busy machine
         "events_per_cpu_s": round(args.events / cpu),
         "peak_mib": round(peak_mib(), 1),
+        "events_per_s_by_round": rounds,  # does the rate hold as the records held grow?
     }
     print(json.dumps(result), flush=True)
     return result
@@ -248,6 +257,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--shape", default="weekly", choices=["weekly", "bench"])
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=1, help="report the rate per 1/rounds of the events")
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile"])
     parser.add_argument("--profile-steps", default="first", help="recompute steps to profile")
     parser.add_argument("--out", help="where the profile goes")
