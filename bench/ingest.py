@@ -83,14 +83,27 @@ def record(pid: str, n: int) -> dict[str, Any]:
 
 
 async def singles(progression: str, ids: list[str], count: int, connections: int = 64) -> dict[str, float]:
+    """``count`` records posted one by one from ``connections`` connections, each opened (with one post)
+    before the clock starts: 64 connections opened at once would otherwise put their handshakes in the
+    first requests' latencies."""
     jobcenter = headers(Role.jobcenter)
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(count):
-        queue.put_nowait(n)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         run = uuid.uuid4().hex[:8]
+        await asyncio.gather(
+            *(
+                client.post(
+                    f"{progression}/v1/status-records",
+                    json=record(ids[n % len(ids)], n) | {"source_record_id": f"bench-{run}-warm-{n}"},
+                    headers=jobcenter,
+                )
+                for n in range(connections)
+            )
+        )
+        for n in range(count):
+            queue.put_nowait(n)
 
         async def worker() -> None:
             while not queue.empty():
