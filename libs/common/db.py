@@ -143,10 +143,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # 64 MiB of page cache (the default is 2 MiB): a programme of 100,000 citizens is a database
         # of about a gigabyte, read per chunk of participants; the cache fills only as pages are read.
         cursor.execute("PRAGMA cache_size=-65536")
-        # Checkpoint the WAL every 16,384 pages (64 MiB) instead of every 1,000: a consumer's batch
-        # writes several MiB, so the default checkpointed (and fsynced) at nearly every commit, a fifth
-        # of settlement's catch-up; a page changed by many commits is now copied back once.
-        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
