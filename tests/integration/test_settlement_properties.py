@@ -238,3 +238,37 @@ def test_any_delivery_order_with_duplicates_gives_the_same_months_and_consistent
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         asyncio.run(run(scenario, Path(directory)))
+
+
+def test_a_batch_with_terms_then_a_cutoff_recomputes_with_that_cutoff() -> None:
+    """Found by the property above in a CI run: terms stored in a transaction recompute the programme
+    at once and so read (and kept) its cut-off; a cut-off later in the same batch was then not seen by
+    the batch's own recompute, and a self-supporting month stayed provisional at 0.00."""
+    terms = ProgrammeTerms.model_validate(
+        {"tracks": {"sygedagpenge": 10}, "follow_up_months": 2, "fee_per_month_dkk": "100.00",
+         "month_rule": "full_month", "total_cap_dkk": "0.00",
+         "split": {"investor_percent": "60", "provider_percent": "40"}, "settlement_lag_months": 0}
+    )  # fmt: skip
+    pid = str(uuid.UUID(int=1))
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    events: list[EventPayload] = [
+        ParticipantEnrolledV1(
+            participant_id=pid, programme_id=PROGRAMME, track="sygedagpenge", cpr_pseudonym="a" * 64,
+            referred_on=date(2024, 1, 1), enrolled_on=date(2024, 1, 1), consent_given_on=date(2024, 1, 1),
+        ),
+        ProgrammeTermsPublishedV1(
+            programme_id=PROGRAMME, name="p", version=1, effective_from=date(2024, 1, 1), published_at=at,
+            terms=terms,
+        ),
+        CutoffAdvancedV1(programme_id=PROGRAMME, complete_through=date(2024, 1, 31), previous=None, recorded_at=at),
+    ]  # fmt: skip
+    scenario = {
+        "terms": terms,
+        "deliveries": [events],
+        "statements": [],
+        "participants": [pid],
+        "events": events,
+    }
+    assert expected_months(scenario)[(pid, "2024-01")] == Decimal("100.00")
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(run(scenario, Path(directory)))

@@ -18,7 +18,7 @@ from libs.common.contracts import (
 from libs.common.uow import UnitOfWork
 from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow
 from services.settlement.repository import FactsRepository
-from services.settlement.services.months import recompute_many, recompute_programme
+from services.settlement.services.months import forget_programme_facts, recompute_many, recompute_programme
 
 ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
 Span = tuple[date, date | None] | None  # the validity a change touches; None: every month
@@ -177,4 +177,5 @@ async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1) -> None:
             )
         )
         await uow.session.flush()
+        forget_programme_facts(uow, event.programme_id)
     _pending(uow).programmes.add(event.programme_id)

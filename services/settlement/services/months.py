@@ -84,6 +84,12 @@ class _Chunk:
     changed: int = 0
 
 
+def forget_programme_facts(uow: UnitOfWork, programme_id: str) -> None:
+    """A cut-off or terms version of the programme was stored in this transaction: read them again
+    (a batch holding a terms version and then a cut-off recomputed the programme with the old cut-off)."""
+    uow.scratch.get("settlement.programme_facts", {}).pop(programme_id, None)
+
+
 async def programme_facts(uow: UnitOfWork, programme_id: str) -> tuple[date | None, list[TermsVersion]]:
     """The programme's cut-off and terms, read once per transaction (a batch recomputes many participants
     of one programme; neither changes while it does)."""

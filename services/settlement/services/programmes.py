@@ -12,7 +12,7 @@ from services.settlement.domain import TermsVersion, terms_in_force
 from services.settlement.models import ProgrammeTermsRow
 from services.settlement.repository import TermsRepository
 from services.settlement.schemas import ProgrammeTermsOut, TermsVersionOut
-from services.settlement.services.months import recompute_programme
+from services.settlement.services.months import forget_programme_facts, recompute_programme
 
 log = get_logger(__name__)
 
@@ -32,6 +32,7 @@ async def store_terms(uow: UnitOfWork, event: ProgrammeTermsPublishedV1) -> None
             )
         )
         await uow.session.flush()
+        forget_programme_facts(uow, event.programme_id)
         await recompute_programme(uow, event.programme_id)
     log.info("programme_terms_stored", programme_id=event.programme_id, version=event.version)
 
