@@ -90,6 +90,15 @@ class Jobcenter:
         existing = self.intake.get(f"/v1/programmes/{self.config.programme_id}", headers=self.admin)
         if existing.status_code == 404:
             self.check(self.intake.post("/v1/programmes", json=body, headers=self.admin), 200, 201)
+        # Progression learns the programme from intake's event; its cut-off is refused (404) until then.
+        deadline = time.monotonic() + self.config.sync_timeout
+        while (
+            self.progression.get(f"/v1/programmes/{self.config.programme_id}", headers=self.admin).status_code
+            == 404
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"progression did not learn programme {self.config.programme_id}")
+            time.sleep(0.05)
 
     def enrol(self, citizen: Citizen) -> None:
         referred = self.intake.post(
