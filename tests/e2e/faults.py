@@ -133,7 +133,7 @@ def scalar(settings: CommonSettings, query: Select[Any]) -> Any:
     async def run() -> Any:
         database = Database(settings)
         try:
-            async with database.sessionmaker() as session:
+            async with database.read_sessionmaker() as session:  # reads: no write lock
                 return (await session.execute(query)).scalar_one()
         finally:
             await database.dispose()
@@ -145,7 +145,7 @@ def rows(settings: CommonSettings, query: Select[Any]) -> list[Any]:
     async def run() -> list[Any]:
         database = Database(settings)
         try:
-            async with database.sessionmaker() as session:
+            async with database.read_sessionmaker() as session:  # reads: no write lock
                 return list((await session.execute(query)).all())
         finally:
             await database.dispose()
