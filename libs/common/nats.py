@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -239,13 +240,19 @@ class EventConsumer:
         await js.add_consumer(self.settings.nats_stream, self.consumer_config())
         self._subscription = await js.pull_subscribe_bind(self.durable, stream=self.settings.nats_stream)
 
+    @property
+    def batch_size(self) -> int:
+        """How many messages a fetch asks for: a consumer with a batch step applies them in one
+        transaction; one without handles them one at a time, each within the ack wait."""
+        if self.spec.after_batch is not None:
+            return self.settings.consumer_batch_step_size
+        return self.settings.consumer_batch_size
+
     async def fetch(self, batch: int | None = None, timeout: float = 1.0) -> list[Msg]:
         if self._subscription is None:
             await self.subscribe()
         try:
-            msgs: list[Msg] = await self._subscription.fetch(
-                batch or self.settings.consumer_batch_size, timeout=timeout
-            )
+            msgs: list[Msg] = await self._subscription.fetch(batch or self.batch_size, timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError):
             return []
         return msgs
@@ -262,7 +269,7 @@ class EventConsumer:
                     else:
                         msgs = await self.fetch()
                     if self.spec.after_batch is not None and len(msgs) > 1:
-                        if len(msgs) >= self.settings.consumer_batch_size:
+                        if len(msgs) >= self.batch_size:
                             # A backlog: the next batch comes in while this one is applied.
                             prefetched = asyncio.create_task(self.fetch(), name=f"prefetch-{self.durable}")
                         await self.handle_batch(msgs)
@@ -431,11 +438,14 @@ class EventConsumer:
             for msg in msgs:
                 await self.handle(msg)
             return
+        # The level as filter_by_level reads it (the standard library's logger of this module).
+        logged = logging.getLogger(__name__).isEnabledFor(logging.INFO)
         for msg, event, outcome in outcomes:
             await msg.ack()
             EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event.type, outcome.value).inc()
-            with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
-                log.info("event_handled", consumer=self.durable, outcome=outcome.value, batch=len(msgs))
+            if logged:
+                with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
+                    log.info("event_handled", consumer=self.durable, outcome=outcome.value, batch=len(msgs))
 
     async def apply_events(
         self, uow: UnitOfWork, events: Sequence[tuple[CloudEvent, EventPayload]]

@@ -54,6 +54,9 @@ class CommonSettings(BaseSettings):
     # While the database is unreachable a consumer retries in place, backing off up to this.
     consumer_outage_max_delay_seconds: float = Field(default=5.0, gt=0)
     consumer_batch_size: int = Field(default=500, ge=1)
+    # A consumer with a batch step (settlement's facts) applies a whole fetch in one transaction: a
+    # backlog that holds several events per citizen then recomputes each citizen once for all of them.
+    consumer_batch_step_size: int = Field(default=2000, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
 

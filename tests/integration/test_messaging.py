@@ -402,7 +402,7 @@ async def test_a_backlog_is_fetched_ahead_and_a_graceful_stop_applies_what_was_f
 
     backbone.after_batch = after_batch  # type: ignore[method-assign]
     consumer = backbone.consumer(batched=True)
-    consumer.settings = consumer.settings.model_copy(update={"consumer_batch_size": 5})
+    consumer.settings = consumer.settings.model_copy(update={"consumer_batch_step_size": 5})
     fetch, handle_batch = consumer.fetch, consumer.handle_batch
 
     async def watched_fetch(batch: int | None = None, timeout: float = 1.0) -> list[Any]:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
+from typing import Any
 
 import pytest
+import structlog
 
 from libs.common.logging import clean_correlation_id, configure_logging, correlation_scope, get_logger
 
@@ -27,3 +30,26 @@ def test_a_caller_supplied_correlation_id_is_kept_only_when_sane() -> None:
     for bad in (None, "", "x" * 500, "line\nbreak", "æøå"):
         replaced = clean_correlation_id(bad)
         assert replaced != bad and len(replaced) == 36
+
+
+def test_a_line_below_the_level_is_dropped_before_the_processors_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("testsvc", "WARNING", json=True)
+    try:
+        # A processor right after the first one: it sees only the lines the level lets through.
+        seen: list[str] = []
+
+        def spy(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+            seen.append(str(event_dict["event"]))
+            return event_dict
+
+        processors = structlog.get_config()["processors"]
+        structlog.configure(processors=[processors[0], spy, *processors[1:]])
+        get_logger("t").info("dropped")
+        get_logger("t").warning("kept")
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert [r["event"] for r in lines] == ["kept"]
+        assert seen == ["kept"]
+    finally:
+        configure_logging("testsvc", "INFO", json=True)
