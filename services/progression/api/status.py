@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
+from pydantic import TypeAdapter
 
 from libs.common.clock import as_utc
 from libs.common.contracts import StatusCode
@@ -34,6 +37,35 @@ def record_out(row: StatusRecordRow | StoredRecord) -> StatusRecordOut:
         participant_id=row.participant_id,
         programme_id=row.programme_id,
         code=StatusCode(row.code),
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        recording_seq=row.recording_seq,
+        recorded_at=as_utc(row.recorded_at),
+        source_record_id=row.source_record_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchAnswer:
+    created: int
+    records: list[StoredRecord]
+
+
+_BATCH_ANSWER = TypeAdapter(_BatchAnswer)
+
+
+def batch_answer_json(created: int, rows: Sequence[StatusRecordRow | StoredRecord]) -> bytes:
+    """``StatusBatchOut`` as JSON, serialised straight from the records."""
+    records = [row if isinstance(row, StoredRecord) else _stored(row) for row in rows]
+    return _BATCH_ANSWER.dump_json(_BatchAnswer(created, records))
+
+
+def _stored(row: StatusRecordRow) -> StoredRecord:
+    return StoredRecord(
+        record_id=row.record_id,
+        participant_id=row.participant_id,
+        programme_id=row.programme_id,
+        code=row.code,
         valid_from=row.valid_from,
         valid_to=row.valid_to,
         recording_seq=row.recording_seq,
@@ -90,10 +122,11 @@ async def post_status_batch(
         db, directory, key, caller, body.records, batch=True, idempotency_key=idempotency_key
     )
     created = sum(1 for r in results if r.created)
-    out = StatusBatchOut(created=created, records=[record_out(r.row) for r in results])
-    # Serialised once, here: FastAPI would validate the 10,000 records of the model again.
+    # Serialised here, from the stored records as they are: FastAPI would validate the 10,000 records
+    # of the response model again, and a model per record was a tenth of a batch's CPU (py-spy).
+    # The answer is the one StatusBatchOut documents (test_status_answers holds them equal).
     return Response(
-        out.model_dump_json(),
+        batch_answer_json(created, [r.row for r in results]),
         status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         media_type="application/json",
     )
