@@ -176,8 +176,9 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         # Reads that need no writer's turn: on SQLite a snapshot beside the one writer.
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}),
+            self._read_engine,
             expire_on_commit=False,
             autoflush=False,  # nothing it holds is ever written
             class_=AsyncSession,
@@ -195,7 +196,7 @@ class Database:
     async def ping(self) -> None:
         # Read-only: a readiness probe takes no write lock (on SQLite no BEGIN IMMEDIATE), so it never
         # waits behind, nor holds up, a writer.
-        async with self.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+        async with self._read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:

@@ -59,15 +59,18 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         try:
-            if parameters is None:
-                self._cursor.execute(sql)
-            else:
-                self._cursor.execute(sql, parameters)
+            self._run(sql, parameters)
         except sqlite3.OperationalError as exc:
             if not self._may_wait(exc):
                 raise
             await self._wait_for_lock(sql, parameters, exc)
         return self
+
+    def _run(self, sql: str, parameters: Sequence[Any] | None) -> None:
+        if parameters is None:
+            self._cursor.execute(sql)
+        else:
+            self._cursor.execute(sql, parameters)
 
     def _may_wait(self, exc: sqlite3.OperationalError) -> bool:
         # Only a statement outside a transaction (BEGIN itself, or a read on its own) is retried: one
@@ -85,10 +88,7 @@ class InlineCursor:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.025)
             try:
-                if parameters is None:
-                    self._cursor.execute(sql)
-                else:
-                    self._cursor.execute(sql, parameters)
+                self._run(sql, parameters)
                 return
             except sqlite3.OperationalError as exc:
                 if not self._may_wait(exc):

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Header, Response, status
 from pydantic import TypeAdapter
 
 from libs.common.clock import as_utc
-from libs.common.contracts import StatusCode
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
 from services.progression.api.deps import CallerDep, Directory, Jobcenter, PersonLevelReader, PseudonymKey
@@ -32,11 +31,18 @@ router = APIRouter(prefix="/v1", tags=["status"])
 
 
 def record_out(row: StatusRecordRow | StoredRecord) -> StatusRecordOut:
-    return StatusRecordOut(
+    return StatusRecordOut.model_validate(stored_of(row), from_attributes=True)
+
+
+def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
+    """A record as the API shows it: a stored row read back (its time in UTC), or one just stored."""
+    if isinstance(row, StoredRecord):
+        return row
+    return StoredRecord(
         record_id=row.record_id,
         participant_id=row.participant_id,
         programme_id=row.programme_id,
-        code=StatusCode(row.code),
+        code=row.code,
         valid_from=row.valid_from,
         valid_to=row.valid_to,
         recording_seq=row.recording_seq,
@@ -56,22 +62,7 @@ _BATCH_ANSWER = TypeAdapter(_BatchAnswer)
 
 def batch_answer_json(created: int, rows: Sequence[StatusRecordRow | StoredRecord]) -> bytes:
     """``StatusBatchOut`` as JSON, serialised straight from the records."""
-    records = [row if isinstance(row, StoredRecord) else _stored(row) for row in rows]
-    return _BATCH_ANSWER.dump_json(_BatchAnswer(created, records))
-
-
-def _stored(row: StatusRecordRow) -> StoredRecord:
-    return StoredRecord(
-        record_id=row.record_id,
-        participant_id=row.participant_id,
-        programme_id=row.programme_id,
-        code=row.code,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        recording_seq=row.recording_seq,
-        recorded_at=as_utc(row.recorded_at),
-        source_record_id=row.source_record_id,
-    )
+    return _BATCH_ANSWER.dump_json(_BatchAnswer(created, [stored_of(row) for row in rows]))
 
 
 @router.post(
