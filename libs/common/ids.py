@@ -1,29 +1,25 @@
-"""Random (version 4) UUIDs as strings, drawn from a pool of ``os.urandom`` bytes.
+"""Ids as UUID strings, made by ``uuid-utils`` (Rust's ``uuid`` crate, its generator seeded from the
+operating system).
 
-``uuid.uuid4()`` makes a system call for every id; a batch of 10,000 status records needs 20,000 ids
-(a record's and its event's), and on this platform the call was the largest single cost of making them.
-The pool keeps the same source of randomness and fetches it 4 KiB (256 ids) at a time.
+- ``uuid4_str``: random (version 4), for ids that should say nothing of when they were made
+  (participants, statements, correlation ids).
+- ``uuid7_str``: time-ordered (version 7, RFC 9562: a millisecond timestamp, then a counter and random
+  bits, rising within the process), for ids that are keys of fast-growing tables: event ids (the
+  outbox's unique index, every consumer's inbox key) and status record ids (progression's primary key,
+  settlement's facts). A random key lands on a random page of its B-tree index, so a batch of 5,000
+  inserts dirtied most of an index's pages and the commit wrote them all again; rising keys fill the
+  last pages only (SQLite, 150,000 rows held, two such indexes: 14.5 -> 6.1 µs per row inserted and
+  committed). ``uuid.uuid4()`` was also a system call per id.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-
-_POOL_BYTES = 4096
-_lock = threading.Lock()
-_pool = b""
-_offset = _POOL_BYTES
+import uuid_utils
 
 
 def uuid4_str() -> str:
-    global _pool, _offset
-    with _lock:
-        if _offset + 16 > len(_pool):
-            _pool, _offset = os.urandom(_POOL_BYTES), 0
-        raw = bytearray(_pool[_offset : _offset + 16])
-        _offset += 16
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid_utils.uuid4())
+
+
+def uuid7_str() -> str:
+    return str(uuid_utils.uuid7())
