@@ -10,9 +10,10 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.bulk import BulkStatement
 from libs.common.clock import utcnow
 from libs.common.db import Database, inbox_table, outbox_table
 from libs.common.events import CloudEvent, subject_for
@@ -21,6 +22,14 @@ _HANDLED_AMONG_PG = text(
     "SELECT inbox.event_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(event_id)"
     " JOIN inbox ON inbox.consumer = :consumer AND inbox.event_id = wanted.event_id"
 )
+
+
+# Tuples in one executemany, not a parameter dict per row through SQLAlchemy's types: a batch of 5,000
+# status records, and each fetched batch of a consumer, writes that many rows to each.
+_INSERT_OUTBOX = BulkStatement.insert(
+    outbox_table, ("event_id", "subject", "event_type", "envelope", "created_at")
+)
+_INSERT_INBOX = BulkStatement.insert(inbox_table, ("consumer", "event_id", "event_type", "processed_at"))
 
 
 class UnitOfWork:
@@ -92,16 +101,10 @@ class UnitOfWork:
         self._wrote_events = True
         prefix = self._database.settings.subject_prefix
         now = utcnow()
-        await self.session.execute(
-            insert(outbox_table),
+        await _INSERT_OUTBOX.run(
+            self.session,
             [
-                {
-                    "event_id": event.id,
-                    "subject": subject_for(event.type, prefix),
-                    "event_type": event.type,
-                    "envelope": event.to_json_bytes().decode(),
-                    "created_at": now,
-                }
+                (event.id, subject_for(event.type, prefix), event.type, event.to_json_bytes().decode(), now)
                 for event in events
             ],
         )
@@ -139,10 +142,4 @@ class UnitOfWork:
         if not events:
             return
         now = utcnow()
-        await self.session.execute(
-            insert(inbox_table),
-            [
-                {"consumer": consumer, "event_id": e.id, "event_type": e.type, "processed_at": now}
-                for e in events
-            ],
-        )
+        await _INSERT_INBOX.run(self.session, [(consumer, e.id, e.type, now) for e in events])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.bulk import BulkStatement
 from services.progression.models import (
     BatchRequestRow,
     CutoffRow,
@@ -143,6 +145,12 @@ class ParticipantRepository:
         )
 
 
+# A status record's columns, in the order insert_many takes them.
+RECORD_COLUMNS = tuple(column.name for column in cast(Table, StatusRecordRow.__table__).columns)
+_INSERT_RECORDS = BulkStatement.insert(cast(Table, StatusRecordRow.__table__), RECORD_COLUMNS)
+_record_values = attrgetter(*RECORD_COLUMNS)
+
+
 class StatusRecordRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -177,11 +185,10 @@ class StatusRecordRepository:
                 found[key] = row
         return found
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        """One executemany for the whole batch, not a statement per record."""
-        if rows:
-            # Core, not the ORM's bulk insert: the rows are plain dicts already.
-            await self.session.execute(insert(cast(Table, StatusRecordRow.__table__)), rows)
+    async def insert_many(self, records: Sequence[Any]) -> None:
+        """One executemany for the whole batch, of each record's attributes named like the columns: no
+        ORM objects, no parameter dict per record."""
+        await _INSERT_RECORDS.run(self.session, [_record_values(record) for record in records])
 
 
 class BatchRepository:

@@ -356,22 +356,22 @@ async def _insert(
         for person in (people[r.participant_id] for r in new)
     }
     now = utcnow()
-    values: list[dict[str, Any]] = []
+    stored: list[StoredRecord] = []
     for record in new:
         seq = next_seq[record.participant_id]
         next_seq[record.participant_id] = seq + 1
-        values.append(
-            {
-                "record_id": record.record_id,
-                "participant_id": record.participant_id,
-                "programme_id": record.programme_id,
-                "code": record.code,
-                "valid_from": record.valid_from,
-                "valid_to": record.valid_to,
-                "recording_seq": seq,
-                "recorded_at": now,
-                "source_record_id": record.source_record_id,
-            }
+        stored.append(
+            StoredRecord(
+                record.record_id,
+                record.participant_id,
+                record.programme_id,
+                record.code,
+                record.valid_from,
+                record.valid_to,
+                seq,
+                now,
+                record.source_record_id,
+            )
         )
         uow.emit(
             new_event(
@@ -390,11 +390,11 @@ async def _insert(
                 time=now,
             )
         )
-    await StatusRecordRepository(uow.session).insert_many(values)
+    await StatusRecordRepository(uow.session).insert_many(stored)
     await ParticipantRepository(uow.session).set_recording_seqs(
         {pid: seq - 1 for pid, seq in next_seq.items()}
     )
-    return {value["record_id"]: StoredRecord(**value) for value in values}
+    return {record.record_id: record for record in stored}
 
 
 async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -> list[Recorded] | None:

@@ -1,0 +1,99 @@
+"""Bulk statements: one DBAPI executemany of positional tuples (or, on PostgreSQL, one COPY) for
+thousands of rows, without SQLAlchemy's parameter dict and type pass per row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class BulkStatement:
+    """A statement run as one DBAPI executemany of positional tuples, for hundreds of thousands of rows.
+
+    SQLAlchemy's executemany builds a parameter dict per row and runs every value through its type
+    (about 20 us a row here). This compiles the statement once per dialect and converts each value
+    with its column's bind processor only once per distinct value (fees, dates and the timestamp
+    repeat), so the same values reach the driver as SQLAlchemy would send them. ``names`` maps each
+    bound parameter to its place in the caller's tuples."""
+
+    def __init__(self, statement: Any, names: dict[str, int], copy_into: str | None = None) -> None:
+        """``copy_into``: an INSERT whose bound names are the table's columns; on PostgreSQL its rows go
+        into that table with one COPY instead (a row costs the server several times less than through
+        an INSERT executemany: 250,000 new months, 1.1 -> 0.3 s)."""
+        self.statement = statement
+        self.names = names
+        self.copy_into = copy_into
+        self._plans: dict[str, tuple[str, list[tuple[int, Any]], tuple[str, ...]]] = {}
+
+    def _plan(self, dialect: Any) -> tuple[str, list[tuple[int, Any]], tuple[str, ...]]:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = compiled.positiontup
+            if order is None:
+                raise RuntimeError(f"{dialect.name} has no positional parameters")
+            plan = (
+                compiled.string,
+                [(self.names[name], _processor(compiled.binds[name].type, dialect)) for name in order],
+                tuple(order),
+            )
+            self._plans[dialect.name] = plan
+        return plan
+
+    @classmethod
+    def insert(cls, table: Table, columns: Sequence[str], *, copy: bool = False) -> BulkStatement:
+        """An INSERT of ``columns`` (the rows' values in this order); ``copy``: COPY on PostgreSQL."""
+        return cls(
+            insert(table).values({name: bindparam(name) for name in columns}),
+            {name: index for index, name in enumerate(columns)},
+            copy_into=table.name if copy else None,
+        )
+
+    async def run(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        connection = await session.connection()
+        sql, columns, names = self._plan(connection.dialect)
+        pick = itemgetter(*(index for index, _ in columns))  # the caller's values in the statement's order
+        converters = [(index, memoised(process)) for index, process in columns if process is not None]
+        params = []
+        for row in rows:
+            values = list(row)
+            for index, convert in converters:
+                values[index] = convert(values[index])
+            params.append(pick(values))
+        if self.copy_into is not None and connection.dialect.name == "postgresql":
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                self.copy_into, columns=names, records=params
+            )
+            return
+        await connection.exec_driver_sql(sql, params)
+
+
+def _processor(type_: Any, dialect: Any) -> Any:
+    """The bind processor SQLAlchemy itself would apply (its dialect-level type's, e.g. SQLite's text
+    format for dates and timestamps)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def memoised(process: Any) -> Any:
+    """``process`` remembering what it made of each hashable value: for values that repeat."""
+    if process is None:
+        return None
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            converted = done[value] = process(value)
+            return converted
+        except TypeError:  # unhashable
+            return process(value)
+
+    return convert
