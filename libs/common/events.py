@@ -7,10 +7,12 @@ consumers can still read what the stream already holds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from libs.common.clock import utcnow
 from libs.common.ids import uuid7_str
@@ -100,6 +102,49 @@ def new_event(
         correlationid=correlation_id or get_correlation_id(),
         data=payload.model_dump(mode="json"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event as the outbox stores it: ``new_event(...).to_json_bytes()``, byte for byte, made
+    without the envelope model (for thousands of events at once; a unit test holds the bytes equal)."""
+
+    id: str
+    type: str
+    envelope: str
+
+
+def prepare_event(
+    payload: EventPayload,
+    *,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+    time: datetime | None = None,
+) -> PreparedEvent:
+    """``new_event`` serialised at once: the payload is validated as its contract says, and the
+    envelope written around it in CloudEvent's field order (a batch of 5,000 status records spent a
+    sixth of its CPU building and serialising envelope models)."""
+    event_type = payload.event_type
+    at = time or utcnow()
+    if at.tzinfo is None:
+        raise ValueError("an event's time must carry a time zone")
+    correlation = correlation_id or get_correlation_id()
+    event_id = uuid7_str()
+    parts = [
+        '{"specversion":"1.0","id":',
+        to_json(event_id).decode(),
+        ',"source":',
+        to_json(f"/sib/{service_of(event_type)}").decode(),
+        ',"type":',
+        to_json(event_type).decode(),
+    ]
+    if subject is not None:
+        parts += [',"subject":', to_json(subject).decode()]
+    parts += [',"time":', to_json(at).decode(), ',"datacontenttype":"application/json"']
+    if correlation is not None:
+        parts += [',"correlationid":', to_json(correlation).decode()]
+    parts += [',"data":', payload.model_dump_json(), "}"]
+    return PreparedEvent(event_id, event_type, "".join(parts))
 
 
 class UnknownEventType(LookupError):

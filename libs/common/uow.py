@@ -6,6 +6,7 @@ same transaction as the state change, at ``commit()``. A transaction that rolls 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from types import TracebackType
 from typing import Any, Self
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.bulk import BulkStatement
 from libs.common.clock import utcnow
 from libs.common.db import Database, inbox_table, outbox_table
-from libs.common.events import CloudEvent, subject_for
+from libs.common.events import CloudEvent, PreparedEvent, subject_for
 
 _HANDLED_AMONG_PG = text(
     "SELECT inbox.event_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(event_id)"
@@ -32,6 +33,10 @@ _INSERT_OUTBOX = BulkStatement.insert(
 _INSERT_INBOX = BulkStatement.insert(inbox_table, ("consumer", "event_id", "event_type", "processed_at"))
 
 
+def _envelope(event: CloudEvent | PreparedEvent) -> str:
+    return event.envelope if isinstance(event, PreparedEvent) else event.to_json_bytes().decode()
+
+
 class UnitOfWork:
     """``read_only``: a transaction that only reads takes no turn in the SQLite writer queue and so never
     waits behind writers (nor they behind it); it may not commit."""
@@ -40,7 +45,7 @@ class UnitOfWork:
         self._database = database
         self._read_only = read_only
         self._wrote_events = False
-        self._events: list[CloudEvent] = []
+        self._events: list[CloudEvent | PreparedEvent] = []
         self._session: AsyncSession | None = None
         self._turn: AbstractAsyncContextManager[object] = nullcontext()
 
@@ -80,7 +85,7 @@ class UnitOfWork:
             self._events = []
             await self._turn.__aexit__(exc_type, exc, tb)
 
-    def emit(self, event: CloudEvent) -> None:
+    def emit(self, event: CloudEvent | PreparedEvent) -> None:
         self._events.append(event)
 
     async def commit(self) -> None:
@@ -93,7 +98,7 @@ class UnitOfWork:
             self._wrote_events = False
             self._database.outbox_written.set()
 
-    async def write_events(self, events: list[CloudEvent]) -> None:
+    async def write_events(self, events: Sequence[CloudEvent | PreparedEvent]) -> None:
         """Write events into the outbox now, in the open transaction (``commit`` writes the emitted
         ones): for work that announces more than it should hold in memory until the commit."""
         if not events:
@@ -104,7 +109,7 @@ class UnitOfWork:
         await _INSERT_OUTBOX.run(
             self.session,
             [
-                (event.id, subject_for(event.type, prefix), event.type, event.to_json_bytes().decode(), now)
+                (event.id, subject_for(event.type, prefix), event.type, _envelope(event), now)
                 for event in events
             ],
         )

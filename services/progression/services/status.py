@@ -15,7 +15,7 @@ from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode, Stat
 from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
 from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed, database_unavailable
-from libs.common.events import new_event
+from libs.common.events import prepare_event
 from libs.common.ids import uuid7_str
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
@@ -374,7 +374,7 @@ async def _insert(
             )
         )
         uow.emit(
-            new_event(
+            prepare_event(
                 StatusRecordedV1(
                     record_id=record.record_id,
                     participant_id=record.participant_id,

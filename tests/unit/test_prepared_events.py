@@ -1,0 +1,101 @@
+"""``prepare_event`` writes the outbox's envelope without the envelope model: the same bytes as
+``new_event(...).to_json_bytes()``, the same id and type, and the same refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from libs.common.contracts import (
+    ProgrammeTerms,
+    ProgrammeTermsPublishedV1,
+    Split,
+    StatusCategory,
+    StatusCode,
+    StatusRecordedV1,
+)
+from libs.common.events import CloudEvent, EventPayload, new_event, prepare_event
+from libs.common.logging import correlation_scope
+
+texts = st.text(min_size=1, max_size=30)  # any characters: quotes, backslashes, control, non-ASCII
+zones = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-9, minutes=-30))])
+times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=zones)
+ids = st.uuids().map(str)
+
+
+@st.composite
+def status_recorded(draw: st.DrawFn) -> StatusRecordedV1:
+    valid_from = draw(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)))
+    return StatusRecordedV1(
+        record_id=draw(ids),
+        participant_id=draw(ids),
+        programme_id=draw(st.from_regex(r"[a-z0-9][a-z0-9-]{1,20}[a-z0-9]", fullmatch=True)),
+        code=draw(st.sampled_from(list(StatusCode))),
+        category=draw(st.sampled_from(list(StatusCategory))),
+        valid_from=valid_from,
+        valid_to=draw(st.none() | st.just(valid_from + timedelta(days=6))),
+        recording_seq=draw(st.integers(min_value=1, max_value=10**9)),
+        recorded_at=draw(times),
+    )
+
+
+@st.composite
+def terms_published(draw: st.DrawFn) -> ProgrammeTermsPublishedV1:
+    investor = draw(st.integers(min_value=0, max_value=100))
+    return ProgrammeTermsPublishedV1(
+        programme_id="hedensted-2022",
+        name=draw(texts),
+        version=draw(st.integers(min_value=1, max_value=99)),
+        effective_from=date(2022, 9, 1),
+        published_at=draw(times),
+        terms=ProgrammeTerms(
+            tracks={"sygedagpenge": draw(st.integers(min_value=1, max_value=500))},
+            fee_per_month_dkk=draw(st.decimals(min_value=1, max_value=10**6, places=2)),
+            total_cap_dkk=Decimal("5600000"),
+            split=Split(investor_percent=Decimal(investor), provider_percent=Decimal(100 - investor)),
+        ),
+    )
+
+
+@given(
+    payload=status_recorded() | terms_published(),
+    subject=st.none() | texts,
+    correlation=st.none() | texts,
+    at=times,
+)
+def test_a_prepared_event_is_byte_for_byte_the_envelope_new_event_serialises(
+    payload: EventPayload, subject: str | None, correlation: str | None, at: datetime
+) -> None:
+    with correlation_scope("from-the-request"):
+        prepared = prepare_event(payload, subject=subject, correlation_id=correlation, time=at)
+        made = new_event(payload, subject=subject, correlation_id=correlation, time=at)
+    # The same bytes but for the id (each event gets a new one).
+    assert prepared.envelope == made.model_copy(update={"id": prepared.id}).to_json_bytes().decode()
+    assert prepared.type == payload.event_type
+    parsed = CloudEvent.from_json_bytes(prepared.envelope.encode())
+    assert parsed.id == prepared.id
+    assert parsed.correlationid == (correlation or "from-the-request")
+    assert type(payload).model_validate(parsed.data) == payload
+
+
+def test_prepared_event_ids_rise_and_a_time_without_a_zone_is_refused() -> None:
+    payload = StatusRecordedV1(
+        record_id="r", participant_id="p", programme_id="p-1", code=StatusCode.employed,
+        category=StatusCategory.public_support, valid_from=date(2024, 1, 1), valid_to=None,
+        recording_seq=1, recorded_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    before = datetime.now(UTC)
+    events = [prepare_event(payload) for _ in range(100)]
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    stamped = CloudEvent.from_json_bytes(events[0].envelope.encode()).time
+    assert stamped.utcoffset() == timedelta(0) and before <= stamped <= datetime.now(UTC)
+    naive = datetime(2024, 1, 1)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(ValueError, match="time zone"):
+        prepare_event(payload, time=naive)
+    with pytest.raises(ValidationError):
+        new_event(payload, time=naive)  # the model refuses it too
