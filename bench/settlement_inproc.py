@@ -38,6 +38,7 @@ from deploy.local import drop_schemas
 from libs.common.contracts import StatusCategory, StatusCode, StatusRecordedV1
 from libs.common.db import Database
 from libs.common.events import CloudEvent, new_event, parse_payload
+from libs.common.ids import uuid7_str
 from libs.common.migrations import upgrade_head
 from libs.common.nats import EventConsumer, NatsLink
 from libs.common.uow import UnitOfWork
@@ -177,7 +178,7 @@ def envelopes(ids: list[str], events: int, shape: str) -> list[bytes]:
             StatusCategory.self_supporting if code is StatusCode.employed else StatusCategory.public_support
         )
         payload = StatusRecordedV1(
-            record_id=str(uuid.uuid4()), participant_id=pid, programme_id=PROGRAMME, code=code,
+            record_id=uuid7_str(), participant_id=pid, programme_id=PROGRAMME, code=code,
             category=category, valid_from=valid_from, valid_to=valid_to, recording_seq=seq[pid],
             recorded_at=now + timedelta(microseconds=n),
         )  # fmt: skip

@@ -19,9 +19,14 @@ from libs.common.clock import utcnow
 from libs.common.db import Database, inbox_table, outbox_table
 from libs.common.events import CloudEvent, PreparedEvent, subject_for
 
+# Each wanted id looked up in the inbox's key by itself (LATERAL ... LIMIT 1 keeps PostgreSQL from
+# turning it into a join): as a plain join, a planner whose statistics had not caught up with a
+# fast-growing inbox read the consumer's whole inbox into a hash for every batch (27 ms per 500 ids at
+# 100,000 rows held, growing with the inbox; this way 0.7 ms, whatever the inbox holds).
 _HANDLED_AMONG_PG = text(
-    "SELECT inbox.event_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(event_id)"
-    " JOIN inbox ON inbox.consumer = :consumer AND inbox.event_id = wanted.event_id"
+    "SELECT wanted.event_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(event_id)"
+    " CROSS JOIN LATERAL (SELECT 1 FROM inbox WHERE inbox.consumer = :consumer"
+    " AND inbox.event_id = wanted.event_id LIMIT 1) AS found"
 )
 
 
@@ -129,10 +134,10 @@ class UnitOfWork:
         for start in range(0, len(event_ids), 500):
             chunk = event_ids[start : start + 500]
             if postgres:
-                # The ids as an array joined to the inbox's key: PostgreSQL looks each one up in the
-                # primary key whatever its statistics say. With ``event_id IN (...)``, a planner that
-                # has not yet analysed a fast-growing inbox scanned every row of the consumer instead
-                # (the catch-up of 100,000 events spent 107 of its 127 s in this query).
+                # The ids as an array, each looked up in the inbox's key (``_HANDLED_AMONG_PG``). With
+                # ``event_id IN (...)``, a planner that had not yet analysed a fast-growing inbox scanned
+                # every row of the consumer instead (the catch-up of 100,000 events spent 107 of its
+                # 127 s in this query).
                 rows = await self.session.execute(_HANDLED_AMONG_PG, {"consumer": consumer, "ids": chunk})
             else:
                 rows = await self.session.execute(
