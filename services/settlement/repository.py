@@ -151,7 +151,8 @@ class FactsRepository:
             ParticipantRow.enrolled_on,
             ParticipantRow.withdrawn_on,
         ).where(ParticipantRow.participant_id.in_(list(participant_ids)))
-        return list((await self.session.execute(query)).tuples().all())
+        # Rows unpack like the tuples they describe.
+        return cast(list[EnrolmentRow], list((await self.session.execute(query)).all()))
 
     async def spans_of(
         self, participant_ids: Sequence[str], between: tuple[date, date] | None = None
@@ -171,7 +172,7 @@ class FactsRepository:
                 or_(StatusRecordRow.valid_to.is_(None), StatusRecordRow.valid_to >= between[0]),
             )
         grouped: dict[str, list[SpanTuple]] = {}
-        for pid, code, valid_from, valid_to, seq in (await self.session.execute(query)).tuples():
+        for pid, code, valid_from, valid_to, seq in (await self.session.execute(query)).all():
             grouped.setdefault(pid, []).append((code, valid_from, valid_to, seq))
         for spans in grouped.values():
             spans.sort(key=_seq)
