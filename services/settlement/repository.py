@@ -19,6 +19,7 @@ from services.settlement.models import (
     MonthRow,
     ParticipantRow,
     ProgrammeTermsRow,
+    RecordSequenceRow,
     SequenceGapRow,
     StatementLineRow,
     StatementRow,
@@ -44,6 +45,17 @@ class TermsRepository:
     def add(self, row: ProgrammeTermsRow) -> None:
         self.session.add(row)
 
+
+_sequences = cast(Table, RecordSequenceRow.__table__)
+_SEQUENCES = select(_sequences.c.participant_id, _sequences.c.records_held, _sequences.c.highest_seq).where(
+    _sequences.c.participant_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_SEQUENCES = BulkStatement.insert(_sequences, ("participant_id", "records_held", "highest_seq"))
+_UPDATE_SEQUENCES = (
+    update(_sequences)
+    .where(_sequences.c.participant_id == bindparam("pid"))
+    .values(records_held=bindparam("held"), highest_seq=bindparam("highest"))
+)
 
 # A status record's columns, in the order insert_records hands them over.
 RECORD_COLUMNS = tuple(column.name for column in cast(Table, StatusRecordRow.__table__).columns)
@@ -128,19 +140,27 @@ class FactsRepository:
 
     async def sequence_counts(self, participant_ids: set[str]) -> dict[str, tuple[int, int]]:
         """Per participant: how many records are held and the highest recording_seq among them."""
-        query = (
-            select(
-                StatusRecordRow.participant_id,
-                func.count(),
-                func.max(StatusRecordRow.recording_seq),
-            )
-            .where(StatusRecordRow.participant_id.in_(sorted(participant_ids)))
-            .group_by(StatusRecordRow.participant_id)
-        )
-        return {
-            pid: (int(count), int(highest))
-            for pid, count, highest in (await self.session.execute(query)).all()
-        }
+        rows = await self.session.execute(_SEQUENCES, {"ids": list(participant_ids)})
+        return {pid: (held, highest) for pid, held, highest in rows.all()}
+
+    async def count_new_records(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Add just stored records (``insert_records``'s rows) to their participants' counts."""
+        added: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            held, highest = added.get(row["participant_id"], (0, 0))
+            added[row["participant_id"]] = (held + 1, max(highest, row["recording_seq"]))
+        if not added:
+            return
+        before = await self.sequence_counts(set(added))
+        inserts = [(pid, held, highest) for pid, (held, highest) in added.items() if pid not in before]
+        updates = [
+            {"pid": pid, "held": before[pid][0] + held, "highest": max(before[pid][1], highest)}
+            for pid, (held, highest) in added.items()
+            if pid in before
+        ]
+        await _INSERT_SEQUENCES.run(self.session, inserts)
+        if updates:
+            await self.session.execute(_UPDATE_SEQUENCES, updates)
 
     async def enrolments(self, participant_ids: Sequence[str]) -> list[EnrolmentRow]:
         """Per participant what its months need (no ORM objects): id, programme, track, enrolled, withdrawn."""

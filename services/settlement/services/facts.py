@@ -128,7 +128,9 @@ async def flush_records(uow: UnitOfWork) -> int:
     rows, pending.records = pending.records, {}
     known = await FactsRepository(uow.session).known_records(list(rows))
     new = [row for record_id, row in rows.items() if record_id not in known]
-    await FactsRepository(uow.session).insert_records(new)
+    facts = FactsRepository(uow.session)
+    await facts.insert_records(new)
+    await facts.count_new_records(new)
     return len(new)
 
 
