@@ -27,20 +27,20 @@ class BulkStatement:
         self.statement = statement
         self.names = names
         self.copy_into = copy_into
-        self._plans: dict[str, tuple[str, list[tuple[int, Any]], tuple[str, ...]]] = {}
+        self._plans: dict[str, tuple[str, list[tuple[int, Any]], tuple[str, ...], Any]] = {}
 
-    def _plan(self, dialect: Any) -> tuple[str, list[tuple[int, Any]], tuple[str, ...]]:
+    def _plan(self, dialect: Any) -> tuple[str, list[tuple[int, Any]], tuple[str, ...], Any]:
         plan = self._plans.get(dialect.name)
         if plan is None:
             compiled = self.statement.compile(dialect=dialect)
             order = compiled.positiontup
             if order is None:
                 raise RuntimeError(f"{dialect.name} has no positional parameters")
-            plan = (
-                compiled.string,
-                [(self.names[name], _processor(compiled.binds[name].type, dialect)) for name in order],
-                tuple(order),
-            )
+            columns = [(self.names[name], _processor(compiled.binds[name].type, dialect)) for name in order]
+            # the caller's values in the statement's order
+            indexes = [index for index, _ in columns]
+            pick = itemgetter(*indexes) if len(indexes) > 1 else lambda values: (values[indexes[0]],)
+            plan = (compiled.string, columns, tuple(order), pick)
             self._plans[dialect.name] = plan
         return plan
 
@@ -57,8 +57,7 @@ class BulkStatement:
         if not rows:
             return
         connection = await session.connection()
-        sql, columns, names = self._plan(connection.dialect)
-        pick = itemgetter(*(index for index, _ in columns))  # the caller's values in the statement's order
+        sql, columns, names, pick = self._plan(connection.dialect)
         converters = [(index, memoised(process)) for index, process in columns if process is not None]
         params = []
         for row in rows:

@@ -85,6 +85,18 @@ def subject_for(event_type: str, prefix: str) -> str:
     return f"{prefix}.{event_type[len(TYPE_PREFIX) :]}"
 
 
+def _envelope_of(
+    payload: EventPayload, correlation_id: str | None, time: datetime | None
+) -> tuple[str, str, str, datetime, str | None]:
+    """A new event's id, source, type, time (aware) and correlation id."""
+    at = time or utcnow()
+    if at.tzinfo is None:
+        raise ValueError("an event's time must carry a time zone")
+    event_type = payload.event_type
+    source = f"/sib/{service_of(event_type)}"
+    return uuid7_str(), source, event_type, at, correlation_id or get_correlation_id()
+
+
 def new_event(
     payload: EventPayload,
     *,
@@ -92,14 +104,14 @@ def new_event(
     correlation_id: str | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
-    event_type = payload.event_type
+    event_id, source, event_type, at, correlation = _envelope_of(payload, correlation_id, time)
     return CloudEvent(
-        id=uuid7_str(),
-        source=f"/sib/{service_of(event_type)}",
+        id=event_id,
+        source=source,
         type=event_type,
         subject=subject,
-        time=time or utcnow(),
-        correlationid=correlation_id or get_correlation_id(),
+        time=at,
+        correlationid=correlation,
         data=payload.model_dump(mode="json"),
     )
 
@@ -124,17 +136,12 @@ def prepare_event(
     """``new_event`` serialised at once: the payload is validated as its contract says, and the
     envelope written around it in CloudEvent's field order (a batch of 5,000 status records spent a
     sixth of its CPU building and serialising envelope models)."""
-    event_type = payload.event_type
-    at = time or utcnow()
-    if at.tzinfo is None:
-        raise ValueError("an event's time must carry a time zone")
-    correlation = correlation_id or get_correlation_id()
-    event_id = uuid7_str()
+    event_id, source, event_type, at, correlation = _envelope_of(payload, correlation_id, time)
     parts = [
         '{"specversion":"1.0","id":',
         to_json(event_id).decode(),
         ',"source":',
-        to_json(f"/sib/{service_of(event_type)}").decode(),
+        to_json(source).decode(),
         ',"type":',
         to_json(event_type).decode(),
     ]

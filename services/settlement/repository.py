@@ -102,9 +102,29 @@ class FactsRepository:
             grouped.setdefault(row.participant_id, []).append(row)
         return grouped
 
-    async def insert_records(self, rows: list[dict[str, Any]]) -> None:
-        """New status records (dicts with every column): one executemany of tuples, no ORM objects."""
+    async def insert_records(self, rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+        """New status records (dicts with every column): one executemany of tuples, no ORM objects.
+        Their participants' counts in ``record_sequences`` move with them; returns those counts (records
+        held, highest recording_seq) as they are now."""
         await _INSERT_RECORDS.run(self.session, [_record_values(row) for row in rows])
+        added: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            held, highest = added.get(row["participant_id"], (0, 0))
+            added[row["participant_id"]] = (held + 1, max(highest, row["recording_seq"]))
+        if not added:
+            return {}
+        before = await self.sequence_counts(set(added))
+        now = {
+            pid: (before[pid][0] + held, max(before[pid][1], highest)) if pid in before else (held, highest)
+            for pid, (held, highest) in added.items()
+        }
+        await _INSERT_SEQUENCES.run(self.session, [(pid, *now[pid]) for pid in added if pid not in before])
+        updates = [
+            {"pid": pid, "held": now[pid][0], "highest": now[pid][1]} for pid in added if pid in before
+        ]
+        if updates:
+            await self.session.execute(_UPDATE_SEQUENCES, updates)
+        return now
 
     async def known_records(self, record_ids: list[str]) -> set[str]:
         known: set[str] = set()
@@ -142,25 +162,6 @@ class FactsRepository:
         """Per participant: how many records are held and the highest recording_seq among them."""
         rows = await self.session.execute(_SEQUENCES, {"ids": list(participant_ids)})
         return {pid: (held, highest) for pid, held, highest in rows.all()}
-
-    async def count_new_records(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Add just stored records (``insert_records``'s rows) to their participants' counts."""
-        added: dict[str, tuple[int, int]] = {}
-        for row in rows:
-            held, highest = added.get(row["participant_id"], (0, 0))
-            added[row["participant_id"]] = (held + 1, max(highest, row["recording_seq"]))
-        if not added:
-            return
-        before = await self.sequence_counts(set(added))
-        inserts = [(pid, held, highest) for pid, (held, highest) in added.items() if pid not in before]
-        updates = [
-            {"pid": pid, "held": before[pid][0] + held, "highest": max(before[pid][1], highest)}
-            for pid, (held, highest) in added.items()
-            if pid in before
-        ]
-        await _INSERT_SEQUENCES.run(self.session, inserts)
-        if updates:
-            await self.session.execute(_UPDATE_SEQUENCES, updates)
 
     async def enrolments(self, participant_ids: Sequence[str]) -> list[EnrolmentRow]:
         """Per participant what its months need (no ORM objects): id, programme, track, enrolled, withdrawn."""

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from libs.common.contracts import (
     ProgrammeTerms,
@@ -96,7 +95,6 @@ def test_prepared_event_ids_rise_and_a_time_without_a_zone_is_refused() -> None:
     stamped = CloudEvent.from_json_bytes(events[0].envelope.encode()).time
     assert stamped.utcoffset() == timedelta(0) and before <= stamped <= datetime.now(UTC)
     naive = datetime(2024, 1, 1)  # noqa: DTZ001 - the point of the test
-    with pytest.raises(ValueError, match="time zone"):
-        prepare_event(payload, time=naive)
-    with pytest.raises(ValidationError):
-        new_event(payload, time=naive)  # the model refuses it too
+    for make in (prepare_event, new_event):
+        with pytest.raises(ValueError, match="time zone"):
+            make(payload, time=naive)

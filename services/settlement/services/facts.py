@@ -32,6 +32,8 @@ class Pending:
     programmes: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)  # participants with new status records
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows to store, by record id
+    # (records held, highest recording_seq) of participants whose new records were stored
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def touch(self, participant_id: str, span: Span) -> None:
         if participant_id not in self.participants:
@@ -58,7 +60,7 @@ async def recompute_pending(uow: UnitOfWork) -> None:
     await flush_records(uow)
     uow.scratch.pop("settlement.pending", None)
     if pending.recorded:
-        await note_gaps(uow, pending.recorded)
+        await note_gaps(uow, pending.recorded, pending.counts)
     for programme_id in sorted(pending.programmes):
         await recompute_programme(uow, programme_id)
     await recompute_many(
@@ -128,17 +130,21 @@ async def flush_records(uow: UnitOfWork) -> int:
     rows, pending.records = pending.records, {}
     known = await FactsRepository(uow.session).known_records(list(rows))
     new = [row for record_id, row in rows.items() if record_id not in known]
-    facts = FactsRepository(uow.session)
-    await facts.insert_records(new)
-    await facts.count_new_records(new)
+    pending.counts.update(await FactsRepository(uow.session).insert_records(new))
     return len(new)
 
 
-async def note_gaps(uow: UnitOfWork, participant_ids: set[str]) -> None:
+async def note_gaps(
+    uow: UnitOfWork, participant_ids: set[str], counted: dict[str, tuple[int, int]] | None = None
+) -> None:
     """Record each participant whose recording sequence now has a hole, and forget those whose hole
-    has closed. Sequences start at 1 and have no repeats, so a hole is fewer records than the highest."""
+    has closed. Sequences start at 1 and have no repeats, so a hole is fewer records than the highest.
+    ``counted``: counts just stored (``flush_records``), not read again."""
     facts = FactsRepository(uow.session)
-    held = await facts.sequence_counts(participant_ids)
+    counted = counted or {}
+    held = dict(counted)
+    if missing := participant_ids - counted.keys():
+        held |= await facts.sequence_counts(missing)
     known = await facts.gaps_among(participant_ids)  # one query, not one per participant
     now = utcnow()
     for participant_id in sorted(participant_ids):
