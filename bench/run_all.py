@@ -82,7 +82,8 @@ def table() -> list[dict[str, Any]]:
                 rows.append({
                     "database": r["database"], "figure": figure,
                     "value": f"{m['batch'][key]:,.0f} rec/s",
-                    "limit": f"raw executemany {m['raw']['records_per_s']:,.0f} rec/s",
+                    "limit": f"raw executemany {m['raw']['records_per_s']:,.0f} rec/s"
+                    + (f" (minimal table {m['raw']['minimal_records_per_s']:,.0f})" if "minimal_records_per_s" in m["raw"] else ""),
                     "ratio": round(m["batch"][key] / m["raw"]["records_per_s"], 2),
                     "goal": goal,
                 })  # fmt: skip
