@@ -20,7 +20,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import nats
@@ -191,7 +191,7 @@ async def raw_inserts(url: str, schema: str | None, rows: int) -> dict[str, floa
         Column("record_id", String(36), primary_key=True), Column("participant_id", String(36)),
         Column("code", String(32)), Column("valid_from", Date), Column("valid_to", Date), Column("recording_seq", Integer),
     )  # fmt: skip
-    same = StatusRecordRow.__table__.to_metadata(metadata, name=f"bench_records_{suffix}")
+    same = cast(Table, StatusRecordRow.__table__).to_metadata(metadata, name=f"bench_records_{suffix}")
     for constraint in same.constraints:  # names of their own: PostgreSQL keeps them per schema
         if constraint.name:
             constraint.name = f"{constraint.name}_{suffix}"
