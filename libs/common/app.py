@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -67,6 +68,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        gc.set_threshold(*settings.gc_thresholds)  # the process's collector (settings.py says why)
         await upgrade_head_async(settings, definition.migrations_dir)
         database = Database(settings)
         link = NatsLink(settings)

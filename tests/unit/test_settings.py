@@ -61,3 +61,13 @@ def test_database_url_selects_postgresql_with_a_schema_per_service(url: str) -> 
 def test_a_schema_name_that_is_not_an_identifier_is_refused() -> None:
     with pytest.raises(ValidationError, match="database_schema"):
         CommonSettings(database_schema='x"; drop table y; --')
+
+
+def test_gc_thresholds_come_from_the_environment_and_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert CommonSettings().gc_thresholds[0] > 700  # above CPython's default, which paused a loaded service
+    monkeypatch.setenv("GC_THRESHOLDS", "[20000, 10, 10]")
+    assert CommonSettings().gc_thresholds == (20_000, 10, 10)
+    with pytest.raises(ValidationError, match="gc_thresholds"):
+        CommonSettings(gc_thresholds=(50_000, 0, 10))
