@@ -1,12 +1,14 @@
 """The yardstick for a single POST: a minimal FastAPI endpoint that does one insert plus one outbox row
 in one transaction on the same database setup as the services (the same engine, SQLite writer queue
-or PostgreSQL pool, and unit of work), and nothing else: no auth, no participant check, no timeline.
+or PostgreSQL pool, unit of work and garbage collector settings), and nothing else: no auth, no
+participant check, no timeline.
 
     uvicorn bench.baseline_app:create_app --factory --port 9000
 """
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,6 +49,7 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gc.set_threshold(*settings.gc_thresholds)  # the services' collector settings (libs/common/app.py)
         database = Database(settings)
         async with database.engine.begin() as connection:
             if settings.is_postgres:

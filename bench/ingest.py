@@ -2,7 +2,7 @@
 batches, on SQLite and on PostgreSQL (when 127.0.0.1:5432 answers), beside the raw insert rate of the
 same database measured in the same run. Medians of several runs; a benchmark, never a test.
 
-    .venv/bin/python -m bench.ingest [--runs 3] [--singles 2000] [--batches 5] [--batch-size 5000]
+    .venv/bin/python -m bench.ingest [--runs 3] [--singles 5000] [--batches 5] [--batch-size 5000]
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--singles", type=int, default=2000)
+    parser.add_argument("--singles", type=int, default=5000)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--databases", default="sqlite,postgresql")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import platform
 import random
@@ -102,6 +103,7 @@ async def child(
     size: int, settings: SettlementSettings, statement: bool = True, runs: int = 3, analyze: bool = True
 ) -> dict[str, Any]:
     await asyncio.to_thread(upgrade_head, settings, REPO / "services" / "settlement" / "migrations")
+    gc.set_threshold(*settings.gc_thresholds)  # as the service's lifespan sets them
     database = Database(settings)
     timings: list[dict[str, Any]] = []
     try:

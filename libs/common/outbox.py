@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
@@ -88,8 +89,9 @@ class OutboxRelay:
         async with self.database.serialized(), self.database.sessionmaker() as session:
             await session.execute(_MARK_PUBLISHED, {"seqs": [row.seq for row in rows], "now": utcnow()})
             await session.commit()
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(self.settings.service_name, row.event_type).inc()
+        # One increment per event type, not per row: a label lookup per row was 3 % of a batch's CPU.
+        for event_type, count in Counter(row.event_type for row in rows).items():
+            OUTBOX_PUBLISHED.labels(self.settings.service_name, event_type).inc(count)
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were published."""

@@ -18,6 +18,7 @@ from libs.common.db import Database, messaging_metadata, outbox_table
 from libs.common.events import CloudEvent, EventPayload, new_event, register
 from libs.common.metrics import OUTBOX_DUPLICATES
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
+from libs.common.metrics import OUTBOX_PUBLISHED
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
@@ -246,7 +247,10 @@ async def test_uncommitted_unit_of_work_leaves_no_event(backbone: Backbone) -> N
 
 async def test_events_arrive_in_commit_order_and_each_applies_once(backbone: Backbone) -> None:
     emitted = [await backbone.emit(f"w{i}", i) for i in range(25)]
+    counted = OUTBOX_PUBLISHED.labels(backbone.settings.service_name, "dk.sib.testsvc.widget.counted.v1")
+    published_before = counted._value.get()
     assert await backbone.relay.publish_pending() == 25
+    assert counted._value.get() - published_before == 25  # the metric counts every row of the pass
     consumer = backbone.consumer()
     assert await drain(consumer) == 25
     assert backbone.handler_calls == [e.id for e in emitted]
