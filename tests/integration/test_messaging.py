@@ -16,9 +16,8 @@ from sqlalchemy.exc import OperationalError
 
 from libs.common.db import Database, messaging_metadata, outbox_table
 from libs.common.events import CloudEvent, EventPayload, new_event, register
-from libs.common.metrics import OUTBOX_DUPLICATES
+from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PUBLISHED
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
-from libs.common.metrics import OUTBOX_PUBLISHED
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
