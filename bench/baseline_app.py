@@ -8,7 +8,6 @@ participant check, no timeline.
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from fastapi import FastAPI, Request, status
 from pydantic import BaseModel
 from sqlalchemy import Column, Date, MetaData, String, Table, insert, text
 
+from libs.common.app import tune_collector
 from libs.common.contracts import CutoffAdvancedV1
 from libs.common.db import Database, messaging_metadata
 from libs.common.events import new_event
@@ -49,7 +49,7 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gc.set_threshold(*settings.gc_thresholds)  # the services' collector settings (libs/common/app.py)
+        tune_collector(settings)  # the services' collector settings
         database = Database(settings)
         async with database.engine.begin() as connection:
             if settings.is_postgres:

@@ -44,16 +44,14 @@ class KeptAliveConnection:
         """POST ``body`` (JSON); the status and the answer's bytes. A connection closed by the server
         (its keep-alive timeout, a restart) is opened again once; the caller makes the request safe to
         repeat (a source id)."""
-        for attempt in (1, 2):
-            if self._writer is None:
-                await self.open()
-            try:
-                return await self._exchange(path, body)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                await self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        if self._writer is None:
+            await self.open()
+        try:
+            return await self._exchange(path, body)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            await self.close()
+            await self.open()
+            return await self._exchange(path, body)
 
     async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         assert self._reader is not None and self._writer is not None

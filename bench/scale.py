@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import platform
 import random
@@ -32,6 +31,7 @@ from typing import Any
 from sqlalchemy import delete, insert, text
 
 from deploy.local import drop_schemas, port_answers
+from libs.common.app import tune_collector
 from libs.common.auth import Principal, Role
 from libs.common.db import Database, outbox_table
 from libs.common.migrations import upgrade_head
@@ -103,7 +103,7 @@ async def child(
     size: int, settings: SettlementSettings, statement: bool = True, runs: int = 3, analyze: bool = True
 ) -> dict[str, Any]:
     await asyncio.to_thread(upgrade_head, settings, REPO / "services" / "settlement" / "migrations")
-    gc.set_threshold(*settings.gc_thresholds)  # as the service's lifespan sets them
+    tune_collector(settings)  # as the service's lifespan does
     database = Database(settings)
     timings: list[dict[str, Any]] = []
     try:

@@ -64,11 +64,17 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+def tune_collector(settings: CommonSettings) -> None:
+    """The process's garbage collector as the settings say (``gc_thresholds``: settings.py says why).
+    Every service's lifespan calls it; so do the benchmarks' baseline and scale runs, to compare alike."""
+    gc.set_threshold(*settings.gc_thresholds)
+
+
 def create_service_app(settings: CommonSettings, definition: ServiceDefinition) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
-        gc.set_threshold(*settings.gc_thresholds)  # the process's collector (settings.py says why)
+        tune_collector(settings)
         await upgrade_head_async(settings, definition.migrations_dir)
         database = Database(settings)
         link = NatsLink(settings)
