@@ -7,6 +7,7 @@ consumers can still read what the stream already holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -136,22 +137,47 @@ def prepare_event(
     """``new_event`` serialised at once: the payload is validated as its contract says, and the
     envelope written around it in CloudEvent's field order (a batch of 5,000 status records spent a
     sixth of its CPU building and serialising envelope models)."""
-    event_id, source, event_type, at, correlation = _envelope_of(payload, correlation_id, time)
-    parts = [
-        '{"specversion":"1.0","id":',
-        to_json(event_id).decode(),
-        ',"source":',
-        to_json(source).decode(),
-        ',"type":',
-        to_json(event_type).decode(),
-    ]
-    if subject is not None:
-        parts += [',"subject":', to_json(subject).decode()]
-    parts += [',"time":', to_json(at).decode(), ',"datacontenttype":"application/json"']
+    [event] = prepare_events([(payload, subject)], correlation_id=correlation_id, time=time)
+    return event
+
+
+def prepare_events(
+    items: Iterable[tuple[EventPayload, str | None]],
+    *,
+    correlation_id: str | None = None,
+    time: datetime | None = None,
+) -> list[PreparedEvent]:
+    """``prepare_event`` for each (payload, subject), all with the same time and correlation id: the
+    parts of the envelope they share (source and type per event type, time, correlation id) are
+    serialised once, not once per event (2 of the 5 us an event cost in a batch of 5,000 records)."""
+    at = time or utcnow()
+    if at.tzinfo is None:
+        raise ValueError("an event's time must carry a time zone")
+    correlation = correlation_id or get_correlation_id()
+    tail = ',"time":' + to_json(at).decode() + ',"datacontenttype":"application/json"'
     if correlation is not None:
-        parts += [',"correlationid":', to_json(correlation).decode()]
-    parts += [',"data":', payload.model_dump_json(), "}"]
-    return PreparedEvent(event_id, event_type, "".join(parts))
+        tail += ',"correlationid":' + to_json(correlation).decode()
+    tail += ',"data":'
+    heads: dict[str, str] = {}  # per event type: its source and type
+    prepared = []
+    for payload, subject in items:
+        event_type = payload.event_type
+        head = heads.get(event_type)
+        if head is None:
+            source = f"/sib/{service_of(event_type)}"
+            head = heads[event_type] = (
+                f',"source":{to_json(source).decode()},"type":{to_json(event_type).decode()}'
+            )
+        event_id = uuid7_str()  # hex digits and dashes: nothing to escape
+        about = "" if subject is None else ',"subject":' + to_json(subject).decode()
+        prepared.append(
+            PreparedEvent(
+                event_id,
+                event_type,
+                f'{{"specversion":"1.0","id":"{event_id}"{head}{about}{tail}{payload.model_dump_json()}}}',
+            )
+        )
+    return prepared
 
 
 class UnknownEventType(LookupError):

@@ -205,10 +205,15 @@ async def test_a_batch_is_all_or_nothing_and_names_each_bad_record(pair: Pair) -
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"records[1].code", "records[3].valid_to"} <= fields
 
-    unknown_only = {"records": [good, bad["records"][2]]}
+    # The same unknown citizen twice, between records of a known one: each of its records is named.
+    unknown = bad["records"][2]
+    unknown_only = {"records": [good, unknown, good | {"code": "employed"}, unknown]}
     response = await pair.progression.post("/v1/status-records/batch", json=unknown_only, headers=JOBCENTER)
     assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == ["records[1].participant_id"]
+    assert [e["field"] for e in response.json()["errors"]] == [
+        "records[1].participant_id",
+        "records[3].participant_id",
+    ]
     records = await pair.progression.get(f"/v1/participants/{pid}/status-records", headers=JOBCENTER)
     assert records.json()["items"] == []  # nothing of either batch was stored
 

@@ -18,7 +18,7 @@ from libs.common.contracts import (
     StatusCode,
     StatusRecordedV1,
 )
-from libs.common.events import CloudEvent, EventPayload, new_event, prepare_event
+from libs.common.events import CloudEvent, EventPayload, new_event, prepare_event, prepare_events
 from libs.common.logging import correlation_scope
 
 texts = st.text(min_size=1, max_size=30)  # any characters: quotes, backslashes, control, non-ASCII
@@ -83,6 +83,24 @@ def test_a_prepared_event_is_byte_for_byte_the_envelope_new_event_serialises(
     assert type(payload).model_validate(parsed.data) == payload
 
 
+@given(
+    items=st.lists(st.tuples(status_recorded() | terms_published(), st.none() | texts), max_size=8),
+    correlation=st.none() | texts,
+    at=times,
+)
+def test_events_prepared_together_are_each_the_envelope_new_event_serialises(
+    items: list[tuple[EventPayload, str | None]], correlation: str | None, at: datetime
+) -> None:
+    with correlation_scope("from-the-request"):
+        prepared = prepare_events(items, correlation_id=correlation, time=at)
+        made = [new_event(p, subject=s, correlation_id=correlation, time=at) for p, s in items]
+    assert len(prepared) == len(items)
+    for event, expected, (payload, _) in zip(prepared, made, items, strict=True):
+        assert event.envelope == expected.model_copy(update={"id": event.id}).to_json_bytes().decode()
+        assert event.type == payload.event_type
+    assert [e.id for e in prepared] == sorted({e.id for e in prepared})  # distinct, in order
+
+
 def test_prepared_event_ids_rise_and_a_time_without_a_zone_is_refused() -> None:
     payload = StatusRecordedV1(
         record_id="r", participant_id="p", programme_id="p-1", code=StatusCode.employed,
@@ -98,3 +116,5 @@ def test_prepared_event_ids_rise_and_a_time_without_a_zone_is_refused() -> None:
     for make in (prepare_event, new_event):
         with pytest.raises(ValueError, match="time zone"):
             make(payload, time=naive)
+    with pytest.raises(ValueError, match="time zone"):
+        prepare_events([(payload, None)], time=naive)

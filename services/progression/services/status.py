@@ -15,7 +15,7 @@ from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode, Stat
 from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
 from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed, database_unavailable
-from libs.common.events import prepare_event
+from libs.common.events import prepare_events
 from libs.common.ids import uuid7_str
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
@@ -180,13 +180,21 @@ async def record_statuses(
 
 def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exception:
     """The request's records with their participants, or the error the request gets."""
+    # A batch names each citizen many times: the participant is chosen once per way of naming them.
+    chosen: dict[tuple[str | None, str | None, str | None], Reference] = {}
     for ref in write.refs:
         if ref.error:
+            continue
+        naming = (ref.participant_id, ref.pseudonym, ref.programme_id)
+        same = chosen.get(naming)
+        if same is not None:
+            ref.row, ref.error = same.row, same.error
             continue
         candidates = locally_known(ref, known)
         if candidates is None and not write.asked_intake:
             return _NeedsIntake()
         choose_participant(ref, write.caller, candidates or [])
+        chosen[naming] = ref
     errors = [
         {"field": _field(write.prefix.format(ref.index), ref.error[0]), "in": "body", "message": ref.error[1]}
         for ref in write.refs
@@ -342,6 +350,11 @@ async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
     return results
 
 
+# Members by value: a lookup here instead of an enum call per record.
+_CODES = {code.value: code for code in StatusCode}
+_CATEGORIES = {category.value: category for category in StatusCategory}
+
+
 async def _insert(
     uow: UnitOfWork, new: list[_NewRecord], people: dict[str, KnownParticipant]
 ) -> dict[str, StoredRecord]:
@@ -357,6 +370,7 @@ async def _insert(
     }
     now = utcnow()
     stored: list[StoredRecord] = []
+    payloads: list[tuple[StatusRecordedV1, str]] = []
     for record in new:
         seq = next_seq[record.participant_id]
         next_seq[record.participant_id] = seq + 1
@@ -373,23 +387,24 @@ async def _insert(
                 record.source_record_id,
             )
         )
-        uow.emit(
-            prepare_event(
+        payloads.append(
+            (
                 StatusRecordedV1(
                     record_id=record.record_id,
                     participant_id=record.participant_id,
                     programme_id=record.programme_id,
-                    code=StatusCode(record.code),
-                    category=StatusCategory(categories[record.programme_id][record.code]),
+                    code=_CODES[record.code],
+                    category=_CATEGORIES[categories[record.programme_id][record.code]],
                     valid_from=record.valid_from,
                     valid_to=record.valid_to,
                     recording_seq=seq,
                     recorded_at=now,
                 ),
-                subject=f"participant/{record.participant_id}",
-                time=now,
+                f"participant/{record.participant_id}",
             )
         )
+    for event in prepare_events(payloads, time=now):
+        uow.emit(event)
     await StatusRecordRepository(uow.session).insert_many(stored)
     await ParticipantRepository(uow.session).set_recording_seqs(
         {pid: seq - 1 for pid, seq in next_seq.items()}
