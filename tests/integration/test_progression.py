@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from libs.common.auth import Role
+from libs.common.bulk import COPY_FROM_ROWS
 from tests.integration.conftest import SEED, Pair, auth, eventually, outbox_events
 
 PROGRAMME = "hedensted-2022"
@@ -216,6 +218,46 @@ async def test_a_batch_is_all_or_nothing_and_names_each_bad_record(pair: Pair) -
     ]
     records = await pair.progression.get(f"/v1/participants/{pid}/status-records", headers=JOBCENTER)
     assert records.json()["items"] == []  # nothing of either batch was stored
+
+
+async def test_a_large_batch_reads_back_as_answered_and_announced_in_order(pair: Pair) -> None:
+    """A batch of COPY_FROM_ROWS records or more goes into the records and the outbox with COPY on
+    PostgreSQL (an executemany on SQLite): the same rows, numbered, and their events in record order."""
+    pid = await enrolled_participant(pair)
+    other = await enrolled_participant(pair, cpr="010203-1234")
+    size = COPY_FROM_ROWS + 20
+    body = {
+        "records": [
+            {
+                "participant_id": (pid, other)[n % 2],
+                "code": ("sygedagpenge", "employed")[n % 3 == 0],
+                "valid_from": (date(2024, 3, 18) + timedelta(days=n)).isoformat(),
+                "valid_to": (date(2024, 3, 18) + timedelta(days=n)).isoformat(),
+                "source_record_id": f"large-{n}",
+            }
+            for n in range(size)
+        ]
+    }
+    before = len(await outbox_events(pair.progression))
+    answer = await pair.progression.post("/v1/status-records/batch", json=body, headers=JOBCENTER)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["created"] == size
+    answered = answer.json()["records"]
+    assert [r["source_record_id"] for r in answered] == [f"large-{n}" for n in range(size)]
+    stored = []
+    for participant in (pid, other):
+        listed = await pair.progression.get(
+            f"/v1/participants/{participant}/status-records", headers=JOBCENTER
+        )
+        items = listed.json()["items"]
+        assert [r["recording_seq"] for r in items] == list(range(1, size // 2 + 1))
+        stored += items
+    assert sorted(stored, key=lambda r: r["record_id"]) == sorted(answered, key=lambda r: r["record_id"])
+    events = (await outbox_events(pair.progression))[before:]
+    assert [e.data["record_id"] for e in events] == [r["record_id"] for r in answered]
+    assert [(e.data["recording_seq"], e.data["valid_from"]) for e in events] == [
+        (r["recording_seq"], r["valid_from"]) for r in answered
+    ]
 
 
 async def test_a_batch_retried_with_its_idempotency_key_is_stored_once(pair: Pair) -> None:
