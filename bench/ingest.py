@@ -24,12 +24,13 @@ from typing import Any, cast
 
 import httpx
 import nats
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, insert, text
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, event, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.loadgen import KeptAliveConnection
 from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
 from libs.common.auth import Role, issue_token
+from libs.common.db import SQLITE_PRAGMAS
 from libs.common.ids import uuid7_str
 from libs.common.settings import CommonSettings
 from services.progression.models import StatusRecordRow
@@ -176,8 +177,9 @@ async def with_cpu(pid: int, count: int, measuring: Any) -> dict[str, float]:
     return figures | {"server_cpu_us": (cpu_seconds(pid) - before) * 1e6 / count}
 
 
-async def raw_inserts(url: str, schema: str | None, rows: int) -> dict[str, float]:
-    """SQLAlchemy Core executemany of status-record rows: the database's own pace, into two tables.
+async def raw_inserts(url: str, schema: str | None, rows: int, transactions: int = 1) -> dict[str, float]:
+    """SQLAlchemy Core executemany of status-record rows: the database's own pace, into two tables,
+    ``transactions`` times ``rows`` rows (as many rows and transactions as the batches post).
 
     ``records_per_s``: the rows the batch stores (nine columns, time-ordered ids, 50 participants) into a
     table defined as progression's ``status_records`` is, with its two unique constraints. This is the
@@ -187,6 +189,16 @@ async def raw_inserts(url: str, schema: str | None, rows: int) -> dict[str, floa
         "sqlite:///", "sqlite+aiosqlite:///"
     )
     engine = create_async_engine(sa_url)
+    if url.startswith("sqlite"):
+        # The services' settings (WAL, synchronous=NORMAL, the cache, the checkpoint interval): the
+        # default checkpoint every 1,000 pages would charge the raw run checkpoints the services skip.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+            cursor.close()
+
     suffix = uuid.uuid4().hex[:8]
     metadata = MetaData(schema=schema)
     minimal = Table(
@@ -201,30 +213,31 @@ async def raw_inserts(url: str, schema: str | None, rows: int) -> dict[str, floa
     participants = [str(uuid.uuid4()) for _ in range(PARTICIPANTS)]
     recorded_at = datetime.now(UTC)
     same_values = [
-        {"record_id": uuid7_str(), "participant_id": participants[n % PARTICIPANTS], "programme_id": SEED["programme_id"],
-         "code": "employed", "valid_from": date(2024, 1, 1), "valid_to": date(2024, 1, 7),
-         "recording_seq": n // PARTICIPANTS + 1, "recorded_at": recorded_at, "source_record_id": None}
-        for n in range(rows)
+        [{"record_id": uuid7_str(), "participant_id": participants[n % PARTICIPANTS], "programme_id": SEED["programme_id"],
+          "code": "employed", "valid_from": date(2024, 1, 1), "valid_to": date(2024, 1, 7),
+          "recording_seq": n // PARTICIPANTS + 1, "recorded_at": recorded_at, "source_record_id": None}
+         for n in range(t * rows, (t + 1) * rows)]
+        for t in range(transactions)
     ]  # fmt: skip
     minimal_values = [
-        {"record_id": str(uuid.uuid4()), "participant_id": str(uuid.uuid4()), "code": "employed",
-         "valid_from": date(2024, 1, 1), "valid_to": date(2024, 1, 7), "recording_seq": n}
-        for n in range(rows)
+        [{"record_id": str(uuid.uuid4()), "participant_id": str(uuid.uuid4()), "code": "employed",
+          "valid_from": date(2024, 1, 1), "valid_to": date(2024, 1, 7), "recording_seq": n}
+         for n in range(t * rows, (t + 1) * rows)]
+        for t in range(transactions)
     ]  # fmt: skip
     rates = {}
     try:
         async with engine.begin() as connection:
-            if url.startswith("sqlite"):
-                await connection.execute(text("PRAGMA journal_mode=WAL"))
             await connection.run_sync(metadata.create_all)
-        for key, table, values in (
+        for key, table, chunks in (
             ("records_per_s", same, same_values),
             ("minimal_records_per_s", minimal, minimal_values),
         ):
             began = time.perf_counter()
-            async with engine.begin() as connection:
-                await connection.execute(insert(table), values)
-            rates[key] = rows / (time.perf_counter() - began)
+            for values in chunks:
+                async with engine.begin() as connection:
+                    await connection.execute(insert(table), values)
+            rates[key] = rows * transactions / (time.perf_counter() - began)
         async with engine.begin() as connection:
             await connection.run_sync(metadata.drop_all)
     finally:
@@ -291,6 +304,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
                         raw_url,
                         f"{schema_prefix}_progression" if database == "postgresql" else None,
                         args.batch_size,
+                        args.batches,
                     )
                 )
         finally:

@@ -139,23 +139,30 @@ def create_engine(settings: CommonSettings) -> AsyncEngine:
     return engine
 
 
+# Every SQLite connection's settings (the benchmarks' raw inserts use them too, to compare alike).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    # 64 MiB of page cache (the default is 2 MiB): a programme of 100,000 citizens is a database of
+    # about a gigabyte, read per chunk of participants; the cache fills only as pages are read.
+    "PRAGMA cache_size=-65536",
+    # Checkpoint the WAL every 16,384 pages (64 MiB) instead of every 1,000: a consumer's batch writes
+    # several MiB, so the default checkpointed (and fsynced) at nearly every commit, a fifth of
+    # settlement's catch-up; a page changed by many commits is now copied back once.
+    "PRAGMA wal_autocheckpoint=16384",
+)
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver so every transaction can start IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-        # 64 MiB of page cache (the default is 2 MiB): a programme of 100,000 citizens is a database
-        # of about a gigabyte, read per chunk of participants; the cache fills only as pages are read.
-        cursor.execute("PRAGMA cache_size=-65536")
-        # Checkpoint the WAL every 16,384 pages (64 MiB) instead of every 1,000: a consumer's batch
-        # writes several MiB, so the default checkpointed (and fsynced) at nearly every commit, a fifth
-        # of settlement's catch-up; a page changed by many commits is now copied back once.
-        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
