@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import MetaData, Table, select, text
 
 from libs.common.auth import Role, issue_token
-from libs.common.db import outbox_table
+from libs.common.db import Database, outbox_table
 from libs.common.events import CloudEvent
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
@@ -63,6 +63,18 @@ async def intake(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Servi
 def auth(role: Role, *programmes: str, subject: str | None = None) -> dict[str, str]:
     token = issue_token(IntakeSettings(), role=role, programmes=programmes or ("*",), subject=subject)
     return {"Authorization": f"Bearer {token}"}
+
+
+async def create_tables(db: Database, *metadatas: MetaData, tables: list[Table] | None = None) -> None:
+    """The tables of ``metadatas`` (or only ``tables``) in a test's fresh database, its PostgreSQL schema
+    made first."""
+    async with db.engine.begin() as connection:
+        if db.settings.is_postgres:
+            await connection.execute(
+                text(f'CREATE SCHEMA IF NOT EXISTS "{db.settings.resolved_database_schema}"')
+            )
+        for metadata in metadatas:
+            await connection.run_sync(metadata.create_all, tables=tables)
 
 
 async def outbox_events(client: httpx.AsyncClient) -> list[CloudEvent]:

@@ -9,12 +9,13 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, insert, select
 
 from libs.common.bulk import BulkStatement
 from libs.common.clock import as_utc
 from libs.common.db import Database
 from libs.common.settings import CommonSettings
+from tests.integration.conftest import create_tables
 
 METADATA = MetaData()
 TABLE = Table(
@@ -47,12 +48,7 @@ async def test_copy_from_a_number_of_rows_stores_what_sqlalchemy_stores(
     db = Database(settings)
     statement = BulkStatement.insert(TABLE, ("name", "day", "at"), copy=True, copy_from_rows=3)
     try:
-        async with db.engine.begin() as connection:
-            if settings.is_postgres:
-                await connection.execute(
-                    text(f'CREATE SCHEMA IF NOT EXISTS "{settings.resolved_database_schema}"')
-                )
-            await connection.run_sync(METADATA.create_all)
+        await create_tables(db, METADATA)
         async with db.sessionmaker() as session:
             await statement.run(session, rows("few", 2))
             await statement.run(session, rows("many", 3))

@@ -19,6 +19,7 @@ from libs.common.errors import database_unavailable
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
 from tests.conftest import PG_URL, _drop_schema, postgres_available
+from tests.integration.conftest import create_tables
 
 pytestmark = pytest.mark.postgres
 
@@ -58,11 +59,7 @@ async def test_connections_killed_in_the_pool_fail_one_unit_of_work_as_unavailab
     db = Database(settings)
     admin = Database(settings)  # another pool, as the operator's session killing the backends
     try:
-        async with db.engine.begin() as connection:
-            await connection.execute(
-                text(f'CREATE SCHEMA IF NOT EXISTS "{settings.resolved_database_schema}"')
-            )
-            await connection.run_sync(messaging_metadata.create_all)
+        await create_tables(db, messaging_metadata)
         pids = await backend_pids(db, 3)
         async with admin.engine.begin() as connection:
             for pid in pids:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from nats.js.errors import NoStreamResponseError
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from libs.common.db import Database, messaging_metadata, outbox_table
@@ -21,6 +21,7 @@ from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
+from tests.integration.conftest import create_tables
 
 
 @register
@@ -117,13 +118,7 @@ async def backbone(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Bac
         **database,
     )
     db = Database(settings)
-    async with db.engine.begin() as connection:
-        if settings.is_postgres:
-            await connection.execute(
-                text(f'CREATE SCHEMA IF NOT EXISTS "{settings.resolved_database_schema}"')
-            )
-        await connection.run_sync(messaging_metadata.create_all)
-        await connection.run_sync(test_metadata.create_all)
+    await create_tables(db, messaging_metadata, test_metadata)
     link = NatsLink(settings)
     await link.connect()
     try:

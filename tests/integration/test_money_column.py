@@ -7,10 +7,11 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select
 
 from libs.common.db import Database, Money
 from libs.common.settings import CommonSettings
+from tests.integration.conftest import create_tables
 
 metadata = MetaData()
 amounts = Table("amounts", metadata, Column("id", Integer, primary_key=True), Column("dkk", Money()))
@@ -27,12 +28,8 @@ async def test_money_round_trips_exactly(database: dict[str, Any]) -> None:
         Decimal("0.01"),
     ]
     try:
+        await create_tables(db, metadata)
         async with db.engine.begin() as connection:
-            if settings_.is_postgres:
-                await connection.execute(
-                    text(f'CREATE SCHEMA IF NOT EXISTS "{settings_.resolved_database_schema}"')
-                )
-            await connection.run_sync(metadata.create_all)
             await connection.execute(insert(amounts), [{"id": n, "dkk": v} for n, v in enumerate(values)])
             back = [row[0] for row in await connection.execute(select(amounts.c.dkk).order_by(amounts.c.id))]
         assert back == values

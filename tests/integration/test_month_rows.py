@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, insert, select, update
 
 from libs.common.db import Database
 from libs.common.settings import CommonSettings
 from services.settlement.models import Base, MonthRow
 from services.settlement.repository import MONTH_ROW, MonthRepository
+from tests.integration.conftest import create_tables
 
 TABLE = cast(Table, MonthRow.__table__)
 NOW = datetime(2026, 12, 1, 7, 58, 1, 123456, tzinfo=UTC)
@@ -28,12 +29,7 @@ async def test_bulk_month_rows_are_stored_as_sqlalchemy_stores_them(database: di
     settings = CommonSettings(service_name="months", **database)
     db = Database(settings)
     try:
-        async with db.engine.begin() as connection:
-            if settings.is_postgres:
-                await connection.execute(
-                    text(f'CREATE SCHEMA IF NOT EXISTS "{settings.resolved_database_schema}"')
-                )
-            await connection.run_sync(Base.metadata.create_all, tables=[TABLE])
+        await create_tables(db, Base.metadata, tables=[TABLE])
         bulk = [
             month_row("p-bulk", "2024-03", "1919.35", date(2024, 7, 31)),
             month_row("p-bulk", "2024-04", "0.1", None),
