@@ -24,16 +24,22 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
 
-    def start(self, name: str) -> None:
-        port = int(self.urls[name].rsplit(":", 1)[1]) if name in self.urls else free_port()
-        self.urls[name] = f"http://127.0.0.1:{port}"
-        # Where each service reads another's API (progression: intake; settlement: progression).
-        if name == "progression" and "intake" in self.urls:
-            self.env[name]["INTAKE_URL"] = self.urls["intake"]
-        if name == "settlement" and "progression" in self.urls:
-            self.env[name]["PROGRESSION_URL"] = self.urls["progression"]
-        self.processes[name] = start_service(name, port, self.env[name], self.log(name))
-        wait_ready(self.urls[name], self.processes[name], timeout=30)
+    def start(self, *names: str) -> None:
+        """Start the services together (each reads the others only once it serves requests) and wait
+        until every one is ready: on two cores, three at once are up in about half the time."""
+        for name in names:  # the ports first: each service is told where the others are
+            if name not in self.urls:
+                self.urls[name] = f"http://127.0.0.1:{free_port()}"
+        for name in names:
+            # Where each service reads another's API (progression: intake; settlement: progression).
+            if name == "progression" and "intake" in self.urls:
+                self.env[name]["INTAKE_URL"] = self.urls["intake"]
+            if name == "settlement" and "progression" in self.urls:
+                self.env[name]["PROGRESSION_URL"] = self.urls["progression"]
+            port = int(self.urls[name].rsplit(":", 1)[1])
+            self.processes[name] = start_service(name, port, self.env[name], self.log(name))
+        for name in names:
+            wait_ready(self.urls[name], self.processes[name], timeout=30)
 
     def log(self, name: str) -> Path:
         return self.tmp / f"{name}.log"
@@ -79,8 +85,7 @@ def make_stack(backend: str, tmp_path: Path, database_url: dict[str, str] | None
             }
     stack = Stack(tmp_path, nats_port, nats, env)
     try:
-        for name in SERVICES:
-            stack.start(name)
+        stack.start(*SERVICES)
         yield stack
     finally:
         for process in stack.processes.values():
