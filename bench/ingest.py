@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.loadgen import KeptAliveConnection
 from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
 from libs.common.auth import Role, issue_token
-from libs.common.db import SQLITE_PRAGMAS
+from libs.common.db import apply_sqlite_pragmas
 from libs.common.ids import uuid7_str
 from libs.common.settings import CommonSettings
 from services.progression.models import StatusRecordRow
@@ -192,12 +192,7 @@ async def raw_inserts(url: str, schema: str | None, rows: int, transactions: int
     if url.startswith("sqlite"):
         # The services' settings (WAL, synchronous=NORMAL, the cache, the checkpoint interval): the
         # default checkpoint every 1,000 pages would charge the raw run checkpoints the services skip.
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            for pragma in SQLITE_PRAGMAS:
-                cursor.execute(pragma)
-            cursor.close()
+        event.listen(engine.sync_engine, "connect", lambda connection, _: apply_sqlite_pragmas(connection))
 
     suffix = uuid.uuid4().hex[:8]
     metadata = MetaData(schema=schema)

@@ -154,14 +154,21 @@ SQLITE_PRAGMAS = (
 )
 
 
+def apply_sqlite_pragmas(dbapi_connection: Any) -> None:
+    """``SQLITE_PRAGMAS`` on a new DBAPI connection (in a ``connect`` event)."""
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver so every transaction can start IMMEDIATE.
         dbapi_connection.isolation_level = None
+        apply_sqlite_pragmas(dbapi_connection)
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 

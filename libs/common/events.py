@@ -86,16 +86,16 @@ def subject_for(event_type: str, prefix: str) -> str:
     return f"{prefix}.{event_type[len(TYPE_PREFIX) :]}"
 
 
-def _envelope_of(
-    payload: EventPayload, correlation_id: str | None, time: datetime | None
-) -> tuple[str, str, str, datetime, str | None]:
-    """A new event's id, source, type, time (aware) and correlation id."""
+def _stamp(correlation_id: str | None, time: datetime | None) -> tuple[datetime, str | None]:
+    """A new event's time (aware; now when not given) and correlation id (the request's when not given)."""
     at = time or utcnow()
     if at.tzinfo is None:
         raise ValueError("an event's time must carry a time zone")
-    event_type = payload.event_type
-    source = f"/sib/{service_of(event_type)}"
-    return uuid7_str(), source, event_type, at, correlation_id or get_correlation_id()
+    return at, correlation_id or get_correlation_id()
+
+
+def _source_of(event_type: str) -> str:
+    return f"/sib/{service_of(event_type)}"
 
 
 def new_event(
@@ -105,11 +105,11 @@ def new_event(
     correlation_id: str | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
-    event_id, source, event_type, at, correlation = _envelope_of(payload, correlation_id, time)
+    at, correlation = _stamp(correlation_id, time)
     return CloudEvent(
-        id=event_id,
-        source=source,
-        type=event_type,
+        id=uuid7_str(),
+        source=_source_of(payload.event_type),
+        type=payload.event_type,
         subject=subject,
         time=at,
         correlationid=correlation,
@@ -150,10 +150,7 @@ def prepare_events(
     """``prepare_event`` for each (payload, subject), all with the same time and correlation id: the
     parts of the envelope they share (source and type per event type, time, correlation id) are
     serialised once, not once per event (2 of the 5 us an event cost in a batch of 5,000 records)."""
-    at = time or utcnow()
-    if at.tzinfo is None:
-        raise ValueError("an event's time must carry a time zone")
-    correlation = correlation_id or get_correlation_id()
+    at, correlation = _stamp(correlation_id, time)
     tail = ',"time":' + to_json(at).decode() + ',"datacontenttype":"application/json"'
     if correlation is not None:
         tail += ',"correlationid":' + to_json(correlation).decode()
@@ -164,10 +161,8 @@ def prepare_events(
         event_type = payload.event_type
         head = heads.get(event_type)
         if head is None:
-            source = f"/sib/{service_of(event_type)}"
-            head = heads[event_type] = (
-                f',"source":{to_json(source).decode()},"type":{to_json(event_type).decode()}'
-            )
+            source, kind = to_json(_source_of(event_type)).decode(), to_json(event_type).decode()
+            head = heads[event_type] = f',"source":{source},"type":{kind}'
         event_id = uuid7_str()  # hex digits and dashes: nothing to escape
         about = "" if subject is None else ',"subject":' + to_json(subject).decode()
         prepared.append(

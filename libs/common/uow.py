@@ -14,7 +14,7 @@ from typing import Any, Self
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.bulk import COPY_FROM_ROWS, BulkStatement
+from libs.common.bulk import BulkStatement
 from libs.common.clock import utcnow
 from libs.common.db import Database, inbox_table, outbox_table
 from libs.common.events import CloudEvent, PreparedEvent, subject_for
@@ -32,13 +32,9 @@ _HANDLED_AMONG_PG = text(
 
 # Tuples in one executemany, not a parameter dict per row through SQLAlchemy's types: a batch of 5,000
 # status records, and each fetched batch of a consumer, writes that many rows to each.
-# COPY on PostgreSQL for a batch's events (a group of single POSTs or a consumer's few keep the
-# executemany).
+# COPY on PostgreSQL for a batch's events (from COPY_FROM_ROWS rows on).
 _INSERT_OUTBOX = BulkStatement.insert(
-    outbox_table,
-    ("event_id", "subject", "event_type", "envelope", "created_at"),
-    copy=True,
-    copy_from_rows=COPY_FROM_ROWS,
+    outbox_table, ("event_id", "subject", "event_type", "envelope", "created_at"), copy=True
 )
 _INSERT_INBOX = BulkStatement.insert(inbox_table, ("consumer", "event_id", "event_type", "processed_at"))
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.bulk import COPY_FROM_ROWS, BulkStatement
+from libs.common.bulk import BulkStatement
 from services.progression.models import (
     BatchRequestRow,
     CutoffRow,
@@ -160,10 +160,8 @@ class ParticipantRepository:
 
 # A status record's columns, in the order insert_many takes them.
 RECORD_COLUMNS = tuple(column.name for column in cast(Table, StatusRecordRow.__table__).columns)
-# COPY on PostgreSQL for a batch's records (a group of single POSTs keeps the executemany).
-_INSERT_RECORDS = BulkStatement.insert(
-    cast(Table, StatusRecordRow.__table__), RECORD_COLUMNS, copy=True, copy_from_rows=COPY_FROM_ROWS
-)
+# COPY on PostgreSQL for a batch's records (from COPY_FROM_ROWS rows on).
+_INSERT_RECORDS = BulkStatement.insert(cast(Table, StatusRecordRow.__table__), RECORD_COLUMNS, copy=True)
 _record_values = attrgetter(*RECORD_COLUMNS)
 
 

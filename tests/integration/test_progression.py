@@ -407,7 +407,10 @@ async def test_status_codes_are_listed_with_danish_names(pair: Pair) -> None:
 
 
 async def test_programme_remapping_reaches_progression(pair: Pair) -> None:
-    await enrolled_participant(pair)
+    pid = await enrolled_participant(pair)
+    leave = {"participant_id": pid, "code": "barselsdagpenge"}
+    before = await post(pair, leave | {"valid_from": "2024-04-01", "valid_to": "2024-04-30"})
+    assert before.status_code == 201, before.text
     terms = copy.deepcopy(SEED["terms"]) | {"status_categories": {"barselsdagpenge": "self_supporting"}}
     published = await pair.intake.post(
         f"/v1/programmes/{PROGRAMME}/terms",
@@ -423,3 +426,22 @@ async def test_programme_remapping_reaches_progression(pair: Pair) -> None:
         )
 
     await eventually(remapped)
+    # Each event carries the category in force when its record was made (DOMAIN.md: remappable codes),
+    # one record alone and in a batch alike.
+    after = await post(pair, leave | {"valid_from": "2024-05-01", "valid_to": "2024-05-31"})
+    batch = await pair.progression.post(
+        "/v1/status-records/batch",
+        json={"records": [leave | {"valid_from": "2024-06-01", "valid_to": "2024-06-30"}]},
+        headers=JOBCENTER,
+    )
+    assert after.status_code == 201 and batch.status_code == 201, batch.text
+    categories = {
+        e.data["record_id"]: e.data["category"]
+        for e in await outbox_events(pair.progression)
+        if e.type.endswith("status.recorded.v1")
+    }
+    assert [
+        categories[before.json()["record_id"]],
+        categories[after.json()["record_id"]],
+        categories[batch.json()["records"][0]["record_id"]],
+    ] == ["public_support", "self_supporting", "self_supporting"]

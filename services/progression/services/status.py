@@ -350,11 +350,6 @@ async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
     return results
 
 
-# Members by value: a lookup here instead of an enum call per record.
-_CODES = {code.value: code for code in StatusCode}
-_CATEGORIES = {category.value: category for category in StatusCategory}
-
-
 async def _insert(
     uow: UnitOfWork, new: list[_NewRecord], people: dict[str, KnownParticipant]
 ) -> dict[str, StoredRecord]:
@@ -393,8 +388,10 @@ async def _insert(
                     record_id=record.record_id,
                     participant_id=record.participant_id,
                     programme_id=record.programme_id,
-                    code=_CODES[record.code],
-                    category=_CATEGORIES[categories[record.programme_id][record.code]],
+                    # The values as stored: the contract validates them into its enums (as fast as
+                    # looking the members up here, faster than an enum call per record).
+                    code=record.code,
+                    category=categories[record.programme_id][record.code],
                     valid_from=record.valid_from,
                     valid_to=record.valid_to,
                     recording_seq=seq,
