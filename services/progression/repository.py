@@ -8,6 +8,8 @@ from operator import attrgetter
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.bulk import BulkStatement
@@ -130,6 +132,19 @@ class ParticipantRepository:
 
     def add(self, row: ParticipantRow) -> None:
         self.session.add(row)
+
+    async def add_if_absent(self, values: Mapping[str, Any]) -> ParticipantRow:
+        """The stored participant: inserted from ``values`` unless a row of its id is there already
+        (``ON CONFLICT DO NOTHING``), then read. Two writers may learn of a participant at once (the
+        consumer from intake's event, a status post from intake's API); a plain insert by the later
+        one would fail on the key. On PostgreSQL the insert waits for the other's uncommitted row."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(_PEOPLE).values(**values).on_conflict_do_nothing(index_elements=["participant_id"])
+        await self.session.execute(statement)
+        row = await self.session.get(ParticipantRow, values["participant_id"], populate_existing=True)
+        assert row is not None  # inserted or already there, in this transaction
+        return row
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -26,18 +26,17 @@ ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWi
 async def apply_participant_event(uow: UnitOfWork, event: ParticipantEvent) -> None:
     """Fields are only ever set to what an event says (never cleared), so any order of the referred,
     enrolled and withdrawn events ends in the same row."""
-    repo = ParticipantRepository(uow.session)
-    row = await repo.get(event.participant_id)
-    if row is None:
-        row = ParticipantRow(
-            participant_id=event.participant_id,
-            programme_id=event.programme_id,
-            track=event.track,
-            referred_on=event.referred_on,
-            last_recording_seq=0,
-            updated_at=utcnow(),
-        )
-        repo.add(row)
+    # Inserted unless a status post has just read the participant from intake and kept it.
+    row = await ParticipantRepository(uow.session).add_if_absent(
+        {
+            "participant_id": event.participant_id,
+            "programme_id": event.programme_id,
+            "track": event.track,
+            "referred_on": event.referred_on,
+            "last_recording_seq": 0,
+            "updated_at": utcnow(),
+        }
+    )
     row.programme_id, row.track, row.referred_on = event.programme_id, event.track, event.referred_on
     row.cpr_pseudonym = event.cpr_pseudonym
     if isinstance(event, ParticipantEnrolledV1 | ParticipantWithdrawnV1) and event.enrolled_on is not None:
@@ -164,39 +163,36 @@ async def _fetch_by_id(
     uow: UnitOfWork, directory: IntakeDirectory, participant_id: str
 ) -> ParticipantRow | None:
     data = await directory.participant(participant_id)
-    return _keep(uow, data, pseudonym=None) if data else None
+    return await _keep(uow, data, pseudonym=None) if data else None
 
 
 async def _fetch_by_cpr(
     uow: UnitOfWork, directory: IntakeDirectory, caller: Caller, cpr: str, pseudonym: str
 ) -> list[ParticipantRow]:
-    rows = []
-    for data in await directory.lookup(cpr, caller):
-        known = await ParticipantRepository(uow.session).get(data["participant_id"])
-        if known is not None:
-            known.cpr_pseudonym = known.cpr_pseudonym or pseudonym
-            rows.append(known)
-        else:
-            rows.append(_keep(uow, data, pseudonym))
-    return rows
+    return [await _keep(uow, data, pseudonym) for data in await directory.lookup(cpr, caller)]
 
 
-def _keep(uow: UnitOfWork, data: dict[str, Any], pseudonym: str | None) -> ParticipantRow:
+async def _keep(uow: UnitOfWork, data: dict[str, Any], pseudonym: str | None) -> ParticipantRow:
+    """Keep what intake says of a participant, unless its row is there already: the event may have
+    been consumed, in another transaction, while intake was being asked."""
+
     def day(key: str) -> date | None:
         return date.fromisoformat(data[key]) if data.get(key) else None
 
-    row = ParticipantRow(
-        participant_id=data["participant_id"],
-        programme_id=data["programme_id"],
-        track=data["track"],
-        cpr_pseudonym=pseudonym,
-        referred_on=date.fromisoformat(data["referred_on"]),
-        enrolled_on=day("enrolled_on"),
-        withdrawn_on=day("withdrawn_on"),
-        last_recording_seq=0,
-        updated_at=utcnow(),
+    row = await ParticipantRepository(uow.session).add_if_absent(
+        {
+            "participant_id": data["participant_id"],
+            "programme_id": data["programme_id"],
+            "track": data["track"],
+            "cpr_pseudonym": pseudonym,
+            "referred_on": date.fromisoformat(data["referred_on"]),
+            "enrolled_on": day("enrolled_on"),
+            "withdrawn_on": day("withdrawn_on"),
+            "last_recording_seq": 0,
+            "updated_at": utcnow(),
+        }
     )
-    ParticipantRepository(uow.session).add(row)
+    row.cpr_pseudonym = row.cpr_pseudonym or pseudonym
     log.info("participant_read_from_intake", participant_id=row.participant_id)
     return row
 
