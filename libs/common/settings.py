@@ -56,7 +56,9 @@ class CommonSettings(BaseSettings):
     consumer_batch_size: int = Field(default=500, ge=1)
     # A consumer with a batch step (settlement's facts) applies a whole fetch in one transaction: a
     # backlog that holds several events per citizen then recomputes each citizen once for all of them.
-    consumer_batch_step_size: int = Field(default=2000, ge=1)
+    # 5,000: a batch and the one fetched ahead while it is applied fill the consumers' 10,000 unacked
+    # messages (a larger step leaves the fetch ahead with less).
+    consumer_batch_step_size: int = Field(default=5000, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
 
