@@ -7,6 +7,8 @@ import asyncio
 import io
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -94,11 +96,10 @@ async def test_role_by_endpoint_matrix(pair: Pair, role: Role) -> None:
         assert (await pair.progression.request(method, path, json=body)).status_code == 401
 
 
-async def test_a_status_posted_before_progression_heard_of_the_participant_is_accepted(
-    tmp_path: Path, database: dict[str, Any]
-) -> None:
-    # Progression on a nats-server of its own never receives intake's events: it can only know the
-    # participant by asking intake, as when a post overtakes the enrolment event.
+@asynccontextmanager
+async def progression_unaware_of_intake(tmp_path: Path, database: dict[str, Any]) -> AsyncIterator[Pair]:
+    """Intake and progression on nats-servers of their own: progression never receives intake's
+    events, so it can only know a participant by asking intake."""
     intake_port, progression_port = free_port(), free_port()
     intake_nats = start_nats("127.0.0.1", intake_port, tmp_path / "nats-i")
     progression_nats = start_nats("127.0.0.1", progression_port, tmp_path / "nats-p")
@@ -106,39 +107,48 @@ async def test_a_status_posted_before_progression_heard_of_the_participant_is_ac
         async with intake_and_progression(
             f"nats://127.0.0.1:{intake_port}", f"nats://127.0.0.1:{progression_port}", database
         ) as pair:
-            pid = await enrolled_participant(pair, wait_for_event=False)
-            by_id = await pair.progression.post(
-                "/v1/status-records",
-                json={"participant_id": pid, "code": "sygedagpenge", "valid_from": "2024-03-15"},
-                headers=JOBCENTER,
-            )
-            assert by_id.status_code == 201, by_id.text
-            second = await enrolled_participant(pair, cpr="0202851235", wait_for_event=False)
-            by_cpr = await pair.progression.post(
-                "/v1/status-records",
-                json={"cpr": "020285-1235", "code": "sygedagpenge", "valid_from": "2024-03-15"},
-                headers=JOBCENTER,
-            )
-            assert by_cpr.status_code == 201, by_cpr.text
-            assert by_cpr.json()["participant_id"] == second
-            # Intake's audit names the jobcenter for the lookup made on its behalf.
-            trail = (await pair.intake.get("/v1/audit", headers=ADMIN)).json()["items"]
-            assert ("lookup", "jobcenter-hedensted", second) in {
-                (e["action"], e["actor"], e["participant_id"]) for e in trail
-            }
-            unknown = await pair.progression.post(
-                "/v1/status-records",
-                json={
-                    "participant_id": "00000000-0000-0000-0000-000000000000",
-                    "code": "employed",
-                    "valid_from": "2024-03-15",
-                },
-                headers=JOBCENTER,
-            )
-            assert unknown.status_code == 422
+            yield pair
     finally:
         intake_nats.stop()
         progression_nats.stop()
+
+
+async def test_a_status_posted_before_progression_heard_of_the_participant_is_accepted(
+    tmp_path: Path, database: dict[str, Any]
+) -> None:
+    # Progression on a nats-server of its own never receives intake's events: it can only know the
+    # participant by asking intake, as when a post overtakes the enrolment event.
+    async with progression_unaware_of_intake(tmp_path, database) as pair:
+        pid = await enrolled_participant(pair, wait_for_event=False)
+        by_id = await pair.progression.post(
+            "/v1/status-records",
+            json={"participant_id": pid, "code": "sygedagpenge", "valid_from": "2024-03-15"},
+            headers=JOBCENTER,
+        )
+        assert by_id.status_code == 201, by_id.text
+        second = await enrolled_participant(pair, cpr="0202851235", wait_for_event=False)
+        by_cpr = await pair.progression.post(
+            "/v1/status-records",
+            json={"cpr": "020285-1235", "code": "sygedagpenge", "valid_from": "2024-03-15"},
+            headers=JOBCENTER,
+        )
+        assert by_cpr.status_code == 201, by_cpr.text
+        assert by_cpr.json()["participant_id"] == second
+        # Intake's audit names the jobcenter for the lookup made on its behalf.
+        trail = (await pair.intake.get("/v1/audit", headers=ADMIN)).json()["items"]
+        assert ("lookup", "jobcenter-hedensted", second) in {
+            (e["action"], e["actor"], e["participant_id"]) for e in trail
+        }
+        unknown = await pair.progression.post(
+            "/v1/status-records",
+            json={
+                "participant_id": "00000000-0000-0000-0000-000000000000",
+                "code": "employed",
+                "valid_from": "2024-03-15",
+            },
+            headers=JOBCENTER,
+        )
+        assert unknown.status_code == 422
 
 
 async def test_the_participant_event_consumed_while_a_post_asks_intake_leaves_one_participant(
@@ -148,74 +158,65 @@ async def test_the_participant_event_consumed_while_a_post_asks_intake_leaves_on
     # consumer takes in the participant's event in a transaction of its own. On PostgreSQL the event is
     # committed first, inside the post's read-through (the race a fault test hit as a 500); on SQLite
     # the writer's turn makes the consumer wait, so the event lands on the row the post kept.
-    intake_port, progression_port = free_port(), free_port()
-    intake_nats = start_nats("127.0.0.1", intake_port, tmp_path / "nats-i")
-    progression_nats = start_nats("127.0.0.1", progression_port, tmp_path / "nats-p")
-    try:
-        async with intake_and_progression(
-            f"nats://127.0.0.1:{intake_port}", f"nats://127.0.0.1:{progression_port}", database
-        ) as pair:
-            state = pair.progression.app.state
-            directory = state.intake_directory
-            consumed: list[asyncio.Task[None]] = []
-            key = state.settings.cpr_hmac_key.get_secret_value().encode()
+    async with progression_unaware_of_intake(tmp_path, database) as pair:
+        state = pair.progression.app.state
+        directory = state.intake_directory
+        consumed: list[asyncio.Task[None]] = []
+        key = state.settings.cpr_hmac_key.get_secret_value().encode()
 
-            async def consume(data: dict[str, Any], cpr: str) -> None:
-                event = ParticipantEnrolledV1(
-                    participant_id=data["participant_id"],
-                    programme_id=data["programme_id"],
-                    track=data["track"],
-                    cpr_pseudonym=cpr_pseudonym(parse_cpr(cpr), key),
-                    referred_on=date.fromisoformat(data["referred_on"]),
-                    enrolled_on=date(2024, 3, 15),
-                    consent_given_on=date(2024, 3, 10),
+        async def consume(data: dict[str, Any], cpr: str) -> None:
+            event = ParticipantEnrolledV1(
+                participant_id=data["participant_id"],
+                programme_id=data["programme_id"],
+                track=data["track"],
+                cpr_pseudonym=cpr_pseudonym(parse_cpr(cpr), key),
+                referred_on=date.fromisoformat(data["referred_on"]),
+                enrolled_on=date(2024, 3, 15),
+                consent_given_on=date(2024, 3, 10),
+            )
+            async with UnitOfWork(state.database) as uow:
+                await apply_participant_event(uow, event)
+                await uow.commit()
+
+        def racing(read: Any, cpr_of: Any) -> Any:
+            async def read_and_race(*args: Any) -> Any:
+                found = await read(*args)
+                for data in found if isinstance(found, list) else [found]:
+                    consumed.append(asyncio.create_task(consume(data, cpr_of(*args))))
+                    if state.settings.is_postgres:
+                        await asyncio.wait_for(asyncio.shield(consumed[-1]), 10)
+                return found
+
+            return read_and_race
+
+        directory.participant = racing(directory.participant, lambda _pid: CPR)
+        directory.lookup = racing(directory.lookup, lambda cpr, _caller: cpr)
+        pid = await enrolled_participant(pair, wait_for_event=False)
+        by_id = await pair.progression.post(
+            "/v1/status-records",
+            json={"participant_id": pid, "code": "sygedagpenge", "valid_from": "2024-03-15"},
+            headers=JOBCENTER,
+        )
+        assert by_id.status_code == 201, by_id.text
+        second = await enrolled_participant(pair, cpr="0202851235", wait_for_event=False)
+        by_cpr = await pair.progression.post(
+            "/v1/status-records/batch",
+            json={"records": [{"cpr": "020285-1235", "code": "employed", "valid_from": "2024-04-01"}]},
+            headers=JOBCENTER,
+        )
+        assert by_cpr.status_code == 201, by_cpr.text
+        await asyncio.wait_for(asyncio.gather(*consumed), 10)
+        assert len(consumed) == 2
+        async with state.database.sessionmaker() as session:
+            rows = (
+                await session.scalars(
+                    select(ParticipantRow).where(ParticipantRow.participant_id.in_([pid, second]))
                 )
-                async with UnitOfWork(state.database) as uow:
-                    await apply_participant_event(uow, event)
-                    await uow.commit()
-
-            def racing(read: Any, cpr_of: Any) -> Any:
-                async def read_and_race(*args: Any) -> Any:
-                    found = await read(*args)
-                    for data in found if isinstance(found, list) else [found]:
-                        consumed.append(asyncio.create_task(consume(data, cpr_of(*args))))
-                        if state.settings.is_postgres:
-                            await asyncio.wait_for(asyncio.shield(consumed[-1]), 10)
-                    return found
-
-                return read_and_race
-
-            directory.participant = racing(directory.participant, lambda _pid: CPR)
-            directory.lookup = racing(directory.lookup, lambda cpr, _caller: cpr)
-            pid = await enrolled_participant(pair, wait_for_event=False)
-            by_id = await pair.progression.post(
-                "/v1/status-records",
-                json={"participant_id": pid, "code": "sygedagpenge", "valid_from": "2024-03-15"},
-                headers=JOBCENTER,
-            )
-            assert by_id.status_code == 201, by_id.text
-            second = await enrolled_participant(pair, cpr="0202851235", wait_for_event=False)
-            by_cpr = await pair.progression.post(
-                "/v1/status-records/batch",
-                json={"records": [{"cpr": "020285-1235", "code": "employed", "valid_from": "2024-04-01"}]},
-                headers=JOBCENTER,
-            )
-            assert by_cpr.status_code == 201, by_cpr.text
-            await asyncio.wait_for(asyncio.gather(*consumed), 10)
-            assert len(consumed) == 2
-            async with state.database.sessionmaker() as session:
-                rows = (
-                    await session.scalars(
-                        select(ParticipantRow).where(ParticipantRow.participant_id.in_([pid, second]))
-                    )
-                ).all()
-            assert {(r.participant_id, r.enrolled_on, r.last_recording_seq) for r in rows} == {
-                (pid, date(2024, 3, 15), 1),
-                (second, date(2024, 3, 15), 1),
-            }
-    finally:
-        intake_nats.stop()
-        progression_nats.stop()
+            ).all()
+        assert {(r.participant_id, r.enrolled_on, r.last_recording_seq) for r in rows} == {
+            (pid, date(2024, 3, 15), 1),
+            (second, date(2024, 3, 15), 1),
+        }
 
 
 CPR_PATTERN = re.compile(r"0707614285|070761-4285")
