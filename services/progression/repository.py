@@ -130,9 +130,6 @@ class ParticipantRepository:
         query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym.in_(wanted))
         return list((await self.session.scalars(query)).all())
 
-    def add(self, row: ParticipantRow) -> None:
-        self.session.add(row)
-
     async def add_if_absent(self, values: Mapping[str, Any]) -> ParticipantRow:
         """The stored participant: inserted from ``values`` unless a row of its id is there already
         (``ON CONFLICT DO NOTHING``), then read. Two writers may learn of a participant at once (the
