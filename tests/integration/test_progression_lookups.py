@@ -1,0 +1,73 @@
+"""Progression's lookup of records by source id, on a real database: the right records, and on
+PostgreSQL an index lookup per pair whatever plan the server caches for the prepared statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from libs.common.db import Database
+from libs.common.migrations import upgrade_head_async
+from libs.common.uow import UnitOfWork
+from services.progression.main import MIGRATIONS
+from services.progression.repository import StatusRecordRepository
+from services.progression.services.status import StoredRecord
+from services.progression.settings import ProgressionSettings
+
+HELD = 2_000  # records of one programme, each with a source id
+
+
+def stored(n: int, programme: str = "prog-a") -> StoredRecord:
+    return StoredRecord(
+        f"rec-{programme}-{n:05d}",
+        f"p-{programme}-{n % 50}",
+        programme,
+        "employed",
+        date(2024, 1, 1),
+        None,
+        n // 50 + 1,
+        datetime(2024, 2, 1, tzinfo=UTC),
+        f"src-{n:05d}",
+    )
+
+
+async def test_source_ids_find_their_own_records_by_the_index(database: dict[str, Any]) -> None:
+    settings = ProgressionSettings(sib_env="test", **database)
+    await upgrade_head_async(settings, MIGRATIONS)
+    db = Database(settings)
+    try:
+        async with UnitOfWork(db) as uow:
+            await StatusRecordRepository(uow.session).insert_many(
+                [stored(n) for n in range(HELD)] + [stored(0, "prog-b")]
+            )
+            await uow.commit()
+        wanted = [("prog-a", "src-00007"), ("prog-b", "src-00000"), ("prog-b", "src-00007"), ("prog-c", "x")]
+        postgres = settings.is_postgres
+        async with UnitOfWork(db) as uow:
+            if postgres:
+                # The plan PostgreSQL may settle on for a prepared statement after five runs, now.
+                await uow.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+            repo = StatusRecordRepository(uow.session)
+            for _ in range(7):
+                found = await repo.by_source_ids(wanted)
+            if postgres:
+                read = (
+                    await uow.session.execute(
+                        text(
+                            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
+                            " FROM pg_stat_xact_user_tables WHERE relid = 'status_records'::regclass"
+                        )
+                    )
+                ).scalar_one()
+        # prog-b's src-00007 is no record, though prog-b and src-00007 each are.
+        assert {key: row.record_id for key, row in found.items()} == {
+            ("prog-a", "src-00007"): "rec-prog-a-00007",
+            ("prog-b", "src-00000"): "rec-prog-b-00000",
+        }
+        if postgres:
+            # Seven lookups of two stored pairs each: the rows found, not the programme's 2,000.
+            assert read <= 7 * len(wanted), read
+    finally:
+        await db.dispose()
