@@ -77,6 +77,12 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         tune_collector(settings)
         await upgrade_head_async(settings, definition.migrations_dir)
         database = Database(settings)
+        if await database.autovacuum_off():
+            log.warning(
+                "postgresql_autovacuum_off",
+                hint="Tables are never analysed; turn autovacuum on (PostgreSQL's default) or ANALYZE "
+                "the service's tables regularly.",
+            )
         link = NatsLink(settings)
         link.start()
         relay = OutboxRelay(database, link)

@@ -213,5 +213,14 @@ class Database:
         async with self._read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    async def autovacuum_off(self) -> bool:
+        """Whether the PostgreSQL server runs without autovacuum (never on SQLite). Without it no table is
+        ever analysed, so a prepared statement's plan cached while a table was small (a sequential scan)
+        is kept however large the table grows."""
+        if not self.settings.is_postgres:
+            return False
+        async with self._read_engine.connect() as connection:
+            return str((await connection.execute(text("SHOW autovacuum"))).scalar_one()) == "off"
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,20 +1,23 @@
-"""Progression's lookup of records by source id, on a real database: the right records, and on
-PostgreSQL an index lookup per pair whatever plan the server caches for the prepared statement."""
+"""What the database plans, on a real database: progression's lookup of records by source id (the right
+records, and on PostgreSQL an index lookup per pair whatever plan the server caches for the prepared
+statement), and the warning a service logs when PostgreSQL runs without autovacuum."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
-from libs.common.db import Database
+from libs.common.db import Database, create_engine
 from libs.common.migrations import upgrade_head_async
 from libs.common.uow import UnitOfWork
 from services.progression.main import MIGRATIONS
 from services.progression.repository import StatusRecordRepository
 from services.progression.services.status import StoredRecord
 from services.progression.settings import ProgressionSettings
+from tests.integration.conftest import ServiceClient
 
 HELD = 2_000  # records of one programme, each with a source id
 
@@ -71,3 +74,20 @@ async def test_source_ids_find_their_own_records_by_the_index(database: dict[str
             assert read <= 7 * len(wanted), read
     finally:
         await db.dispose()
+
+
+async def test_a_service_warns_when_postgresql_runs_without_autovacuum(
+    database: dict[str, Any], capsys: pytest.CaptureFixture[str], intake: ServiceClient
+) -> None:
+    settings = ProgressionSettings(sib_env="test", **database)
+    off = False
+    if settings.is_postgres:  # the server's own answer, asked beside the service
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                off = (await connection.execute(text("SHOW autovacuum"))).scalar_one() == "off"
+        finally:
+            await engine.dispose()
+    logged = capsys.readouterr().out
+    assert ("postgresql_autovacuum_off" in logged) is off
+    assert "service_started" in logged
