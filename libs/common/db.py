@@ -64,7 +64,13 @@ outbox_table = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("publish_attempts", Integer, nullable=False, server_default=text("0")),
 )
-Index("ix_outbox_unpublished", outbox_table.c.published_at, outbox_table.c.seq)
+# Only the rows still to publish (libs/common/migrations.py, outbox_pending_index_v2, says why).
+Index(
+    "ix_outbox_pending",
+    outbox_table.c.seq,
+    postgresql_where=outbox_table.c.published_at.is_(None),
+    sqlite_where=outbox_table.c.published_at.is_(None),
+)
 
 # One row per (consumer, event id) handled, written in the same transaction as the effect.
 inbox_table = Table(

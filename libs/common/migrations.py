@@ -107,6 +107,26 @@ def create_messaging_tables_v1(op: Any) -> None:
     )
 
 
+def outbox_pending_index_v2(op: Any) -> None:
+    """The relay's index holds only the rows still to publish, by ``seq`` (was every row, by
+    ``(published_at, seq)``). Frozen, like v1.
+
+    Why (2026-12-03): with the whole table indexed, PostgreSQL's cached plan for the pending query
+    visited the published rows (and, with no vacuum, their dead versions) on every pass: 55 ms at
+    50,000 published rows. A partial index's entries for published rows are marked dead by the first
+    scan that meets them and skipped after: 0.4 ms."""
+    import sqlalchemy as sa
+
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    pending = sa.text("published_at IS NULL")
+    op.create_index("ix_outbox_pending", "outbox", ["seq"], postgresql_where=pending, sqlite_where=pending)
+
+
+def undo_outbox_pending_index_v2(op: Any) -> None:
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"])
+
+
 def drop_messaging_tables_v1(op: Any) -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")

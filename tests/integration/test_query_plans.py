@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from libs.common.db import Database, create_engine
+from libs.common.db import Database, create_engine, outbox_table
 from libs.common.migrations import upgrade_head_async
+from libs.common.outbox import _PENDING
 from libs.common.uow import UnitOfWork
 from services.progression.main import MIGRATIONS
 from services.progression.repository import StatusRecordRepository
@@ -91,3 +93,66 @@ async def test_a_service_warns_when_postgresql_runs_without_autovacuum(
     logged = capsys.readouterr().out
     assert ("postgresql_autovacuum_off" in logged) is off
     assert "service_started" in logged
+
+
+PUBLISHED = 2_000  # outbox rows already published (and, without vacuum, their dead versions)
+
+
+async def test_the_relay_finds_what_is_pending_without_reading_what_was_published(
+    database: dict[str, Any],
+) -> None:
+    settings = ProgressionSettings(sib_env="test", **database)
+    await upgrade_head_async(settings, MIGRATIONS)
+    db = Database(settings)
+
+    def rows(first: int, count: int) -> list[dict[str, Any]]:
+        now = datetime(2026, 12, 3, tzinfo=UTC)
+        return [
+            {
+                "event_id": f"e-{n:05d}",
+                "subject": "s",
+                "event_type": "t",
+                "envelope": "x" * 900,
+                "created_at": now,
+            }
+            for n in range(first, first + count)
+        ]
+
+    try:
+        async with UnitOfWork(db) as uow:
+            await uow.session.execute(insert(outbox_table), rows(0, PUBLISHED))
+            await uow.commit()
+        async with UnitOfWork(db) as uow:
+            await uow.session.execute(update(outbox_table).values(published_at=datetime.now(UTC)))
+            await uow.commit()
+        async with UnitOfWork(db) as uow:
+            await uow.session.execute(insert(outbox_table), rows(PUBLISHED, 3))
+            await uow.commit()
+        async with UnitOfWork(db, read_only=True) as uow:
+            pending = (await uow.session.execute(_PENDING, {"limit": 500})).all()
+        assert [row.event_id for row in pending] == ["e-02000", "e-02001", "e-02002"]
+
+        async with db.engine.connect() as connection:
+            if settings.is_postgres:
+                # The relay's own statement, as the generic plan PostgreSQL caches for it: the second
+                # pass reads the pages of the three pending rows, not of the 2,000 published ones.
+                sql = str(_PENDING.compile(dialect=postgresql.dialect())).replace("%(limit)s", "$1")  # type: ignore[no-untyped-call]
+                await connection.execute(text(f"PREPARE pending_rows(int) AS {sql}"))
+                await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
+                blocks = []
+                for _ in range(2):
+                    plan = (
+                        await connection.execute(
+                            text("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE pending_rows(500)")
+                        )
+                    ).scalar_one()
+                    top = plan[0]["Plan"]
+                    blocks.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
+                await connection.execute(text("DEALLOCATE pending_rows"))
+                assert blocks[1] <= 20, blocks
+            else:
+                compiled = str(_PENDING.compile(dialect=sqlite.dialect()))
+                plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (500, 0))).all()
+                assert any("ix_outbox_pending" in str(step) for step in plan), plan
+    finally:
+        await db.dispose()
