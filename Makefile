@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 ROLE ?= admin
 PROGRAMME ?=
 PYTEST_ARGS ?=
+# make test runs the suite in this many processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
 
 .PHONY: bootstrap run test test-unit test-integration test-e2e lint format token bench clean rebuild redrive dead-letters
 
@@ -24,7 +26,7 @@ run: bootstrap
 	DEMO=$(DEMO) $(PY) -m deploy.run_local
 
 test: bootstrap
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-unit: bootstrap
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
