@@ -5,11 +5,13 @@ services as uvicorn processes. Used by ``make run`` and by the end-to-end tests.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,10 +27,38 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"intake": 8001, "progression": 8002, "settlement": 8003}
 
 
+# Ports for the servers started here (tests, benchmarks) come from below Linux's ephemeral range
+# (32768-60999), so no outgoing connection of another process takes one between free_port() and the
+# server's bind; and each is claimed by a file, so two processes (pytest-xdist's workers) never hand
+# out the same one. A claim older than PORT_CLAIM_SECONDS is stale: by then its server has bound the
+# port, and the bind check below skips it while the server holds it.
+PORT_RANGE = (20000, 32000)
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "sib-port-claims"
+PORT_CLAIM_SECONDS = 600
+_ports = random.SystemRandom()  # not the random module's state, which hypothesis seeds in tests
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    PORT_CLAIMS.mkdir(exist_ok=True)
+    for _ in range(1000):
+        port = _ports.randint(*PORT_RANGE)
+        claim = PORT_CLAIMS / str(port)
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            try:
+                if time.time() - claim.stat().st_mtime > PORT_CLAIM_SECONDS:
+                    claim.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
