@@ -217,8 +217,8 @@ class StatusRecordRepository:
         found = {}
         if self.session.get_bind().dialect.name == "postgresql":
             query = _BY_SOURCE_IDS_PG
-            ordered = sorted(pairs)
-            wanted = {"programmes": [p for p, _ in ordered], "sources": [s for _, s in ordered]}
+            programmes, sources = zip(*pairs, strict=True)
+            wanted = {"programmes": list(programmes), "sources": list(sources)}
         else:
             query = _BY_SOURCE_IDS
             wanted = {

@@ -4,6 +4,7 @@ statement), and the warning a service logs when PostgreSQL runs without autovacu
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,7 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from libs.common.db import Database, create_engine, outbox_table
 from libs.common.migrations import upgrade_head_async
-from libs.common.outbox import _PENDING
+from libs.common.nats import NatsLink
+from libs.common.outbox import _PENDING, OutboxRelay
 from libs.common.uow import UnitOfWork
 from services.progression.main import MIGRATIONS
 from services.progression.repository import StatusRecordRepository
@@ -22,6 +24,18 @@ from services.progression.settings import ProgressionSettings
 from tests.integration.conftest import ServiceClient
 
 HELD = 2_000  # records of one programme, each with a source id
+
+
+@pytest.fixture
+async def db(database: dict[str, Any]) -> AsyncIterator[Database]:
+    """Progression's tables, migrated, in the test's own database; no service around them."""
+    settings = ProgressionSettings(sib_env="test", **database)
+    await upgrade_head_async(settings, MIGRATIONS)
+    db = Database(settings)
+    try:
+        yield db
+    finally:
+        await db.dispose()
 
 
 def stored(n: int, programme: str = "prog-a") -> StoredRecord:
@@ -38,50 +52,44 @@ def stored(n: int, programme: str = "prog-a") -> StoredRecord:
     )
 
 
-async def test_source_ids_find_their_own_records_by_the_index(database: dict[str, Any]) -> None:
-    settings = ProgressionSettings(sib_env="test", **database)
-    await upgrade_head_async(settings, MIGRATIONS)
-    db = Database(settings)
-    try:
-        async with UnitOfWork(db) as uow:
-            await StatusRecordRepository(uow.session).insert_many(
-                [stored(n) for n in range(HELD)] + [stored(0, "prog-b")]
-            )
-            await uow.commit()
-        wanted = [("prog-a", "src-00007"), ("prog-b", "src-00000"), ("prog-b", "src-00007"), ("prog-c", "x")]
-        postgres = settings.is_postgres
-        async with UnitOfWork(db) as uow:
-            if postgres:
-                # The plan PostgreSQL may settle on for a prepared statement after five runs, now.
-                await uow.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-            repo = StatusRecordRepository(uow.session)
-            for _ in range(7):
-                found = await repo.by_source_ids(wanted)
-            if postgres:
-                read = (
-                    await uow.session.execute(
-                        text(
-                            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
-                            " FROM pg_stat_xact_user_tables WHERE relid = 'status_records'::regclass"
-                        )
-                    )
-                ).scalar_one()
-        # prog-b's src-00007 is no record, though prog-b and src-00007 each are.
-        assert {key: row.record_id for key, row in found.items()} == {
-            ("prog-a", "src-00007"): "rec-prog-a-00007",
-            ("prog-b", "src-00000"): "rec-prog-b-00000",
-        }
+async def test_source_ids_find_their_own_records_by_the_index(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        await StatusRecordRepository(uow.session).insert_many(
+            [stored(n) for n in range(HELD)] + [stored(0, "prog-b")]
+        )
+        await uow.commit()
+    wanted = [("prog-a", "src-00007"), ("prog-b", "src-00000"), ("prog-b", "src-00007"), ("prog-c", "x")]
+    postgres = db.settings.is_postgres
+    async with UnitOfWork(db) as uow:
         if postgres:
-            # Seven lookups of two stored pairs each: the rows found, not the programme's 2,000.
-            assert read <= 7 * len(wanted), read
-    finally:
-        await db.dispose()
+            # The plan PostgreSQL may settle on for a prepared statement after five runs, now.
+            await uow.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        repo = StatusRecordRepository(uow.session)
+        for _ in range(7):
+            found = await repo.by_source_ids(wanted)
+        if postgres:
+            read = (
+                await uow.session.execute(
+                    text(
+                        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
+                        " FROM pg_stat_xact_user_tables WHERE relid = 'status_records'::regclass"
+                    )
+                )
+            ).scalar_one()
+    # prog-b's src-00007 is no record, though prog-b and src-00007 each are.
+    assert {key: row.record_id for key, row in found.items()} == {
+        ("prog-a", "src-00007"): "rec-prog-a-00007",
+        ("prog-b", "src-00000"): "rec-prog-b-00000",
+    }
+    if postgres:
+        # Seven lookups of two stored pairs each: the rows found, not the programme's 2,000.
+        assert read <= 7 * len(wanted), read
 
 
 async def test_a_service_warns_when_postgresql_runs_without_autovacuum(
-    database: dict[str, Any], capsys: pytest.CaptureFixture[str], intake: ServiceClient
+    capsys: pytest.CaptureFixture[str], intake: ServiceClient
 ) -> None:
-    settings = ProgressionSettings(sib_env="test", **database)
+    settings = intake.app.state.settings
     off = False
     if settings.is_postgres:  # the server's own answer, asked beside the service
         engine = create_engine(settings)
@@ -98,13 +106,7 @@ async def test_a_service_warns_when_postgresql_runs_without_autovacuum(
 PUBLISHED = 2_000  # outbox rows already published (and, without vacuum, their dead versions)
 
 
-async def test_the_relay_finds_what_is_pending_without_reading_what_was_published(
-    database: dict[str, Any],
-) -> None:
-    settings = ProgressionSettings(sib_env="test", **database)
-    await upgrade_head_async(settings, MIGRATIONS)
-    db = Database(settings)
-
+async def test_the_relay_finds_what_is_pending_without_reading_what_was_published(db: Database) -> None:
     def rows(first: int, count: int) -> list[dict[str, Any]]:
         now = datetime(2026, 12, 3, tzinfo=UTC)
         return [
@@ -118,41 +120,37 @@ async def test_the_relay_finds_what_is_pending_without_reading_what_was_publishe
             for n in range(first, first + count)
         ]
 
-    try:
-        async with UnitOfWork(db) as uow:
-            await uow.session.execute(insert(outbox_table), rows(0, PUBLISHED))
-            await uow.commit()
-        async with UnitOfWork(db) as uow:
-            await uow.session.execute(update(outbox_table).values(published_at=datetime.now(UTC)))
-            await uow.commit()
-        async with UnitOfWork(db) as uow:
-            await uow.session.execute(insert(outbox_table), rows(PUBLISHED, 3))
-            await uow.commit()
-        async with UnitOfWork(db, read_only=True) as uow:
-            pending = (await uow.session.execute(_PENDING, {"limit": 500})).all()
-        assert [row.event_id for row in pending] == ["e-02000", "e-02001", "e-02002"]
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(insert(outbox_table), rows(0, PUBLISHED))
+        await uow.commit()
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(update(outbox_table).values(published_at=datetime.now(UTC)))
+        await uow.commit()
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(insert(outbox_table), rows(PUBLISHED, 3))
+        await uow.commit()
+    pending = await OutboxRelay(db, NatsLink(db.settings)).pending()
+    assert [row.event_id for row in pending] == ["e-02000", "e-02001", "e-02002"]
 
-        async with db.engine.connect() as connection:
-            if settings.is_postgres:
-                # The relay's own statement, as the generic plan PostgreSQL caches for it: the second
-                # pass reads the pages of the three pending rows, not of the 2,000 published ones.
-                sql = str(_PENDING.compile(dialect=postgresql.dialect())).replace("%(limit)s", "$1")  # type: ignore[no-untyped-call]
-                await connection.execute(text(f"PREPARE pending_rows(int) AS {sql}"))
-                await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
-                blocks = []
-                for _ in range(2):
-                    plan = (
-                        await connection.execute(
-                            text("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE pending_rows(500)")
-                        )
-                    ).scalar_one()
-                    top = plan[0]["Plan"]
-                    blocks.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
-                await connection.execute(text("DEALLOCATE pending_rows"))
-                assert blocks[1] <= 20, blocks
-            else:
-                compiled = str(_PENDING.compile(dialect=sqlite.dialect()))
-                plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (500, 0))).all()
-                assert any("ix_outbox_pending" in str(step) for step in plan), plan
-    finally:
-        await db.dispose()
+    async with db.engine.connect() as connection:
+        if db.settings.is_postgres:
+            # The relay's own statement, as the generic plan PostgreSQL caches for it: the second
+            # pass reads the pages of the three pending rows, not of the 2,000 published ones.
+            sql = str(_PENDING.compile(dialect=postgresql.dialect())).replace("%(limit)s", "$1")  # type: ignore[no-untyped-call]
+            await connection.execute(text(f"PREPARE pending_rows(int) AS {sql}"))
+            await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
+            blocks = []
+            for _ in range(2):
+                plan = (
+                    await connection.execute(
+                        text("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE pending_rows(500)")
+                    )
+                ).scalar_one()
+                top = plan[0]["Plan"]
+                blocks.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
+            await connection.execute(text("DEALLOCATE pending_rows"))
+            assert blocks[1] <= 20, blocks
+        else:
+            compiled = str(_PENDING.compile(dialect=sqlite.dialect()))
+            plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (500, 0))).all()
+            assert any("ix_outbox_pending" in str(step) for step in plan), plan
