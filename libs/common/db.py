@@ -7,6 +7,7 @@ service in its own schema.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     TypeDecorator,
     event,
     text,
@@ -103,6 +105,28 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value)).quantize(ORE)
+
+
+def each_key_lookup(table: str, keys: Sequence[str], *, columns: str = "*", where: str = "") -> TextClause:
+    """PostgreSQL: the rows of ``table`` matching wanted key values, each looked up in the key's index by
+    itself. The values go in as one array per key column, bound by the column's name (a row per match;
+    ``where``: a further condition, with its own bind parameters).
+
+    Why not ``key IN (:a, :b, ...)``: the same statement with the same number of values is prepared
+    once per connection, and after five runs PostgreSQL may keep a generic plan for it. Planned while
+    the table was small (or never analysed), that plan scans the whole table and compares every row with
+    every value; as the table grows each lookup costs more (settlement's check for known records: 800 ms
+    per 500 ids at 100,000 records). ``CROSS JOIN LATERAL ... LIMIT 1`` leaves the planner only an
+    index lookup per wanted value, whatever it knows of the table."""
+    arrays = ", ".join(f"CAST(:{key} AS varchar[])" for key in keys)
+    match = " AND ".join(f"{table}.{key} = wanted.{key}" for key in keys)
+    if where:
+        match = f"{match} AND {where}"
+    # Table, columns and condition are the caller's constants, never request data; values are bound.
+    return text(
+        f"SELECT found.* FROM unnest({arrays}) AS wanted({', '.join(keys)})"  # noqa: S608
+        f" CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE {match} LIMIT 1) AS found"
+    )
 
 
 READ_ONLY = "sib_read_only"

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, or_, select, text, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.bulk import BulkStatement
+from libs.common.db import each_key_lookup
 from services.progression.models import (
     BatchRequestRow,
     CutoffRow,
@@ -109,17 +110,12 @@ _BY_SOURCE_IDS = select(StatusRecordRow).where(
 # the generic plan PostgreSQL settles on for a prepared statement after five runs, on a table it had
 # not analysed, searched the index by programme_id alone and filtered every record of the programme
 # by source id: a single POST then read the whole programme's records (4.5 ms at 10,000 records and
-# growing with them; this way 0.1 ms, whatever the table holds). The same as the inbox's lookup in
-# libs/common/uow.py.
+# growing with them; this way 0.1 ms, whatever the table holds). See libs.common.db.each_key_lookup.
 _BY_SOURCE_IDS_PG = select(StatusRecordRow).from_statement(
-    text(
-        "SELECT found.* FROM unnest(CAST(:programmes AS varchar[]), CAST(:sources AS varchar[]))"
-        " AS wanted(programme_id, source_record_id)"
-        " CROSS JOIN LATERAL (SELECT * FROM status_records"
-        " WHERE status_records.programme_id = wanted.programme_id"
-        " AND status_records.source_record_id = wanted.source_record_id LIMIT 1) AS found"
-    )
+    each_key_lookup("status_records", ["programme_id", "source_record_id"])
 )
+# A retried batch's records by id, as many as the batch held.
+_BY_IDS_PG = select(StatusRecordRow).from_statement(each_key_lookup("status_records", ["record_id"]))
 
 
 class ParticipantRepository:
@@ -205,6 +201,8 @@ class StatusRecordRepository:
         return (await self.session.scalars(query)).all()
 
     async def by_ids(self, record_ids: Iterable[str]) -> list[StatusRecordRow]:
+        if self.session.get_bind().dialect.name == "postgresql":
+            return list((await self.session.scalars(_BY_IDS_PG, {"record_id": list(record_ids)})).all())
         query = select(StatusRecordRow).where(StatusRecordRow.record_id.in_(list(record_ids)))
         return list((await self.session.scalars(query)).all())
 
@@ -218,7 +216,7 @@ class StatusRecordRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             query = _BY_SOURCE_IDS_PG
             programmes, sources = zip(*pairs, strict=True)
-            wanted = {"programmes": list(programmes), "sources": list(sources)}
+            wanted = {"programme_id": list(programmes), "source_record_id": list(sources)}
         else:
             query = _BY_SOURCE_IDS
             wanted = {

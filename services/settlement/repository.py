@@ -12,7 +12,7 @@ from sqlalchemy import String, Table, bindparam, delete, func, insert, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.bulk import BulkStatement, memoised
-from libs.common.db import ORE
+from libs.common.db import ORE, each_key_lookup
 from services.settlement.domain.calculation import SpanTuple
 from services.settlement.models import (
     CutoffRow,
@@ -61,6 +61,9 @@ _UPDATE_SEQUENCES = (
 RECORD_COLUMNS = tuple(column.name for column in cast(Table, StatusRecordRow.__table__).columns)
 _INSERT_RECORDS = BulkStatement.insert(cast(Table, StatusRecordRow.__table__), RECORD_COLUMNS)
 _record_values = itemgetter(*RECORD_COLUMNS)
+
+
+_KNOWN_RECORDS_PG = each_key_lookup("status_records", ["record_id"], columns="status_records.record_id")
 
 
 class FactsRepository:
@@ -127,6 +130,11 @@ class FactsRepository:
         return now
 
     async def known_records(self, record_ids: list[str]) -> set[str]:
+        """Which of these records are held. On PostgreSQL one index lookup per id (``each_key_lookup``):
+        with ``record_id IN (...)`` the catch-up of 100,000 events spent 800 ms per 500 ids in a plan
+        cached while the table was small."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return set((await self.session.scalars(_KNOWN_RECORDS_PG, {"record_id": record_ids})).all())
         known: set[str] = set()
         for start in range(0, len(record_ids), 500):
             chunk = record_ids[start : start + 500]

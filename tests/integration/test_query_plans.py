@@ -1,41 +1,83 @@
-"""What the database plans, on a real database: progression's lookup of records by source id (the right
-records, and on PostgreSQL an index lookup per pair whatever plan the server caches for the prepared
-statement), and the warning a service logs when PostgreSQL runs without autovacuum."""
+"""What the database plans, on a real database: the lookups of many rows by key (progression's records
+by source id and by id, settlement's check for records it holds: the right rows, and on PostgreSQL an
+index lookup per key whatever plan the server caches for the prepared statement), the relay's pending
+query, and the warning a service logs when PostgreSQL runs without autovacuum."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import insert, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db import Database, create_engine, outbox_table
 from libs.common.migrations import upgrade_head_async
 from libs.common.nats import NatsLink
 from libs.common.outbox import _PENDING, OutboxRelay
+from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
 from services.progression.main import MIGRATIONS
 from services.progression.repository import StatusRecordRepository
 from services.progression.services.status import StoredRecord
 from services.progression.settings import ProgressionSettings
+from services.settlement.main import MIGRATIONS as SETTLEMENT_MIGRATIONS
+from services.settlement.repository import FactsRepository
+from services.settlement.settings import SettlementSettings
 from tests.integration.conftest import ServiceClient
 
+T = TypeVar("T")
 HELD = 2_000  # records of one programme, each with a source id
 
 
-@pytest.fixture
-async def db(database: dict[str, Any]) -> AsyncIterator[Database]:
-    """Progression's tables, migrated, in the test's own database; no service around them."""
-    settings = ProgressionSettings(sib_env="test", **database)
-    await upgrade_head_async(settings, MIGRATIONS)
+@asynccontextmanager
+async def migrated(settings: CommonSettings, migrations: Path) -> AsyncIterator[Database]:
+    """A service's tables, migrated, in the test's own database; no service around them."""
+    await upgrade_head_async(settings, migrations)
     db = Database(settings)
     try:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def db(database: dict[str, Any]) -> AsyncIterator[Database]:
+    async with migrated(ProgressionSettings(sib_env="test", **database), MIGRATIONS) as db:
+        yield db
+
+
+@pytest.fixture
+async def settlement_db(database: dict[str, Any]) -> AsyncIterator[Database]:
+    async with migrated(SettlementSettings(sib_env="test", **database), SETTLEMENT_MIGRATIONS) as db:
+        yield db
+
+
+async def looked_up_seven_times(
+    db: Database, lookup: Callable[[AsyncSession], Awaitable[T]]
+) -> tuple[T, int | None]:
+    """The lookup's answer, run seven times in one transaction, and on PostgreSQL how many rows of
+    ``status_records`` it read (by scans and through indexes), under the plan PostgreSQL may settle on
+    for a prepared statement after five runs."""
+    async with UnitOfWork(db) as uow:
+        if db.settings.is_postgres:
+            await uow.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        for _ in range(7):
+            found = await lookup(uow.session)
+        if not db.settings.is_postgres:
+            return found, None
+        read = await uow.session.execute(
+            text(
+                "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
+                " FROM pg_stat_xact_user_tables WHERE relid = 'status_records'::regclass"
+            )
+        )
+        return found, int(read.scalar_one())
 
 
 def stored(n: int, programme: str = "prog-a") -> StoredRecord:
@@ -59,31 +101,58 @@ async def test_source_ids_find_their_own_records_by_the_index(db: Database) -> N
         )
         await uow.commit()
     wanted = [("prog-a", "src-00007"), ("prog-b", "src-00000"), ("prog-b", "src-00007"), ("prog-c", "x")]
-    postgres = db.settings.is_postgres
-    async with UnitOfWork(db) as uow:
-        if postgres:
-            # The plan PostgreSQL may settle on for a prepared statement after five runs, now.
-            await uow.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-        repo = StatusRecordRepository(uow.session)
-        for _ in range(7):
-            found = await repo.by_source_ids(wanted)
-        if postgres:
-            read = (
-                await uow.session.execute(
-                    text(
-                        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
-                        " FROM pg_stat_xact_user_tables WHERE relid = 'status_records'::regclass"
-                    )
-                )
-            ).scalar_one()
+    found, read = await looked_up_seven_times(
+        db, lambda session: StatusRecordRepository(session).by_source_ids(wanted)
+    )
     # prog-b's src-00007 is no record, though prog-b and src-00007 each are.
     assert {key: row.record_id for key, row in found.items()} == {
         ("prog-a", "src-00007"): "rec-prog-a-00007",
         ("prog-b", "src-00000"): "rec-prog-b-00000",
     }
-    if postgres:
+    if read is not None:
         # Seven lookups of two stored pairs each: the rows found, not the programme's 2,000.
         assert read <= 7 * len(wanted), read
+
+
+async def test_records_by_id_are_each_looked_up_by_the_index(db: Database) -> None:
+    """A retried batch's records, read back by id (as many ids as the batch held)."""
+    async with UnitOfWork(db) as uow:
+        await StatusRecordRepository(uow.session).insert_many([stored(n) for n in range(HELD)])
+        await uow.commit()
+    wanted = [f"rec-prog-a-{n:05d}" for n in range(0, HELD, 40)] + ["rec-none"]
+    found, read = await looked_up_seven_times(
+        db, lambda session: StatusRecordRepository(session).by_ids(wanted)
+    )
+    assert sorted(row.record_id for row in found) == wanted[:-1]
+    if read is not None:
+        assert read <= 7 * len(wanted), read
+
+
+async def test_settlement_checks_which_records_it_holds_by_the_index(settlement_db: Database) -> None:
+    def record(n: int) -> dict[str, Any]:
+        return {
+            "record_id": f"rec-{n:05d}",
+            "participant_id": f"p-{n % 50}",
+            "programme_id": "prog-a",
+            "code": "employed",
+            "valid_from": date(2024, 1, 1),
+            "valid_to": None,
+            "recording_seq": n // 50 + 1,
+            "recorded_at": datetime(2024, 2, 1, tzinfo=UTC),
+        }
+
+    async with UnitOfWork(settlement_db) as uow:
+        await FactsRepository(uow.session).insert_records([record(n) for n in range(HELD)])
+        await uow.commit()
+    # A consumer's batch: mostly new records, some held (a redelivery, a resync).
+    wanted = [f"rec-{n:05d}" for n in range(HELD - 20, HELD + 480)]
+    known, read = await looked_up_seven_times(
+        settlement_db, lambda session: FactsRepository(session).known_records(wanted)
+    )
+    assert known == {f"rec-{n:05d}" for n in range(HELD - 20, HELD)}
+    if read is not None:
+        # Seven checks of 20 held records: not the 2,000 the table holds, seven times.
+        assert read <= 7 * 20, read
 
 
 async def test_a_service_warns_when_postgresql_runs_without_autovacuum(
