@@ -117,16 +117,31 @@ def _verify(settings: CommonSettings, token: str) -> tuple[Principal, float]:
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `make token ROLE=... PROGRAMME=...`.")
 
 
-async def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The caller the bearer token names (401 without a valid one)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
     settings: CommonSettings = request.app.state.settings
     return decode_token(settings, credentials.credentials)
 
 
+async def authenticate(request: Request, credentials: BearerCredentials) -> Principal:
+    return principal_of(request, credentials)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def check_role(principal: Principal, allowed: frozenset[Role]) -> Principal:
+    """The principal, if its role is one of these (403 otherwise)."""
+    if principal.role not in allowed:
+        raise Forbidden(
+            f"The role {principal.role.value} may not do this; allowed: {', '.join(sorted(allowed))}."
+        )
+    return principal
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
@@ -134,10 +149,6 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     allowed = frozenset(roles)
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(
-                f"The role {principal.role.value} may not do this; allowed: {', '.join(sorted(allowed))}."
-            )
-        return principal
+        return check_role(principal, allowed)
 
     return dependency

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from libs.common.auth import (
+    BearerCredentials,
+    CurrentPrincipal,
+    Principal,
+    Role,
+    check_role,
+    principal_of,
+    require_roles,
+)
+from libs.common.db import Database
 from services.progression.services.context import Caller, IntakeDirectory
 
 
@@ -30,3 +40,30 @@ PseudonymKey = Annotated[bytes, Depends(get_pseudonym_key)]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 Provider = Annotated[Principal, Depends(require_roles(Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
+
+
+@dataclass(frozen=True, slots=True)
+class JobcenterWrite:
+    """What a jobcenter's status write needs, from one dependency: FastAPI's cost per request grows
+    with the dependencies it solves (a single POST spent 18 % of its CPU solving nine)."""
+
+    caller: Caller
+    database: Database
+    directory: IntakeDirectory
+    key: bytes
+
+
+async def get_jobcenter_write(request: Request, credentials: BearerCredentials) -> JobcenterWrite:
+    principal = check_role(principal_of(request, credentials), _JOBCENTER)
+    assert credentials is not None  # principal_of has refused a request without one
+    state = request.app.state
+    return JobcenterWrite(
+        Caller(principal, credentials.credentials),
+        state.database,
+        state.intake_directory,
+        state.settings.cpr_hmac_key.get_secret_value().encode(),
+    )
+
+
+_JOBCENTER = frozenset({Role.jobcenter})
+JobcenterWriteDep = Annotated[JobcenterWrite, Depends(get_jobcenter_write)]

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from libs.common.clock import as_utc
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
-from services.progression.api.deps import CallerDep, Directory, Jobcenter, PersonLevelReader, PseudonymKey
+from services.progression.api.deps import CallerDep, JobcenterWriteDep, PersonLevelReader
 from services.progression.models import StatusRecordRow
 from services.progression.schemas import (
     PeriodOut,
@@ -76,15 +76,11 @@ def batch_answer_json(created: int, rows: Sequence[StatusRecordRow | StoredRecor
     },
 )
 async def post_status_record(
-    body: StatusRecordIn,
-    _: Jobcenter,
-    caller: CallerDep,
-    db: DatabaseDep,
-    directory: Directory,
-    key: PseudonymKey,
-    response: Response,
+    body: StatusRecordIn, write: JobcenterWriteDep, response: Response
 ) -> StatusRecordOut:
-    [result] = await status_service.record_statuses(db, directory, key, caller, [body], batch=False)
+    [result] = await status_service.record_statuses(
+        write.database, write.directory, write.key, write.caller, [body], batch=False
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return record_out(result.row)
@@ -102,15 +98,17 @@ async def post_status_record(
 )
 async def post_status_batch(
     body: StatusBatchIn,
-    _: Jobcenter,
-    caller: CallerDep,
-    db: DatabaseDep,
-    directory: Directory,
-    key: PseudonymKey,
+    write: JobcenterWriteDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
     results = await status_service.record_statuses(
-        db, directory, key, caller, body.records, batch=True, idempotency_key=idempotency_key
+        write.database,
+        write.directory,
+        write.key,
+        write.caller,
+        body.records,
+        batch=True,
+        idempotency_key=idempotency_key,
     )
     created = sum(1 for r in results if r.created)
     # Serialised here, from the stored records as they are: FastAPI would validate the 10,000 records
