@@ -17,6 +17,9 @@ OUTBOX_PUBLISHED = Counter("sib_outbox_published_total", "Outbox events publishe
 OUTBOX_DUPLICATES = Counter(
     "sib_outbox_duplicates_total", "Publishes JetStream reported as duplicates", ["service"]
 )
+OUTBOX_PRUNED = Counter(
+    "sib_outbox_pruned_total", "Published outbox rows deleted after the retention period", ["service"]
+)
 OUTBOX_PENDING = Gauge("sib_outbox_pending", "Outbox rows not yet published (last relay pass)", ["service"])
 EVENTS_CONSUMED = Counter(
     "sib_events_consumed_total",

@@ -2,6 +2,10 @@
 
 Each message carries ``Nats-Msg-Id`` = event id, so a row published twice (the relay crashed after
 publishing and before marking it) is dropped by JetStream's duplicate window.
+
+A published row is kept ``outbox_retention_hours`` after it was written (to look into what a service
+sent recently), then the relay deletes it: the stream keeps every event for good, so the outbox need
+not. Unpublished rows are never deleted, however old.
 """
 
 from __future__ import annotations
@@ -9,19 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import Header, PubAck
 from nats.js.errors import APIError, NoStreamResponseError
-from sqlalchemy import Integer, bindparam, select, update
+from sqlalchemy import CursorResult, Integer, bindparam, delete, select, update
 
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
 from libs.common.logging import get_logger
-from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PENDING, OUTBOX_PRUNED, OUTBOX_PUBLISHED
 from libs.common.nats import MSG_ID_HEADER, NatsLink
 
 log = get_logger(__name__)
@@ -56,6 +62,26 @@ _MARK_PUBLISHED = (
     .where(outbox_table.c.seq.in_(bindparam("seqs", expanding=True)))
     .values(published_at=bindparam("now"), publish_attempts=outbox_table.c.publish_attempts + 1)
 )
+# Pruning walks the key from its start, where the oldest rows are: the first row written since the
+# cut-off bounds it, and rows below that go in chunks, unpublished ones left alone. So a pass reads
+# the rows it deletes, not the rows it keeps (a scan for "published before the cut-off" would read
+# every kept row each time, or need an index that every publish would have to update).
+_FIRST_KEPT = (
+    select(outbox_table.c.seq)
+    .where(outbox_table.c.created_at >= bindparam("cutoff"))
+    .order_by(outbox_table.c.seq)
+    .limit(1)
+)
+_PRUNE = delete(outbox_table).where(
+    outbox_table.c.seq.in_(
+        select(outbox_table.c.seq)
+        .where(outbox_table.c.seq < bindparam("below"), outbox_table.c.published_at.is_not(None))
+        .order_by(outbox_table.c.seq)
+        .limit(bindparam("chunk", type_=Integer))
+        .scalar_subquery()
+    )
+)
+_NO_BOUND = 2**62  # no row was written since the cut-off: every published row may go
 
 
 class OutboxRelay:
@@ -65,6 +91,46 @@ class OutboxRelay:
         self.settings = database.settings
         self._stopping = asyncio.Event()
         self._acks = _PassAcks(self.settings.service_name)
+        self._next_prune = 0.0  # time.monotonic(): due at the first pass
+
+    PRUNE_CHUNK = 5000  # rows deleted per transaction: a short turn of the writer each
+
+    async def prune(self, chunk: int | None = None) -> int:
+        """Delete one chunk of the published rows written more than ``outbox_retention_hours`` ago;
+        returns how many. 0 keeps every row (``outbox_retention_hours = 0``)."""
+        hours = self.settings.outbox_retention_hours
+        if not hours:
+            return 0
+        cutoff = utcnow() - timedelta(hours=hours)
+        async with self.database.read_sessionmaker() as session:
+            first_kept = (await session.execute(_FIRST_KEPT, {"cutoff": cutoff})).scalar()
+        async with self.database.serialized(), self.database.sessionmaker() as session:
+            result = await session.execute(
+                _PRUNE,
+                {
+                    "below": _NO_BOUND if first_kept is None else first_kept,
+                    "chunk": chunk or self.PRUNE_CHUNK,
+                },
+            )
+            await session.commit()
+        deleted = int(result.rowcount) if isinstance(result, CursorResult) else 0
+        if deleted:
+            OUTBOX_PRUNED.labels(self.settings.service_name).inc(deleted)
+            log.info("outbox_pruned", rows=deleted)
+        return deleted
+
+    async def _prune_when_due(self) -> None:
+        """A chunk at a time between passes: a backlog of old rows goes a chunk per pass, and then
+        the next look is ``outbox_prune_interval_seconds`` away. A failure waits for that too."""
+        if not self.settings.outbox_retention_hours or time.monotonic() < self._next_prune:
+            return
+        try:
+            deleted = await self.prune()
+        except Exception as exc:  # the database away for a moment: the rows wait for the next look
+            log.warning("outbox_prune_failed", error=str(exc) or type(exc).__name__)
+            deleted = 0
+        if deleted < self.PRUNE_CHUNK:
+            self._next_prune = time.monotonic() + self.settings.outbox_prune_interval_seconds
 
     async def pending(self, limit: int | None = None) -> list[OutboxRow]:
         # A read: it needs no turn of the SQLite writer.
@@ -114,6 +180,7 @@ class OutboxRelay:
         while not self._stopping.is_set():
             # Cleared before reading, so a commit during the pass wakes the next wait at once.
             self.database.outbox_written.clear()
+            await self._prune_when_due()
             try:
                 published = await self.publish_pending()
                 delay = self.settings.relay_poll_interval_seconds

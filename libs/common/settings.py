@@ -61,6 +61,10 @@ class CommonSettings(BaseSettings):
     consumer_batch_step_size: int = Field(default=5000, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
+    # Published outbox rows are deleted this long after they were written (the stream keeps every
+    # event); 0 keeps them all. The relay looks for such rows every outbox_prune_interval_seconds.
+    outbox_retention_hours: float = Field(default=168.0, ge=0)
+    outbox_prune_interval_seconds: float = Field(default=600.0, gt=0)
 
     # Auth: HS256 bearer tokens.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,9 +15,10 @@ from nats.js.errors import NoStreamResponseError
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
+from libs.common.clock import utcnow
 from libs.common.db import Database, messaging_metadata, outbox_table
 from libs.common.events import CloudEvent, EventPayload, new_event, register
-from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PUBLISHED
+from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PRUNED, OUTBOX_PUBLISHED
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
@@ -426,3 +428,89 @@ async def test_a_backlog_is_fetched_ahead_and_a_graceful_stop_applies_what_was_f
     info = await backbone.settled_info(consumer.durable)
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
     assert info.num_pending == 13
+
+
+async def rows_held(backbone: Backbone) -> dict[str, bool]:
+    """Each outbox row's event id, and whether it is published."""
+    async with backbone.database.sessionmaker() as session:
+        rows = await session.execute(select(outbox_table.c.event_id, outbox_table.c.published_at))
+        return {event_id: published is not None for event_id, published in rows}
+
+
+async def written_days_ago(backbone: Backbone, days: float, *events: CloudEvent) -> None:
+    async with backbone.database.sessionmaker() as session:
+        await session.execute(
+            update(outbox_table)
+            .where(outbox_table.c.event_id.in_([event.id for event in events]))
+            .values(created_at=utcnow() - timedelta(days=days))
+        )
+        await session.commit()
+
+
+async def test_published_rows_are_pruned_after_the_retention_and_unpublished_rows_never(
+    backbone: Backbone,
+) -> None:
+    old = [await backbone.emit(f"old-{n}") for n in range(3)]
+    assert await backbone.relay.publish_pending() == 3
+    stuck = await backbone.emit("stuck")  # written long ago and never published (NATS away since)
+    recent = await backbone.emit("recent")
+    later_old = await backbone.emit("later-old")
+    async with backbone.database.sessionmaker() as session:
+        await session.execute(
+            update(outbox_table)
+            .where(outbox_table.c.event_id.in_([recent.id, later_old.id]))
+            .values(published_at=utcnow())
+        )
+        await session.commit()
+    await written_days_ago(backbone, 8, *old, stuck, later_old)  # the retention is 7 days
+    pruned = OUTBOX_PRUNED.labels(backbone.settings.service_name)
+    before = pruned._value.get()
+
+    assert await backbone.relay.prune(chunk=2) == 2  # a chunk at a time, oldest first
+    assert await backbone.relay.prune(chunk=2) == 1
+    assert await backbone.relay.prune(chunk=2) == 0
+    assert pruned._value.get() - before == 3
+    # The stuck row waits to be published; the recent one is kept. A row written after the first
+    # row still kept is kept with it (pruning never looks past that row), whatever its age.
+    assert await rows_held(backbone) == {stuck.id: False, recent.id: True, later_old.id: True}
+    # The stuck row is still published, then pruned.
+    assert await backbone.relay.publish_pending() == 1
+    await written_days_ago(backbone, 8, recent)
+    assert await backbone.relay.prune() == 3
+    assert await rows_held(backbone) == {}
+
+
+async def test_the_relay_prunes_on_its_own_and_a_retention_of_zero_keeps_everything(
+    backbone: Backbone,
+) -> None:
+    old = [await backbone.emit(f"old-{n}") for n in range(5)]
+    await written_days_ago(backbone, 2, *old)
+
+    keeping = backbone.settings.model_copy(update={"outbox_retention_hours": 0})
+    keeper = OutboxRelay(Database(keeping), backbone.link)
+    try:
+        assert await keeper.publish_pending() == 5
+        assert await keeper.prune() == 0
+    finally:
+        await keeper.database.dispose()
+    assert len(await rows_held(backbone)) == 5
+
+    # A day's retention, looked at every 50 ms: the loop publishes the new row and deletes the old
+    # ones, a chunk of two per pass.
+    pruning = backbone.settings.model_copy(
+        update={"outbox_retention_hours": 24, "outbox_prune_interval_seconds": 0.05}
+    )
+    relay = OutboxRelay(Database(pruning), backbone.link)
+    relay.PRUNE_CHUNK = 2
+    task = asyncio.create_task(relay.run())
+    try:
+        new = await backbone.emit("new")
+        for _ in range(100):
+            if await rows_held(backbone) == {new.id: True}:
+                break
+            await asyncio.sleep(0.05)
+        assert await rows_held(backbone) == {new.id: True}
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=5)
+        await relay.database.dispose()
