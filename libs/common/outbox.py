@@ -260,10 +260,14 @@ class _PassAcks:
         # being an event or two then).
         await asyncio.wait_for(self._complete.wait(), timeout=self.ACK_TIMEOUT_SECONDS)
         for index in range(len(rows)):
-            ack = self._acks[index]
-            if not ack.data:  # a status-only reply: no stream took the subject (503 no responders)
+            data = self._acks[index].data
+            if not data:  # a status-only reply: no stream took the subject (503 no responders)
                 raise NoStreamResponseError
-            response = json.loads(ack.data)
+            # A plain ack ({"stream":"SIB","seq":n}) needs no parsing: only one naming an error or a
+            # duplicate is read (parsing every ack was 4 % of a batch's CPU under py-spy).
+            if b'"error"' not in data and b'"duplicate"' not in data:
+                continue
+            response = json.loads(data)
             if "error" in response:
                 raise APIError.from_error(response["error"])
             if response.get("duplicate"):

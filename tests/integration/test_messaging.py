@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from nats.js.errors import NoStreamResponseError
+from nats.js.api import StreamConfig
+from nats.js.errors import APIError, NoStreamResponseError
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
@@ -377,6 +378,12 @@ async def test_a_pass_republished_after_a_crash_is_all_duplicates_and_a_missing_
     await backbone.link.js.delete_stream(backbone.settings.nats_stream)
     await backbone.emit("lost")
     with pytest.raises(NoStreamResponseError):
+        await backbone.relay.publish_pending()
+    assert len(await backbone.relay.pending()) == 1
+
+    # Another stream takes the subjects: each ack is an error (not the stream the relay expects).
+    await backbone.link.js.add_stream(StreamConfig(name="OTHER", subjects=["sib.>"]))
+    with pytest.raises(APIError, match="expected stream does not match"):
         await backbone.relay.publish_pending()
     assert len(await backbone.relay.pending()) == 1
 
