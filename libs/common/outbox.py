@@ -22,7 +22,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import Header, PubAck
 from nats.js.errors import APIError, NoStreamResponseError
-from sqlalchemy import CursorResult, Integer, bindparam, delete, select, update
+from sqlalchemy import BigInteger, CursorResult, Integer, any_, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql
 
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
@@ -60,6 +61,15 @@ _PENDING = (
 _MARK_PUBLISHED = (
     update(outbox_table)
     .where(outbox_table.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(published_at=bindparam("now"), publish_attempts=outbox_table.c.publish_attempts + 1)
+)
+# PostgreSQL: the pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter per row
+# was 6 % of a batch's CPU (py-spy), and its plan counted on as many rows as the list held (500 of a
+# small outbox: a sequential scan, cached for good); ``= ANY(array)`` is planned for a few rows, by
+# the key, however large the outbox grows.
+_MARK_PUBLISHED_PG = (
+    update(outbox_table)
+    .where(outbox_table.c.seq == any_(bindparam("seqs", type_=postgresql.ARRAY(BigInteger))))
     .values(published_at=bindparam("now"), publish_attempts=outbox_table.c.publish_attempts + 1)
 )
 # Pruning walks the key from its start, where the oldest rows are: the first row written since the
@@ -153,7 +163,8 @@ class OutboxRelay:
         if not rows:
             return
         async with self.database.serialized(), self.database.sessionmaker() as session:
-            await session.execute(_MARK_PUBLISHED, {"seqs": [row.seq for row in rows], "now": utcnow()})
+            statement = _MARK_PUBLISHED_PG if self.settings.is_postgres else _MARK_PUBLISHED
+            await session.execute(statement, {"seqs": [row.seq for row in rows], "now": utcnow()})
             await session.commit()
         # One increment per event type, not per row: a label lookup per row was 3 % of a batch's CPU.
         for event_type, count in Counter(row.event_type for row in rows).items():
