@@ -102,26 +102,26 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._acks = _PassAcks(self.settings.service_name)
         self._next_prune = 0.0  # time.monotonic(): due at the first pass
+        self._prune_below: int | None = None  # the bound of the look in progress
 
     PRUNE_CHUNK = 5000  # rows deleted per transaction: a short turn of the writer each
 
-    async def prune(self, chunk: int | None = None) -> int:
-        """Delete one chunk of the published rows written more than ``outbox_retention_hours`` ago;
-        returns how many. 0 keeps every row (``outbox_retention_hours = 0``)."""
-        hours = self.settings.outbox_retention_hours
-        if not hours:
-            return 0
-        cutoff = utcnow() - timedelta(hours=hours)
+    async def prune_bound(self) -> int:
+        """The sequence number of the first row written since the cut-off: rows below it may go."""
+        cutoff = utcnow() - timedelta(hours=self.settings.outbox_retention_hours)
         async with self.database.read_sessionmaker() as session:
             first_kept = (await session.execute(_FIRST_KEPT, {"cutoff": cutoff})).scalar()
+        return _NO_BOUND if first_kept is None else int(first_kept)
+
+    async def prune(self, chunk: int | None = None, below: int | None = None) -> int:
+        """Delete one chunk of the published rows written more than ``outbox_retention_hours`` ago
+        (those below ``below``, by default ``prune_bound()``); returns how many. 0 keeps every row
+        (``outbox_retention_hours = 0``)."""
+        if not self.settings.outbox_retention_hours:
+            return 0
+        bound = await self.prune_bound() if below is None else below
         async with self.database.serialized(), self.database.sessionmaker() as session:
-            result = await session.execute(
-                _PRUNE,
-                {
-                    "below": _NO_BOUND if first_kept is None else first_kept,
-                    "chunk": chunk or self.PRUNE_CHUNK,
-                },
-            )
+            result = await session.execute(_PRUNE, {"below": bound, "chunk": chunk or self.PRUNE_CHUNK})
             await session.commit()
         deleted = int(result.rowcount) if isinstance(result, CursorResult) else 0
         if deleted:
@@ -130,16 +130,21 @@ class OutboxRelay:
         return deleted
 
     async def _prune_when_due(self) -> None:
-        """A chunk at a time between passes: a backlog of old rows goes a chunk per pass, and then
-        the next look is ``outbox_prune_interval_seconds`` away. A failure waits for that too."""
+        """A chunk at a time between passes: a backlog of old rows goes a chunk per pass, all below
+        the bound found when the look began (found once: finding it reads the old rows still held,
+        so once per chunk would make a large backlog quadratic), and then the next look is
+        ``outbox_prune_interval_seconds`` away. A failure waits for that too."""
         if not self.settings.outbox_retention_hours or time.monotonic() < self._next_prune:
             return
         try:
-            deleted = await self.prune()
+            if self._prune_below is None:
+                self._prune_below = await self.prune_bound()
+            deleted = await self.prune(below=self._prune_below)
         except Exception as exc:  # the database away for a moment: the rows wait for the next look
             log.warning("outbox_prune_failed", error=str(exc) or type(exc).__name__)
             deleted = 0
         if deleted < self.PRUNE_CHUNK:
+            self._prune_below = None
             self._next_prune = time.monotonic() + self.settings.outbox_prune_interval_seconds
 
     async def pending(self, limit: int | None = None) -> list[OutboxRow]:

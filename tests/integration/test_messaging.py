@@ -521,3 +521,28 @@ async def test_the_relay_prunes_on_its_own_and_a_retention_of_zero_keeps_everyth
         relay.stop()
         await asyncio.wait_for(task, timeout=5)
         await relay.database.dispose()
+
+
+async def test_a_look_finds_its_bound_once_and_deletes_below_it_a_chunk_per_pass(
+    backbone: Backbone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = [await backbone.emit(f"old-{n}") for n in range(5)]
+    assert await backbone.relay.publish_pending() == 5
+    await written_days_ago(backbone, 8, *old)
+    relay = backbone.relay
+    relay.PRUNE_CHUNK = 2
+    bounds: list[int] = []
+    find_bound = relay.prune_bound
+
+    async def counted() -> int:
+        bounds.append(await find_bound())
+        return bounds[-1]
+
+    monkeypatch.setattr(relay, "prune_bound", counted)
+    held = []
+    for _ in range(4):  # as the relay's loop calls it between passes
+        await relay._prune_when_due()
+        held.append(len(await rows_held(backbone)))
+    # 2, 2 and the last 1 in one look; the fourth pass comes before the next look is due.
+    assert held == [3, 1, 0, 0]
+    assert len(bounds) == 1
