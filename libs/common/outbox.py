@@ -63,10 +63,9 @@ _MARK_PUBLISHED = (
     .where(outbox_table.c.seq.in_(bindparam("seqs", expanding=True)))
     .values(published_at=bindparam("now"), publish_attempts=outbox_table.c.publish_attempts + 1)
 )
-# PostgreSQL: the pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter per row
-# was 6 % of a batch's CPU (py-spy), and its plan counted on as many rows as the list held (500 of a
-# small outbox: a sequential scan, cached for good); ``= ANY(array)`` is planned for a few rows, by
-# the key, however large the outbox grows.
+# PostgreSQL: the pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter (and a
+# cast) per row was 6 % of a batch's CPU (py-spy); ``= ANY(array)`` is one parameter, and it is planned
+# as a lookup of each row by the key (tests/integration/test_query_plans.py).
 _MARK_PUBLISHED_PG = (
     update(outbox_table)
     .where(outbox_table.c.seq == any_(bindparam("seqs", type_=postgresql.ARRAY(BigInteger))))
