@@ -17,6 +17,7 @@ from libs.common.auth import (
     require_roles,
 )
 from libs.common.db import Database
+from libs.common.deps import get_database
 from services.progression.services.context import Caller, IntakeDirectory
 
 
@@ -53,17 +54,20 @@ class JobcenterWrite:
     key: bytes
 
 
+_JOBCENTER = frozenset({Role.jobcenter})
+
+
 async def get_jobcenter_write(request: Request, credentials: BearerCredentials) -> JobcenterWrite:
+    """The same checks and values as ``Jobcenter``, ``CallerDep``, ``DatabaseDep``, ``Directory`` and
+    ``PseudonymKey`` together, their getters called here rather than solved by FastAPI one by one."""
     principal = check_role(principal_of(request, credentials), _JOBCENTER)
     assert credentials is not None  # principal_of has refused a request without one
-    state = request.app.state
     return JobcenterWrite(
         Caller(principal, credentials.credentials),
-        state.database,
-        state.intake_directory,
-        state.settings.cpr_hmac_key.get_secret_value().encode(),
+        await get_database(request),
+        await get_directory(request),
+        await get_pseudonym_key(request),
     )
 
 
-_JOBCENTER = frozenset({Role.jobcenter})
 JobcenterWriteDep = Annotated[JobcenterWrite, Depends(get_jobcenter_write)]
