@@ -150,26 +150,46 @@ def prepare_events(
     """``prepare_event`` for each (payload, subject), all with the same time and correlation id: the
     parts of the envelope they share (source and type per event type, time, correlation id) are
     serialised once, not once per event (2 of the 5 us an event cost in a batch of 5,000 records)."""
+    return prepare_events_json(
+        ((payload.event_type, payload.model_dump_json(), subject) for payload, subject in items),
+        correlation_id=correlation_id,
+        time=time,
+    )
+
+
+def prepare_events_json(
+    items: Iterable[tuple[str, str, str | None]],
+    *,
+    correlation_id: str | None = None,
+    time: datetime | None = None,
+) -> list[PreparedEvent]:
+    """``prepare_events`` for payloads already serialised: (event type, the payload's
+    ``model_dump_json()``, subject) each. For a contract's own fast writer of many payloads (such as
+    ``StatusRecordedJson``), whose tests hold its output equal to the model's."""
     at, correlation = _stamp(correlation_id, time)
     tail = ',"time":' + to_json(at).decode() + ',"datacontenttype":"application/json"'
     if correlation is not None:
         tail += ',"correlationid":' + to_json(correlation).decode()
     tail += ',"data":'
     heads: dict[str, str] = {}  # per event type: its source and type
+    abouts: dict[str | None, str] = {None: ""}  # per subject: a batch names each participant many times
     prepared = []
-    for payload, subject in items:
-        event_type = payload.event_type
+    for event_type, data, subject in items:
         head = heads.get(event_type)
         if head is None:
+            if event_type not in _REGISTRY:
+                raise UnknownEventType(event_type)
             source, kind = to_json(_source_of(event_type)).decode(), to_json(event_type).decode()
             head = heads[event_type] = f',"source":{source},"type":{kind}'
         event_id = uuid7_str()  # hex digits and dashes: nothing to escape
-        about = "" if subject is None else ',"subject":' + to_json(subject).decode()
+        about = abouts.get(subject)
+        if about is None:
+            about = abouts[subject] = ',"subject":' + to_json(subject).decode()
         prepared.append(
             PreparedEvent(
                 event_id,
                 event_type,
-                f'{{"specversion":"1.0","id":"{event_id}"{head}{about}{tail}{payload.model_dump_json()}}}',
+                f'{{"specversion":"1.0","id":"{event_id}"{head}{about}{tail}{data}}}',
             )
         )
     return prepared

@@ -16,9 +16,18 @@ from libs.common.contracts import (
     Split,
     StatusCategory,
     StatusCode,
+    StatusRecordedJson,
     StatusRecordedV1,
 )
-from libs.common.events import CloudEvent, EventPayload, new_event, prepare_event, prepare_events
+from libs.common.events import (
+    CloudEvent,
+    EventPayload,
+    UnknownEventType,
+    new_event,
+    prepare_event,
+    prepare_events,
+    prepare_events_json,
+)
 from libs.common.logging import correlation_scope
 
 texts = st.text(min_size=1, max_size=30)  # any characters: quotes, backslashes, control, non-ASCII
@@ -118,3 +127,79 @@ def test_prepared_event_ids_rise_and_a_time_without_a_zone_is_refused() -> None:
             make(payload, time=naive)
     with pytest.raises(ValueError, match="time zone"):
         prepare_events([(payload, None)], time=naive)
+
+
+def _fields(payload: StatusRecordedV1) -> dict[str, object]:
+    return {
+        "record_id": payload.record_id,
+        "participant_id": payload.participant_id,
+        "programme_id": payload.programme_id,
+        "code": payload.code.value,
+        "category": payload.category.value,
+        "valid_from": payload.valid_from,
+        "valid_to": payload.valid_to,
+        "recording_seq": payload.recording_seq,
+    }
+
+
+@st.composite
+def status_recorded_any_ids(draw: st.DrawFn) -> StatusRecordedV1:
+    """As ``status_recorded``, with ids of any characters (the contract types them as strings)."""
+    payload = draw(status_recorded())
+    return payload.model_copy(update={"record_id": draw(texts), "participant_id": draw(texts)})
+
+
+@given(payloads=st.lists(status_recorded() | status_recorded_any_ids(), min_size=1, max_size=8), at=times)
+def test_the_status_recorded_writer_writes_what_the_model_dumps(
+    payloads: list[StatusRecordedV1], at: datetime
+) -> None:
+    # One writer per recording (one recorded_at), as a batch uses it: its quoted ids are reused.
+    write = StatusRecordedJson(at)
+    for payload in payloads:
+        expected = payload.model_copy(update={"recorded_at": at})
+        written = write(**_fields(payload))  # type: ignore[arg-type]
+        assert written == expected.model_dump_json()
+        assert StatusRecordedV1.model_validate_json(written) == expected
+
+
+def test_the_status_recorded_writer_refuses_what_the_model_refuses() -> None:
+    good = {
+        "record_id": "r", "participant_id": "p", "programme_id": "p-1", "code": "employed",
+        "category": "self_supporting", "valid_from": date(2024, 1, 1), "valid_to": None, "recording_seq": 1,
+    }  # fmt: skip
+    write = StatusRecordedJson(datetime(2024, 1, 2, tzinfo=UTC))
+    assert '"code":"employed"' in write(**good)  # type: ignore[arg-type]
+    for field, bad in [
+        ("code", "retired"),
+        ("code", "Employed"),
+        ("category", "employed"),
+        ("recording_seq", 0),
+        ("recording_seq", True),
+        ("valid_from", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("valid_to", "2024-01-02"),
+    ]:
+        with pytest.raises((ValueError, TypeError)):
+            write(**(good | {field: bad}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="time zone"):
+        StatusRecordedJson(datetime(2024, 1, 2))  # noqa: DTZ001 - the point of the test
+
+
+@given(payload=status_recorded(), subject=st.none() | texts, correlation=st.none() | texts, at=times)
+def test_events_prepared_from_written_payloads_are_the_envelope_new_event_serialises(
+    payload: StatusRecordedV1, subject: str | None, correlation: str | None, at: datetime
+) -> None:
+    write = StatusRecordedJson(payload.recorded_at)
+    with correlation_scope("from-the-request"):
+        [event] = prepare_events_json(
+            [(payload.event_type, write(**_fields(payload)), subject)],  # type: ignore[arg-type]
+            correlation_id=correlation,
+            time=at,
+        )
+        made = new_event(payload, subject=subject, correlation_id=correlation, time=at)
+    assert event.envelope == made.model_copy(update={"id": event.id}).to_json_bytes().decode()
+    assert event.type == payload.event_type
+
+
+def test_a_written_payload_of_an_unknown_type_is_refused() -> None:
+    with pytest.raises(UnknownEventType):
+        prepare_events_json([("dk.sib.nobody.thing.happened.v1", "{}", None)])

@@ -22,6 +22,7 @@ from libs.common.contracts.progression import (
     MeasurementRecordedV1,
     MilestoneKind,
     MilestoneRecordedV1,
+    StatusRecordedJson,
     StatusRecordedV1,
 )
 from libs.common.contracts.settlement import (
@@ -63,6 +64,7 @@ __all__ = [
     "StatementLinesV1",
     "StatusCategory",
     "StatusCode",
+    "StatusRecordedJson",
     "StatusRecordedV1",
     "TrackName",
     "WithdrawalReason",

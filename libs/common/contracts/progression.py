@@ -7,11 +7,12 @@ participant once.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field
+from pydantic_core import to_json
 
 from libs.common.contracts.programme import ProgrammeId
 from libs.common.contracts.vocabulary import StatusCategory, StatusCode
@@ -54,6 +55,58 @@ class StatusRecordedV1(EventPayload):
     valid_to: date | None = Field(description="Inclusive; null when open-ended")
     recording_seq: int = Field(ge=1, description="1, 2, 3, ... per participant, in recording order")
     recorded_at: AwareDatetime
+
+
+_CODES = frozenset(code.value for code in StatusCode)
+_CATEGORIES = frozenset(category.value for category in StatusCategory)
+
+
+class StatusRecordedJson:
+    """``StatusRecordedV1(...).model_dump_json()`` for the records of one recording (one
+    ``recorded_at``), written without a model per record: building and dumping 5,000 models was a
+    quarter of a batch's time in the service (8.7 against 0.9 µs a record here). It checks what the
+    model would (the code and category named by the vocabulary, a sequence from 1, an aware time);
+    ``tests/unit/test_prepared_events.py`` holds its output equal to the model's, byte for byte."""
+
+    def __init__(self, recorded_at: datetime) -> None:
+        if recorded_at.tzinfo is None:
+            raise ValueError("recorded_at must carry a time zone")
+        self._recorded_at = to_json(recorded_at).decode()
+        self._quoted: dict[str, str] = {}  # ids as JSON strings: a batch names each one many times
+
+    def _quote(self, text: str) -> str:
+        quoted = self._quoted.get(text)
+        if quoted is None:
+            quoted = self._quoted[text] = to_json(text).decode()
+        return quoted
+
+    def __call__(
+        self,
+        *,
+        record_id: str,
+        participant_id: str,
+        programme_id: str,
+        code: str,
+        category: str,
+        valid_from: date,
+        valid_to: date | None,
+        recording_seq: int,
+    ) -> str:
+        if code not in _CODES:
+            raise ValueError(f"code {code!r} is not a status code")
+        if category not in _CATEGORIES:
+            raise ValueError(f"category {category!r} is not a status category")
+        if type(recording_seq) is not int or recording_seq < 1:
+            raise ValueError("recording_seq must be an integer from 1")
+        if type(valid_from) is not date or (valid_to is not None and type(valid_to) is not date):
+            raise TypeError("valid_from and valid_to must be dates")
+        to = "null" if valid_to is None else f'"{valid_to.isoformat()}"'
+        return (
+            f'{{"record_id":{to_json(record_id).decode()},"participant_id":{self._quote(participant_id)},'
+            f'"programme_id":{self._quote(programme_id)},"code":"{code}","category":"{category}",'
+            f'"valid_from":"{valid_from.isoformat()}","valid_to":{to},"recording_seq":{recording_seq},'
+            f'"recorded_at":{self._recorded_at}}}'
+        )
 
 
 @register

@@ -11,11 +11,17 @@ from typing import Any
 
 from libs.common.clock import as_utc, utcnow
 from libs.common.coalesce import GroupWriter
-from libs.common.contracts import STATUS_CODES, StatusCategory, StatusCode, StatusRecordedV1
+from libs.common.contracts import (
+    STATUS_CODES,
+    StatusCategory,
+    StatusCode,
+    StatusRecordedJson,
+    StatusRecordedV1,
+)
 from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
 from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed, database_unavailable
-from libs.common.events import prepare_events
+from libs.common.events import prepare_events_json
 from libs.common.ids import uuid7_str
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
@@ -368,7 +374,9 @@ async def _insert(
     }
     now = utcnow()
     stored: list[StoredRecord] = []
-    payloads: list[tuple[StatusRecordedV1, str]] = []
+    payloads: list[tuple[str, str, str]] = []
+    event_type = StatusRecordedV1.event_type
+    payload_json = StatusRecordedJson(now)
     for record in new:
         seq = next_seq[record.participant_id]
         next_seq[record.participant_id] = seq + 1
@@ -387,23 +395,21 @@ async def _insert(
         )
         payloads.append(
             (
-                StatusRecordedV1(
+                event_type,
+                payload_json(
                     record_id=record.record_id,
                     participant_id=record.participant_id,
                     programme_id=record.programme_id,
-                    # The values as stored: the contract validates them into its enums (as fast as
-                    # looking the members up here, faster than an enum call per record).
                     code=record.code,
                     category=categories[record.programme_id][record.code],
                     valid_from=record.valid_from,
                     valid_to=record.valid_to,
                     recording_seq=seq,
-                    recorded_at=now,
                 ),
                 f"participant/{record.participant_id}",
             )
         )
-    for event in prepare_events(payloads, time=now):
+    for event in prepare_events_json(payloads, time=now):
         uow.emit(event)
     await StatusRecordRepository(uow.session).insert_many(stored)
     await ParticipantRepository(uow.session).set_recording_seqs(
