@@ -50,6 +50,7 @@ from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse
 from libs.common.logging import configure_logging
 from libs.common.migrations import upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, ensure_stream
+from libs.common.outbox import unpublished
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
 
@@ -235,9 +236,7 @@ async def replay(
         await subscription.unsubscribe()
     # What the rebuilt database would publish was published the first time round.
     async with UnitOfWork(database) as uow:
-        await uow.session.execute(
-            update(outbox_table).where(outbox_table.c.published_at.is_(None)).values(published_at=utcnow())
-        )
+        await uow.session.execute(update(outbox_table).where(unpublished()).values(published_at=utcnow()))
         await uow.commit()
     stats.seconds = time.perf_counter() - started
     return stats

@@ -74,6 +74,19 @@ Index(
     sqlite_where=outbox_table.c.published_at.is_(None),
 )
 
+# How far the relay has published, as one row (``relay``): on SQLite every outbox row up to
+# ``published_through`` is published, and the relay moves this instead of marking each row (one
+# writer at a time, so rows commit in ``seq`` order and none can appear below it later; marking 500
+# rows rewrote their pages, 4 us a row plus the checkpoint's copy). PostgreSQL can commit rows out of
+# ``seq`` order, so there the relay marks each row's ``published_at`` and this stays where the
+# migration put it. A row is published when its ``published_at`` is set or it is at or below this.
+outbox_cursor_table = Table(
+    "outbox_cursor",
+    messaging_metadata,
+    Column("relay", String(100), primary_key=True),
+    Column("published_through", BigInteger, nullable=False),
+)
+
 # One row per (consumer, event id) handled, written in the same transaction as the effect.
 inbox_table = Table(
     "inbox",

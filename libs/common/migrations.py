@@ -127,6 +127,32 @@ def undo_outbox_pending_index_v2(op: Any) -> None:
     op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"])
 
 
+def outbox_cursor_v3(op: Any) -> None:
+    """``outbox_cursor``: how far the relay has published (libs/common/db.py says why). Its one row
+    starts below the first row still to publish, so nothing is published twice or skipped. Frozen."""
+    import sqlalchemy as sa
+
+    op.create_table(
+        "outbox_cursor",
+        sa.Column("relay", sa.String(100), nullable=False),
+        sa.Column("published_through", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("relay", name="pk_outbox_cursor"),
+    )
+    op.execute(
+        "INSERT INTO outbox_cursor (relay, published_through) SELECT 'relay', COALESCE("
+        "(SELECT MIN(seq) - 1 FROM outbox WHERE published_at IS NULL), (SELECT MAX(seq) FROM outbox), 0)"
+    )
+
+
+def undo_outbox_cursor_v3(op: Any) -> None:
+    """Back to a mark on every row: the rows the cursor counts as published get theirs."""
+    op.execute(
+        "UPDATE outbox SET published_at = CURRENT_TIMESTAMP WHERE published_at IS NULL "
+        "AND seq <= (SELECT published_through FROM outbox_cursor WHERE relay = 'relay')"
+    )
+    op.drop_table("outbox_cursor")
+
+
 def drop_messaging_tables_v1(op: Any) -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")

@@ -22,11 +22,24 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import Header, PubAck
 from nats.js.errors import APIError, NoStreamResponseError
-from sqlalchemy import BigInteger, CursorResult, Integer, any_, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CursorResult,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from libs.common.clock import utcnow
-from libs.common.db import Database, outbox_table
+from libs.common.db import Database, outbox_cursor_table, outbox_table
 from libs.common.logging import get_logger
 from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PENDING, OUTBOX_PRUNED, OUTBOX_PUBLISHED
 from libs.common.nats import MSG_ID_HEADER, NatsLink
@@ -54,16 +67,15 @@ _PENDING = (
         outbox_table.c.event_type,
         outbox_table.c.envelope,
     )
-    .where(outbox_table.c.published_at.is_(None))
+    .where(
+        outbox_table.c.published_at.is_(None),
+        outbox_table.c.seq > bindparam("published_through", type_=BigInteger),
+    )
     .order_by(outbox_table.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
-_MARK_PUBLISHED = (
-    update(outbox_table)
-    .where(outbox_table.c.seq.in_(bindparam("seqs", expanding=True)))
-    .values(published_at=bindparam("now"), publish_attempts=outbox_table.c.publish_attempts + 1)
-)
-# PostgreSQL: the pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter (and a
+# PostgreSQL marks each row published (SQLite moves the cursor instead: outbox_cursor_table). The
+# pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter (and a
 # cast) per row was 6 % of a batch's CPU (py-spy); ``= ANY(array)`` is one parameter, and it is planned
 # as a lookup of each row by the key (tests/integration/test_query_plans.py).
 _MARK_PUBLISHED_PG = (
@@ -84,13 +96,38 @@ _FIRST_KEPT = (
 _PRUNE = delete(outbox_table).where(
     outbox_table.c.seq.in_(
         select(outbox_table.c.seq)
-        .where(outbox_table.c.seq < bindparam("below"), outbox_table.c.published_at.is_not(None))
+        .where(
+            outbox_table.c.seq < bindparam("below"),
+            or_(
+                outbox_table.c.published_at.is_not(None),
+                outbox_table.c.seq <= bindparam("published_through", type_=BigInteger),
+            ),
+        )
         .order_by(outbox_table.c.seq)
         .limit(bindparam("chunk", type_=Integer))
         .scalar_subquery()
     )
 )
 _NO_BOUND = 2**62  # no row was written since the cut-off: every published row may go
+RELAY = "relay"  # the key of the cursor's one row
+_PUBLISHED_THROUGH = select(outbox_cursor_table.c.published_through).where(
+    outbox_cursor_table.c.relay == RELAY
+)
+_MOVE_CURSOR = (
+    sqlite.insert(outbox_cursor_table)
+    .values(relay=RELAY, published_through=bindparam("through", type_=BigInteger))
+    .on_conflict_do_update(
+        index_elements=[outbox_cursor_table.c.relay],
+        set_={"published_through": bindparam("through", type_=BigInteger)},
+    )
+)
+
+
+def unpublished() -> ColumnElement[bool]:
+    """The outbox rows still to publish, on either database: no ``published_at`` and above the
+    relay's cursor (libs/common/db.py, ``outbox_cursor_table``)."""
+    through = select(func.coalesce(func.max(outbox_cursor_table.c.published_through), 0)).scalar_subquery()
+    return and_(outbox_table.c.published_at.is_(None), outbox_table.c.seq > through)
 
 
 class OutboxRelay:
@@ -102,6 +139,9 @@ class OutboxRelay:
         self._acks = _PassAcks(self.settings.service_name)
         self._next_prune = 0.0  # time.monotonic(): due at the first pass
         self._prune_below: int | None = None  # the bound of the look in progress
+        # The cursor as last read or moved (None: to read before the next pass). Only this relay moves
+        # it, so it is read once, and again after a failed pass.
+        self._published_through: int | None = None
 
     PRUNE_CHUNK = 5000  # rows deleted per transaction: a short turn of the writer each
 
@@ -119,8 +159,11 @@ class OutboxRelay:
         if not self.settings.outbox_retention_hours:
             return 0
         bound = await self.prune_bound() if below is None else below
+        through = await self.published_through()
         async with self.database.serialized(), self.database.sessionmaker() as session:
-            result = await session.execute(_PRUNE, {"below": bound, "chunk": chunk or self.PRUNE_CHUNK})
+            result = await session.execute(
+                _PRUNE, {"below": bound, "chunk": chunk or self.PRUNE_CHUNK, "published_through": through}
+            )
             await session.commit()
         deleted = int(result.rowcount) if isinstance(result, CursorResult) else 0
         if deleted:
@@ -146,10 +189,23 @@ class OutboxRelay:
             self._prune_below = None
             self._next_prune = time.monotonic() + self.settings.outbox_prune_interval_seconds
 
+    async def published_through(self) -> int:
+        """The cursor: every row up to it is published (0 before the first pass on SQLite)."""
+        if self._published_through is None:
+            async with self.database.read_sessionmaker() as session:
+                self._published_through = int((await session.execute(_PUBLISHED_THROUGH)).scalar() or 0)
+        return self._published_through
+
     async def pending(self, limit: int | None = None) -> list[OutboxRow]:
         # A read: it needs no turn of the SQLite writer.
+        through = await self.published_through()
         async with self.database.read_sessionmaker() as session:
-            rows = (await session.execute(_PENDING, {"limit": limit or self.settings.relay_batch_size})).all()
+            rows = (
+                await session.execute(
+                    _PENDING,
+                    {"limit": limit or self.settings.relay_batch_size, "published_through": through},
+                )
+            ).all()
         return [OutboxRow(*row) for row in rows]
 
     async def publish_row(self, row: OutboxRow) -> PubAck:
@@ -164,12 +220,21 @@ class OutboxRelay:
         return ack
 
     async def mark_published(self, rows: list[OutboxRow]) -> None:
+        """``rows``: a pass as ``pending`` returned it (the first rows still to publish, in order)."""
         if not rows:
             return
         async with self.database.serialized(), self.database.sessionmaker() as session:
-            statement = _MARK_PUBLISHED_PG if self.settings.is_postgres else _MARK_PUBLISHED
-            await session.execute(statement, {"seqs": [row.seq for row in rows], "now": utcnow()})
+            if self.settings.is_postgres:
+                await session.execute(
+                    _MARK_PUBLISHED_PG, {"seqs": [row.seq for row in rows], "now": utcnow()}
+                )
+            else:
+                # The pass is the first rows above the cursor, all of them published now: the cursor
+                # moves to the last (libs/common/db.py, outbox_cursor_table).
+                await session.execute(_MOVE_CURSOR, {"through": rows[-1].seq})
             await session.commit()
+        if not self.settings.is_postgres:
+            self._published_through = rows[-1].seq
         # One increment per event type, not per row: a label lookup per row was 3 % of a batch's CPU.
         for event_type, count in Counter(row.event_type for row in rows).items():
             OUTBOX_PUBLISHED.labels(self.settings.service_name, event_type).inc(count)
@@ -203,6 +268,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # NATS or the database away for a moment: the rows wait
                 log.warning("outbox_publish_failed", error=str(exc) or type(exc).__name__, retry_in=delay)
+                self._published_through = None  # read again: the pass may have stopped anywhere
                 published = 0
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

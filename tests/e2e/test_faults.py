@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from deploy.local import free_port, start_nats, start_service, wait_ready
 from libs.common.db import inbox_table, outbox_table
+from libs.common.outbox import unpublished
 from services.progression.models import StatusRecordRow as ProgressionRecord
 from services.settlement.models import StatementRow, StatusRecordRow
 from tests.conftest import PG_HOST, PG_PORT, PG_URL
@@ -118,7 +119,7 @@ def test_kill_9_settlement_while_1000_records_flow_then_restart_months_equal_a_f
     handled = [r[0] for r in rows(settlement, select(inbox_table.c.event_id))]
     assert len(handled) == len(set(handled))
     wait_until(
-        lambda: count(settlement, outbox_table, outbox_table.c.published_at.is_(None)) == 0,
+        lambda: count(settlement, outbox_table, unpublished()) == 0,
         30,
         "settlement's outbox to be published",
     )
@@ -145,13 +146,11 @@ def test_nats_stopped_while_the_jobcenter_posts_every_post_succeeds_and_every_ev
     )
     assert single.status_code == 201
     progression = settings_of(stack.env["progression"], "progression")
-    assert count(progression, outbox_table, outbox_table.c.published_at.is_(None)) >= 201
+    assert count(progression, outbox_table, unpublished()) >= 201
 
     stack.start_nats()
     wait_until(lambda: settlement_holds(stack, 201), 60, "every event to reach settlement")
-    wait_until(
-        lambda: count(progression, outbox_table, outbox_table.c.published_at.is_(None)) == 0, 30, "the outbox"
-    )
+    wait_until(lambda: count(progression, outbox_table, unpublished()) == 0, 30, "the outbox")
     published = [s for s, _ in stream_events(f"nats://127.0.0.1:{stack.nats_port}")]
     assert published.count("sib.progression.status.recorded.v1") == 201  # each exactly once
     assert_fresh_recompute_is_identical(stack)
@@ -196,9 +195,7 @@ def test_the_same_events_delivered_twice_and_shuffled_to_a_second_settlement_giv
         == 201
     )
     settlement = settings_of(stack.env["settlement"], "settlement")
-    wait_until(
-        lambda: count(settlement, outbox_table, outbox_table.c.published_at.is_(None)) == 0, 30, "outbox"
-    )
+    wait_until(lambda: count(settlement, outbox_table, unpublished()) == 0, 30, "outbox")
 
     # A second nats-server gets every event in a shuffled order, a third of them twice under a new
     # message id (so JetStream cannot drop the copy): a second settlement must end the same.
@@ -368,8 +365,6 @@ def test_sigterm_during_a_large_batch_finishes_the_request_then_stops_and_loses_
     assert count(progression, ProgressionRecord) == 5000
     # Whatever the relay had not published yet waits in the outbox and goes out after a restart.
     stack.start("progression")
-    wait_until(
-        lambda: count(progression, outbox_table, outbox_table.c.published_at.is_(None)) == 0, 60, "the outbox"
-    )
+    wait_until(lambda: count(progression, outbox_table, unpublished()) == 0, 60, "the outbox")
     published = [s for s, _ in stream_events(f"nats://127.0.0.1:{stack.nats_port}")]
     assert published.count("sib.progression.status.recorded.v1") == 5000

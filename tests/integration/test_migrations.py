@@ -4,17 +4,20 @@ PostgreSQL, and can be undone."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, insert, inspect, select
 from sqlalchemy.engine import Connection
 
-from libs.common.db import create_engine, messaging_metadata
+from libs.common.db import Database, create_engine, messaging_metadata, outbox_table
 from libs.common.migrations import alembic_config, upgrade_head
+from libs.common.nats import NatsLink
+from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from services.intake.main import MIGRATIONS as INTAKE_MIGRATIONS
 from services.intake.models import Base as IntakeBase
@@ -60,3 +63,58 @@ def test_migrations_match_the_models_and_downgrade_cleanly(service: str, databas
     command.downgrade(alembic_config(settings, migrations), "base")
     _, tables_after = asyncio.run(_inspect(settings, [metadata, messaging_metadata]))
     assert tables_after <= {"alembic_version"}
+
+
+def test_the_outbox_cursor_starts_below_the_first_row_still_to_publish(database: dict[str, Any]) -> None:
+    """A database with published and unpublished rows, migrated to the cursor: the relay goes on
+    with exactly the rows it had still to publish; undone, the rows the cursor covered are marked."""
+    settings = CommonSettings(service_name="progression", **database)
+    config = alembic_config(settings, PROGRESSION_MIGRATIONS)
+    command.upgrade(config, "progression_0003")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def fill() -> None:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                for n in range(7):
+                    published = at if n in (0, 1, 2, 5) else None  # 3 and 4 still to publish
+                    await connection.execute(
+                        insert(outbox_table).values(
+                            event_id=f"e-{n}", subject="s", event_type="t", envelope="{}",
+                            created_at=at, published_at=published,
+                        )  # fmt: skip
+                    )
+        finally:
+            await engine.dispose()
+
+    async def after_migration() -> tuple[int, list[str]]:
+        database_ = Database(settings)
+        try:
+            relay = OutboxRelay(database_, NatsLink(settings))
+            through, rows = await relay.published_through(), await relay.pending()
+            await relay.mark_published(rows[:1])  # e-3 goes out: on SQLite the cursor moves past it
+            return through, [row.event_id for row in rows]
+        finally:
+            await database_.dispose()
+
+    async def marked() -> set[str]:
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    select(outbox_table.c.event_id).where(outbox_table.c.published_at.is_not(None))
+                )
+                return {row[0] for row in rows}
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fill())
+    upgrade_head(settings, PROGRESSION_MIGRATIONS)
+    through, pending = asyncio.run(after_migration())
+    assert through == 3  # seq 1-3 published; seq 4 (e-3) is the first still to publish
+    assert pending == ["e-3", "e-4", "e-6"]  # e-5 was marked published on its own
+
+    command.downgrade(config, "progression_0003")
+    assert asyncio.run(marked()) == {"e-0", "e-1", "e-2", "e-3", "e-5"}
+    command.downgrade(config, "base")
