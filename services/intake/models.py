@@ -71,6 +71,17 @@ class ParticipantRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TrackSeatsRow(Base):
+    """The seats taken on a track: one more with each enrolment, under the programme's lock (counting
+    the enrolled participants on every enrolment read the whole programme: quadratic in its size)."""
+
+    __tablename__ = "track_seats"
+
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.programme_id"), primary_key=True)
+    track: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken: Mapped[int] = mapped_column(Integer)
+
+
 class CprAuditRow(Base):
     """Append-only: every read or write of a CPR number. Triggers refuse UPDATE and DELETE."""
 

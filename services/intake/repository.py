@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.clock import as_utc
@@ -16,6 +16,7 @@ from services.intake.models import (
     ParticipantRow,
     ProgrammeRow,
     ProgrammeTermsRow,
+    TrackSeatsRow,
 )
 
 
@@ -89,12 +90,23 @@ class ParticipantRepository:
         return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
 
     async def seats_taken(self, programme_id: str, track: str) -> int:
-        query = select(func.count()).where(
-            ParticipantRow.programme_id == programme_id,
-            ParticipantRow.track == track,
-            ParticipantRow.enrolled_on.is_not(None),
+        """The seats taken on the track (``track_seats``): read under the programme's lock."""
+        query = select(TrackSeatsRow.taken).where(
+            TrackSeatsRow.programme_id == programme_id, TrackSeatsRow.track == track
         )
-        return int((await self.session.execute(query)).scalar_one())
+        return int((await self.session.execute(query)).scalar() or 0)
+
+    async def take_seat(self, programme_id: str, track: str) -> None:
+        """One more seat taken, in the enrolment's transaction, which holds the programme's lock (so
+        no other enrolment into the programme reads or writes its counts meanwhile)."""
+        counted = await self.session.execute(
+            update(TrackSeatsRow)
+            .where(TrackSeatsRow.programme_id == programme_id, TrackSeatsRow.track == track)
+            .values(taken=TrackSeatsRow.taken + 1)
+        )
+        if isinstance(counted, CursorResult) and counted.rowcount == 0:  # the track's first seat
+            self.session.add(TrackSeatsRow(programme_id=programme_id, track=track, taken=1))
+            await self.session.flush()
 
     async def page(
         self,

@@ -185,6 +185,36 @@ async def test_capacity_counts_enrolled_citizens_not_referrals(intake: ServiceCl
     assert (await enrol(intake, third)).status_code == 200
 
 
+async def test_the_seats_kept_per_track_are_the_enrolled_citizens(intake: ServiceClient) -> None:
+    """Each enrolment takes one seat of its track (a retry none, a refusal none), as counting the
+    enrolled citizens would say."""
+    await make_programme(intake, tracks={"sygedagpenge": 3, "jobafklaring": 2})
+    syge = [(await refer(intake, cpr)).json()["participant_id"] for cpr in (CPR_A, CPR_B, CPR_C)]
+    jobafklaring = [
+        (await refer(intake, cpr, track="jobafklaring")).json()["participant_id"]
+        for cpr in ("050505-5001", "060606-6001", "070707-7001")
+    ]
+    # A retry of the first, and one too many on jobafklaring.
+    answers = [(await enrol(intake, pid)).status_code for pid in [syge[0], syge[1], syge[0], *jobafklaring]]
+    assert answers == [200, 200, 200, 200, 200, 409]
+    database = intake.app.state.database
+    async with database.sessionmaker() as session:
+        kept = dict(
+            (await session.execute(text("SELECT track, taken FROM track_seats ORDER BY track"))).all()
+        )
+        counted = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT track, COUNT(*) FROM participants WHERE enrolled_on IS NOT NULL "
+                        "GROUP BY track ORDER BY track"
+                    )
+                )
+            ).all()
+        )
+    assert kept == counted == {"jobafklaring": 2, "sygedagpenge": 2}
+
+
 async def test_two_concurrent_enrolments_for_the_last_seat_exactly_one_wins(intake: ServiceClient) -> None:
     await make_programme(intake, tracks={"sygedagpenge": 5, "jobafklaring": 1})
     a = (await refer(intake, CPR_A, track="jobafklaring")).json()["participant_id"]

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, insert, inspect, select
+from sqlalchemy import MetaData, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from libs.common.db import Database, create_engine, messaging_metadata, outbox_table
@@ -79,11 +79,9 @@ def test_the_outbox_cursor_starts_below_the_first_row_still_to_publish(database:
             async with engine.begin() as connection:
                 for n in range(7):
                     published = at if n in (0, 1, 2, 5) else None  # 3 and 4 still to publish
+                    row = {"event_id": f"e-{n}", "subject": "s", "event_type": "t", "envelope": "{}"}
                     await connection.execute(
-                        insert(outbox_table).values(
-                            event_id=f"e-{n}", subject="s", event_type="t", envelope="{}",
-                            created_at=at, published_at=published,
-                        )  # fmt: skip
+                        insert(outbox_table).values(**row, created_at=at, published_at=published)
                     )
         finally:
             await engine.dispose()
@@ -117,4 +115,48 @@ def test_the_outbox_cursor_starts_below_the_first_row_still_to_publish(database:
 
     command.downgrade(config, "progression_0003")
     assert asyncio.run(marked()) == {"e-0", "e-1", "e-2", "e-3", "e-5"}
+    command.downgrade(config, "base")
+
+
+def test_the_track_seats_start_from_the_citizens_enrolled_so_far(database: dict[str, Any]) -> None:
+    settings = CommonSettings(service_name="intake", **database)
+    config = alembic_config(settings, INTAKE_MIGRATIONS)
+    command.upgrade(config, "intake_0004")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def fill() -> None:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO programmes (programme_id, name, created_at) VALUES ('p-1', 'P', :at)"),
+                    {"at": at},
+                )
+                for n, (track, enrolled) in enumerate(
+                    [("syge", True), ("syge", True), ("syge", False), ("job", True), ("job", False)]
+                ):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO participants (participant_id, programme_id, track, status, "
+                            "cpr_pseudonym, cpr_encrypted, cpr_masked, referred_on, enrolled_on, created_at, "
+                            "updated_at) VALUES (:id, 'p-1', :track, 'x', :id, 'x', 'x', :on, :enrolled, :at, :at)"
+                        ),
+                        {"id": f"id-{n}", "track": track, "on": at.date(), "enrolled": at.date() if enrolled else None,
+                         "at": at},
+                    )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    async def seats() -> dict[str, int]:
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(text("SELECT track, taken FROM track_seats"))
+                return dict(rows.all())
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fill())
+    upgrade_head(settings, INTAKE_MIGRATIONS)
+    assert asyncio.run(seats()) == {"syge": 2, "job": 1}
     command.downgrade(config, "base")

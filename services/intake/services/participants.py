@@ -235,6 +235,7 @@ async def enrol(
                     track=participant.track,
                     capacity=capacity,
                 )
+            await ParticipantRepository(uow.session).take_seat(participant.programme_id, participant.track)
             apply_participant(row, enrolled)
             uow.emit(
                 new_event(
