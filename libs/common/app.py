@@ -29,6 +29,7 @@ from libs.common.migrations import upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
+from libs.common.sqlite_checkpoint import WalCheckpointer
 
 log = get_logger(__name__)
 
@@ -88,6 +89,10 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         relay = OutboxRelay(database, link)
         consumers = [EventConsumer(spec, database, link) for spec in definition.consumers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+        checkpointer = None
+        if settings.sqlite_file is not None and settings.sqlite_checkpoint_interval_seconds > 0:
+            checkpointer = WalCheckpointer(settings.sqlite_file, settings.sqlite_checkpoint_interval_seconds)
+            tasks.append(asyncio.create_task(checkpointer.run(), name="sqlite-checkpoint"))
         tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.durable}") for c in consumers]
         runtime = Runtime(settings, database, link, relay, consumers, tasks)
         tasks += [
@@ -103,6 +108,8 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
             # Let in-flight consumer work and the current relay pass finish, then close.
             runtime.stopping.set()
             relay.stop()
+            if checkpointer is not None:
+                checkpointer.stop()
             for consumer in consumers:
                 consumer.stop()
             _, still_running = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())

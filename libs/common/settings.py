@@ -43,6 +43,9 @@ class CommonSettings(BaseSettings):
     # SQLite's driver calls: "inline" in the event loop's thread (see libs/common/sqlite_inline.py),
     # or "thread", aiosqlite's thread per connection.
     sqlite_driver: Literal["inline", "thread"] = "inline"
+    # A service checkpoints its SQLite WAL from a thread this often (libs/common/sqlite_checkpoint.py);
+    # 0 leaves it to SQLite's automatic checkpoint, which runs in the committing call, so in the loop.
+    sqlite_checkpoint_interval_seconds: float = Field(default=1.0, ge=0)
 
     # NATS JetStream
     nats_url: str = "nats://127.0.0.1:4222"
@@ -127,6 +130,15 @@ class CommonSettings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file, or None (PostgreSQL, or SQLite in memory)."""
+        url = self.resolved_database_url
+        prefix = "sqlite+aiosqlite:///"
+        if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+            return None
+        return Path(url[len(prefix) :].split("?", 1)[0])
 
     @property
     def resolved_database_schema(self) -> str:
