@@ -312,7 +312,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
         kind: {key: statistics.median(r[key] for r in results) for key in results[0]}
         for kind, results in runs.items()
     }
-    return {"database": database, "runs": args.runs, "median": median}
+    return {"database": database, "runs": args.runs, "median": median, "each_run": runs}
 
 
 def main() -> None:
