@@ -3,6 +3,10 @@
 Each message carries ``Nats-Msg-Id`` = event id, so a row published twice (the relay crashed after
 publishing and before marking it) is dropped by JetStream's duplicate window.
 
+Marking a pass published: on PostgreSQL each row's ``published_at``; on SQLite, where rows commit in
+``seq`` order, the one cursor ``outbox_cursor.published_through`` moves past the pass (libs/common/db.py
+says why). ``unpublished()`` is the rows still to publish, either way.
+
 A published row is kept ``outbox_retention_hours`` after it was written (to look into what a service
 sent recently), then the relay deletes it: the stream keeps every event for good, so the outbox need
 not. Unpublished rows are never deleted, however old.
