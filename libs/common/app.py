@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.admin import admin_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
-from libs.common.db import Database
+from libs.common.db import Database, sqlite_file
 from libs.common.errors import PayloadTooLarge, ServiceUnavailable, install_problem_handlers, problem_response
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
 from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -90,8 +90,9 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         consumers = [EventConsumer(spec, database, link) for spec in definition.consumers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         checkpointer = None
-        if settings.sqlite_file is not None and settings.sqlite_checkpoint_interval_seconds > 0:
-            checkpointer = WalCheckpointer(settings.sqlite_file, settings.sqlite_checkpoint_interval_seconds)
+        database_file = sqlite_file(settings)
+        if database_file is not None and settings.sqlite_checkpoint_interval_seconds > 0:
+            checkpointer = WalCheckpointer(database_file, settings.sqlite_checkpoint_interval_seconds)
             tasks.append(asyncio.create_task(checkpointer.run(), name="sqlite-checkpoint"))
         tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.durable}") for c in consumers]
         runtime = Runtime(settings, database, link, relay, consumers, tasks)

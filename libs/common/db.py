@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -223,6 +224,14 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         # driver round trips of BEGIN are saved.
         if not connection.get_execution_options().get(READ_ONLY, False):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_file(settings: CommonSettings) -> Path | None:
+    """The SQLite database's file, or None (PostgreSQL, or SQLite in memory)."""
+    if settings.is_postgres:
+        return None
+    database = make_url(settings.resolved_database_url).database
+    return None if database in (None, "", ":memory:") else Path(database)
 
 
 class Database:

@@ -36,7 +36,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    or_,
+    not_,
     select,
     update,
 )
@@ -61,6 +61,12 @@ class OutboxRow:
     envelope: str
 
 
+def _unpublished(through: ColumnElement[int]) -> ColumnElement[bool]:
+    """The rows still to publish, given the relay's cursor: no ``published_at`` and above the cursor
+    (libs/common/db.py, ``outbox_cursor_table``). The relay passes the cursor it holds; others read it."""
+    return and_(outbox_table.c.published_at.is_(None), outbox_table.c.seq > through)
+
+
 # Built once: the relay runs these for every pass, and building them was a fifth of its CPU when
 # passes are an event or two (single POSTs).
 _PENDING = (
@@ -71,10 +77,7 @@ _PENDING = (
         outbox_table.c.event_type,
         outbox_table.c.envelope,
     )
-    .where(
-        outbox_table.c.published_at.is_(None),
-        outbox_table.c.seq > bindparam("published_through", type_=BigInteger),
-    )
+    .where(_unpublished(bindparam("published_through", type_=BigInteger)))
     .order_by(outbox_table.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
@@ -102,10 +105,7 @@ _PRUNE = delete(outbox_table).where(
         select(outbox_table.c.seq)
         .where(
             outbox_table.c.seq < bindparam("below"),
-            or_(
-                outbox_table.c.published_at.is_not(None),
-                outbox_table.c.seq <= bindparam("published_through", type_=BigInteger),
-            ),
+            not_(_unpublished(bindparam("published_through", type_=BigInteger))),
         )
         .order_by(outbox_table.c.seq)
         .limit(bindparam("chunk", type_=Integer))
@@ -128,10 +128,9 @@ _MOVE_CURSOR = (
 
 
 def unpublished() -> ColumnElement[bool]:
-    """The outbox rows still to publish, on either database: no ``published_at`` and above the
-    relay's cursor (libs/common/db.py, ``outbox_cursor_table``)."""
-    through = select(func.coalesce(func.max(outbox_cursor_table.c.published_through), 0)).scalar_subquery()
-    return and_(outbox_table.c.published_at.is_(None), outbox_table.c.seq > through)
+    """The outbox rows still to publish, on either database, with the cursor read in the statement
+    (for tools and tests; no cursor row yet counts as 0)."""
+    return _unpublished(func.coalesce(_PUBLISHED_THROUGH.scalar_subquery(), 0))
 
 
 class OutboxRelay:

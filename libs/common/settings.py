@@ -132,14 +132,5 @@ class CommonSettings(BaseSettings):
         return self.resolved_database_url.startswith("postgresql")
 
     @property
-    def sqlite_file(self) -> Path | None:
-        """The SQLite database's file, or None (PostgreSQL, or SQLite in memory)."""
-        url = self.resolved_database_url
-        prefix = "sqlite+aiosqlite:///"
-        if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
-            return None
-        return Path(url[len(prefix) :].split("?", 1)[0])
-
-    @property
     def resolved_database_schema(self) -> str:
         return self.database_schema or self.service_name

@@ -4,8 +4,9 @@ PostgreSQL, and can be undone."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from alembic import command
@@ -13,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, insert, inspect, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.db import Database, create_engine, messaging_metadata, outbox_table
 from libs.common.migrations import alembic_config, upgrade_head
@@ -25,6 +27,8 @@ from services.progression.main import MIGRATIONS as PROGRESSION_MIGRATIONS
 from services.progression.models import Base as ProgressionBase
 from services.settlement.main import MIGRATIONS as SETTLEMENT_MIGRATIONS
 from services.settlement.models import Base as SettlementBase
+
+T = TypeVar("T")
 
 SERVICES = {
     "intake": (INTAKE_MIGRATIONS, IntakeBase.metadata),
@@ -46,6 +50,20 @@ async def _inspect(settings: CommonSettings, metadata: list[MetaData]) -> tuple[
             return await connection.run_sync(run)
     finally:
         await engine.dispose()
+
+
+def _on_database(settings: CommonSettings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """``work`` on a connection to the service's database, in a transaction that commits."""
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                return await work(connection)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -73,18 +91,13 @@ def test_the_outbox_cursor_starts_below_the_first_row_still_to_publish(database:
     command.upgrade(config, "progression_0003")
     at = datetime(2026, 12, 1, tzinfo=UTC)
 
-    async def fill() -> None:
-        engine = create_engine(settings)
-        try:
-            async with engine.begin() as connection:
-                for n in range(7):
-                    published = at if n in (0, 1, 2, 5) else None  # 3 and 4 still to publish
-                    row = {"event_id": f"e-{n}", "subject": "s", "event_type": "t", "envelope": "{}"}
-                    await connection.execute(
-                        insert(outbox_table).values(**row, created_at=at, published_at=published)
-                    )
-        finally:
-            await engine.dispose()
+    async def fill(connection: AsyncConnection) -> None:
+        for n in range(7):
+            published = at if n in (0, 1, 2, 5) else None  # 3 and 4 still to publish
+            row = {"event_id": f"e-{n}", "subject": "s", "event_type": "t", "envelope": "{}"}
+            await connection.execute(
+                insert(outbox_table).values(**row, created_at=at, published_at=published)
+            )
 
     async def after_migration() -> tuple[int, list[str]]:
         database_ = Database(settings)
@@ -96,25 +109,20 @@ def test_the_outbox_cursor_starts_below_the_first_row_still_to_publish(database:
         finally:
             await database_.dispose()
 
-    async def marked() -> set[str]:
-        engine = create_engine(settings)
-        try:
-            async with engine.connect() as connection:
-                rows = await connection.execute(
-                    select(outbox_table.c.event_id).where(outbox_table.c.published_at.is_not(None))
-                )
-                return {row[0] for row in rows}
-        finally:
-            await engine.dispose()
+    async def marked(connection: AsyncConnection) -> set[str]:
+        rows = await connection.execute(
+            select(outbox_table.c.event_id).where(outbox_table.c.published_at.is_not(None))
+        )
+        return {row[0] for row in rows}
 
-    asyncio.run(fill())
+    _on_database(settings, fill)
     upgrade_head(settings, PROGRESSION_MIGRATIONS)
     through, pending = asyncio.run(after_migration())
     assert through == 3  # seq 1-3 published; seq 4 (e-3) is the first still to publish
     assert pending == ["e-3", "e-4", "e-6"]  # e-5 was marked published on its own
 
     command.downgrade(config, "progression_0003")
-    assert asyncio.run(marked()) == {"e-0", "e-1", "e-2", "e-3", "e-5"}
+    assert _on_database(settings, marked) == {"e-0", "e-1", "e-2", "e-3", "e-5"}
     command.downgrade(config, "base")
 
 
@@ -124,39 +132,28 @@ def test_the_track_seats_start_from_the_citizens_enrolled_so_far(database: dict[
     command.upgrade(config, "intake_0004")
     at = datetime(2026, 12, 1, tzinfo=UTC)
 
-    async def fill() -> None:
-        engine = create_engine(settings)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(
-                    text("INSERT INTO programmes (programme_id, name, created_at) VALUES ('p-1', 'P', :at)"),
-                    {"at": at},
-                )
-                for n, (track, enrolled) in enumerate(
-                    [("syge", True), ("syge", True), ("syge", False), ("job", True), ("job", False)]
-                ):
-                    await connection.execute(
-                        text(
-                            "INSERT INTO participants (participant_id, programme_id, track, status, "
-                            "cpr_pseudonym, cpr_encrypted, cpr_masked, referred_on, enrolled_on, created_at, "
-                            "updated_at) VALUES (:id, 'p-1', :track, 'x', :id, 'x', 'x', :on, :enrolled, :at, :at)"
-                        ),
-                        {"id": f"id-{n}", "track": track, "on": at.date(), "enrolled": at.date() if enrolled else None,
-                         "at": at},
-                    )  # fmt: skip
-        finally:
-            await engine.dispose()
+    async def fill(connection: AsyncConnection) -> None:
+        await connection.execute(
+            text("INSERT INTO programmes (programme_id, name, created_at) VALUES ('p-1', 'P', :at)"),
+            {"at": at},
+        )
+        for n, (track, enrolled) in enumerate(
+            [("syge", True), ("syge", True), ("syge", False), ("job", True), ("job", False)]
+        ):
+            await connection.execute(
+                text(
+                    "INSERT INTO participants (participant_id, programme_id, track, status, "
+                    "cpr_pseudonym, cpr_encrypted, cpr_masked, referred_on, enrolled_on, created_at, "
+                    "updated_at) VALUES (:id, 'p-1', :track, 'x', :id, 'x', 'x', :on, :enrolled, :at, :at)"
+                ),
+                {"id": f"id-{n}", "track": track, "on": at.date(), "enrolled": at.date() if enrolled else None,
+                 "at": at},
+            )  # fmt: skip
 
-    async def seats() -> dict[str, int]:
-        engine = create_engine(settings)
-        try:
-            async with engine.connect() as connection:
-                rows = await connection.execute(text("SELECT track, taken FROM track_seats"))
-                return dict(rows.all())
-        finally:
-            await engine.dispose()
+    async def seats(connection: AsyncConnection) -> dict[str, int]:
+        return dict((await connection.execute(text("SELECT track, taken FROM track_seats"))).all())
 
-    asyncio.run(fill())
+    _on_database(settings, fill)
     upgrade_head(settings, INTAKE_MIGRATIONS)
-    assert asyncio.run(seats()) == {"syge": 2, "job": 1}
+    assert _on_database(settings, seats) == {"syge": 2, "job": 1}
     command.downgrade(config, "base")
