@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.loadgen import KeptAliveConnection
 from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
-from libs.common.auth import Role, issue_token
+from libs.common.auth import Role
 from libs.common.db import apply_sqlite_pragmas
+from libs.common.devtoken import dev_token
 from libs.common.ids import uuid7_str
-from libs.common.settings import CommonSettings
 from services.progression.models import StatusRecordRow
 
 SEED = json.loads(
@@ -43,7 +43,7 @@ PARTICIPANTS = 50
 
 
 def headers(role: Role) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(CommonSettings(), role=role)}"}
+    return {"Authorization": f"Bearer {dev_token(role)}"}
 
 
 async def setup_participants(intake: str, progression: str) -> list[str]:

@@ -4,6 +4,7 @@ services as uvicorn processes. Used by ``make run`` and by the end-to-end tests.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -13,15 +14,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlparse
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from deploy.nats_auth import USERS, Tls, write_server_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"intake": 8001, "progression": 8002, "settlement": 8003}
@@ -107,11 +110,31 @@ class Process:
         self.stop(timeout=5, sig=signal.SIGKILL)
 
 
-def start_nats(host: str, port: int, store_dir: Path, log_path: Path | None = None) -> Process:
+def start_nats(
+    host: str,
+    port: int,
+    store_dir: Path,
+    log_path: Path | None = None,
+    *,
+    passwords: Mapping[str, str] | None = None,
+    tls: Tls | None = None,
+    extra_users: Mapping[str, dict[str, Any]] | None = None,
+) -> Process:
+    """nats-server with JetStream and the platform's users and permissions (deploy/nats_auth.py), its
+    configuration written beside ``store_dir``. ``passwords`` per user; without them every user has
+    NATS_PASSWORD (the tests' one environment for in-process services)."""
+    if passwords is None:
+        shared = os.environ.get("NATS_PASSWORD")
+        if not shared:
+            raise RuntimeError("start_nats needs passwords (or NATS_PASSWORD for every user)")
+        passwords = dict.fromkeys([*USERS, *(extra_users or {})], shared)
     store_dir.mkdir(parents=True, exist_ok=True)
+    config = write_server_config(
+        store_dir.with_name(store_dir.name + ".conf"), passwords, tls, extra_users=extra_users
+    )
     log_file = open(log_path, "ab") if log_path else None
     popen = subprocess.Popen(
-        [nats_server_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store_dir)],
+        [nats_server_binary(), "-c", str(config), "-a", host, "-p", str(port), "-js", "-sd", str(store_dir)],
         stdout=log_file or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
@@ -125,6 +148,23 @@ def start_nats(host: str, port: int, store_dir: Path, log_path: Path | None = No
             raise RuntimeError("nats-server did not start within 15 s")
         time.sleep(0.05)
     return Process("nats-server", popen, log_path, log_file)
+
+
+# Where `make run` keeps what a developer's other commands need to reach its NATS and issuer: the
+# generated NATS passwords and the URL (var/dev/), and the issuer's key (var/issuer/). Never wiped by a
+# demo run, so `make token` and `make rebuild` keep working.
+DEV_DIR = REPO_ROOT / "var" / "dev"
+DEV_NATS_PASSWORDS = DEV_DIR / "nats-passwords.json"
+DEV_NATS_URL = DEV_DIR / "nats-url"
+
+
+def development_nats_credentials(user: str) -> dict[str, str]:
+    """NATS_URL, NATS_USER and NATS_PASSWORD of ``user`` on the NATS that `make run` started, for the
+    operator commands and examples on a developer's machine; nothing when it has not run."""
+    if not DEV_NATS_PASSWORDS.exists() or not DEV_NATS_URL.exists():
+        return {}
+    passwords = json.loads(DEV_NATS_PASSWORDS.read_text())
+    return {"NATS_URL": DEV_NATS_URL.read_text().strip(), "NATS_USER": user, "NATS_PASSWORD": passwords[user]}
 
 
 def start_service(name: str, port: int, env: dict[str, str], log_path: Path | None) -> Process:

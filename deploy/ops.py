@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -42,14 +43,14 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.local import drop_schemas
+from deploy.local import development_nats_credentials, drop_schemas
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
 from libs.common.deadletters import list_dead_letters, redrive
 from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
 from libs.common.logging import configure_logging
 from libs.common.migrations import upgrade_head_async
-from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, ensure_stream
+from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, connect_options, ensure_stream
 from libs.common.outbox import unpublished
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
@@ -101,8 +102,25 @@ def service_ops(name: str) -> ServiceOps:
     )
 
 
+def operator_settings(ops: ServiceOps) -> CommonSettings:
+    """The service's settings with the operator's NATS user (a service's own may not replay the
+    stream or delete a letter): NATS_USER and its credentials from the environment, or on a developer's
+    machine those `make run` generated."""
+    if "NATS_USER" in os.environ or "NATS_CREDS_FILE" in os.environ or "NATS_NKEY_SEED" in os.environ:
+        return ops.settings_class()
+    overrides: dict[str, Any] = {"nats_user": "operator"}
+    development = development_nats_credentials("operator")
+    if development and "NATS_PASSWORD" not in os.environ:
+        overrides["nats_password"] = development["NATS_PASSWORD"]
+        if "NATS_URL" not in os.environ:
+            overrides["nats_url"] = development["NATS_URL"]
+    return ops.settings_class(**overrides)
+
+
 async def connect(settings: CommonSettings) -> tuple[NatsClient, JetStreamContext]:
-    client = await nats.connect(servers=[settings.nats_url], connect_timeout=5, name="sib-ops")
+    client = await nats.connect(
+        servers=[settings.nats_url], connect_timeout=5, name="sib-ops", **connect_options(settings)
+    )
     js = client.jetstream(timeout=10)
     await ensure_stream(js, settings)
     return client, js
@@ -112,7 +130,7 @@ async def connect(settings: CommonSettings) -> tuple[NatsClient, JetStreamContex
 
 
 async def cmd_dead_letters(ops: ServiceOps, consumer: str | None) -> int:
-    settings = ops.settings_class()
+    settings = operator_settings(ops)
     client, js = await connect(settings)
     try:
         letters = await list_dead_letters(js, settings, consumer=consumer, limit=100_000)
@@ -128,7 +146,7 @@ async def cmd_dead_letters(ops: ServiceOps, consumer: str | None) -> int:
 
 
 async def cmd_redrive(ops: ServiceOps, ids: Sequence[int], consumer: str | None) -> int:
-    settings = ops.settings_class()
+    settings = operator_settings(ops)
     await upgrade_head_async(settings, ops.migrations_dir)
     database = Database(settings)
     client, js = await connect(settings)
@@ -314,7 +332,7 @@ async def rebuild(
     ops: ServiceOps, live_settings: CommonSettings | None = None
 ) -> tuple[ReplayStats, dict[str, Any]]:
     """Replay into an empty database beside the live one and compare; returns stats and report."""
-    live_settings = live_settings or ops.settings_class()
+    live_settings = live_settings or operator_settings(ops)
     target = rebuild_settings(ops, live_settings)
     await empty_database(target)
     await upgrade_head_async(target, ops.migrations_dir)
@@ -339,7 +357,7 @@ async def cmd_rebuild(ops: ServiceOps, do_replace: bool) -> int:
     if do_replace and not ops.replaceable:
         print(f"{ops.name} holds data of its own beside its read model; --replace is for settlement only")
         return 2
-    live = ops.settings_class()
+    live = operator_settings(ops)
     stats, report = await rebuild(ops, live)
     print(
         f"replayed {stats.events:,} events in {stats.seconds:.1f} s "

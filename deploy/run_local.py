@@ -5,7 +5,9 @@ URLs and a development token per role. Ctrl-C stops everything it started.
 ``make run`` (DEMO=1, the default) runs on a fresh demo database (SQLite under ``var/demo/``, or
 PostgreSQL schemas ``demo_<service>``, wiped at start) and a nats-server of its own with an empty
 stream (under ``var/demo/nats``), so old events never mix in. ``make run DEMO=0`` starts the services
-empty on the usual databases (``var/``) and uses the NATS at NATS_URL when one answers there.
+empty on the usual databases (``var/``). Either way NATS runs with a user per service and generated
+development passwords (var/dev/), unless NATS_URL is set, and a development token issuer serves its JWKS
+(key under var/issuer/).
 """
 
 from __future__ import annotations
@@ -14,26 +16,30 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
-from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
 import httpx
 
 from deploy.local import (
+    DEV_NATS_PASSWORDS,
+    DEV_NATS_URL,
     REPO_ROOT,
     SERVICES,
     Process,
     drop_schemas,
     free_port,
-    nats_host_port,
     port_answers,
     start_nats,
     start_service,
     wait_ready,
 )
-from libs.common.auth import ALL_PROGRAMMES, Role, issue_token
+from deploy.nats_auth import development_passwords
+from libs.common.auth import ALL_PROGRAMMES, SERVICE_ROLES, Role
+from libs.common.devtoken import DevelopmentIssuer, dev_token, issuer_directory
 from libs.common.migrations import upgrade_head
 from libs.common.settings import CommonSettings
 from libs.simulator.run import Config as SimulatorConfig
@@ -44,6 +50,7 @@ from services.settlement.settings import SettlementSettings
 
 SEED = REPO_ROOT / "deploy" / "seed" / "hedensted-2022.json"
 SPENDING_SEED = REPO_ROOT / "deploy" / "seed" / "hedensted-spending.json"
+PERSON_ROLES = [role for role in Role if role not in SERVICE_ROLES]
 SETTINGS = {"intake": IntakeSettings, "progression": ProgressionSettings, "settlement": SettlementSettings}
 
 
@@ -79,6 +86,51 @@ def drop_demo_schemas(common: CommonSettings) -> None:
     asyncio.run(drop_schemas(common.resolved_database_url, [f"demo_{name}" for name in SERVICES]))
 
 
+def start_issuer(started: list[Process], var: Path) -> str:
+    """The development token issuer as a process of its own (its key under var/issuer/): the services
+    verify its tokens against the JWKS it serves, as they would a municipality's provider's."""
+    port = int(os.environ.get("DEV_ISSUER_PORT", "8000"))
+    if port_answers("127.0.0.1", port):
+        port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    DevelopmentIssuer.load_or_create(issuer_directory(), url)  # the key and the clients, before serving
+    log_file = var / "log" / "issuer.log"
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "libs.common.devtoken", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=open(log_file, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    started.append(Process("issuer", popen, log_file))
+    deadline = time.monotonic() + 15
+    while not port_answers("127.0.0.1", port):
+        if popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the development issuer did not start; see {log_file}")
+        time.sleep(0.05)
+    return url
+
+
+def start_own_nats(started: list[Process], var: Path) -> tuple[str, dict[str, str]]:
+    """A nats-server of our own with the platform's users and permissions and generated development
+    passwords; NATS_URL set explicitly means that server is used instead, with credentials from the
+    environment (a server that merely answers on 4222 is never used silently)."""
+    if "NATS_URL" in os.environ:
+        url = os.environ["NATS_URL"]
+        print(f"using the NATS at {url} (NATS_URL); credentials from the environment")
+        return url, {}
+    passwords = development_passwords(DEV_NATS_PASSWORDS)
+    port = 4223 if not port_answers("127.0.0.1", 4223) else free_port()
+    url = f"nats://127.0.0.1:{port}"
+    print(f"starting nats-server with JetStream and authentication at {url} (data in {var / 'nats'})")
+    started.append(
+        start_nats("127.0.0.1", port, var / "nats", var / "log" / "nats-server.log", passwords=passwords)
+    )
+    DEV_NATS_URL.parent.mkdir(parents=True, exist_ok=True)
+    DEV_NATS_URL.write_text(url + "\n")
+    return url, passwords
+
+
 def main() -> int:
     common = CommonSettings()
     demo = demo_wanted()
@@ -86,8 +138,7 @@ def main() -> int:
     if demo:
         var = common.var_dir / "demo"
         shutil.rmtree(var, ignore_errors=True)
-        nats_port = 4223 if not port_answers("127.0.0.1", 4223) else free_port()
-        env = {"VAR_DIR": str(var), "NATS_URL": f"nats://127.0.0.1:{nats_port}"}
+        env = {"VAR_DIR": str(var)}
         if common.is_postgres:
             drop_demo_schemas(common)
     else:
@@ -108,13 +159,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        nats_url = env.get("NATS_URL", common.nats_url)
-        host, port = nats_host_port(nats_url)
-        if port_answers(host, port) and not demo:
-            print(f"NATS already answers at {nats_url}: using it")
-        else:
-            print(f"starting nats-server with JetStream at {nats_url} (data in {var / 'nats'})")
-            started.append(start_nats(host, port, var / "nats", var / "log" / "nats-server.log"))
+        nats_url, nats_passwords = start_own_nats(started, var)
+        env["NATS_URL"] = nats_url
+        issuer_url = start_issuer(started, var)
+        issuer = DevelopmentIssuer.load_or_create(issuer_directory(), issuer_url)
+        print(f"development token issuer at {issuer_url} (key in {issuer_directory()})")
+        env["OIDC_ISSUER"] = issuer_url
 
         for name in SERVICES:
             overrides: dict[str, object] = {"var_dir": var, "nats_url": nats_url}
@@ -131,7 +181,13 @@ def main() -> int:
         for name, default_port in SERVICES.items():
             port_for = int(os.environ.get(f"{name.upper()}_PORT", default_port))
             urls[name] = f"http://127.0.0.1:{port_for}"
+            # Each service its own NATS user and, where it calls another service, its own client.
             service_env = env | ({"DATABASE_SCHEMA": env_for_schema[name]} if name in env_for_schema else {})
+            if nats_passwords:
+                service_env |= {"NATS_USER": name, "NATS_PASSWORD": nats_passwords[name]}
+            client = issuer.clients.get(f"sib-{name}")
+            if client is not None:
+                service_env["OIDC_CLIENT_SECRET"] = client.secret
             if name == "progression":
                 service_env["INTAKE_URL"] = urls["intake"]
             if name == "settlement":
@@ -144,7 +200,7 @@ def main() -> int:
                 wait_ready(urls[process.name], process, timeout=30)
         print(f"all three services ready in {time.monotonic() - began:.1f} s")
 
-        admin = issue_token(common, role=Role.admin, programmes=[ALL_PROGRAMMES], ttl=timedelta(days=7))
+        admin = dev_token(Role.admin, subject="make-run")
         seed = json.loads(SEED.read_text())
         response = httpx.post(
             f"{urls['intake']}/v1/programmes",
@@ -170,17 +226,24 @@ def main() -> int:
                     settlement_url=urls["settlement"],
                     programme_id=seed["programme_id"],
                 ),
-                settings=common,
             )
 
         print("\nServices (OpenAPI at /docs, health at /healthz and /readyz, metrics at /metrics):")
         for name, url in urls.items():
             print(f"  {name:<12} {url}/docs    log: {var / 'log' / (name + '.log')}")
-        print(f"\nDevelopment tokens (programme scope: {seed['programme_id']}; admin: every programme):")
-        for role in Role:
+        print(
+            f"\nDevelopment tokens, valid for an hour (programme scope: {seed['programme_id']}; admin: every "
+            "programme; `make token ROLE=... PROGRAMME=...` makes more):"
+        )
+        for role in PERSON_ROLES:
             scope = [ALL_PROGRAMMES] if role is Role.admin else [seed["programme_id"]]
+            print(f"  {role.value:<11} {dev_token(role, scope, f'make-run-{role.value}')}")
+        if nats_passwords:
             print(
-                f"  {role.value:<11} {issue_token(common, role=role, programmes=scope, ttl=timedelta(days=7))}"
+                f"\nNATS at {nats_url} with a user per service; for integrators (read-only):\n"
+                f"  NATS_URL={nats_url} NATS_USER=integrator NATS_PASSWORD={nats_passwords['integrator']}\n"
+                f"  make rebuild / make redrive / make dead-letters use the operator user (passwords in "
+                f"{DEV_NATS_PASSWORDS.relative_to(REPO_ROOT)})"
             )
         print(
             '\nTry: curl -H "Authorization: Bearer <admin token>" '

@@ -1,10 +1,13 @@
-"""Shared fixtures: a real nats-server per test on a free port, and a real database (SQLite, plus
-PostgreSQL at 127.0.0.1:5432 when it answers; skipped with a reason otherwise)."""
+"""Shared fixtures: a real nats-server per test on a free port, a real database (SQLite, plus
+PostgreSQL at 127.0.0.1:5432 when it answers; skipped with a reason otherwise), and a development token
+issuer per test process, served over HTTP, whose JWKS every service of the tests verifies against."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +15,51 @@ from pathlib import Path
 import pytest
 
 from deploy.local import drop_schemas, free_port, port_answers, start_nats
+from deploy.nats_auth import UNRESTRICTED
+from libs.common.devtoken import DevelopmentIssuer, IssuerServer
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_URL = os.environ.get("SIB_TEST_POSTGRES_URL", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
+
+
+# One secret for every service client of the test issuer: the in-process services of a test share
+# one environment (OIDC_CLIENT_SECRET). The e2e stack's processes get the same.
+TEST_CLIENT_SECRET = "test-service-client-secret-for-the-suite"
+TEST_NATS_PASSWORD = "test-nats-password-for-every-user"
+# The messaging machinery's own tests run a made-up service, testsvc, that makes its own streams and
+# consumers: the tests' servers give it every right. The platform's users keep theirs.
+TEST_USERS = {"testsvc": UNRESTRICTED}
+_issuer_server: IssuerServer | None = None
+_issuer_dir: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection, since test modules build settings at import: the issuer's URL and key
+    directory go into the environment that settings, ``dev_token`` and started processes read."""
+    global _issuer_server, _issuer_dir
+    _issuer_dir = Path(tempfile.mkdtemp(prefix="sib-test-issuer-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    issuer = DevelopmentIssuer.load_or_create(_issuer_dir, url, client_secret=TEST_CLIENT_SECRET)
+    _issuer_server = IssuerServer(issuer, "127.0.0.1", port).start()
+    os.environ["OIDC_ISSUER"] = url
+    os.environ["DEV_ISSUER_DIR"] = str(_issuer_dir)
+    os.environ["OIDC_CLIENT_SECRET"] = TEST_CLIENT_SECRET
+    # Every NATS user of the tests' servers has this password (deploy.local.start_nats); each service
+    # connects as its own user, with its own permissions.
+    os.environ["NATS_PASSWORD"] = TEST_NATS_PASSWORD
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _issuer_server is not None:
+        _issuer_server.stop()
+    if _issuer_dir is not None:
+        shutil.rmtree(_issuer_dir, ignore_errors=True)
+
+
+def issuer_for_tests() -> DevelopmentIssuer:
+    assert _issuer_dir is not None
+    return DevelopmentIssuer.load_or_create(_issuer_dir)
 
 
 def postgres_available() -> bool:
@@ -25,7 +70,9 @@ def postgres_available() -> bool:
 def nats_url(tmp_path: Path) -> Iterator[str]:
     """A nats-server of the test's own with JetStream, never the machine's on 4222."""
     port = free_port()
-    process = start_nats("127.0.0.1", port, tmp_path / "nats", tmp_path / "nats-server.log")
+    process = start_nats(
+        "127.0.0.1", port, tmp_path / "nats", tmp_path / "nats-server.log", extra_users=TEST_USERS
+    )
     try:
         yield f"nats://127.0.0.1:{port}"
     finally:

@@ -4,7 +4,12 @@ A standalone example for integrators (needs only nats-py: ``pip install nats-py`
 ``--since`` it shows new events only; with ``--since`` it first replays the stream from that time.
 Delivery is at least once, so it skips an event whose CloudEvent ``id`` it has already printed.
 
-    python subscriber.py --since 2026-11-01T00:00:00Z --subject 'sib.progression.>'
+It connects with the integrators' read-only NATS credentials, from the environment so they never show
+in a process list: a creds file (``NATS_CREDS_FILE``) or a user and password (``NATS_USER``, default
+``integrator``, and ``NATS_PASSWORD``); ``NATS_TLS_CA`` for a server with a private CA. Replies come to
+the user's own inbox prefix (``_INBOX.<user>``), the only one its permissions let it read.
+
+    NATS_PASSWORD=... python subscriber.py --url tls://nats.example:4222 --since 2026-11-01T00:00:00Z
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import ssl
 import sys
 from datetime import datetime
 
@@ -41,8 +48,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def credentials() -> dict[str, object]:
+    user = os.environ.get("NATS_USER", "integrator")
+    options: dict[str, object] = {"inbox_prefix": f"_INBOX.{user}"}
+    if os.environ.get("NATS_CREDS_FILE"):
+        options["user_credentials"] = os.environ["NATS_CREDS_FILE"]
+    elif os.environ.get("NATS_PASSWORD"):
+        options |= {"user": user, "password": os.environ["NATS_PASSWORD"]}
+    if os.environ.get("NATS_TLS_CA"):
+        options["tls"] = ssl.create_default_context(cafile=os.environ["NATS_TLS_CA"])
+    return options
+
+
 async def run(args: argparse.Namespace) -> int:
-    nc = await nats.connect(args.url, connect_timeout=5)
+    async def on_error(exc: Exception) -> None:
+        print(f"NATS: {exc}", file=sys.stderr)
+
+    nc = await nats.connect(
+        args.url, connect_timeout=5, max_reconnect_attempts=2, error_cb=on_error, **credentials()
+    )
     js = nc.jetstream()
     if args.since is None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)

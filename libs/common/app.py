@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.admin import admin_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
+from libs.common.auth import TokenVerifier
 from libs.common.db import Database, sqlite_file
 from libs.common.errors import PayloadTooLarge, ServiceUnavailable, install_problem_handlers, problem_response
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
@@ -122,6 +123,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
             for hook in definition.shutdown_hooks:
                 await hook()
             await link.close()
+            await app.state.token_verifier.close()
             await database.dispose()
             log.info("service_stopped")
 
@@ -134,6 +136,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
     for key, value in definition.extra_state.items():
         setattr(app.state, key, value)
     install_problem_handlers(app)

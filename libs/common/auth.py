@@ -1,28 +1,32 @@
-"""JWT bearer auth (PyJWT, HS256): a role and a programme scope per token.
+"""Bearer tokens from an OpenID Connect provider, verified against its JWKS: a role, a programme scope
+and a subject per token.
 
-Claims: ``sub``, ``role`` (one of :class:`Role`), ``programmes`` (programme ids the holder may act on;
-``["*"]`` means every programme), ``iss``, ``aud``, ``iat``, ``exp``.
+The services never sign a token. Policy: an asymmetric signature (ES256 or EdDSA) by a key the
+provider publishes; ``iss`` the configured issuer; ``aud`` naming this service; ``exp``, ``iat`` and
+``sub`` present; a lifetime (``exp - iat``) of at most ``TOKEN_MAX_LIFETIME``. The claims that carry the
+role and the programmes, and the mapping of the provider's role names, are settings. The ``"*"``
+programme scope is honoured only for ``admin`` and the service identities; anyone else holding it is
+scoped to nothing.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from libs.common.clock import utcnow
 from libs.common.errors import Forbidden, Unauthorized
+from libs.common.oidc import KeySet, OidcProvider
 from libs.common.settings import CommonSettings
 
-ALGORITHM = "HS256"
 ALL_PROGRAMMES = "*"
 
 
@@ -32,6 +36,19 @@ class Role(StrEnum):
     investor = "investor"
     integrator = "integrator"
     admin = "admin"
+    # The services' own identities: each may make exactly the calls the architecture has.
+    progression_service = "progression-service"
+    settlement_service = "settlement-service"
+
+
+SERVICE_ROLES = frozenset({Role.progression_service, Role.settlement_service})
+# Roles whose tokens may hold every programme ("*").
+ALL_PROGRAMME_ROLES = SERVICE_ROLES | {Role.admin}
+# The service clients an identity provider registers (client id -> role, audiences it may call).
+SERVICE_CLIENTS: dict[str, tuple[Role, tuple[str, ...]]] = {
+    "sib-progression": (Role.progression_service, ("sib-intake",)),
+    "sib-settlement": (Role.settlement_service, ("sib-progression",)),
+}
 
 
 @dataclass(frozen=True)
@@ -48,88 +65,126 @@ class Principal:
             raise Forbidden("This token is not scoped to the programme.")
 
 
-def issue_token(
-    settings: CommonSettings,
-    *,
-    role: Role | str,
-    programmes: Iterable[str] = (ALL_PROGRAMMES,),
-    subject: str | None = None,
-    ttl: timedelta = timedelta(hours=12),
-) -> str:
-    role = Role(role)
-    now = utcnow()
-    claims = {
-        "sub": subject or f"dev-{role.value}",
-        "role": role.value,
-        "programmes": sorted(set(programmes)),
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "iat": now,
-        "exp": now + ttl,
-    }
-    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
-# Verified tokens, so a client's every request does not verify its token again: (secret, audience,
-# issuer, token) -> (principal, expiry as a POSIX time). Only tokens that passed verification are kept,
-# and an entry is used only before its token's exp.
-_VERIFIED: OrderedDict[tuple[str, str, str, str], tuple[Principal, float]] = OrderedDict()
-_VERIFIED_MAX = 4096
+class TokenVerifier:
+    """Verifies bearer tokens for one service; verified tokens are kept until they expire, so a
+    client's every request does not verify its token again."""
+
+    CACHE_SIZE = 4096
+
+    def __init__(self, settings: CommonSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.provider = OidcProvider(settings, transport)
+        self.keys = KeySet(self.provider)
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        settings = self.settings
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("The token is not valid.") from exc
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in settings.token_algorithms:
+            raise Unauthorized("The token is not signed with an accepted algorithm.")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("The token names no signing key (kid).")
+        key = await self.keys.key(kid)
+        if key is None:
+            raise Unauthorized("The token is signed by a key the identity provider does not publish.")
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[algorithm],
+                audience=settings.resolved_token_audience,
+                issuer=settings.expected_issuer,
+                leeway=settings.token_leeway_seconds,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("The token is not meant for this service (aud).") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("The token is not valid.") from exc
+        try:
+            lifetime = float(claims["exp"]) - float(claims["iat"])
+        except (TypeError, ValueError) as exc:
+            raise Unauthorized("The token's exp and iat must be numbers.") from exc
+        if lifetime > settings.token_max_lifetime.total_seconds():
+            raise Unauthorized("The token's lifetime is longer than this service accepts.")
+        role = self._role(claims)
+        programmes = _claim(claims, settings.token_programmes_claim)
+        if programmes is None:
+            programmes = []
+        if not isinstance(programmes, list) or not all(isinstance(p, str) for p in programmes):
+            raise Unauthorized("The token's programmes claim must be a list of programme ids.")
+        scope = frozenset(programmes)
+        if ALL_PROGRAMMES in scope and role not in ALL_PROGRAMME_ROLES:
+            scope = scope - {ALL_PROGRAMMES}
+        return Principal(subject=str(claims["sub"]), role=role, programmes=scope), float(claims["exp"])
+
+    def _role(self, claims: dict[str, Any]) -> Role:
+        value = _claim(claims, self.settings.token_role_claim)
+        names = value if isinstance(value, list) else [value]
+        mapping = self.settings.token_role_map
+        roles = set()
+        for name in names:
+            if not isinstance(name, str):
+                continue
+            mapped = mapping.get(name, name if not mapping else None)
+            if mapped is not None and mapped in Role._value2member_map_:
+                roles.add(Role(mapped))
+        if len(roles) != 1:
+            raise Unauthorized("The token must carry exactly one known role.")
+        return roles.pop()
+
+    async def close(self) -> None:
+        await self.provider.close()
 
 
-def decode_token(settings: CommonSettings, token: str) -> Principal:
-    key = (settings.jwt_secret.get_secret_value(), settings.jwt_audience, settings.jwt_issuer, token)
-    cached = _VERIFIED.get(key)
-    if cached is not None and time.time() < cached[1]:
-        return cached[0]
-    principal, expires = _verify(settings, token)
-    _VERIFIED[key] = (principal, expires)
-    if len(_VERIFIED) > _VERIFIED_MAX:
-        _VERIFIED.popitem(last=False)
-    return principal
-
-
-def _verify(settings: CommonSettings, token: str) -> tuple[Principal, float]:
-    try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret.get_secret_value(),
-            algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            options={"require": ["exp", "sub", "iss", "aud"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired.") from exc
-    except jwt.InvalidTokenError as exc:
-        raise Unauthorized("The token is not valid.") from exc
-    try:
-        role = Role(str(claims.get("role")))
-    except ValueError as exc:
-        raise Unauthorized("The token has no known role.") from exc
-    programmes = claims.get("programmes", [])
-    if not isinstance(programmes, list) or not all(isinstance(p, str) for p in programmes):
-        raise Unauthorized("The token's programmes claim must be a list of programme ids.")
-    principal = Principal(subject=str(claims["sub"]), role=role, programmes=frozenset(programmes))
-    return principal, float(claims["exp"])
-
-
-_bearer = HTTPBearer(auto_error=False, description="A JWT from `make token ROLE=... PROGRAMME=...`.")
+_bearer = HTTPBearer(
+    auto_error=False, description="A JWT from the identity provider (`make token ROLE=...`)."
+)
 
 
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The caller the bearer token names (401 without a valid one)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
-    settings: CommonSettings = request.app.state.settings
-    return decode_token(settings, credentials.credentials)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(credentials.credentials)
 
 
 async def authenticate(request: Request, credentials: BearerCredentials) -> Principal:
-    return principal_of(request, credentials)
+    """Any person's token (a route open to every role); service identities are refused here and may
+    make only the calls that name their role in ``require_roles``."""
+    principal = await principal_of(request, credentials)
+    if principal.role in SERVICE_ROLES:
+        raise Forbidden(f"The service identity {principal.role.value} may not make this call.")
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
@@ -144,11 +199,13 @@ def check_role(principal: Principal, allowed: frozenset[Role]) -> Principal:
     return principal
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+def require_roles(
+    *roles: Role,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
     """A dependency that lets only the given roles through (403 otherwise)."""
     allowed = frozenset(roles)
 
-    async def dependency(principal: CurrentPrincipal) -> Principal:
-        return check_role(principal, allowed)
+    async def dependency(request: Request, credentials: BearerCredentials) -> Principal:
+        return check_role(await principal_of(request, credentials), allowed)
 
     return dependency

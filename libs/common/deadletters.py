@@ -19,7 +19,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from libs.common.db import Database
-from libs.common.events import CloudEvent, UnknownEventType, parse_payload
+from libs.common.events import CloudEvent, UnknownEventType, origin_problem, parse_payload
 from libs.common.logging import get_logger
 from libs.common.nats import (
     DL_CONSUMER,
@@ -27,6 +27,7 @@ from libs.common.nats import (
     DL_ERROR,
     DL_EVENT_TYPE,
     DL_FAILED_AT,
+    DL_SERVICE,
     DL_STREAM_SEQ,
     DL_SUBJECT,
     ConsumerSpec,
@@ -45,6 +46,10 @@ log = get_logger(__name__)
 class DeadLetter:
     id: int
     consumer: str
+    service: str
+    # Where the letter is in the dead-letter stream: sib-dlq.<service>.<consumer>, which only that
+    # service's NATS user may publish on.
+    letter_subject: str
     subject: str
     stream_seq: int
     deliveries: int
@@ -62,7 +67,7 @@ def _filter(settings: CommonSettings, consumer: str | None) -> str:
     return f"{settings.subject_prefix}-dlq.{settings.service_name}.{consumer or '*'}"
 
 
-def _letter(seq: int, data: bytes, headers: dict[str, str] | None) -> DeadLetter:
+def _letter(seq: int, letter_subject: str, data: bytes, headers: dict[str, str] | None) -> DeadLetter:
     headers = headers or {}
     try:
         event: dict[str, Any] | None = json.loads(data)
@@ -72,6 +77,8 @@ def _letter(seq: int, data: bytes, headers: dict[str, str] | None) -> DeadLetter
     return DeadLetter(
         id=seq,
         consumer=headers.get(DL_CONSUMER, ""),
+        service=headers.get(DL_SERVICE, ""),
+        letter_subject=letter_subject,
         subject=headers.get(DL_SUBJECT, ""),
         stream_seq=int(headers.get(DL_STREAM_SEQ, "0") or 0),
         deliveries=int(headers.get(DL_DELIVERIES, "0") or 0),
@@ -100,9 +107,25 @@ async def list_dead_letters(
         except NotFoundError:
             break
         assert raw.seq is not None
-        letters.append(_letter(raw.seq, raw.data or b"", raw.headers))
+        letters.append(_letter(raw.seq, raw.subject or "", raw.data or b"", raw.headers))
         seq = raw.seq + 1
     return letters
+
+
+def foreign_letter(settings: CommonSettings, letter: DeadLetter) -> str | None:
+    """Why a letter is not one this service's consumer wrote (None when it is): it must sit on this
+    service's own dead-letter subject, say so in its header, and hold an event that may be on the
+    subject it was first delivered from."""
+    own = f"{settings.subject_prefix}-dlq.{settings.service_name}.{letter.consumer}"
+    if letter.letter_subject != own or letter.service != settings.service_name:
+        return f"not written by {settings.service_name}'s consumer {letter.consumer or '(none)'}"
+    if letter.event is None:
+        return None  # not JSON: fails below with its own reason
+    try:
+        event = CloudEvent.model_validate(letter.event)
+    except ValidationError:
+        return None
+    return origin_problem(letter.subject, event, settings.subject_prefix)
 
 
 @dataclass(frozen=True)
@@ -110,7 +133,7 @@ class RedriveResult:
     id: int
     consumer: str
     event_id: str | None
-    outcome: str  # applied, duplicate, failed, unknown_consumer
+    outcome: str  # applied, duplicate, failed, unknown_consumer, refused
     error: str | None = None
 
 
@@ -131,6 +154,11 @@ async def redrive(
     wanted = set(ids) if ids else None
     for letter in letters:
         if wanted is not None and letter.id not in wanted:
+            continue
+        refusal = foreign_letter(settings, letter)
+        if refusal is not None:
+            log.warning("dead_letter_refused", dead_letter=letter.id, reason=refusal)
+            results.append(RedriveResult(letter.id, letter.consumer, letter.event_id, "refused", refusal))
             continue
         spec = by_name.get(letter.consumer)
         if spec is None:

@@ -86,6 +86,17 @@ def subject_for(event_type: str, prefix: str) -> str:
     return f"{prefix}.{event_type[len(TYPE_PREFIX) :]}"
 
 
+def origin_problem(subject: str, event: CloudEvent, prefix: str) -> str | None:
+    """Why an event may not be taken from ``subject`` (None when it may): its ``type`` must be the
+    subject's, and its ``source`` the service that owns the subject."""
+    if not event.type.startswith(TYPE_PREFIX) or subject != subject_for(event.type, prefix):
+        return f"the type {event.type[:200]} does not belong on the subject {subject}"
+    owner = subject[len(prefix) + 1 :].split(".", 1)[0]
+    if event.source != _source_of(event.type):
+        return f"the source {event.source[:200]} is not {owner}, the owner of {subject}"
+    return None
+
+
 def _stamp(correlation_id: str | None, time: datetime | None) -> tuple[datetime, str | None]:
     """A new event's time (aware; now when not given) and correlation id (the request's when not given)."""
     at = time or utcnow()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,7 +29,14 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from libs.common.clock import utcnow
 from libs.common.db import Database
-from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
+from libs.common.events import (
+    CloudEvent,
+    EventPayload,
+    UnknownEventType,
+    origin_problem,
+    parse_payload,
+    subject_for,
+)
 from libs.common.logging import correlation_scope, get_logger
 from libs.common.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from libs.common.settings import CommonSettings
@@ -46,6 +54,31 @@ DL_DELIVERIES = "Sib-Dead-Deliveries"
 DL_EVENT_TYPE = "Sib-Dead-Event-Type"
 DL_ERROR = "Sib-Dead-Error"
 DL_FAILED_AT = "Sib-Dead-Failed-At"
+
+
+def connect_options(settings: CommonSettings) -> dict[str, Any]:
+    """How to authenticate to NATS, as ``nats.connect`` keywords: a creds file, an nkey seed, or a
+    user and password (the user defaults to the service's name), and TLS when asked for. Never part of
+    the URL, which is logged."""
+    options: dict[str, Any] = {"inbox_prefix": settings.resolved_nats_inbox_prefix}
+    if settings.nats_creds_file is not None:
+        options["user_credentials"] = str(settings.nats_creds_file)
+    elif settings.nats_nkey_seed is not None:
+        options["nkeys_seed_str"] = settings.nats_nkey_seed.get_secret_value()
+    elif settings.nats_password is not None:
+        options["user"] = settings.resolved_nats_user
+        options["password"] = settings.nats_password.get_secret_value()
+    if settings.nats_tls_required:
+        context = ssl.create_default_context(
+            cafile=str(settings.nats_tls_ca) if settings.nats_tls_ca is not None else None
+        )
+        if settings.nats_tls_cert is not None:
+            context.load_cert_chain(
+                str(settings.nats_tls_cert),
+                str(settings.nats_tls_key) if settings.nats_tls_key is not None else None,
+            )
+        options["tls"] = context
+    return options
 
 
 def describe_error(exc: BaseException) -> str:
@@ -97,6 +130,7 @@ class NatsLink:
             error_cb=self._on_error,
             disconnected_cb=self._on_disconnected,
             reconnected_cb=self._on_reconnected,
+            **connect_options(self.settings),
         )
         self.client = client
         self._js = client.jetstream(timeout=5)
@@ -477,10 +511,16 @@ class EventConsumer:
         return outcomes
 
     def _parse(self, msg: Msg) -> CloudEvent:
+        """The CloudEvent, if it may be on the subject it arrived on: only its owner can publish there
+        (NATS permissions), so its type and source must name that owner too."""
         try:
-            return CloudEvent.from_json_bytes(msg.data)
+            event = CloudEvent.from_json_bytes(msg.data)
         except ValidationError as exc:
             raise PermanentFailure(f"not a CloudEvent: {exc.error_count()} error(s)") from exc
+        problem = origin_problem(msg.subject, event, self.settings.subject_prefix)
+        if problem is not None:
+            raise PermanentFailure(problem)
+        return event
 
     async def process(self, event: CloudEvent) -> Outcome:
         """Apply the event exactly once in effect: the inbox row and the effect commit together."""

@@ -6,9 +6,11 @@ time, so a test can run several services with different settings in one process.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,10 +18,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Secrets that ship with the code for development and tests. Production refuses them.
-DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production-use-0001"  # noqa: S105
 DEV_CPR_HMAC_KEY = "dev-only-cpr-hmac-key-not-for-production-use-01"
 DEV_CPR_ENCRYPTION_KEY = "ZGV2LW9ubHktY3ByLWVuY3J5cHRpb24ta2V5LTAwMDE="  # base64 of 32 dev bytes
-DEVELOPMENT_SECRETS = frozenset({DEV_JWT_SECRET, DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY})
+DEVELOPMENT_SECRETS = frozenset({DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY})
+# Where `make run` serves its development token issuer (libs/common/devtoken.py) when OIDC_ISSUER is
+# not set outside production.
+DEV_ISSUER_URL = "http://127.0.0.1:8000"
+# Generated development credentials (NATS passwords, the issuer's client secrets) start with this, so
+# production can refuse them.
+DEV_CREDENTIAL_PREFIX = "dev-"
 
 
 class Environment(StrEnum):
@@ -47,8 +54,20 @@ class CommonSettings(BaseSettings):
     # 0 leaves it to SQLite's automatic checkpoint, which runs in the committing call, so in the loop.
     sqlite_checkpoint_interval_seconds: float = Field(default=1.0, ge=0)
 
-    # NATS JetStream
+    # NATS JetStream. Credentials: a creds file (JWT + nkey seed, from `nsc`), an nkey seed, or a user
+    # and password; never inside the URL, which is logged. TLS with NATS_TLS_CA (and a client certificate
+    # when the server asks for one); production requires TLS and credentials.
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_creds_file: Path | None = None
+    nats_nkey_seed: SecretStr | None = None
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_tls_ca: Path | None = None
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    # Replies to this client's requests arrive under this prefix, which its NATS user alone may
+    # subscribe to (default _INBOX.<NATS user>, the user defaulting to the service's name).
+    nats_inbox_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-.]+$")
     nats_stream: str = "SIB"
     subject_prefix: str = "sib"
     nats_duplicate_window_seconds: float = 600.0
@@ -69,10 +88,29 @@ class CommonSettings(BaseSettings):
     outbox_retention_hours: float = Field(default=168.0, ge=0)
     outbox_prune_interval_seconds: float = Field(default=600.0, gt=0)
 
-    # Auth: HS256 bearer tokens.
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    jwt_issuer: str = "sib-platform"
-    jwt_audience: str = "sib"
+    # Bearer tokens, signed by an OpenID Connect provider (ES256 or EdDSA) and verified against its
+    # JWKS: discovered from OIDC_ISSUER, or JWKS_URL. OIDC_ISSUER is also the `iss` a token must carry.
+    oidc_issuer: str | None = None
+    jwks_url: str | None = None
+    # The audience a token must name; default sib-<service>.
+    token_audience: str | None = None
+    token_algorithms: list[str] = Field(default_factory=lambda: ["ES256", "EdDSA"])
+    token_max_lifetime: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+    token_leeway_seconds: float = Field(default=30.0, ge=0)
+    # Where the role and the programme scope are in a token (a dotted path reaches into an object,
+    # such as Keycloak's realm_access.roles), and how the provider's role names map to the platform's.
+    token_role_claim: str = "role"  # noqa: S105 (a claim name, not a secret)
+    token_programmes_claim: str = "programmes"  # noqa: S105
+    token_role_map: dict[str, str] = Field(default_factory=dict)
+    # Keys are fetched again after this long, and at once (at most every jwks_min_refresh_seconds)
+    # when a token names a key id not seen before: the provider has rotated its keys.
+    jwks_refresh_seconds: float = Field(default=300.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
+    # This service's own identity towards the others (OAuth 2.0 client credentials at the provider's
+    # token endpoint, discovered or OIDC_TOKEN_URL). Default client id: sib-<service>.
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_token_url: str | None = None
 
     # Request bodies above this get a 413 before they are read into memory. A full batch of 10,000
     # status records is about 1.5 MB of JSON.
@@ -99,13 +137,66 @@ class CommonSettings(BaseSettings):
     def _refuse_development_secrets_in_production(self) -> Self:
         if self.sib_env is Environment.production:
             for name, value in self._secret_fields():
-                if value in DEVELOPMENT_SECRETS:
+                if value in DEVELOPMENT_SECRETS or value.startswith(DEV_CREDENTIAL_PREFIX):
                     raise ValueError(
-                        f"{name} is the development default; set a real secret when SIB_ENV=production"
+                        f"{name} is a development secret; set a real one when SIB_ENV=production"
                     )
-                if len(value) < 32:
+                if name != "nats_nkey_seed" and len(value) < 32:
                     raise ValueError(f"{name} must be at least 32 characters when SIB_ENV=production")
         return self
+
+    @model_validator(mode="after")
+    def _production_is_safe_by_default(self) -> Self:
+        """Production refuses plaintext NATS, NATS without credentials, and tokens without an https
+        identity provider (which excludes the development issuer)."""
+        if self.sib_env is not Environment.production:
+            return self
+        if not self.nats_tls_required:
+            raise ValueError("NATS_URL must use TLS (tls://, or NATS_TLS_CA) when SIB_ENV=production")
+        if not self.has_nats_credentials:
+            raise ValueError(
+                "NATS credentials are required when SIB_ENV=production "
+                "(NATS_CREDS_FILE, NATS_NKEY_SEED, or NATS_PASSWORD with NATS_USER)"
+            )
+        if self.oidc_issuer is None:
+            raise ValueError("OIDC_ISSUER is required when SIB_ENV=production")
+        for name, url in (("oidc_issuer", self.oidc_issuer), ("jwks_url", self.jwks_url)):
+            if url is not None and urlparse(url).scheme != "https":
+                raise ValueError(f"{name} must be an https URL when SIB_ENV=production")
+        return self
+
+    @property
+    def has_nats_credentials(self) -> bool:
+        return (
+            self.nats_creds_file is not None
+            or self.nats_nkey_seed is not None
+            or self.nats_password is not None  # the user defaults to the service's name
+        )
+
+    @property
+    def resolved_nats_user(self) -> str:
+        return self.nats_user or self.service_name
+
+    @property
+    def resolved_nats_inbox_prefix(self) -> str:
+        return self.nats_inbox_prefix or f"_INBOX.{self.resolved_nats_user}"
+
+    @property
+    def nats_tls_required(self) -> bool:
+        return urlparse(self.nats_url).scheme == "tls" or self.nats_tls_ca is not None
+
+    @property
+    def expected_issuer(self) -> str:
+        """The ``iss`` tokens must carry: OIDC_ISSUER, or the development issuer outside production."""
+        return self.oidc_issuer or DEV_ISSUER_URL
+
+    @property
+    def resolved_token_audience(self) -> str:
+        return self.token_audience or f"sib-{self.service_name}"
+
+    @property
+    def resolved_client_id(self) -> str:
+        return self.oidc_client_id or f"sib-{self.service_name}"
 
     def _secret_fields(self) -> list[tuple[str, str]]:
         """Every SecretStr field, so subclasses' secrets are checked too."""

@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from libs.common.auth import Role, issue_token
+from libs.common.auth import Role
+from libs.common.devtoken import dev_token
 from libs.common.settings import CommonSettings
 from libs.simulator.model import Citizen, Record, Schedule, cohort, passes_modulus_11
 
@@ -59,15 +60,10 @@ class Tally:
 
 class Jobcenter:
     def __init__(self, config: Config, settings: CommonSettings | None = None) -> None:
-        settings = settings or CommonSettings()
         self.config = config
         scope = [config.programme_id]
-        self.jobcenter = {
-            "Authorization": f"Bearer {issue_token(settings, role=Role.jobcenter, programmes=scope, subject='sim-jobcenter')}"
-        }
-        self.admin = {
-            "Authorization": f"Bearer {issue_token(settings, role=Role.admin, subject='sim-admin')}"
-        }
+        self.jobcenter = {"Authorization": f"Bearer {dev_token(Role.jobcenter, scope, 'sim-jobcenter')}"}
+        self.admin = {"Authorization": f"Bearer {dev_token(Role.admin, subject='sim-admin')}"}
         self.intake = httpx.Client(base_url=config.intake_url, timeout=60)
         self.progression = httpx.Client(base_url=config.progression_url, timeout=120)
         self.settlement = httpx.Client(base_url=config.settlement_url, timeout=120)

@@ -23,8 +23,9 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import Select
 
 from deploy.local import REPO_ROOT
-from libs.common.auth import Role, issue_token
+from libs.common.auth import Role
 from libs.common.db import Database
+from libs.common.devtoken import dev_token
 from libs.common.settings import CommonSettings
 from services.progression.settings import ProgressionSettings
 from services.settlement.settings import SettlementSettings
@@ -42,7 +43,7 @@ CODES = [
 
 
 def headers(role: Role, programmes: tuple[str, ...] = ("*",)) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(CommonSettings(), role=role, programmes=programmes)}"}
+    return {"Authorization": f"Bearer {dev_token(role, programmes)}"}
 
 
 def synthetic_cpr(n: int) -> str:

@@ -19,8 +19,8 @@ from typer.testing import CliRunner, Result
 
 from deploy.local import free_port
 from libs.cli.main import app
-from libs.common.auth import Role, issue_token
-from libs.common.settings import CommonSettings
+from libs.common.auth import Role
+from libs.common.devtoken import dev_token
 from tests.e2e.conftest import Stack
 from tests.e2e.faults import create_programme, headers, synthetic_cpr
 
@@ -179,7 +179,7 @@ def test_sib_reads_every_service_and_never_shows_a_cpr_or_a_token(stack: Stack, 
     assert dead in unreachable.stderr and "settlement" in unreachable.stderr
 
     # a token is sent, never shown: a valid one from SIB_TOKEN, and one the services refuse
-    token = issue_token(CommonSettings(), role=Role.provider, programmes=(programme_id,))
+    token = dev_token(Role.provider, (programme_id,))
     assert first in sib("months", first, env={"SIB_TOKEN": token}).stdout
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     refused = sib("--token", forged, "programmes", code=1)

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import httpx
 
-from libs.common.auth import Role, issue_token
-from libs.common.settings import CommonSettings
+from libs.common.auth import Role
+from libs.common.devtoken import dev_token
 from tests.e2e.conftest import Stack
 
 SEED = Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json"
 
 
 def token(role: Role, programmes: tuple[str, ...] = ("*",)) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(CommonSettings(), role=role, programmes=programmes)}"}
+    return {"Authorization": f"Bearer {dev_token(role, programmes)}"}
 
 
 def eventually(check: Callable[[], httpx.Response], timeout: float = 15.0) -> httpx.Response:

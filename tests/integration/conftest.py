@@ -14,8 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import MetaData, Table, select, text
 
-from libs.common.auth import Role, issue_token
+from libs.common.auth import Role
 from libs.common.db import Database, outbox_table
+from libs.common.devtoken import dev_token
 from libs.common.events import CloudEvent
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
@@ -61,7 +62,7 @@ async def intake(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Servi
 
 
 def auth(role: Role, *programmes: str, subject: str | None = None) -> dict[str, str]:
-    token = issue_token(IntakeSettings(), role=role, programmes=programmes or ("*",), subject=subject)
+    token = dev_token(role, programmes or ("*",), subject)
     return {"Authorization": f"Bearer {token}"}
 
 

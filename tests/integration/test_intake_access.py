@@ -40,7 +40,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/participants/{participant_id}/withdrawal"): frozenset({J}),
     ("PUT", "/v1/participants/{participant_id}/coach"): frozenset({J, P}),
     ("GET", "/v1/participants"): frozenset({J, P, A}),
-    ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A, Role.progression_service}),
     ("GET", "/v1/audit"): frozenset({A}),
 }
 MATRIX |= ADMIN_ROUTES

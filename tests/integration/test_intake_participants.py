@@ -131,7 +131,7 @@ async def test_referral_checks_programme_track_and_scope(intake: ServiceClient) 
     unknown_programme = await intake.post(
         "/v1/participants",
         json={"programme_id": "nowhere-2030", "cpr": CPR_A, "track": "x", "referred_on": "2024-03-01"},
-        headers=auth(Role.jobcenter),
+        headers=auth(Role.jobcenter, "nowhere-2030"),
     )
     assert unknown_programme.status_code == 422
     assert unknown_programme.json()["errors"][0]["field"] == "programme_id"

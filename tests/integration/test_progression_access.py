@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from deploy.local import free_port, start_nats
-from libs.common.auth import Role
+from libs.common.auth import SERVICE_ROLES, Role
 from libs.common.contracts import ParticipantEnrolledV1
 from libs.common.cpr import cpr_pseudonym, parse_cpr
 from libs.common.uow import UnitOfWork
@@ -34,14 +34,16 @@ from tests.integration.conftest import (
 from tests.integration.test_progression import ADMIN, CPR, JOBCENTER, PROGRAMME, enrolled_participant
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
-OPEN = frozenset(Role)
+S = Role.settlement_service
+# Every person's role; the service identities reach only the routes that name them.
+OPEN = frozenset(Role) - SERVICE_ROLES
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/programmes/{programme_id}"): OPEN,
     ("PUT", "/v1/programmes/{programme_id}/data-cutoff"): frozenset({J}),
     ("GET", "/v1/status-codes"): OPEN,
     ("POST", "/v1/status-records"): frozenset({J}),
     ("POST", "/v1/status-records/batch"): frozenset({J}),
-    ("GET", "/v1/participants/{participant_id}/status-records"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}/status-records"): frozenset({J, P, A, S}),
     ("GET", "/v1/participants/{participant_id}/timeline"): frozenset({J, P, A}),
     ("POST", "/v1/participants/{participant_id}/measurements"): frozenset({P}),
     ("GET", "/v1/participants/{participant_id}/measurements"): frozenset({J, P, A}),

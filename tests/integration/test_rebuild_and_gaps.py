@@ -12,11 +12,13 @@ import json
 from typing import Any
 
 import httpx
+import nats
 from sqlalchemy import func, select, update
 
 from deploy.ops import rebuild, service_ops
 from libs.common.db import Database
 from libs.common.metrics import GAP_RESYNCS
+from libs.common.nats import connect_options
 from libs.common.uow import UnitOfWork
 from services.settlement.main import create_app as create_settlement_app
 from services.settlement.models import MonthRow, SequenceGapRow, StatusRecordRow
@@ -83,7 +85,8 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     assert assumptions.status_code == 200, assumptions.text
     await settlement_caught_up(trio)
 
-    live_settings = trio.settlement.app.state.settings
+    # The operator's NATS user replays the stream (a service's may use only its own consumers).
+    live_settings = trio.settlement.app.state.settings.model_copy(update={"nats_user": "operator"})
     ops = service_ops("settlement")
     stats, report = await rebuild(ops, live_settings)
 
@@ -139,19 +142,25 @@ async def test_a_lost_status_event_is_noticed_as_a_sequence_gap_and_resynced_fro
             return not await runtime.relay.pending(limit=1)
 
         await eventually(published)
-        js = runtime.nats.js
+        # An event lost from the stream: only the operator may delete one.
+        operator = await nats.connect(
+            nats_url, **connect_options(runtime.settings.model_copy(update={"nats_user": "operator"}))
+        )
+        js = operator.jetstream()
         lost = None
         seq = 1
         while True:
             raw = await js.get_msg(
                 runtime.settings.nats_stream, seq=seq, subject="sib.progression.status.recorded.v1", next=True
             )
+            assert raw.data is not None and raw.seq is not None
             if json.loads(raw.data)["data"]["recording_seq"] == 2:
                 lost = raw.seq
                 break
             seq = raw.seq + 1
         assert lost is not None
         await js.delete_msg(runtime.settings.nats_stream, lost)
+        await operator.close()
 
         repaired_before = GAP_RESYNCS.labels("settlement", "repaired")._value.get()
         settings = SettlementSettings(

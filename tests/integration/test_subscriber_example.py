@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -11,7 +12,7 @@ import nats
 
 from libs.common.contracts import CutoffAdvancedV1
 from libs.common.events import CloudEvent, new_event, subject_for
-from libs.common.nats import MSG_ID_HEADER, ensure_stream
+from libs.common.nats import MSG_ID_HEADER, connect_options, ensure_stream
 from libs.common.settings import REPO_ROOT, CommonSettings
 
 SUBSCRIBER = REPO_ROOT / "docs" / "examples" / "subscriber.py"
@@ -28,8 +29,8 @@ def cutoff(day: int) -> CloudEvent:
 
 
 async def test_the_example_subscriber_replays_from_a_time_and_prints_each_event_once(nats_url: str) -> None:
-    settings = CommonSettings(nats_url=nats_url)
-    nc = await nats.connect(nats_url)
+    settings = CommonSettings(service_name="progression", nats_url=nats_url)  # cut-offs are progression's
+    nc = await nats.connect(nats_url, **connect_options(settings))
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)
@@ -59,6 +60,8 @@ async def test_the_example_subscriber_replays_from_a_time_and_prints_each_event_
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, str(SUBSCRIBER), "--url", nats_url, "--since", since.isoformat(), "--idle", "2"],
+        # The integrators' user: read-only (the password is the tests' one for every user).
+        env={**os.environ, "NATS_USER": "integrator"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,46 +1,93 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from libs.common.settings import DEV_JWT_SECRET, CommonSettings
+from libs.common.settings import DEV_ISSUER_URL, CommonSettings
 from services.intake.settings import IntakeSettings
 
 STRONG = "x" * 40
 
 
+# What a production deployment sets: TLS and credentials for NATS, an https identity provider.
+PRODUCTION: dict[str, Any] = {
+    "sib_env": "production",
+    "nats_url": "tls://nats.sib.svc:4222",
+    "nats_creds_file": "/run/secrets/nats.creds",
+    "oidc_issuer": "https://login.kommune.dk/realms/sib",
+}
+INTAKE_KEYS: dict[str, Any] = {"cpr_hmac_key": "k" * 40, "cpr_encryption_key": "e" * 44}
+
+
 def test_development_defaults_are_accepted_outside_production() -> None:
-    assert CommonSettings(sib_env="development").jwt_secret.get_secret_value() == DEV_JWT_SECRET
-    assert CommonSettings(sib_env="test").sib_env == "test"
+    assert CommonSettings(sib_env="development").oidc_issuer == os.environ.get("OIDC_ISSUER")
+    assert CommonSettings(sib_env="test", oidc_issuer=None).expected_issuer == DEV_ISSUER_URL
 
 
-def test_production_refuses_the_development_jwt_secret() -> None:
-    with pytest.raises(ValidationError, match="jwt_secret is the development default"):
-        CommonSettings(sib_env="production")
+def test_production_settings_are_accepted_when_complete() -> None:
+    assert CommonSettings(**PRODUCTION).sib_env == "production"
+    assert IntakeSettings(**PRODUCTION, **INTAKE_KEYS).sib_env == "production"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"nats_url": "nats://nats.sib.svc:4222"}, "NATS_URL must use TLS"),
+        ({"nats_creds_file": None, "nats_password": None}, "NATS credentials are required"),
+        (
+            {"nats_creds_file": None, "nats_user": "intake", "nats_password": None},
+            "NATS credentials are required",
+        ),
+        ({"oidc_issuer": None}, "OIDC_ISSUER is required"),
+        ({"oidc_issuer": "http://127.0.0.1:8000"}, "oidc_issuer must be an https URL"),
+        ({"jwks_url": "http://idp/jwks"}, "jwks_url must be an https URL"),
+        (
+            {"nats_creds_file": None, "nats_user": "intake", "nats_password": "dev-abc" + "x" * 40},
+            "nats_password is a development secret",
+        ),
+        ({"oidc_client_secret": "dev-" + "y" * 40}, "oidc_client_secret is a development secret"),
+    ],
+)
+def test_production_refuses_what_is_unsafe(change: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        CommonSettings(**(PRODUCTION | change))
+
+
+def test_a_nats_ca_is_tls_too() -> None:
+    settings = CommonSettings(**(PRODUCTION | {"nats_url": "nats://nats:4222", "nats_tls_ca": "/ca.pem"}))
+    assert settings.nats_tls_required
 
 
 def test_production_refuses_a_short_secret() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        CommonSettings(sib_env="production", jwt_secret="short")
+        CommonSettings(**PRODUCTION, oidc_client_secret="short")
 
 
 def test_production_refuses_the_development_cpr_keys_of_intake() -> None:
-    with pytest.raises(ValidationError, match="cpr_hmac_key is the development default"):
-        IntakeSettings(sib_env="production", jwt_secret=STRONG)
-    accepted = IntakeSettings(
-        sib_env="production", jwt_secret=STRONG, cpr_hmac_key="k" * 40, cpr_encryption_key="e" * 44
-    )
-    assert accepted.sib_env == "production"
+    with pytest.raises(ValidationError, match="cpr_hmac_key is a development secret"):
+        IntakeSettings(**PRODUCTION)
 
 
 def test_production_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIB_ENV", "production")
-    monkeypatch.setenv("JWT_SECRET", STRONG)
+    monkeypatch.setenv("NATS_URL", "tls://nats:4222")
+    monkeypatch.setenv("NATS_USER", "settlement")
+    monkeypatch.setenv("NATS_PASSWORD", STRONG)
+    monkeypatch.setenv("OIDC_ISSUER", "https://idp.example/realms/sib")
+    monkeypatch.setenv("OIDC_CLIENT_SECRET", STRONG)
     settings = CommonSettings()
-    assert settings.jwt_secret.get_secret_value() == STRONG
+    assert settings.nats_password is not None and settings.nats_password.get_secret_value() == STRONG
     assert STRONG not in repr(settings)  # secrets never print
+
+
+def test_token_settings_default_per_service() -> None:
+    assert IntakeSettings().resolved_token_audience == "sib-intake"
+    assert IntakeSettings().resolved_client_id == "sib-intake"
+    assert IntakeSettings().token_max_lifetime.total_seconds() == 3600
 
 
 def test_sqlite_file_per_service_under_var_by_default(tmp_path: Path) -> None:

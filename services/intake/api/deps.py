@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from libs.common.auth import BearerCredentials, Principal, Role, principal_of, require_roles
 from services.intake.services.protection import Caller, CprProtection
 
 
@@ -15,7 +15,8 @@ async def get_protection(request: Request) -> CprProtection:
     return protection
 
 
-async def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
+async def get_caller(request: Request, credentials: BearerCredentials) -> Caller:
+    principal = await principal_of(request, credentials)
     route = request.scope.get("route")
     return Caller(principal, f"{request.method} {getattr(route, 'path', request.url.path)}")
 
@@ -26,3 +27,9 @@ Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 JobcenterOrProvider = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
+# One participant's non-CPR fields: also progression's service identity (a status that overtakes the
+# enrolment event).
+ParticipantReader = Annotated[
+    Principal,
+    Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.progression_service)),
+]

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 
 from libs.common.deps import DatabaseDep
-from services.intake.api.deps import CallerDep, Jobcenter, JobcenterOrProvider, PersonLevelReader, Protection
+from services.intake.api.deps import (
+    CallerDep,
+    Jobcenter,
+    JobcenterOrProvider,
+    ParticipantReader,
+    PersonLevelReader,
+    Protection,
+)
 from services.intake.domain import ParticipantStatus
 from services.intake.schemas import (
     CoachChange,
@@ -170,6 +177,6 @@ async def list_participants(
     summary="One participant; the CPR only for the jobcenter",
 )
 async def get_participant(
-    participant_id: str, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep, protection: Protection
+    participant_id: str, _: ParticipantReader, caller: CallerDep, db: DatabaseDep, protection: Protection
 ) -> ParticipantOut:
     return participant_out(await participants.get_participant(db, protection, caller, participant_id))

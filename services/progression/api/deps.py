@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 
 from libs.common.auth import (
     BearerCredentials,
-    CurrentPrincipal,
     Principal,
     Role,
     check_role,
@@ -21,7 +20,8 @@ from libs.common.deps import get_database
 from services.progression.services.context import Caller, IntakeDirectory
 
 
-async def get_caller(request: Request, principal: CurrentPrincipal) -> Caller:
+async def get_caller(request: Request, credentials: BearerCredentials) -> Caller:
+    principal = await principal_of(request, credentials)
     token = request.headers.get("authorization", "").partition(" ")[2]
     return Caller(principal, token)
 
@@ -41,6 +41,11 @@ PseudonymKey = Annotated[bytes, Depends(get_pseudonym_key)]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 Provider = Annotated[Principal, Depends(require_roles(Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
+# A participant's raw status records: also settlement's service identity (gap repair).
+RecordReader = Annotated[
+    Principal,
+    Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.settlement_service)),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,7 @@ _JOBCENTER = frozenset({Role.jobcenter})
 async def get_jobcenter_write(request: Request, credentials: BearerCredentials) -> JobcenterWrite:
     """The same checks and values as ``Jobcenter``, ``CallerDep``, ``DatabaseDep``, ``Directory`` and
     ``PseudonymKey`` together, their getters called here rather than solved by FastAPI one by one."""
-    principal = check_role(principal_of(request, credentials), _JOBCENTER)
+    principal = check_role(await principal_of(request, credentials), _JOBCENTER)
     assert credentials is not None  # principal_of has refused a request without one
     return JobcenterWrite(
         Caller(principal, credentials.credentials),

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from libs.common.clock import as_utc
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
-from services.progression.api.deps import CallerDep, JobcenterWriteDep, PersonLevelReader
+from services.progression.api.deps import CallerDep, JobcenterWriteDep, PersonLevelReader, RecordReader
 from services.progression.models import StatusRecordRow
 from services.progression.schemas import (
     PeriodOut,
@@ -127,7 +127,7 @@ async def post_status_batch(
     summary="The raw records, in recording order, with recorded_at",
 )
 async def get_status_records(
-    participant_id: str, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
+    participant_id: str, _: RecordReader, caller: CallerDep, db: DatabaseDep
 ) -> StatusRecordList:
     return StatusRecordList(
         items=[record_out(row) for row in await status_service.list_records(db, caller, participant_id)]

@@ -4,13 +4,14 @@ participants progression has not heard of yet."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from libs.common.auth import Principal, Role, issue_token
+from libs.common.auth import Principal
+from libs.common.errors import ServiceUnavailable
 from libs.common.logging import CORRELATION_HEADER, get_correlation_id, get_logger
+from libs.common.oidc import OidcProvider, ServiceIdentity
 from services.progression.settings import ProgressionSettings
 
 log = get_logger(__name__)
@@ -31,11 +32,9 @@ class IntakeDirectory:
     ) -> None:
         self.settings = settings
         self.client = httpx.AsyncClient(base_url=settings.intake_url, timeout=5.0, transport=transport)
-
-    def _service_token(self) -> str:
-        return issue_token(
-            self.settings, role=Role.admin, subject="svc-progression", ttl=timedelta(minutes=5)
-        )
+        # Progression's own identity (role progression-service): reads a participant's non-CPR fields.
+        self.provider = OidcProvider(settings)
+        self.identity = ServiceIdentity(self.provider)
 
     def _headers(self, token: str) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {token}"}
@@ -46,9 +45,13 @@ class IntakeDirectory:
     async def participant(self, participant_id: str) -> dict[str, Any] | None:
         """The participant without any CPR (read as a service, which sees the masked form only)."""
         try:
+            token = await self.identity.token()
             response = await self.client.get(
-                f"/v1/participants/{participant_id}", headers=self._headers(self._service_token())
+                f"/v1/participants/{participant_id}", headers=self._headers(token)
             )
+        except ServiceUnavailable as exc:
+            log.warning("intake_unreachable", error=type(exc).__name__)
+            return None
         except httpx.HTTPError as exc:
             log.warning("intake_unreachable", error=type(exc).__name__)
             return None
@@ -74,3 +77,4 @@ class IntakeDirectory:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.provider.close()

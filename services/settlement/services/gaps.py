@@ -19,11 +19,12 @@ import httpx
 from sqlalchemy import select
 
 from libs.common.app import Runtime
-from libs.common.auth import Role, issue_token
 from libs.common.clock import utcnow
 from libs.common.db import Database
+from libs.common.errors import ServiceUnavailable
 from libs.common.logging import get_logger
 from libs.common.metrics import GAP_RESYNCS
+from libs.common.oidc import OidcProvider, ServiceIdentity
 from libs.common.uow import UnitOfWork
 from services.settlement.models import SequenceGapRow
 from services.settlement.services.facts import flush_records, recompute_pending, store_record
@@ -33,21 +34,20 @@ log = get_logger(__name__)
 
 
 class ProgressionRecords:
-    """Reads a participant's status records from progression as a service (admin role, masked data)."""
+    """Reads a participant's status records from progression with settlement's own identity (role
+    settlement-service, which may read status records and nothing else)."""
 
     def __init__(
         self, settings: SettlementSettings, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.settings = settings
         self.client = httpx.AsyncClient(base_url=settings.progression_url, timeout=10.0, transport=transport)
+        self.provider = OidcProvider(settings)
+        self.identity = ServiceIdentity(self.provider)
 
     async def records(self, participant_id: str) -> list[dict[str, Any]]:
-        token = issue_token(
-            self.settings, role=Role.admin, subject="svc-settlement", ttl=timedelta(minutes=5)
-        )
         response = await self.client.get(
-            f"/v1/participants/{participant_id}/status-records",
-            headers={"Authorization": f"Bearer {token}"},
+            f"/v1/participants/{participant_id}/status-records", headers=await self.identity.headers()
         )
         response.raise_for_status()
         items: list[dict[str, Any]] = response.json()["items"]
@@ -55,6 +55,7 @@ class ProgressionRecords:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.provider.close()
 
 
 async def due_gaps(database: Database, limit: int = 100) -> list[str]:
@@ -72,7 +73,7 @@ async def repair(database: Database, source: ProgressionRecords, participant_id:
     """Resync one participant; returns the outcome (repaired, closed, retry)."""
     try:
         items = await source.records(participant_id)
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (httpx.HTTPError, KeyError, ValueError, ServiceUnavailable) as exc:
         async with UnitOfWork(database) as uow:
             gap = await uow.session.get(SequenceGapRow, participant_id)
             if gap is not None:
