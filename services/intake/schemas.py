@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.contracts import ProgrammeId, ProgrammeTerms, TrackName, WithdrawalReason
+from libs.common.cpr import MASKED_CPR
 
 CPR_DESCRIPTION = "CPR number, DDMMYY-SSSS or DDMMYYSSSS. Travels in bodies only, never in URLs."
 
@@ -88,7 +89,11 @@ class ParticipantOut(BaseModel):
     programme_id: str
     track: str
     status: str
-    cpr_masked: str = Field(description="DDMMYY-****")
+    cpr_masked: str = Field(
+        default=MASKED_CPR,
+        description="Always ******-****: no part of the number, neither the birth date nor the sex digit. "
+        "The number itself is `cpr`, for the jobcenter only.",
+    )
     cpr: str | None = Field(
         default=None, description="The full CPR number: only in responses to the jobcenter."
     )

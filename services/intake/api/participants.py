@@ -41,7 +41,6 @@ def participant_out(view: ParticipantView) -> ParticipantOut:
         programme_id=p.programme_id,
         track=p.track,
         status=p.status.value,
-        cpr_masked=p.cpr_masked,
         cpr=view.cpr.formatted if view.cpr is not None else None,
         referred_on=p.referred_on,
         enrolled_on=p.enrolled_on,

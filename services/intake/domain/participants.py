@@ -40,7 +40,6 @@ class Participant:
     track: str
     status: ParticipantStatus
     cpr_pseudonym: str
-    cpr_masked: str
     referred_on: date
     enrolled_on: date | None
     consent_given_on: date | None

@@ -125,14 +125,14 @@ async def refer(
             existing = await participants.by_pseudonym(pseudonym, request.programme_id)
             if existing:
                 raise _already_referred(existing[0].participant_id)
+            participant_id = str(uuid.uuid4())
             row = ParticipantRow(
-                participant_id=str(uuid.uuid4()),
+                participant_id=participant_id,
                 programme_id=request.programme_id,
                 track=request.track,
                 status="referred",
                 cpr_pseudonym=pseudonym,
-                cpr_encrypted=protection.cipher.encrypt(cpr),
-                cpr_masked=cpr.masked,
+                cpr_encrypted=protection.cipher.encrypt(cpr, participant_id),
                 referred_on=request.referred_on,
                 coach_name=request.coach_name,
                 created_at=now,
