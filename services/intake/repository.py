@@ -182,7 +182,9 @@ class AuditRepository:
 
     async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(CprAuditRow), list(rows))
+            # render_nulls: one statement for all rows; without it the ORM splits them by which
+            # values are None (a lookup's rows with and without a participant).
+            await self.session.execute(insert(CprAuditRow).execution_options(render_nulls=True), list(rows))
 
     async def page(self, participant_id: str | None, after: int | None, limit: int) -> list[CprAuditRow]:
         query = select(CprAuditRow)

@@ -84,6 +84,21 @@ class CprLookup(BaseModel):
     cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION)
 
 
+# The most CPR numbers one batch lookup takes (a status batch holds at most as many records).
+LOOKUP_BATCH_MAX = 10_000
+
+
+class CprBatchLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cprs: list[str] = Field(
+        min_length=1,
+        max_length=LOOKUP_BATCH_MAX,
+        description="CPR numbers, DDMMYY-SSSS or DDMMYYSSSS; up to 10,000. An invalid one is answered at "
+        "its index and does not fail the others.",
+    )
+
+
 class ParticipantOut(BaseModel):
     participant_id: str
     programme_id: str
@@ -116,6 +131,23 @@ class ParticipantPage(BaseModel):
 
 class ParticipantList(BaseModel):
     items: list[ParticipantOut]
+
+
+class LookupFound(BaseModel):
+    index: int = Field(description="The position of the CPR in the request's `cprs`.")
+    participants: list[ParticipantOut] = Field(
+        description="The citizen's participations in the token's programmes (empty when none). `cpr` is "
+        "null: the caller knows which number it sent at this index."
+    )
+
+
+class LookupRefused(BaseModel):
+    index: int = Field(description="The position of the CPR in the request's `cprs`.")
+    error: str = Field(description="What is wrong with the CPR number (never the number itself).")
+
+
+class LookupBatchOut(BaseModel):
+    items: list[LookupFound | LookupRefused] = Field(description="One per requested CPR, in request order.")
 
 
 class AuditEntryOut(BaseModel):

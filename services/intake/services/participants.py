@@ -33,7 +33,7 @@ from services.intake.repository import (
     to_participant,
 )
 from services.intake.schemas import CoachChange, Enrolment, Referral, Withdrawal
-from services.intake.services.protection import Caller, CprProtection, audit, reveal
+from services.intake.services.protection import Caller, CprProtection, audit, audit_many, reveal
 
 log = get_logger(__name__)
 
@@ -369,3 +369,54 @@ async def lookup(
         views = [ParticipantView(to_participant(row), cpr) for row in rows]
         await uow.commit()
     return views
+
+
+@dataclass(frozen=True)
+class LookupAnswer:
+    """One position of a batch lookup: the participations found (without the number: the caller knows
+    which CPR it sent at this index), or what is wrong with the CPR."""
+
+    index: int
+    participants: list[ParticipantView] | None = None
+    error: str | None = None
+
+
+async def lookup_batch(
+    database: Database, protection: CprProtection, caller: Caller, raw_cprs: list[str]
+) -> list[LookupAnswer]:
+    """Many citizens' participations by CPR (jobcenter only), within the token's programmes: one query
+    for all of them and one insert of their audit rows. An invalid CPR is answered at its index and does
+    not fail the others. Each distinct valid CPR is audited as ``/lookup`` audits one: a row per
+    participation found, or one without a participant when none is."""
+    parsed: list[Cpr | str] = []
+    for raw in raw_cprs:
+        try:
+            parsed.append(parse_cpr(raw))
+        except CprError as exc:  # the message never contains the number
+            parsed.append(str(exc))
+    pseudonyms = {cpr.digits: protection.pseudonym(cpr) for cpr in parsed if isinstance(cpr, Cpr)}
+    async with UnitOfWork(database) as uow:
+        found: dict[str, list[ParticipantRow]] = {}
+        for row in await ParticipantRepository(uow.session).by_pseudonyms(pseudonyms.values()):
+            if caller.principal.can_access(row.programme_id):
+                found.setdefault(row.cpr_pseudonym, []).append(row)
+        audited: list[str | None] = []
+        for pseudonym in pseudonyms.values():
+            audited += [r.participant_id for r in found.get(pseudonym, [])] or [None]
+        await audit_many(uow, caller, "lookup", audited)
+        await uow.commit()
+    answers = []
+    for index, cpr in enumerate(parsed):
+        if isinstance(cpr, str):
+            answers.append(LookupAnswer(index, error=cpr))
+        else:
+            rows = found.get(pseudonyms[cpr.digits], [])
+            answers.append(
+                LookupAnswer(index, participants=[ParticipantView(to_participant(r), None) for r in rows])
+            )
+    log.info(
+        "participants_looked_up",
+        cprs=len(pseudonyms),
+        invalid=len(parsed) - sum(isinstance(c, Cpr) for c in parsed),
+    )
+    return answers
