@@ -150,7 +150,6 @@ def to_participant(row: ParticipantRow) -> Participant:
         programme_id=row.programme_id,
         track=row.track,
         status=ParticipantStatus(row.status),
-        cpr_pseudonym=row.cpr_pseudonym,
         referred_on=row.referred_on,
         enrolled_on=row.enrolled_on,
         consent_given_on=row.consent_given_on,

@@ -48,7 +48,7 @@ async def enrol(
     )
 
 
-async def test_referral_stores_the_citizen_and_announces_a_pseudonym_not_the_cpr(
+async def test_referral_stores_the_citizen_and_announces_neither_the_cpr_nor_its_pseudonym(
     intake: ServiceClient,
 ) -> None:
     await make_programme(intake)
@@ -60,11 +60,15 @@ async def test_referral_stores_the_citizen_and_announces_a_pseudonym_not_the_cpr
     assert body["cpr"] == "010190-1234"  # the jobcenter sees the number it sent
     assert body["coach_name"] == "Mette"
 
-    referred = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.referred.v1"]
+    referred = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.referred.v2"]
     assert len(referred) == 1
     data = referred[0].data
-    assert data["participant_id"] == body["participant_id"]
-    assert len(data["cpr_pseudonym"]) == 64
+    assert data == {
+        "participant_id": body["participant_id"],
+        "programme_id": PROGRAMME,
+        "track": "sygedagpenge",
+        "referred_on": "2024-03-01",
+    }
     assert (
         "0101901234" not in referred[0].model_dump_json()
         and "010190-1234" not in referred[0].model_dump_json()
@@ -73,6 +77,7 @@ async def test_referral_stores_the_citizen_and_announces_a_pseudonym_not_the_cpr
     async with intake.app.state.database.sessionmaker() as session:
         stored = (await session.execute(text("SELECT cpr_encrypted, cpr_pseudonym FROM participants"))).one()
     assert "1234" not in stored[0] and "010190" not in stored[0]  # encrypted at rest
+    assert len(stored[1]) == 64  # the pseudonym stays here, for intake's own lookups
 
 
 async def test_the_same_citizen_twice_in_a_programme_is_a_conflict_naming_the_participant(
@@ -100,7 +105,7 @@ async def test_an_idempotency_key_replays_the_first_referral(intake: ServiceClie
     )
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
-    assert len([e for e in await outbox_events(intake) if e.type.endswith("participant.referred.v1")]) == 1
+    assert len([e for e in await outbox_events(intake) if e.type.endswith("participant.referred.v2")]) == 1
 
 
 @pytest.mark.parametrize(
@@ -163,7 +168,7 @@ async def test_enrolment_needs_consent_and_ordered_dates_and_is_safe_to_retry(in
     assert (await enrol(intake, pid)).json() == enrolled.json()
     assert (await enrol(intake, pid, on="2024-03-20")).status_code == 409
 
-    events = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.enrolled.v1"]
+    events = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.enrolled.v2"]
     assert len(events) == 1  # the retry announced nothing
     assert (
         events[0].data["enrolled_on"] == "2024-03-15" and events[0].data["consent_given_on"] == "2024-03-10"
@@ -257,7 +262,7 @@ async def test_withdrawal_ends_participation_and_keeps_the_seat(intake: ServiceC
     newcomer = (await refer(intake, CPR_B)).json()["participant_id"]
     assert (await enrol(intake, newcomer)).status_code == 409
 
-    [event] = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.withdrawn.v1"]
+    [event] = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.withdrawn.v2"]
     assert event.data["effective_on"] == "2024-06-01" and event.data["reason"] == "moved_away"
     assert event.data["enrolled_on"] == "2024-03-15"
 

@@ -39,7 +39,6 @@ class Participant:
     programme_id: str
     track: str
     status: ParticipantStatus
-    cpr_pseudonym: str
     referred_on: date
     enrolled_on: date | None
     consent_given_on: date | None

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
-from libs.common.contracts import ParticipantEnrolledV1, ParticipantReferredV1, ParticipantWithdrawnV1
+from libs.common.contracts import ParticipantEnrolledV2, ParticipantReferredV2, ParticipantWithdrawnV2
 from libs.common.cpr import Cpr, CprError, parse_cpr
 from libs.common.db import Database
 from libs.common.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationFailed
@@ -83,11 +83,12 @@ async def _view(
 
 
 def _event_fields(participant: Participant) -> dict[str, Any]:
+    """What every participant event says of the participant: nothing derived from the CPR number (the
+    pseudonym stays in intake's table, for intake's own lookups)."""
     return {
         "participant_id": participant.participant_id,
         "programme_id": participant.programme_id,
         "track": participant.track,
-        "cpr_pseudonym": participant.cpr_pseudonym,
         "referred_on": participant.referred_on,
     }
 
@@ -154,7 +155,7 @@ async def refer(
                 )
             participant = to_participant(row)
             uow.emit(
-                new_event(ParticipantReferredV1(**_event_fields(participant)), subject=_subject(participant))
+                new_event(ParticipantReferredV2(**_event_fields(participant)), subject=_subject(participant))
             )
             await uow.commit()
     except IntegrityError:
@@ -239,7 +240,7 @@ async def enrol(
             apply_participant(row, enrolled)
             uow.emit(
                 new_event(
-                    ParticipantEnrolledV1(
+                    ParticipantEnrolledV2(
                         **_event_fields(enrolled),
                         enrolled_on=request.enrolled_on,
                         consent_given_on=request.consent_given_on,
@@ -268,7 +269,7 @@ async def withdraw(
             apply_participant(row, withdrawn)
             uow.emit(
                 new_event(
-                    ParticipantWithdrawnV1(
+                    ParticipantWithdrawnV2(
                         **_event_fields(withdrawn),
                         enrolled_on=withdrawn.enrolled_on,
                         effective_on=request.effective_on,

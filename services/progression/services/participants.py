@@ -9,7 +9,7 @@ from typing import Any
 
 from libs.common.auth import Role
 from libs.common.clock import utcnow
-from libs.common.contracts import ParticipantEnrolledV1, ParticipantReferredV1, ParticipantWithdrawnV1
+from libs.common.contracts import ParticipantEnrolled, ParticipantEvent, ParticipantWithdrawn
 from libs.common.cpr import CprError, cpr_pseudonym, parse_cpr
 from libs.common.errors import Forbidden, NotFound
 from libs.common.logging import get_logger
@@ -19,8 +19,6 @@ from services.progression.repository import KnownParticipant, Participant, Parti
 from services.progression.services.context import Caller, IntakeDirectory
 
 log = get_logger(__name__)
-
-ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
 
 
 async def apply_participant_event(uow: UnitOfWork, event: ParticipantEvent) -> None:
@@ -38,10 +36,9 @@ async def apply_participant_event(uow: UnitOfWork, event: ParticipantEvent) -> N
         }
     )
     row.programme_id, row.track, row.referred_on = event.programme_id, event.track, event.referred_on
-    row.cpr_pseudonym = event.cpr_pseudonym
-    if isinstance(event, ParticipantEnrolledV1 | ParticipantWithdrawnV1) and event.enrolled_on is not None:
+    if isinstance(event, ParticipantEnrolled | ParticipantWithdrawn) and event.enrolled_on is not None:
         row.enrolled_on = event.enrolled_on
-    if isinstance(event, ParticipantWithdrawnV1):
+    if isinstance(event, ParticipantWithdrawn):
         row.withdrawn_on = event.effective_on
     row.updated_at = utcnow()
 
