@@ -19,7 +19,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production-use-0001"  # noqa: S105
 DEV_CPR_HMAC_KEY = "dev-only-cpr-hmac-key-not-for-production-use-01"
 DEV_CPR_ENCRYPTION_KEY = "ZGV2LW9ubHktY3ByLWVuY3J5cHRpb24ta2V5LTAwMDE="  # base64 of 32 dev bytes
-DEVELOPMENT_SECRETS = frozenset({DEV_JWT_SECRET, DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY})
+DEV_REQUEST_FINGERPRINT_KEY = "dev-only-request-fingerprint-key-not-for-production"
+DEVELOPMENT_SECRETS = frozenset(
+    {DEV_JWT_SECRET, DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY, DEV_REQUEST_FINGERPRINT_KEY}
+)
 
 
 class Environment(StrEnum):

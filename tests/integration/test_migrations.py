@@ -233,3 +233,34 @@ def test_stored_cpr_tokens_are_re_encrypted_bound_to_their_participant_under_the
         assert unbound[pid].startswith("v1.")
         assert current_only.decrypt(current_only.rotate(unbound[pid], pid), pid).digits == digits
     command.downgrade(config, "base")
+
+
+def test_progression_drops_the_pseudonyms_and_keeps_its_participants(database: dict[str, Any]) -> None:
+    settings = CommonSettings(service_name="progression", **database)
+    config = alembic_config(settings, PROGRESSION_MIGRATIONS)
+    command.upgrade(config, "progression_0004")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def fill(connection: AsyncConnection) -> None:
+        await connection.execute(
+            text(
+                "INSERT INTO participants (participant_id, programme_id, track, cpr_pseudonym, referred_on, "
+                "last_recording_seq, updated_at) VALUES ('p-1', 'prog', 'syge', :pseudonym, :on, 3, :at)"
+            ),
+            {"pseudonym": "a" * 64, "on": at.date(), "at": at},
+        )
+
+    async def participants(connection: AsyncConnection) -> list[dict[str, Any]]:
+        return [
+            dict(row) for row in (await connection.execute(text("SELECT * FROM participants"))).mappings()
+        ]
+
+    _on_database(settings, fill)
+    upgrade_head(settings, PROGRESSION_MIGRATIONS)
+    [kept] = _on_database(settings, participants)
+    assert "cpr_pseudonym" not in kept and (kept["participant_id"], kept["last_recording_seq"]) == ("p-1", 3)
+
+    command.downgrade(config, "progression_0004")
+    [back] = _on_database(settings, participants)
+    assert back["cpr_pseudonym"] is None and back["last_recording_seq"] == 3  # nullable, and empty
+    command.downgrade(config, "base")

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from libs.common.settings import DEV_JWT_SECRET, CommonSettings
 from services.intake.settings import IntakeSettings
+from services.progression.settings import ProgressionSettings
 
 STRONG = "x" * 40
 
@@ -32,6 +33,13 @@ def test_production_refuses_the_development_cpr_keys_of_intake() -> None:
     accepted = IntakeSettings(
         sib_env="production", jwt_secret=STRONG, cpr_hmac_key="k" * 40, cpr_encryption_key="e" * 44
     )
+    assert accepted.sib_env == "production"
+
+
+def test_production_refuses_the_development_fingerprint_key_of_progression() -> None:
+    with pytest.raises(ValidationError, match="request_fingerprint_key is the development default"):
+        ProgressionSettings(sib_env="production", jwt_secret=STRONG)
+    accepted = ProgressionSettings(sib_env="production", jwt_secret=STRONG, request_fingerprint_key="f" * 40)
     assert accepted.sib_env == "production"
 
 
