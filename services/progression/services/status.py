@@ -160,9 +160,10 @@ async def record_statuses(
         else ""
     )
     asked_intake = False
-    cprs = cprs_to_look_up(_references(records))
+    refs = _references(records)
+    cprs = cprs_to_look_up(refs)
     found: dict[str, list[dict[str, Any]]] | None = None
-    for _ in range(4):
+    for attempt in range(4):
         if idempotency_key is not None:
             async with UnitOfWork(database, read_only=True) as uow:
                 replay = await _replay(uow, caller, idempotency_key, fingerprint)
@@ -170,7 +171,8 @@ async def record_statuses(
                 return replay
         if found is None:
             found = await directory.lookup_cprs(cprs, caller) if cprs else {}
-        refs = _references(records)
+        if attempt:  # the writer set rows and errors on the last attempt's references
+            refs = _references(records)
         apply_lookup(refs, caller, found)
         batch_request = (
             {
