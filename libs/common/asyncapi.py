@@ -50,9 +50,10 @@ subject); old versions stay registered and documented, because the stream still 
 Additive optional fields may be added to an existing version, so consumers must ignore fields they
 do not know.
 
-**Privacy.** Events never contain CPR numbers: a person is identified by the participant's UUID
-(`participant_id`) and, in intake's participant events, by `cpr_pseudonym`, a keyed HMAC-SHA256
-of the CPR number that cannot be reversed without intake's key.
+**Privacy.** Events never contain CPR numbers, nor anything derived from one: a person is identified
+by the participant's UUID (`participant_id`) only. The version 1 participant events of intake, no
+longer published, also carried `cpr_pseudonym`, a keyed HMAC-SHA256 of the CPR number that cannot be
+reversed without intake's key; the stream still holds them.
 """
 
 

@@ -1,9 +1,9 @@
-"""CPR numbers, shared by intake (which alone stores them) and progression (which turns a posted CPR
-into its pseudonym and forgets it): validation, masking, the keyed pseudonym and encryption at rest
-(AES-GCM with key rotation). Pure: the standard library and ``cryptography`` only.
+"""CPR numbers: validation (intake, and progression, which checks a posted CPR before asking intake
+who it is), the masked form, and what only intake uses: the keyed pseudonym and encryption at rest
+(AES-GCM with key rotation, each token bound to its participant). Pure: the standard library and
+``cryptography`` only.
 
-Nothing here ever puts a CPR number, or any part of one beyond the masked form, into a message,
-``repr`` or ``str``.
+Nothing here ever puts a CPR number, or any part of one, into a message, ``repr`` or ``str``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _FORMAT = re.compile(r"^([0-9]{6})-?([0-9]{4})$")  # ASCII only: \d also matches other scripts' digits
 _WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
-_TOKEN_VERSION = "v1"  # noqa: S105 - a format tag, not a secret
-_ASSOCIATED_DATA = b"sib-cpr-v1"
+# A token names its format: v2 is bound to its participant's id (the associated data), v1 was bound to
+# nothing and is read only to re-encrypt it (intake's migration intake_0006).
+_TOKEN_VERSION = "v2"  # noqa: S105 - a format tag, not a secret
+_UNBOUND_VERSION = "v1"
+_UNBOUND_ASSOCIATED_DATA = b"sib-cpr-v1"
+# Shown wherever the number is not: the birth date and the sex digit are part of the number too.
+MASKED_CPR = "******-****"
 
 
 class CprError(ValueError):
@@ -48,7 +53,7 @@ class Cpr:
 
     @property
     def masked(self) -> str:
-        return f"{self.digits[:6]}-****"
+        return MASKED_CPR
 
     @property
     def formatted(self) -> str:
@@ -105,8 +110,14 @@ def _b64decode(value: str) -> bytes:
         raise ValueError("an encryption key is not valid base64") from None
 
 
+def _associated_data(participant_id: str) -> bytes:
+    return b"sib-cpr-v2:" + participant_id.encode()
+
+
 class CprCipher:
-    """AES-GCM under the current key; previous keys still decrypt, so keys can be rotated."""
+    """AES-GCM under the current key; previous keys still decrypt, so keys can be rotated. A token is
+    bound to the participant it was made for: copied onto another participant's row it does not decrypt.
+    """
 
     def __init__(self, current_key: bytes, previous_keys: Sequence[bytes] = ()) -> None:
         keys = [current_key, *previous_keys]
@@ -119,31 +130,54 @@ class CprCipher:
     def from_base64(cls, current: str, previous: Sequence[str] = ()) -> CprCipher:
         return cls(_b64decode(current), [_b64decode(key) for key in previous])
 
-    def encrypt(self, cpr: Cpr) -> str:
+    def _seal(self, cpr: Cpr, version: str, associated_data: bytes) -> str:
         nonce = os.urandom(12)
-        sealed = self._keys[self._current_id].encrypt(nonce, cpr.digits.encode(), _ASSOCIATED_DATA)
+        sealed = self._keys[self._current_id].encrypt(nonce, cpr.digits.encode(), associated_data)
         payload = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-        return f"{_TOKEN_VERSION}.{self._current_id}.{payload}"
+        return f"{version}.{self._current_id}.{payload}"
 
-    def decrypt(self, token: str) -> Cpr:
+    def _open(self, token: str, participant_id: str, *, unbound_too: bool = False) -> Cpr:
         try:
             version, key_id, payload = token.split(".")
         except ValueError:
             raise ValueError("not a CPR token") from None
-        if version != _TOKEN_VERSION:
+        if version == _TOKEN_VERSION:
+            associated_data = _associated_data(participant_id)
+        elif version == _UNBOUND_VERSION and unbound_too:
+            associated_data = _UNBOUND_ASSOCIATED_DATA
+        elif version == _UNBOUND_VERSION:
+            raise ValueError("a CPR token not bound to its participant: intake's migrations re-encrypt it")
+        else:
             raise ValueError("unknown CPR token version")
         cipher = self._keys.get(key_id)
         if cipher is None:
             raise ValueError("the CPR token's key is not configured")
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            plain = cipher.decrypt(raw[:12], raw[12:], _ASSOCIATED_DATA)
+            plain = cipher.decrypt(raw[:12], raw[12:], associated_data)
         except (InvalidTag, binascii.Error, ValueError):
-            raise ValueError("the CPR token is damaged or was altered") from None
+            raise ValueError(
+                "the CPR token is damaged, was altered or belongs to another participant"
+            ) from None
         return parse_cpr(plain.decode())
 
-    def needs_rotation(self, token: str) -> bool:
-        return token.split(".")[1:2] != [self._current_id]
+    def encrypt(self, cpr: Cpr, participant_id: str) -> str:
+        return self._seal(cpr, _TOKEN_VERSION, _associated_data(participant_id))
 
-    def rotate(self, token: str) -> str:
-        return self.encrypt(self.decrypt(token))
+    def decrypt(self, token: str, participant_id: str) -> Cpr:
+        """The number in ``participant_id``'s token; refused for a token made for another participant."""
+        return self._open(token, participant_id)
+
+    def needs_rotation(self, token: str) -> bool:
+        """Not in the current format under the current key."""
+        return token.split(".")[:2] != [_TOKEN_VERSION, self._current_id]
+
+    def rotate(self, token: str, participant_id: str) -> str:
+        """The token in the current format under the current key, from one under any configured key,
+        bound to the participant or (v1) to nothing."""
+        return self.encrypt(self._open(token, participant_id, unbound_too=True), participant_id)
+
+    def unbind(self, token: str, participant_id: str) -> str:
+        """Back to the v1 format (bound to nothing) under the current key: undoing intake_0006 only."""
+        cpr = self._open(token, participant_id, unbound_too=True)
+        return self._seal(cpr, _UNBOUND_VERSION, _UNBOUND_ASSOCIATED_DATA)

@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Secrets that ship with the code for development and tests. Production refuses them.
 DEV_CPR_HMAC_KEY = "dev-only-cpr-hmac-key-not-for-production-use-01"
 DEV_CPR_ENCRYPTION_KEY = "ZGV2LW9ubHktY3ByLWVuY3J5cHRpb24ta2V5LTAwMDE="  # base64 of 32 dev bytes
-DEVELOPMENT_SECRETS = frozenset({DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY})
+DEV_REQUEST_FINGERPRINT_KEY = "dev-only-request-fingerprint-key-not-for-production"
+DEVELOPMENT_SECRETS = frozenset({DEV_CPR_HMAC_KEY, DEV_CPR_ENCRYPTION_KEY, DEV_REQUEST_FINGERPRINT_KEY})
 # Where `make run` serves its development token issuer (libs/common/devtoken.py) when OIDC_ISSUER is
 # not set outside production.
 DEV_ISSUER_URL = "http://127.0.0.1:8000"

@@ -60,7 +60,6 @@ class ParticipantRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     cpr_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
     cpr_encrypted: Mapped[str] = mapped_column(Text)
-    cpr_masked: Mapped[str] = mapped_column(String(11))
     referred_on: Mapped[date] = mapped_column(Date)
     enrolled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     consent_given_on: Mapped[date | None] = mapped_column(Date, nullable=True)

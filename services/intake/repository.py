@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.clock import as_utc
@@ -89,6 +90,14 @@ class ParticipantRepository:
             query = query.where(ParticipantRow.programme_id == programme_id)
         return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
 
+    async def by_pseudonyms(self, pseudonyms: Iterable[str]) -> list[ParticipantRow]:
+        """Every participation of the citizens with these pseudonyms: one query for a whole batch."""
+        wanted = sorted(set(pseudonyms))
+        if not wanted:
+            return []
+        query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym.in_(wanted))
+        return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
+
     async def seats_taken(self, programme_id: str, track: str) -> int:
         """The seats taken on the track (``track_seats``): read under the programme's lock."""
         query = select(TrackSeatsRow.taken).where(
@@ -141,8 +150,6 @@ def to_participant(row: ParticipantRow) -> Participant:
         programme_id=row.programme_id,
         track=row.track,
         status=ParticipantStatus(row.status),
-        cpr_pseudonym=row.cpr_pseudonym,
-        cpr_masked=row.cpr_masked,
         referred_on=row.referred_on,
         enrolled_on=row.enrolled_on,
         consent_given_on=row.consent_given_on,
@@ -171,6 +178,12 @@ class AuditRepository:
 
     def add(self, row: CprAuditRow) -> None:
         self.session.add(row)
+
+    async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            # render_nulls: one statement for all rows; without it the ORM splits them by which
+            # values are None (a lookup's rows with and without a participant).
+            await self.session.execute(insert(CprAuditRow).execution_options(render_nulls=True), list(rows))
 
     async def page(self, participant_id: str | None, after: int | None, limit: int) -> list[CprAuditRow]:
         query = select(CprAuditRow)

@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.contracts import ProgrammeId, ProgrammeTerms, TrackName, WithdrawalReason
+from libs.common.cpr import MASKED_CPR
 
 CPR_DESCRIPTION = "CPR number, DDMMYY-SSSS or DDMMYYSSSS. Travels in bodies only, never in URLs."
 
@@ -83,12 +84,31 @@ class CprLookup(BaseModel):
     cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION)
 
 
+# The most CPR numbers one batch lookup takes (a status batch holds at most as many records).
+LOOKUP_BATCH_MAX = 10_000
+
+
+class CprBatchLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cprs: list[str] = Field(
+        min_length=1,
+        max_length=LOOKUP_BATCH_MAX,
+        description="CPR numbers, DDMMYY-SSSS or DDMMYYSSSS; up to 10,000. An invalid one is answered at "
+        "its index and does not fail the others.",
+    )
+
+
 class ParticipantOut(BaseModel):
     participant_id: str
     programme_id: str
     track: str
     status: str
-    cpr_masked: str = Field(description="DDMMYY-****")
+    cpr_masked: str = Field(
+        default=MASKED_CPR,
+        description="Always ******-****: no part of the number, neither the birth date nor the sex digit. "
+        "The number itself is `cpr`, for the jobcenter only.",
+    )
     cpr: str | None = Field(
         default=None, description="The full CPR number: only in responses to the jobcenter."
     )
@@ -111,6 +131,23 @@ class ParticipantPage(BaseModel):
 
 class ParticipantList(BaseModel):
     items: list[ParticipantOut]
+
+
+class LookupFound(BaseModel):
+    index: int = Field(description="The position of the CPR in the request's `cprs`.")
+    participants: list[ParticipantOut] = Field(
+        description="The citizen's participations in the token's programmes (empty when none). `cpr` is "
+        "null: the caller knows which number it sent at this index."
+    )
+
+
+class LookupRefused(BaseModel):
+    index: int = Field(description="The position of the CPR in the request's `cprs`.")
+    error: str = Field(description="What is wrong with the CPR number (never the number itself).")
+
+
+class LookupBatchOut(BaseModel):
+    items: list[LookupFound | LookupRefused] = Field(description="One per requested CPR, in request order.")
 
 
 class AuditEntryOut(BaseModel):

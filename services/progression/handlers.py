@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from libs.common.contracts import (
-    ParticipantEnrolledV1,
-    ParticipantReferredV1,
-    ParticipantWithdrawnV1,
+    PARTICIPANT_EVENT_TYPES,
+    ParticipantEvent,
     ProgrammeTermsPublishedV1,
 )
 from libs.common.events import CloudEvent, EventPayload
@@ -20,7 +19,7 @@ async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventP
 
 
 async def on_participant_event(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
-    if isinstance(payload, ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1):
+    if isinstance(payload, ParticipantEvent):  # v1 (with the pseudonym, no longer read) or v2
         await participants.apply_participant_event(uow, payload)
 
 
@@ -32,11 +31,7 @@ CONSUMERS = [
     ),
     ConsumerSpec(
         name="progression-participants",
-        event_types=[
-            ParticipantReferredV1.event_type,
-            ParticipantEnrolledV1.event_type,
-            ParticipantWithdrawnV1.event_type,
-        ],
+        event_types=list(PARTICIPANT_EVENT_TYPES),
         handler=on_participant_event,
     ),
 ]

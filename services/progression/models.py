@@ -37,7 +37,6 @@ class ParticipantRow(Base):
     participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     programme_id: Mapped[str] = mapped_column(String(64), index=True)
     track: Mapped[str] = mapped_column(String(64))
-    cpr_pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     referred_on: Mapped[date] = mapped_column(Date)
     enrolled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     withdrawn_on: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +70,6 @@ class KnownParticipant:
 
     participant_id: str
     programme_id: str
-    cpr_pseudonym: str | None
     last_recording_seq: int
     status_categories: dict[str, str] | None
 
@@ -83,17 +82,11 @@ _KNOWN = (
     select(
         _PEOPLE.c.participant_id,
         _PEOPLE.c.programme_id,
-        _PEOPLE.c.cpr_pseudonym,
         _PEOPLE.c.last_recording_seq,
         _PROGRAMMES.c.status_categories,
     )
     .select_from(_PEOPLE.outerjoin(_PROGRAMMES, _PROGRAMMES.c.programme_id == _PEOPLE.c.programme_id))
-    .where(
-        or_(
-            _PEOPLE.c.participant_id.in_(bindparam("ids", expanding=True)),
-            _PEOPLE.c.cpr_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
-        )
-    )
+    .where(_PEOPLE.c.participant_id.in_(bindparam("ids", expanding=True)))
 )
 _KNOWN_FOR_UPDATE = _KNOWN.with_for_update(of=_PEOPLE)
 _SET_RECORDING_SEQ = (
@@ -134,13 +127,6 @@ class ParticipantRepository:
         )
         return {row.participant_id: row for row in rows}
 
-    async def by_pseudonyms(self, pseudonyms: Iterable[str]) -> list[ParticipantRow]:
-        wanted = set(pseudonyms)
-        if not wanted:
-            return []
-        query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym.in_(wanted))
-        return list((await self.session.scalars(query)).all())
-
     async def add_if_absent(self, values: Mapping[str, Any]) -> ParticipantRow:
         """The stored participant: inserted from ``values`` unless a row of its id is there already
         (``ON CONFLICT DO NOTHING``), then read. Two writers may learn of a participant at once (the
@@ -157,18 +143,14 @@ class ParticipantRepository:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def known(
-        self, participant_ids: set[str], pseudonyms: set[str], *, for_update: bool = False
-    ) -> list[KnownParticipant]:
-        """Participants by id or by CPR pseudonym, with their programme's categories: one Core query
-        (no ORM object per row). ``for_update`` locks the participants' rows on PostgreSQL; on SQLite
-        the writer already holds the file."""
-        if not participant_ids and not pseudonyms:
+    async def known(self, participant_ids: set[str], *, for_update: bool = False) -> list[KnownParticipant]:
+        """Participants by id, with their programme's categories: one Core query (no ORM object per
+        row). ``for_update`` locks the participants' rows on PostgreSQL; on SQLite the writer already
+        holds the file."""
+        if not participant_ids:
             return []
         query = _KNOWN_FOR_UPDATE if for_update else _KNOWN
-        rows = await self.session.execute(
-            query, {"ids": list(participant_ids), "pseudonyms": list(pseudonyms)}
-        )
+        rows = await self.session.execute(query, {"ids": list(participant_ids)})
         return [KnownParticipant(*row) for row in rows]
 
     async def set_recording_seqs(self, last: Mapping[str, int]) -> None:

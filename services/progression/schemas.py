@@ -19,8 +19,8 @@ class ProgrammeOut(BaseModel):
 
 
 class StatusRecordIn(BaseModel):
-    """One status period. Name the citizen by ``participant_id`` or by ``cpr`` (the CPR is turned
-    into its pseudonym and never stored here); give ``valid_from``/``valid_to`` or an ``iso_week``."""
+    """One status period. Name the citizen by ``participant_id`` or by ``cpr`` (intake says who the CPR
+    is; it is never stored here); give ``valid_from``/``valid_to`` or an ``iso_week``."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from libs.common.contracts import (
+    PARTICIPANT_EVENT_TYPES,
     CutoffAdvancedV1,
     MeasurementRecordedV1,
-    ParticipantEnrolledV1,
-    ParticipantReferredV1,
-    ParticipantWithdrawnV1,
+    ParticipantEvent,
     ProgrammeTermsPublishedV1,
     StatementIssuedV1,
     StatementIssuedV2,
@@ -26,7 +25,7 @@ async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventP
 
 
 async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
-    if isinstance(payload, ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1):
+    if isinstance(payload, ParticipantEvent):  # v1 or v2: the same facts
         await facts.apply_participant(uow, payload)
     elif isinstance(payload, StatusRecordedV1):
         await facts.apply_status_recorded(uow, payload)
@@ -59,9 +58,7 @@ CONSUMERS = [
     ConsumerSpec(
         name="settlement-facts",
         event_types=[
-            ParticipantReferredV1.event_type,
-            ParticipantEnrolledV1.event_type,
-            ParticipantWithdrawnV1.event_type,
+            *PARTICIPANT_EVENT_TYPES,
             StatusRecordedV1.event_type,
             CutoffAdvancedV1.event_type,
         ],

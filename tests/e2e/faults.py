@@ -26,6 +26,7 @@ from deploy.local import REPO_ROOT
 from libs.common.auth import Role
 from libs.common.db import Database
 from libs.common.devtoken import dev_token
+from libs.common.nats import connect_options
 from libs.common.settings import CommonSettings
 from services.progression.settings import ProgressionSettings
 from services.settlement.settings import SettlementSettings
@@ -162,7 +163,8 @@ def stream_events(nats_url: str, stream: str = "SIB") -> list[tuple[str, bytes]]
     """Every (subject, body) in the stream, in order."""
 
     async def run() -> list[tuple[str, bytes]]:
-        client = await nats.connect(nats_url)
+        operator = CommonSettings(nats_url=nats_url, nats_user="operator")
+        client = await nats.connect(nats_url, **connect_options(operator))
         try:
             js = client.jetstream()
             info = await js.stream_info(stream)

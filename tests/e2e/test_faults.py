@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -258,18 +259,24 @@ def publish_all(nats_url: str, events: list[tuple[str, bytes]]) -> None:
 
     import nats
 
-    from libs.common.nats import MSG_ID_HEADER, ensure_stream
+    from libs.common.nats import MSG_ID_HEADER, connect_options, ensure_stream
     from libs.common.settings import CommonSettings
 
     async def run() -> None:
-        client = await nats.connect(nats_url)
+        # Each event as the service that owns its subject: only it may publish there.
+        clients: dict[str, Any] = {}
         try:
-            js = client.jetstream()
-            await ensure_stream(js, CommonSettings(nats_url=nats_url))
             for subject, body in events:
+                owner = subject.split(".")[1]
+                if owner not in clients:
+                    settings = CommonSettings(service_name=owner, nats_url=nats_url)
+                    clients[owner] = await nats.connect(nats_url, **connect_options(settings))
+                    await ensure_stream(clients[owner].jetstream(), settings)
+                js = clients[owner].jetstream()
                 await js.publish(subject, body, headers={MSG_ID_HEADER: str(uuid.uuid4())})
         finally:
-            await client.close()
+            for client in clients.values():
+                await client.close()
 
     asyncio.run(run())
 

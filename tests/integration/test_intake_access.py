@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/programmes/{programme_id}/terms"): frozenset({A}),
     ("POST", "/v1/participants"): frozenset({J}),
     ("POST", "/v1/participants/lookup"): frozenset({J}),
+    ("POST", "/v1/participants/lookup-batch"): frozenset({J}),
     ("POST", "/v1/participants/{participant_id}/enrolment"): frozenset({J}),
     ("POST", "/v1/participants/{participant_id}/withdrawal"): frozenset({J}),
     ("PUT", "/v1/participants/{participant_id}/coach"): frozenset({J, P}),
@@ -59,6 +60,7 @@ def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
             "referred_on": "2024-03-01",
         },
         ("POST", "/v1/participants/lookup"): {"cpr": CPR},
+        ("POST", "/v1/participants/lookup-batch"): {"cprs": [CPR, "0101901234"]},
         ("POST", "/v1/participants/{participant_id}/enrolment"): {
             "enrolled_on": "2024-03-15",
             "consent_given_on": "2024-03-10",
@@ -136,6 +138,12 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
             ("POST", "/v1/participants/lookup", {"cpr": CPR_DIGITS}, jobcenter),
             (
                 "POST",
+                "/v1/participants/lookup-batch",
+                {"cprs": [CPR, CPR[:-1] + "x", "3102901234"]},
+                jobcenter,
+            ),
+            (
+                "POST",
                 "/v1/participants",
                 {"programme_id": PROGRAMME, "cpr": CPR, "track": "jobafklaring", "referred_on": "2024-03-01"},
                 jobcenter,
@@ -155,6 +163,7 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
             ("GET", f"/v1/participants/{participant_id}", None, auth(INV, PROGRAMME)),
             ("GET", "/v1/audit", None, auth(A)),
             ("POST", "/v1/participants/lookup", {"cpr": CPR}, auth(P, PROGRAMME)),
+            ("POST", "/v1/participants/lookup-batch", {"cprs": [CPR]}, auth(A)),
             (
                 "POST",
                 "/v1/participants",
@@ -187,6 +196,11 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
     for url in urls:
         assert not CPR_PATTERN.search(url)
     events = await outbox_events(intake)
-    assert {e.type.rsplit(".", 2)[-2] for e in events} >= {"referred", "enrolled", "withdrawn"}
+    participant_events = {e.type for e in events if ".participant." in e.type}
+    assert participant_events == {
+        f"dk.sib.intake.participant.{what}.v2" for what in ("referred", "enrolled", "withdrawn")
+    }
     for event in events:
         assert not CPR_PATTERN.search(event.model_dump_json())
+        assert "pseudonym" not in event.model_dump_json()  # nor anything derived from the number
+        assert not re.search(r"\b[0-9a-f]{64}\b", event.model_dump_json())

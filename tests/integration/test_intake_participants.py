@@ -8,7 +8,7 @@ import copy
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from libs.common.auth import Role
@@ -48,7 +48,7 @@ async def enrol(
     )
 
 
-async def test_referral_stores_the_citizen_and_announces_a_pseudonym_not_the_cpr(
+async def test_referral_stores_the_citizen_and_announces_neither_the_cpr_nor_its_pseudonym(
     intake: ServiceClient,
 ) -> None:
     await make_programme(intake)
@@ -56,15 +56,19 @@ async def test_referral_stores_the_citizen_and_announces_a_pseudonym_not_the_cpr
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "referred"
-    assert body["cpr_masked"] == "010190-****"
+    assert body["cpr_masked"] == "******-****"
     assert body["cpr"] == "010190-1234"  # the jobcenter sees the number it sent
     assert body["coach_name"] == "Mette"
 
-    referred = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.referred.v1"]
+    referred = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.referred.v2"]
     assert len(referred) == 1
     data = referred[0].data
-    assert data["participant_id"] == body["participant_id"]
-    assert len(data["cpr_pseudonym"]) == 64
+    assert data == {
+        "participant_id": body["participant_id"],
+        "programme_id": PROGRAMME,
+        "track": "sygedagpenge",
+        "referred_on": "2024-03-01",
+    }
     assert (
         "0101901234" not in referred[0].model_dump_json()
         and "010190-1234" not in referred[0].model_dump_json()
@@ -73,6 +77,7 @@ async def test_referral_stores_the_citizen_and_announces_a_pseudonym_not_the_cpr
     async with intake.app.state.database.sessionmaker() as session:
         stored = (await session.execute(text("SELECT cpr_encrypted, cpr_pseudonym FROM participants"))).one()
     assert "1234" not in stored[0] and "010190" not in stored[0]  # encrypted at rest
+    assert len(stored[1]) == 64  # the pseudonym stays here, for intake's own lookups
 
 
 async def test_the_same_citizen_twice_in_a_programme_is_a_conflict_naming_the_participant(
@@ -100,7 +105,7 @@ async def test_an_idempotency_key_replays_the_first_referral(intake: ServiceClie
     )
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
-    assert len([e for e in await outbox_events(intake) if e.type.endswith("participant.referred.v1")]) == 1
+    assert len([e for e in await outbox_events(intake) if e.type.endswith("participant.referred.v2")]) == 1
 
 
 @pytest.mark.parametrize(
@@ -163,7 +168,7 @@ async def test_enrolment_needs_consent_and_ordered_dates_and_is_safe_to_retry(in
     assert (await enrol(intake, pid)).json() == enrolled.json()
     assert (await enrol(intake, pid, on="2024-03-20")).status_code == 409
 
-    events = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.enrolled.v1"]
+    events = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.enrolled.v2"]
     assert len(events) == 1  # the retry announced nothing
     assert (
         events[0].data["enrolled_on"] == "2024-03-15" and events[0].data["consent_given_on"] == "2024-03-10"
@@ -257,7 +262,7 @@ async def test_withdrawal_ends_participation_and_keeps_the_seat(intake: ServiceC
     newcomer = (await refer(intake, CPR_B)).json()["participant_id"]
     assert (await enrol(intake, newcomer)).status_code == 409
 
-    [event] = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.withdrawn.v1"]
+    [event] = [e for e in await outbox_events(intake) if e.type == "dk.sib.intake.participant.withdrawn.v2"]
     assert event.data["effective_on"] == "2024-06-01" and event.data["reason"] == "moved_away"
     assert event.data["enrolled_on"] == "2024-03-15"
 
@@ -270,7 +275,7 @@ async def test_the_provider_sees_masked_cpr_in_its_programmes_only(intake: Servi
     assert as_jobcenter.json()["cpr"] == CPR_A
     as_provider = await intake.get(f"/v1/participants/{pid}", headers=PROVIDER)
     assert as_provider.status_code == 200
-    assert as_provider.json()["cpr"] is None and as_provider.json()["cpr_masked"] == "010190-****"
+    assert as_provider.json()["cpr"] is None and as_provider.json()["cpr_masked"] == "******-****"
     assert "1234" not in as_provider.text
     listed = await intake.get("/v1/participants", params={"programme_id": PROGRAMME}, headers=PROVIDER)
     assert [p["cpr"] for p in listed.json()["items"]] == [None]
@@ -281,6 +286,52 @@ async def test_the_provider_sees_masked_cpr_in_its_programmes_only(intake: Servi
 
     coach = await intake.put(f"/v1/participants/{pid}/coach", json={"coach_name": "Jonas"}, headers=PROVIDER)
     assert coach.status_code == 200 and coach.json()["coach_name"] == "Jonas" and coach.json()["cpr"] is None
+
+
+async def test_the_masked_form_reveals_nothing_of_the_number_to_anyone_but_the_jobcenter(
+    intake: ServiceClient,
+) -> None:
+    await make_programme(intake)
+    pid = (await refer(intake, CPR_A)).json()["participant_id"]
+    for headers in (PROVIDER, ADMIN, auth(Role.admin, subject="svc-progression")):
+        one = (await intake.get(f"/v1/participants/{pid}", headers=headers)).json()
+        listed = (await intake.get("/v1/participants", headers=headers)).json()["items"]
+        for shown in (one, *listed):
+            assert shown["cpr"] is None and shown["cpr_masked"] == "******-****"
+        for text_ in (str(one), str(listed)):
+            assert "010190" not in text_ and "1990-01-01" not in text_  # no birth date, in any spelling
+    async with intake.app.state.database.sessionmaker() as session:
+        columns = {
+            c["name"]
+            for c in await session.run_sync(lambda s: inspect(s.connection()).get_columns("participants"))
+        }
+    assert "cpr_masked" not in columns  # the birth date is not kept beside the encrypted number either
+
+
+async def test_a_cpr_token_copied_onto_another_participants_row_does_not_decrypt(
+    intake: ServiceClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await make_programme(intake)
+    first = (await refer(intake, CPR_A)).json()["participant_id"]
+    second = (await refer(intake, CPR_B)).json()["participant_id"]
+    async with intake.app.state.database.sessionmaker() as session:
+        tokens = dict(
+            (await session.execute(text("SELECT participant_id, cpr_encrypted FROM participants"))).all()
+        )
+        for pid, other in ((first, second), (second, first)):
+            await session.execute(
+                text("UPDATE participants SET cpr_encrypted = :token WHERE participant_id = :pid"),
+                {"token": tokens[other], "pid": pid},
+            )
+        await session.commit()
+    for pid in (first, second):
+        response = await intake.get(f"/v1/participants/{pid}", headers=JOBCENTER)
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["participant_id"] == pid
+        assert "1234" not in response.text and "1235" not in response.text
+    assert "cpr_token_refused" in caplog.text
+    assert "0101901234" not in caplog.text and "0202851235" not in caplog.text
 
 
 async def test_listing_filters_and_pages_with_a_cursor(intake: ServiceClient) -> None:

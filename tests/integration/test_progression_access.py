@@ -18,8 +18,7 @@ from sqlalchemy import select
 
 from deploy.local import free_port, start_nats
 from libs.common.auth import SERVICE_ROLES, Role
-from libs.common.contracts import ParticipantEnrolledV1
-from libs.common.cpr import cpr_pseudonym, parse_cpr
+from libs.common.contracts import ParticipantEnrolledV2
 from libs.common.uow import UnitOfWork
 from services.progression.models import ParticipantRow
 from services.progression.services.participants import apply_participant_event
@@ -31,7 +30,7 @@ from tests.integration.conftest import (
     intake_and_progression,
     outbox_events,
 )
-from tests.integration.test_progression import ADMIN, CPR, JOBCENTER, PROGRAMME, enrolled_participant
+from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, enrolled_participant
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
 S = Role.settlement_service
@@ -164,14 +163,12 @@ async def test_the_participant_event_consumed_while_a_post_asks_intake_leaves_on
         state = pair.progression.app.state
         directory = state.intake_directory
         consumed: list[asyncio.Task[None]] = []
-        key = state.settings.cpr_hmac_key.get_secret_value().encode()
 
-        async def consume(data: dict[str, Any], cpr: str) -> None:
-            event = ParticipantEnrolledV1(
+        async def consume(data: dict[str, Any]) -> None:
+            event = ParticipantEnrolledV2(
                 participant_id=data["participant_id"],
                 programme_id=data["programme_id"],
                 track=data["track"],
-                cpr_pseudonym=cpr_pseudonym(parse_cpr(cpr), key),
                 referred_on=date.fromisoformat(data["referred_on"]),
                 enrolled_on=date(2024, 3, 15),
                 consent_given_on=date(2024, 3, 10),
@@ -180,19 +177,21 @@ async def test_the_participant_event_consumed_while_a_post_asks_intake_leaves_on
                 await apply_participant_event(uow, event)
                 await uow.commit()
 
-        def racing(read: Any, cpr_of: Any) -> Any:
+        def racing(read: Any, participants_in: Any) -> Any:
             async def read_and_race(*args: Any) -> Any:
                 found = await read(*args)
-                for data in found if isinstance(found, list) else [found]:
-                    consumed.append(asyncio.create_task(consume(data, cpr_of(*args))))
+                for data in participants_in(found):
+                    consumed.append(asyncio.create_task(consume(data)))
                     if state.settings.is_postgres:
                         await asyncio.wait_for(asyncio.shield(consumed[-1]), 10)
                 return found
 
             return read_and_race
 
-        directory.participant = racing(directory.participant, lambda _pid: CPR)
-        directory.lookup = racing(directory.lookup, lambda cpr, _caller: cpr)
+        directory.participant = racing(directory.participant, lambda data: [data])
+        directory.lookup_cprs = racing(
+            directory.lookup_cprs, lambda by_cpr: [data for items in by_cpr.values() for data in items]
+        )
         pid = await enrolled_participant(pair, wait_for_event=False)
         by_id = await pair.progression.post(
             "/v1/status-records",

@@ -19,8 +19,12 @@ from hypothesis import strategies as st
 from libs.common.auth import Principal, Role
 from libs.common.contracts import (
     CutoffAdvancedV1,
+    ParticipantEnrolled,
     ParticipantEnrolledV1,
+    ParticipantEnrolledV2,
+    ParticipantWithdrawn,
     ParticipantWithdrawnV1,
+    ParticipantWithdrawnV2,
     ProgrammeTerms,
     ProgrammeTermsPublishedV1,
     StatusCode,
@@ -29,10 +33,11 @@ from libs.common.contracts import (
 )
 from libs.common.db import Database, messaging_metadata
 from libs.common.errors import NotFound
-from libs.common.events import EventPayload
+from libs.common.events import EventPayload, new_event
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord
 from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months
+from services.settlement.handlers import on_fact
 from services.settlement.models import Base
 from services.settlement.repository import MonthRepository, StatementRepository
 from services.settlement.services import facts, programmes, statements
@@ -72,18 +77,21 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         pid = str(uuid.UUID(int=n + 1))
         enrolled = date(2024, 1, 1) + timedelta(days=draw(st.integers(0, 60)))
         participants.append(pid)
-        events.append(
-            ParticipantEnrolledV1(
-                participant_id=pid, programme_id=PROGRAMME, track="sygedagpenge", cpr_pseudonym=PSEUDONYM,
-                referred_on=date(2024, 1, 1), enrolled_on=enrolled, consent_given_on=date(2024, 1, 1),
-            )
+        # The stream holds intake's participant events of both versions: v1 (with the pseudonym) from
+        # before 2026-12-06, v2 since; one citizen's events may be of either.
+        person: dict[str, Any] = {"participant_id": pid, "programme_id": PROGRAMME, "track": "sygedagpenge",
+                                  "referred_on": date(2024, 1, 1)}  # fmt: skip
+        enrolled_as, withdrawn_as = draw(
+            st.sampled_from([(ParticipantEnrolledV1, ParticipantWithdrawnV1), (ParticipantEnrolledV2, ParticipantWithdrawnV2)])
         )  # fmt: skip
+        if enrolled_as is ParticipantEnrolledV1:
+            person["cpr_pseudonym"] = PSEUDONYM
+        events.append(enrolled_as(**person, enrolled_on=enrolled, consent_given_on=date(2024, 1, 1)))
         if draw(st.booleans()):
             events.append(
-                ParticipantWithdrawnV1(
-                    participant_id=pid, programme_id=PROGRAMME, track="sygedagpenge", cpr_pseudonym=PSEUDONYM,
-                    referred_on=date(2024, 1, 1), enrolled_on=enrolled,
-                    effective_on=enrolled + timedelta(days=draw(st.integers(1, 200))), reason=WithdrawalReason.moved_away,
+                withdrawn_as(
+                    **person, enrolled_on=enrolled, effective_on=enrolled + timedelta(days=draw(st.integers(1, 200))),
+                    reason=WithdrawalReason.moved_away,
                 )
             )  # fmt: skip
         for seq in range(1, draw(st.integers(0, 6)) + 1):
@@ -124,14 +132,11 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 async def apply(uow: UnitOfWork, event: EventPayload) -> None:
+    """As the consumers do: through settlement's handlers."""
     if isinstance(event, ProgrammeTermsPublishedV1):
         await programmes.store_terms(uow, event)
-    elif isinstance(event, ParticipantEnrolledV1 | ParticipantWithdrawnV1):
-        await facts.apply_participant(uow, event)
-    elif isinstance(event, StatusRecordedV1):
-        await facts.apply_status_recorded(uow, event)
-    elif isinstance(event, CutoffAdvancedV1):
-        await facts.apply_cutoff(uow, event)
+    else:
+        await on_fact(uow, new_event(event), event)
 
 
 async def deliver(database: Database, batch: list[EventPayload]) -> None:
@@ -150,9 +155,9 @@ def expected_months(scenario: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     versions = [TermsVersion(1, date(2024, 1, 1), scenario["terms"])]
     fees = {}
     for pid in scenario["participants"]:
-        enrolled = next(e for e in events if isinstance(e, ParticipantEnrolledV1) and e.participant_id == pid)
+        enrolled = next(e for e in events if isinstance(e, ParticipantEnrolled) and e.participant_id == pid)
         withdrawn = next(
-            (e for e in events if isinstance(e, ParticipantWithdrawnV1) and e.participant_id == pid), None
+            (e for e in events if isinstance(e, ParticipantWithdrawn) and e.participant_id == pid), None
         )
         records = [
             StatusRecord(e.record_id, e.code, e.valid_from, e.valid_to, e.recording_seq, e.recorded_at)

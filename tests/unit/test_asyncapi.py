@@ -148,6 +148,18 @@ def test_no_schema_property_carries_a_cpr_number(document: dict[str, Any]) -> No
     for _, node in walk(document):
         if isinstance(node, dict) and isinstance(node.get("properties"), dict):
             names.update(node["properties"])
-    assert "cpr_pseudonym" in names
+    assert "cpr_pseudonym" in names  # in the v1 participant events the stream still holds
     offending = sorted(name for name in names if "cpr" in name.lower() and name != "cpr_pseudonym")
     assert offending == []
+
+
+def test_only_the_v1_participant_events_carry_the_pseudonym(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    carrying = sorted(
+        name for name, schema in schemas.items() if "cpr_pseudonym" in schema.get("properties", {})
+    )
+    assert carrying == ["ParticipantEnrolledV1", "ParticipantReferredV1", "ParticipantWithdrawnV1"]
+    for name in carrying:
+        v2 = schemas[name.replace("V1", "V2")]
+        assert set(v2["properties"]) == set(schemas[name]["properties"]) - {"cpr_pseudonym"}
+        assert "Superseded" in schemas[name]["description"]

@@ -8,7 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from libs.common.contracts import ProgrammeTerms, StatusCategory, StatusCode
+from libs.common.contracts import (
+    PARTICIPANT_EVENT_TYPES,
+    ParticipantEnrolledV1,
+    ParticipantEnrolledV2,
+    ParticipantEvent,
+    ParticipantReferredV2,
+    ParticipantWithdrawnV2,
+    ProgrammeTerms,
+    StatusCategory,
+    StatusCode,
+)
+from libs.common.events import new_event, parse_payload, registered_contracts
 
 BASE = {
     "tracks": {"sygedagpenge": 120, "jobafklaring": 30},
@@ -78,3 +89,34 @@ def test_terms_survive_the_json_round_trip_of_an_event(fee: Decimal, investor: i
     again = ProgrammeTerms.model_validate_json(terms.model_dump_json())
     assert again == terms
     assert again.fee_per_month_dkk == fee
+
+
+PARTICIPANT = {
+    "participant_id": "0b7c6d0e-2d0f-4a8e-9f3a-5b1e2c4d6f70",
+    "programme_id": "hedensted-2022",
+    "track": "sygedagpenge",
+    "referred_on": "2024-03-01",
+}
+
+
+def test_the_v2_participant_events_carry_nothing_derived_from_the_cpr() -> None:
+    for contract in (ParticipantReferredV2, ParticipantEnrolledV2, ParticipantWithdrawnV2):
+        assert contract.event_type.endswith(".v2")
+        assert not any("cpr" in name or "pseudonym" in name for name in contract.model_fields)
+    enrolled = ParticipantEnrolledV2.model_validate(
+        PARTICIPANT | {"enrolled_on": "2024-03-15", "consent_given_on": "2024-03-10"}
+    )
+    assert "pseudonym" not in new_event(enrolled, subject="participant/x").model_dump_json()
+
+
+def test_the_v1_participant_events_stay_readable_beside_the_v2_ones() -> None:
+    registry = registered_contracts()
+    assert set(PARTICIPANT_EVENT_TYPES) <= set(registry)
+    assert {t.rsplit(".", 1)[1] for t in PARTICIPANT_EVENT_TYPES} == {"v1", "v2"}
+    old = ParticipantEnrolledV1.model_validate(
+        PARTICIPANT
+        | {"cpr_pseudonym": "a" * 64, "enrolled_on": "2024-03-15", "consent_given_on": "2024-03-10"}
+    )
+    for payload in (old, ParticipantReferredV2.model_validate(PARTICIPANT)):
+        read = parse_payload(new_event(payload, subject="participant/x"))
+        assert read == payload and isinstance(read, ParticipantEvent)

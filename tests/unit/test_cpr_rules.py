@@ -1,17 +1,21 @@
 """CPR rules (DOMAIN.md "CPR numbers"): format, the century table, real dates, modulus 11 never a
-reason to reject, masking, the keyed pseudonym, and encryption with key rotation."""
+reason to reject, masking, the keyed pseudonym, and encryption bound to the participant with key
+rotation."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import re
 from datetime import date
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from libs.common.cpr import CprCipher, CprError, cpr_pseudonym, keyed_fingerprint, parse_cpr
+from libs.common.cpr import MASKED_CPR, CprCipher, CprError, cpr_pseudonym, keyed_fingerprint, parse_cpr
 
 # The official table, written out independently of the code: 7th digit -> (YY range, century).
 CENTURY_TABLE = {
@@ -116,14 +120,16 @@ def test_an_error_never_contains_the_input(raw: str) -> None:
             assert digits[start : start + 6] not in message
 
 
-def test_masking_and_representations_hide_the_serial() -> None:
+def test_the_masked_form_and_representations_hide_every_digit() -> None:
     cpr = parse_cpr("0707614285")
-    assert cpr.masked == "070761-****"
-    for shown in (repr(cpr), str(cpr), f"{cpr}", repr([cpr])):
-        assert "4285" not in shown and "0707614285" not in shown
+    assert cpr.masked == MASKED_CPR == "******-****"
+    for shown in (cpr.masked, repr(cpr), str(cpr), f"{cpr}", repr([cpr])):
+        assert not re.search(r"[0-9]", shown)  # neither the birth date nor the sex digit
 
 
 KEY = b"k" * 32
+PID = "0b7c6d0e-2d0f-4a8e-9f3a-5b1e2c4d6f70"
+OTHER_PID = "6c1f0b1e-7a55-4d0e-8f55-2c0e9a3b1d42"
 
 
 def test_the_pseudonym_is_a_keyed_hmac_not_a_plain_hash() -> None:
@@ -139,33 +145,73 @@ def test_the_pseudonym_is_a_keyed_hmac_not_a_plain_hash() -> None:
 def test_encryption_round_trips_and_hides_the_number(born: date, serial: int) -> None:
     cipher = CprCipher(os.urandom(32))
     cpr = parse_cpr(f"{born:%d%m%y}0{serial:03d}")
-    token = cipher.encrypt(cpr)
-    assert cipher.decrypt(token) == cpr
+    token = cipher.encrypt(cpr, PID)
+    assert cipher.decrypt(token, PID) == cpr
     assert cpr.digits not in token and cpr.digits[:6] not in token
-    assert cipher.encrypt(cpr) != token  # a fresh nonce each time
+    assert cipher.encrypt(cpr, PID) != token  # a fresh nonce each time
 
 
 def test_a_tampered_token_is_refused() -> None:
     cipher = CprCipher(os.urandom(32))
-    token = cipher.encrypt(parse_cpr("0707614285"))
+    token = cipher.encrypt(parse_cpr("0707614285"), PID)
     tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     with pytest.raises(ValueError, match="damaged"):
-        cipher.decrypt(tampered)
+        cipher.decrypt(tampered, PID)
+
+
+def test_a_token_decrypts_only_for_the_participant_it_was_made_for() -> None:
+    cipher = CprCipher(os.urandom(32))
+    mine, theirs = parse_cpr("0707614285"), parse_cpr("0202851235")
+    my_token, their_token = cipher.encrypt(mine, PID), cipher.encrypt(theirs, OTHER_PID)
+    # Two rows' ciphertexts swapped: neither decrypts on the other's row.
+    with pytest.raises(ValueError, match="another participant"):
+        cipher.decrypt(their_token, PID)
+    with pytest.raises(ValueError, match="another participant"):
+        cipher.decrypt(my_token, OTHER_PID)
+    assert cipher.decrypt(my_token, PID) == mine and cipher.decrypt(their_token, OTHER_PID) == theirs
+
+
+def v1_token(key: bytes, digits: str) -> str:
+    """A token as intake wrote it before tokens were bound to their participant, built here from the
+    format rather than by the code under test."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, digits.encode(), b"sib-cpr-v1")
+    payload = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+    return f"v1.{hashlib.sha256(key).hexdigest()[:8]}.{payload}"
+
+
+def test_an_unbound_v1_token_is_recognised_but_only_re_encrypted() -> None:
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    cpr = parse_cpr("0707614285")
+    old = v1_token(old_key, cpr.digits)
+    cipher = CprCipher(new_key, [old_key])
+    with pytest.raises(ValueError, match="not bound"):
+        cipher.decrypt(old, PID)  # never served as it is: the migration re-encrypts it first
+    assert cipher.needs_rotation(old)
+    bound = cipher.rotate(old, PID)
+    assert bound.startswith("v2.") and not cipher.needs_rotation(bound)
+    assert CprCipher(new_key).decrypt(bound, PID) == cpr
+    with pytest.raises(ValueError, match="another participant"):
+        CprCipher(new_key).decrypt(bound, OTHER_PID)
+    unbound = cipher.unbind(bound, PID)  # the migration's downgrade
+    assert unbound.startswith("v1.") and cipher.rotate(unbound, OTHER_PID).startswith("v2.")
+    with pytest.raises(ValueError, match="unknown CPR token version"):
+        cipher.decrypt("v9" + bound[2:], PID)
 
 
 def test_keys_rotate_without_losing_old_rows() -> None:
     old_key, new_key = os.urandom(32), os.urandom(32)
     cpr = parse_cpr("0707614285")
-    old_token = CprCipher(old_key).encrypt(cpr)
+    old_token = CprCipher(old_key).encrypt(cpr, PID)
 
     rotated_cipher = CprCipher(new_key, [old_key])
-    assert rotated_cipher.decrypt(old_token) == cpr
+    assert rotated_cipher.decrypt(old_token, PID) == cpr
     assert rotated_cipher.needs_rotation(old_token)
-    new_token = rotated_cipher.rotate(old_token)
+    new_token = rotated_cipher.rotate(old_token, PID)
     assert not rotated_cipher.needs_rotation(new_token)
-    assert CprCipher(new_key).decrypt(new_token) == cpr
+    assert CprCipher(new_key).decrypt(new_token, PID) == cpr
     with pytest.raises(ValueError, match="key is not configured"):
-        CprCipher(new_key).decrypt(old_token)
+        CprCipher(new_key).decrypt(old_token, PID)
 
 
 def test_keys_must_be_32_bytes_of_base64() -> None:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from libs.common.settings import DEV_ISSUER_URL, CommonSettings
 from services.intake.settings import IntakeSettings
+from services.progression.settings import ProgressionSettings
 
 STRONG = "x" * 40
 
@@ -70,6 +71,13 @@ def test_production_refuses_a_short_secret() -> None:
 def test_production_refuses_the_development_cpr_keys_of_intake() -> None:
     with pytest.raises(ValidationError, match="cpr_hmac_key is a development secret"):
         IntakeSettings(**PRODUCTION)
+
+
+def test_production_refuses_the_development_fingerprint_key_of_progression() -> None:
+    with pytest.raises(ValidationError, match="request_fingerprint_key is a development secret"):
+        ProgressionSettings(**PRODUCTION)
+    accepted = ProgressionSettings(**PRODUCTION, request_fingerprint_key="f" * 40)
+    assert accepted.sib_env == "production"
 
 
 def test_production_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,18 @@
 """Versioned event payload contracts shared by publishers and consumers."""
 
 from libs.common.contracts.participant import (
+    PARTICIPANT_EVENT_TYPES,
     CprPseudonym,
+    ParticipantEnrolled,
     ParticipantEnrolledV1,
+    ParticipantEnrolledV2,
+    ParticipantEvent,
+    ParticipantReferred,
     ParticipantReferredV1,
+    ParticipantReferredV2,
+    ParticipantWithdrawn,
     ParticipantWithdrawnV1,
+    ParticipantWithdrawnV2,
     WithdrawalReason,
 )
 from libs.common.contracts.programme import (
@@ -41,6 +49,7 @@ __all__ = [
     "INDICATORS",
     "INDICATOR_GROUPS",
     "LINES_PER_PART",
+    "PARTICIPANT_EVENT_TYPES",
     "STATUS_CODES",
     "CprPseudonym",
     "CutoffAdvancedV1",
@@ -50,9 +59,16 @@ __all__ = [
     "MonthChange",
     "MonthRule",
     "MonthsRecalculatedV1",
+    "ParticipantEnrolled",
     "ParticipantEnrolledV1",
+    "ParticipantEnrolledV2",
+    "ParticipantEvent",
+    "ParticipantReferred",
     "ParticipantReferredV1",
+    "ParticipantReferredV2",
+    "ParticipantWithdrawn",
     "ParticipantWithdrawnV1",
+    "ParticipantWithdrawnV2",
     "ProgrammeId",
     "ProgrammeTerms",
     "ProgrammeTermsPublishedV1",

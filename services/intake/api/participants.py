@@ -18,8 +18,12 @@ from services.intake.api.deps import (
 from services.intake.domain import ParticipantStatus
 from services.intake.schemas import (
     CoachChange,
+    CprBatchLookup,
     CprLookup,
     Enrolment,
+    LookupBatchOut,
+    LookupFound,
+    LookupRefused,
     ParticipantList,
     ParticipantOut,
     ParticipantPage,
@@ -48,7 +52,6 @@ def participant_out(view: ParticipantView) -> ParticipantOut:
         programme_id=p.programme_id,
         track=p.track,
         status=p.status.value,
-        cpr_masked=p.cpr_masked,
         cpr=view.cpr.formatted if view.cpr is not None else None,
         referred_on=p.referred_on,
         enrolled_on=p.enrolled_on,
@@ -91,6 +94,26 @@ async def lookup(
 ) -> ParticipantList:
     return ParticipantList(
         items=[participant_out(v) for v in await participants.lookup(db, protection, caller, body.cpr)]
+    )
+
+
+@router.post(
+    "/participants/lookup-batch",
+    response_model=LookupBatchOut,
+    summary="Find many citizens' participations by CPR (jobcenter); the CPRs go in the body",
+    responses={422: {"description": "More than 10,000 CPR numbers, or none; the problem names `cprs`"}},
+)
+async def lookup_batch(
+    body: CprBatchLookup, _: Jobcenter, caller: CallerDep, db: DatabaseDep, protection: Protection
+) -> LookupBatchOut:
+    answers = await participants.lookup_batch(db, protection, caller, body.cprs)
+    return LookupBatchOut(
+        items=[
+            LookupRefused(index=a.index, error=a.error)
+            if a.error is not None
+            else LookupFound(index=a.index, participants=[participant_out(v) for v in a.participants or []])
+            for a in answers
+        ]
     )
 
 

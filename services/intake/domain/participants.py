@@ -39,8 +39,6 @@ class Participant:
     programme_id: str
     track: str
     status: ParticipantStatus
-    cpr_pseudonym: str
-    cpr_masked: str
     referred_on: date
     enrolled_on: date | None
     consent_given_on: date | None

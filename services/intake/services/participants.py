@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
-from libs.common.contracts import ParticipantEnrolledV1, ParticipantReferredV1, ParticipantWithdrawnV1
+from libs.common.contracts import ParticipantEnrolledV2, ParticipantReferredV2, ParticipantWithdrawnV2
 from libs.common.cpr import Cpr, CprError, parse_cpr
 from libs.common.db import Database
 from libs.common.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationFailed
@@ -33,7 +33,7 @@ from services.intake.repository import (
     to_participant,
 )
 from services.intake.schemas import CoachChange, Enrolment, Referral, Withdrawal
-from services.intake.services.protection import Caller, CprProtection, audit, reveal
+from services.intake.services.protection import Caller, CprProtection, audit, audit_many, reveal
 
 log = get_logger(__name__)
 
@@ -83,11 +83,12 @@ async def _view(
 
 
 def _event_fields(participant: Participant) -> dict[str, Any]:
+    """What every participant event says of the participant: nothing derived from the CPR number (the
+    pseudonym stays in intake's table, for intake's own lookups)."""
     return {
         "participant_id": participant.participant_id,
         "programme_id": participant.programme_id,
         "track": participant.track,
-        "cpr_pseudonym": participant.cpr_pseudonym,
         "referred_on": participant.referred_on,
     }
 
@@ -125,14 +126,14 @@ async def refer(
             existing = await participants.by_pseudonym(pseudonym, request.programme_id)
             if existing:
                 raise _already_referred(existing[0].participant_id)
+            participant_id = str(uuid.uuid4())
             row = ParticipantRow(
-                participant_id=str(uuid.uuid4()),
+                participant_id=participant_id,
                 programme_id=request.programme_id,
                 track=request.track,
                 status="referred",
                 cpr_pseudonym=pseudonym,
-                cpr_encrypted=protection.cipher.encrypt(cpr),
-                cpr_masked=cpr.masked,
+                cpr_encrypted=protection.cipher.encrypt(cpr, participant_id),
                 referred_on=request.referred_on,
                 coach_name=request.coach_name,
                 created_at=now,
@@ -154,7 +155,7 @@ async def refer(
                 )
             participant = to_participant(row)
             uow.emit(
-                new_event(ParticipantReferredV1(**_event_fields(participant)), subject=_subject(participant))
+                new_event(ParticipantReferredV2(**_event_fields(participant)), subject=_subject(participant))
             )
             await uow.commit()
     except IntegrityError:
@@ -239,7 +240,7 @@ async def enrol(
             apply_participant(row, enrolled)
             uow.emit(
                 new_event(
-                    ParticipantEnrolledV1(
+                    ParticipantEnrolledV2(
                         **_event_fields(enrolled),
                         enrolled_on=request.enrolled_on,
                         consent_given_on=request.consent_given_on,
@@ -268,7 +269,7 @@ async def withdraw(
             apply_participant(row, withdrawn)
             uow.emit(
                 new_event(
-                    ParticipantWithdrawnV1(
+                    ParticipantWithdrawnV2(
                         **_event_fields(withdrawn),
                         enrolled_on=withdrawn.enrolled_on,
                         effective_on=request.effective_on,
@@ -369,3 +370,54 @@ async def lookup(
         views = [ParticipantView(to_participant(row), cpr) for row in rows]
         await uow.commit()
     return views
+
+
+@dataclass(frozen=True)
+class LookupAnswer:
+    """One position of a batch lookup: the participations found (without the number: the caller knows
+    which CPR it sent at this index), or what is wrong with the CPR."""
+
+    index: int
+    participants: list[ParticipantView] | None = None
+    error: str | None = None
+
+
+async def lookup_batch(
+    database: Database, protection: CprProtection, caller: Caller, raw_cprs: list[str]
+) -> list[LookupAnswer]:
+    """Many citizens' participations by CPR (jobcenter only), within the token's programmes: one query
+    for all of them and one insert of their audit rows. An invalid CPR is answered at its index and does
+    not fail the others. Each distinct valid CPR is audited as ``/lookup`` audits one: a row per
+    participation found, or one without a participant when none is."""
+    parsed: list[Cpr | str] = []
+    for raw in raw_cprs:
+        try:
+            parsed.append(parse_cpr(raw))
+        except CprError as exc:  # the message never contains the number
+            parsed.append(str(exc))
+    pseudonyms = {cpr.digits: protection.pseudonym(cpr) for cpr in parsed if isinstance(cpr, Cpr)}
+    async with UnitOfWork(database) as uow:
+        found: dict[str, list[ParticipantRow]] = {}
+        for row in await ParticipantRepository(uow.session).by_pseudonyms(pseudonyms.values()):
+            if caller.principal.can_access(row.programme_id):
+                found.setdefault(row.cpr_pseudonym, []).append(row)
+        audited: list[str | None] = []
+        for pseudonym in pseudonyms.values():
+            audited += [r.participant_id for r in found.get(pseudonym, [])] or [None]
+        await audit_many(uow, caller, "lookup", audited)
+        await uow.commit()
+    answers = []
+    for index, cpr in enumerate(parsed):
+        if isinstance(cpr, str):
+            answers.append(LookupAnswer(index, error=cpr))
+        else:
+            rows = found.get(pseudonyms[cpr.digits], [])
+            answers.append(
+                LookupAnswer(index, participants=[ParticipantView(to_participant(r), None) for r in rows])
+            )
+    log.info(
+        "participants_looked_up",
+        cprs=len(pseudonyms),
+        invalid=len(parsed) - sum(isinstance(c, Cpr) for c in parsed),
+    )
+    return answers

@@ -3,17 +3,21 @@ trail that every read or write of a CPR number leaves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from libs.common.auth import Principal
 from libs.common.clock import utcnow
 from libs.common.cpr import Cpr, CprCipher, cpr_pseudonym, keyed_fingerprint
-from libs.common.logging import get_correlation_id
+from libs.common.errors import Conflict
+from libs.common.logging import get_correlation_id, get_logger
 from libs.common.uow import UnitOfWork
 from services.intake.models import CprAuditRow, ParticipantRow
 from services.intake.repository import AuditRepository
 from services.intake.settings import IntakeSettings
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,20 +51,40 @@ class Caller:
 
 
 def audit(uow: UnitOfWork, caller: Caller, action: str, participant_id: str | None) -> None:
-    AuditRepository(uow.session).add(
-        CprAuditRow(
-            at=utcnow(),
-            actor=caller.principal.subject,
-            role=caller.principal.role.value,
-            action=action,
-            endpoint=caller.endpoint,
-            participant_id=participant_id,
-            correlation_id=get_correlation_id(),
-        )
+    AuditRepository(uow.session).add(CprAuditRow(**_audit_values(caller, action, participant_id)))
+
+
+async def audit_many(
+    uow: UnitOfWork, caller: Caller, action: str, participant_ids: Iterable[str | None]
+) -> None:
+    """One audit row per entry of ``participant_ids``, inserted in one statement."""
+    await AuditRepository(uow.session).insert_many(
+        [_audit_values(caller, action, participant_id) for participant_id in participant_ids]
     )
 
 
+def _audit_values(caller: Caller, action: str, participant_id: str | None) -> dict[str, Any]:
+    return {
+        "at": utcnow(),
+        "actor": caller.principal.subject,
+        "role": caller.principal.role.value,
+        "action": action,
+        "endpoint": caller.endpoint,
+        "participant_id": participant_id,
+        "correlation_id": get_correlation_id(),
+    }
+
+
 def reveal(uow: UnitOfWork, protection: CprProtection, caller: Caller, row: ParticipantRow) -> Cpr:
-    """Decrypt a participant's CPR for a response, leaving an audit row in the same transaction."""
+    """Decrypt a participant's CPR for a response, leaving an audit row in the same transaction. A
+    token that does not decrypt for this row (altered, or copied from another participant's row) is a
+    409 for the caller and an error in the log, never another citizen's number."""
     audit(uow, caller, "read", row.participant_id)
-    return protection.cipher.decrypt(row.cpr_encrypted)
+    try:
+        return protection.cipher.decrypt(row.cpr_encrypted, row.participant_id)
+    except ValueError as exc:  # the message says what is wrong with the token, nothing of the number
+        log.error("cpr_token_refused", participant_id=row.participant_id, reason=str(exc))
+        raise Conflict(
+            "The stored CPR number of this participant cannot be decrypted; the operators have been told.",
+            participant_id=row.participant_id,
+        ) from None

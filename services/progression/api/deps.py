@@ -31,13 +31,13 @@ async def get_directory(request: Request) -> IntakeDirectory:
     return directory
 
 
-async def get_pseudonym_key(request: Request) -> bytes:
-    return request.app.state.settings.cpr_hmac_key.get_secret_value().encode()  # type: ignore[no-any-return]
+async def get_fingerprint_key(request: Request) -> bytes:
+    return request.app.state.settings.request_fingerprint_key.get_secret_value().encode()  # type: ignore[no-any-return]
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 Directory = Annotated[IntakeDirectory, Depends(get_directory)]
-PseudonymKey = Annotated[bytes, Depends(get_pseudonym_key)]
+FingerprintKey = Annotated[bytes, Depends(get_fingerprint_key)]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 Provider = Annotated[Principal, Depends(require_roles(Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
@@ -56,7 +56,7 @@ class JobcenterWrite:
     caller: Caller
     database: Database
     directory: IntakeDirectory
-    key: bytes
+    fingerprint_key: bytes
 
 
 _JOBCENTER = frozenset({Role.jobcenter})
@@ -64,14 +64,14 @@ _JOBCENTER = frozenset({Role.jobcenter})
 
 async def get_jobcenter_write(request: Request, credentials: BearerCredentials) -> JobcenterWrite:
     """The same checks and values as ``Jobcenter``, ``CallerDep``, ``DatabaseDep``, ``Directory`` and
-    ``PseudonymKey`` together, their getters called here rather than solved by FastAPI one by one."""
+    ``FingerprintKey`` together, their getters called here rather than solved by FastAPI one by one."""
     principal = check_role(await principal_of(request, credentials), _JOBCENTER)
     assert credentials is not None  # principal_of has refused a request without one
     return JobcenterWrite(
         Caller(principal, credentials.credentials),
         await get_database(request),
         await get_directory(request),
-        await get_pseudonym_key(request),
+        await get_fingerprint_key(request),
     )
 
 

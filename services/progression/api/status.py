@@ -79,7 +79,7 @@ async def post_status_record(
     body: StatusRecordIn, write: JobcenterWriteDep, response: Response
 ) -> StatusRecordOut:
     [result] = await status_service.record_statuses(
-        write.database, write.directory, write.key, write.caller, [body], batch=False
+        write.database, write.directory, write.fingerprint_key, write.caller, [body], batch=False
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -104,7 +104,7 @@ async def post_status_batch(
     results = await status_service.record_statuses(
         write.database,
         write.directory,
-        write.key,
+        write.fingerprint_key,
         write.caller,
         body.records,
         batch=True,

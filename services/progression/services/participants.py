@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from libs.common.auth import Role
 from libs.common.clock import utcnow
-from libs.common.contracts import ParticipantEnrolledV1, ParticipantReferredV1, ParticipantWithdrawnV1
-from libs.common.cpr import CprError, cpr_pseudonym, parse_cpr
+from libs.common.contracts import ParticipantEnrolled, ParticipantEvent, ParticipantWithdrawn
+from libs.common.cpr import CprError, parse_cpr
 from libs.common.errors import Forbidden, NotFound
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
@@ -19,8 +19,6 @@ from services.progression.repository import KnownParticipant, Participant, Parti
 from services.progression.services.context import Caller, IntakeDirectory
 
 log = get_logger(__name__)
-
-ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
 
 
 async def apply_participant_event(uow: UnitOfWork, event: ParticipantEvent) -> None:
@@ -38,10 +36,9 @@ async def apply_participant_event(uow: UnitOfWork, event: ParticipantEvent) -> N
         }
     )
     row.programme_id, row.track, row.referred_on = event.programme_id, event.track, event.referred_on
-    row.cpr_pseudonym = event.cpr_pseudonym
-    if isinstance(event, ParticipantEnrolledV1 | ParticipantWithdrawnV1) and event.enrolled_on is not None:
+    if isinstance(event, ParticipantEnrolled | ParticipantWithdrawn) and event.enrolled_on is not None:
         row.enrolled_on = event.enrolled_on
-    if isinstance(event, ParticipantWithdrawnV1):
+    if isinstance(event, ParticipantWithdrawn):
         row.withdrawn_on = event.effective_on
     row.updated_at = utcnow()
 
@@ -54,23 +51,53 @@ class Reference:
     participant_id: str | None
     cpr: str | None
     programme_id: str | None
-    pseudonym: str | None = None
     row: Participant | None = None
     error: tuple[str, str] | None = None  # (field, message)
     formatted_cpr: str | None = field(default=None, repr=False)
+    found_id: str | None = None  # the participant intake's lookup found for the CPR
+
+    @property
+    def wanted_id(self) -> str | None:
+        """The participant named by id, or the one intake found for the CPR."""
+        return self.participant_id if self.participant_id is not None else self.found_id
 
 
-def parse_references(pseudonym_key: bytes, refs: list[Reference]) -> None:
-    """Turn each CPR into its pseudonym (or the reference's error); no database."""
+def parse_references(refs: list[Reference]) -> None:
+    """Check each CPR's form (or set the reference's error); no database, no call."""
     for ref in refs:
         if ref.cpr is not None:
             try:
-                cpr = parse_cpr(ref.cpr)
+                ref.formatted_cpr = parse_cpr(ref.cpr).formatted
             except CprError as exc:
                 ref.error = ("cpr", str(exc))
-                continue
-            ref.pseudonym = cpr_pseudonym(cpr, pseudonym_key)
-            ref.formatted_cpr = cpr.formatted
+
+
+def cprs_to_look_up(refs: Iterable[Reference]) -> list[str]:
+    """The distinct valid CPR numbers the references name: what one batch lookup asks intake."""
+    return sorted({ref.formatted_cpr for ref in refs if ref.formatted_cpr is not None and not ref.error})
+
+
+@dataclass(frozen=True, slots=True)
+class FoundParticipant:
+    """A participation intake's lookup found for a CPR."""
+
+    participant_id: str
+    programme_id: str
+
+
+def apply_lookup(refs: list[Reference], caller: Caller, found: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Choose each CPR reference's participant among the participations intake found for its number
+    (or set its error: none in this token's programmes, or several and no ``programme_id``)."""
+    for ref in refs:
+        if ref.formatted_cpr is None or ref.error:
+            continue
+        candidates = [
+            FoundParticipant(data["participant_id"], data["programme_id"])
+            for data in found.get(ref.formatted_cpr, [])
+        ]
+        chosen = _choose(ref, caller, candidates)
+        if chosen is not None:
+            ref.found_id = chosen.participant_id
 
 
 @dataclass
@@ -78,13 +105,9 @@ class KnownParticipants:
     """The local copies of the participants some references name, read in one query."""
 
     by_id: dict[str, KnownParticipant]
-    by_pseudonym: dict[str, list[KnownParticipant]]
 
     def all(self) -> dict[str, KnownParticipant]:
-        found = dict(self.by_id)
-        for rows in self.by_pseudonym.values():
-            found.update((row.participant_id, row) for row in rows)
-        return found
+        return dict(self.by_id)
 
 
 async def known_participants(
@@ -92,23 +115,12 @@ async def known_participants(
 ) -> KnownParticipants:
     """``for_update``: the rows are locked until the transaction ends (their recording sequence is
     about to be taken)."""
-    refs = [r for r in refs if not r.error]
-    rows = await ParticipantRepository(uow.session).known(
-        {r.participant_id for r in refs if r.participant_id},
-        {r.pseudonym for r in refs if r.pseudonym},
-        for_update=for_update,
-    )
-    wanted_ids = {r.participant_id for r in refs if r.participant_id}
-    by_id = {row.participant_id: row for row in rows if row.participant_id in wanted_ids}
-    by_pseudonym: dict[str, list[KnownParticipant]] = {}
-    for row in rows:
-        if row.cpr_pseudonym:
-            by_pseudonym.setdefault(row.cpr_pseudonym, []).append(row)
-    return KnownParticipants(by_id, by_pseudonym)
+    wanted = {ref.wanted_id for ref in refs if not ref.error and ref.wanted_id is not None}
+    rows = await ParticipantRepository(uow.session).known(wanted, for_update=for_update)
+    return KnownParticipants({row.participant_id: row for row in rows})
 
 
-def choose_participant(ref: Reference, caller: Caller, candidates: Sequence[Participant]) -> None:
-    """Set the reference's row, or its error, from the participants it may mean."""
+def _choose(ref: Reference, caller: Caller, candidates: Sequence[Participant]) -> Participant | None:
     field_name = "participant_id" if ref.participant_id is not None else "cpr"
     candidates = [c for c in candidates if caller.principal.can_access(c.programme_id)]
     if ref.programme_id is not None:
@@ -118,61 +130,45 @@ def choose_participant(ref: Reference, caller: Caller, candidates: Sequence[Part
     elif len(candidates) > 1:
         ref.error = ("programme_id", "the citizen is a participant of several programmes; name one")
     else:
-        ref.row = candidates[0]
+        return candidates[0]
+    return None
+
+
+def choose_participant(ref: Reference, caller: Caller, candidates: Sequence[Participant]) -> None:
+    """Set the reference's row, or its error, from the participants it may mean."""
+    ref.row = _choose(ref, caller, candidates)
 
 
 def locally_known(ref: Reference, known: KnownParticipants) -> list[KnownParticipant] | None:
-    """The local participants a reference may mean, or None when progression has none (yet)."""
-    if ref.participant_id is not None:
-        found = known.by_id.get(ref.participant_id)
-        return [found] if found is not None else None
-    return known.by_pseudonym.get(ref.pseudonym or "") or None
+    """The local participant a reference means, or None when progression has not heard of it (yet)."""
+    found = known.by_id.get(ref.wanted_id or "")
+    return [found] if found is not None else None
 
 
-async def resolve_participants(
-    uow: UnitOfWork, directory: IntakeDirectory, pseudonym_key: bytes, caller: Caller, refs: list[Reference]
+async def keep_from_intake(
+    uow: UnitOfWork,
+    directory: IntakeDirectory,
+    refs: list[Reference],
+    found: Mapping[str, list[dict[str, Any]]],
 ) -> None:
-    """Fill in each reference's participant row, or its error. Known participants come from the local
-    copy in two queries; the rest are read from intake (then kept), so a status posted right after the
-    enrolment call returned is accepted even before the event has arrived."""
-    parse_references(pseudonym_key, refs)
+    """Keep the participants the references name that progression has not heard of yet, so a status
+    posted right after the enrolment call returned is accepted before the event has arrived. One named
+    by CPR is kept from what intake's batch lookup said (no further call); one named by id is read
+    from intake. Unknown participants are left out: their references then get their errors."""
     known = await known_participants(uow, refs)
-    fetched_ids: dict[str, ParticipantRow | None] = {}
-    candidates: Sequence[Participant] | None
-    fetched_cprs: dict[str, list[ParticipantRow]] = {}
+    looked_up = {data["participant_id"]: data for items in found.values() for data in items}
+    done: set[str] = set()
     for ref in refs:
-        if ref.error:
+        wanted = ref.wanted_id
+        if ref.error or wanted is None or wanted in known.by_id or wanted in done:
             continue
-        candidates = locally_known(ref, known)
-        if candidates is None and ref.participant_id is not None:
-            if ref.participant_id not in fetched_ids:
-                fetched_ids[ref.participant_id] = await _fetch_by_id(uow, directory, ref.participant_id)
-            found = fetched_ids[ref.participant_id]
-            candidates = [found] if found is not None else []
-        elif candidates is None:
-            assert ref.pseudonym is not None and ref.formatted_cpr is not None
-            if ref.pseudonym not in fetched_cprs:
-                fetched_cprs[ref.pseudonym] = await _fetch_by_cpr(
-                    uow, directory, caller, ref.formatted_cpr, ref.pseudonym
-                )
-            candidates = fetched_cprs[ref.pseudonym]
-        choose_participant(ref, caller, candidates)
+        done.add(wanted)
+        data = looked_up.get(wanted) if ref.found_id is not None else await directory.participant(wanted)
+        if data:
+            await _keep(uow, data)
 
 
-async def _fetch_by_id(
-    uow: UnitOfWork, directory: IntakeDirectory, participant_id: str
-) -> ParticipantRow | None:
-    data = await directory.participant(participant_id)
-    return await _keep(uow, data, pseudonym=None) if data else None
-
-
-async def _fetch_by_cpr(
-    uow: UnitOfWork, directory: IntakeDirectory, caller: Caller, cpr: str, pseudonym: str
-) -> list[ParticipantRow]:
-    return [await _keep(uow, data, pseudonym) for data in await directory.lookup(cpr, caller)]
-
-
-async def _keep(uow: UnitOfWork, data: dict[str, Any], pseudonym: str | None) -> ParticipantRow:
+async def _keep(uow: UnitOfWork, data: dict[str, Any]) -> ParticipantRow:
     """Keep what intake says of a participant, unless its row is there already: the event may have
     been consumed, in another transaction, while intake was being asked."""
 
@@ -184,7 +180,6 @@ async def _keep(uow: UnitOfWork, data: dict[str, Any], pseudonym: str | None) ->
             "participant_id": data["participant_id"],
             "programme_id": data["programme_id"],
             "track": data["track"],
-            "cpr_pseudonym": pseudonym,
             "referred_on": date.fromisoformat(data["referred_on"]),
             "enrolled_on": day("enrolled_on"),
             "withdrawn_on": day("withdrawn_on"),
@@ -192,7 +187,6 @@ async def _keep(uow: UnitOfWork, data: dict[str, Any], pseudonym: str | None) ->
             "updated_at": utcnow(),
         }
     )
-    row.cpr_pseudonym = row.cpr_pseudonym or pseudonym
     log.info("participant_read_from_intake", participant_id=row.participant_id)
     return row
 

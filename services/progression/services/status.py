@@ -47,12 +47,14 @@ from services.progression.services.context import Caller, IntakeDirectory
 from services.progression.services.participants import (
     KnownParticipants,
     Reference,
+    apply_lookup,
     choose_participant,
+    cprs_to_look_up,
+    keep_from_intake,
     known_participants,
     locally_known,
     parse_references,
     participant_for_reading,
-    resolve_participants,
 )
 
 log = get_logger(__name__)
@@ -99,8 +101,8 @@ class _Raced(Exception):
 
 
 class _NeedsIntake(Exception):
-    """A participant progression has not heard of yet (a status before the participant's event): read
-    it from intake and keep it, then start over."""
+    """A participant progression has not heard of yet (a status before the participant's event): keep
+    it from intake, then start over."""
 
 
 @dataclass(slots=True)
@@ -124,7 +126,7 @@ class _Write:
     caller: Caller
     prefix: str  # "records[{}]." for a batch: how a bad record is named in the 422
     batch_request: dict[str, Any] | None  # the Idempotency-Key's row, without its record ids
-    asked_intake: bool  # participants unknown here have been looked up at intake already
+    asked_intake: bool  # participants unknown here have been kept from intake already
 
 
 _Outcome = list["Recorded"] | Exception
@@ -133,7 +135,7 @@ _Outcome = list["Recorded"] | Exception
 async def record_statuses(
     database: Database,
     directory: IntakeDirectory,
-    pseudonym_key: bytes,
+    fingerprint_key: bytes,
     caller: Caller,
     records: list[StatusRecordIn],
     *,
@@ -144,23 +146,34 @@ async def record_statuses(
     names each bad record (``records[i].field``). A record whose source id is known with the same
     content is the stored one (not created again); with other content it is a conflict.
 
+    Records that name their citizen by CPR cost one call to intake's batch lookup for all the request's
+    numbers, made with the jobcenter's own token before the records are written (and not repeated when
+    the request starts over); records naming a participant id need no call for a participant
+    progression knows.
+
     The records are checked and stored by the group writer, together with the other requests waiting
     to be stored: one transaction, one query for all their participants, one for their source ids and
     one commit, however many requests the group holds."""
     fingerprint = (
-        keyed_fingerprint(pseudonym_key, [r.model_dump(mode="json") for r in records])
+        keyed_fingerprint(fingerprint_key, [r.model_dump(mode="json") for r in records])
         if idempotency_key is not None
         else ""
     )
     asked_intake = False
-    for _ in range(4):
+    refs = _references(records)
+    cprs = cprs_to_look_up(refs)
+    found: dict[str, list[dict[str, Any]]] | None = None
+    for attempt in range(4):
         if idempotency_key is not None:
             async with UnitOfWork(database, read_only=True) as uow:
                 replay = await _replay(uow, caller, idempotency_key, fingerprint)
             if replay is not None:
                 return replay
-        refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
-        parse_references(pseudonym_key, refs)
+        if found is None:
+            found = await directory.lookup_cprs(cprs, caller) if cprs else {}
+        if attempt:  # the writer set rows and errors on the last attempt's references
+            refs = _references(records)
+        apply_lookup(refs, caller, found)
         batch_request = (
             {
                 "actor": caller.principal.subject,
@@ -174,7 +187,7 @@ async def record_statuses(
         write = _Write(records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake)
         outcome = await _group_writer(database).submit(write)
         if isinstance(outcome, _NeedsIntake):
-            await _keep_from_intake(database, directory, pseudonym_key, caller, records)
+            await _keep_from_intake(database, directory, records, caller, found)
             asked_intake = True
             continue
         if isinstance(outcome, _Raced):
@@ -194,7 +207,7 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
     for ref in write.refs:
         if ref.error:
             continue
-        naming = (ref.participant_id, ref.pseudonym, ref.programme_id)
+        naming = (ref.participant_id, ref.formatted_cpr, ref.programme_id)
         same = chosen.get(naming)
         if same is not None:
             ref.row, ref.error = same.row, same.error
@@ -242,16 +255,24 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
     return prepared
 
 
+def _references(records: list[StatusRecordIn]) -> list[Reference]:
+    """How each record names its citizen, each CPR's form checked (no call, no database)."""
+    refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
+    parse_references(refs)
+    return refs
+
+
 async def _keep_from_intake(
     database: Database,
     directory: IntakeDirectory,
-    pseudonym_key: bytes,
-    caller: Caller,
     records: list[StatusRecordIn],
+    caller: Caller,
+    found: dict[str, list[dict[str, Any]]],
 ) -> None:
     async with UnitOfWork(database) as uow:
-        refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
-        await resolve_participants(uow, directory, pseudonym_key, caller, refs)
+        refs = _references(records)
+        apply_lookup(refs, caller, found)
+        await keep_from_intake(uow, directory, refs, found)
         await uow.commit()
 
 

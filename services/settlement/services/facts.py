@@ -10,9 +10,9 @@ from typing import Any
 from libs.common.clock import utcnow
 from libs.common.contracts import (
     CutoffAdvancedV1,
-    ParticipantEnrolledV1,
-    ParticipantReferredV1,
-    ParticipantWithdrawnV1,
+    ParticipantEnrolled,
+    ParticipantEvent,
+    ParticipantWithdrawn,
     StatusRecordedV1,
 )
 from libs.common.uow import UnitOfWork
@@ -20,7 +20,6 @@ from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow
 from services.settlement.repository import FactsRepository
 from services.settlement.services.months import forget_programme_facts, recompute_many, recompute_programme
 
-ParticipantEvent = ParticipantReferredV1 | ParticipantEnrolledV1 | ParticipantWithdrawnV1
 Span = tuple[date, date | None] | None  # the validity a change touches; None: every month
 
 
@@ -86,9 +85,9 @@ async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
         )
         facts.add(row)
     row.programme_id, row.track, row.referred_on = event.programme_id, event.track, event.referred_on
-    if isinstance(event, ParticipantEnrolledV1 | ParticipantWithdrawnV1) and event.enrolled_on is not None:
+    if isinstance(event, ParticipantEnrolled | ParticipantWithdrawn) and event.enrolled_on is not None:
         row.enrolled_on = event.enrolled_on
-    if isinstance(event, ParticipantWithdrawnV1):
+    if isinstance(event, ParticipantWithdrawn):
         row.withdrawn_on = event.effective_on
     row.updated_at = utcnow()
     await uow.session.flush()
