@@ -280,6 +280,18 @@ DROP ROLE IF EXISTS {", ".join(f'"{role}"' for role in roles)};""",  # noqa: S60
     )
 
 
+async def demo_roles(admin_url: str, prefix: str = "demo_") -> dict[str, str]:
+    """``make run``'s demo on PostgreSQL: the roles ``demo_<service>`` made afresh (old ones dropped with
+    what they own), each owning ``demo_<service>`` and the schemas deploy/ops.py uses beside it.
+    Returns each service's DATABASE_URL, with a random password for a server that asks for one."""
+    owners = service_owners(prefix, prefix, {service: secrets.token_hex(16) for service in SERVICES})
+    await drop_roles(admin_url, [owner.role for owner in owners])
+    await provision(admin_url, owners)
+    return {
+        service: role_url(admin_url, o.role, o.password) for service, o in zip(SERVICES, owners, strict=True)
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.postgres",

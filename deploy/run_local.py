@@ -10,6 +10,7 @@ empty on the usual databases (``var/``) and uses the NATS at NATS_URL when one a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ from deploy.local import (
     start_service,
     wait_ready,
 )
+from deploy.postgres import demo_roles
 from libs.common.auth import ALL_PROGRAMMES, Role, issue_token
 from libs.common.migrations import upgrade_head
 from libs.common.settings import CommonSettings
@@ -83,6 +85,7 @@ def main() -> int:
     common = CommonSettings()
     demo = demo_wanted()
     env: dict[str, str] = {}
+    demo_urls: dict[str, str] = {}
     if demo:
         var = common.var_dir / "demo"
         shutil.rmtree(var, ignore_errors=True)
@@ -90,6 +93,7 @@ def main() -> int:
         env = {"VAR_DIR": str(var), "NATS_URL": f"nats://127.0.0.1:{nats_port}"}
         if common.is_postgres:
             drop_demo_schemas(common)
+            demo_urls = asyncio.run(demo_roles(common.database_url or ""))  # a role per service
     else:
         var = common.var_dir
     (var / "log").mkdir(parents=True, exist_ok=True)
@@ -120,6 +124,7 @@ def main() -> int:
             overrides: dict[str, object] = {"var_dir": var, "nats_url": nats_url}
             if demo and common.is_postgres:
                 overrides["database_schema"] = f"demo_{name}"
+                overrides["database_url"] = demo_urls[name]  # migrated by the role that owns it
                 env_for_schema[name] = f"demo_{name}"
             settings = SETTINGS[name](**overrides)
             print(
@@ -131,7 +136,11 @@ def main() -> int:
         for name, default_port in SERVICES.items():
             port_for = int(os.environ.get(f"{name.upper()}_PORT", default_port))
             urls[name] = f"http://127.0.0.1:{port_for}"
-            service_env = env | ({"DATABASE_SCHEMA": env_for_schema[name]} if name in env_for_schema else {})
+            service_env = env | (
+                {"DATABASE_SCHEMA": env_for_schema[name], "DATABASE_URL": demo_urls[name]}
+                if name in env_for_schema
+                else {}
+            )
             if name == "progression":
                 service_env["INTAKE_URL"] = urls["intake"]
             if name == "settlement":

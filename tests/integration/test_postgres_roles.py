@@ -18,6 +18,7 @@ import pytest
 from deploy.postgres import (
     Owner,
     asyncpg_dsn,
+    demo_roles,
     drop_roles,
     provision,
     role_url,
@@ -278,3 +279,38 @@ async def test_a_password_is_stored_as_the_scram_verifier_postgresql_computes(pr
     finally:
         await superuser.close()
         await drop_roles(PG_URL, [role, probe])
+
+
+async def test_make_runs_demo_gets_a_role_per_service_made_afresh_at_each_start(prefix: str) -> None:
+    roles = [f"{prefix}{service}" for service in ("intake", "progression", "settlement")]
+    try:
+        urls = await demo_roles(PG_URL, prefix)
+        assert list(urls) == ["intake", "progression", "settlement"]
+        for service, url in urls.items():
+            connection = await asyncpg.connect(asyncpg_dsn(url))
+            try:
+                assert await connection.fetchval("SELECT current_user") == f"{prefix}{service}"
+                assert (
+                    await connection.fetchval(
+                        "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1",
+                        f"{prefix}{service}",
+                    )
+                    == f"{prefix}{service}"
+                )
+            finally:
+                await connection.close()
+        intake = await asyncpg.connect(asyncpg_dsn(urls["intake"]))
+        try:
+            await intake.execute(f'CREATE TABLE "{prefix}intake".last_run (id int)')
+        finally:
+            await intake.close()
+
+        again = await demo_roles(PG_URL, prefix)  # the next make run
+        assert again != urls  # new passwords
+        intake = await asyncpg.connect(asyncpg_dsn(again["intake"]))
+        try:
+            assert await intake.fetchval("SELECT to_regclass($1)", f'"{prefix}intake".last_run') is None
+        finally:
+            await intake.close()
+    finally:
+        await drop_roles(PG_URL, roles)
