@@ -10,7 +10,8 @@ database.
 Roles are ``<role-prefix><service>`` (``sib_intake``, ...), schemas ``<schema-prefix><service>``
 (``intake``, the services' default ``DATABASE_SCHEMA``). A role's password is set when
 ``<SERVICE>_DB_PASSWORD`` is in the environment (``INTAKE_DB_PASSWORD``, ...), as a SCRAM-SHA-256
-verifier computed here, so the password itself never reaches the server or its log.
+verifier computed here, so the password itself never reaches the server or its log (it is set again
+at every run, with a new salt: the one change a second run makes).
 
 Per role: LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS (an existing role with
 more is brought down to that); its schemas are created owned by it, or, when they exist (one user for
