@@ -12,7 +12,14 @@ with the subjects it may publish and subscribe to, written as a nats-server conf
 
 Replies come to each user's own inbox prefix, ``_INBOX.<user>``, so no one reads another's replies.
 
-    python -m deploy.nats_auth --out var/nats.conf    # a development configuration with passwords
+    python -m deploy.nats_auth --out var/nats.conf    # a development configuration, passwords generated
+    python -m deploy.nats_auth --out /config/nats.conf --passwords-from-env \
+        --tls-cert /certs/server.pem --tls-key /certs/server-key.pem    # compose, Kubernetes
+
+With ``--passwords-from-env`` each user's password comes from ``<USER>_NATS_PASSWORD`` (say
+``INTAKE_NATS_PASSWORD``, ``OPERATOR_NATS_PASSWORD``). A deployment that manages NATS with accounts and
+``nsc`` instead takes the permissions from ``permissions()`` (deploy/nats/permissions.json) and gives
+each service a creds file (NATS_CREDS_FILE).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deploy.nats_auth import permissions
 from libs.common.events import subject_for
 from libs.common.nats import ConsumerSpec, stream_configs
 from libs.common.settings import CommonSettings
@@ -58,6 +59,9 @@ def files() -> dict[Path, str]:
     wanted = stream_files(settings)
     for spec in [*INTAKE, *PROGRESSION, *SETTLEMENT]:
         wanted[OUT / "consumers" / f"{spec.name}.json"] = consumer_config(spec, settings)
+    # Each NATS user's permissions (deploy/nats_auth.py), for a deployment that manages its users
+    # itself (nsc, an operator's Helm values): what each may publish and subscribe to.
+    wanted[OUT / "permissions.json"] = permissions(settings)
     return {path: json.dumps(config, indent=2) + "\n" for path, config in wanted.items()}
 
 
@@ -77,7 +81,11 @@ def main() -> int:
         for path, content in wanted.items():
             path.write_text(content)
         return 0
-    present = set((OUT / "consumers").glob("*.json")) | set(OUT.glob("stream-*.json"))
+    present = (
+        set((OUT / "consumers").glob("*.json"))
+        | set(OUT.glob("stream-*.json"))
+        | set(OUT.glob("permissions.json"))
+    )
     differing = [p for p, c in wanted.items() if not p.exists() or p.read_text() != c] + sorted(
         present - set(wanted)
     )

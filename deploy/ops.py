@@ -11,11 +11,15 @@ this module.
 
 Rebuild replays every event the service's consumers take, from the first in the stream, in stream
 order, through the consumers' own handlers into a new, empty database (SQLite: ``<VAR_DIR>/rebuild/``;
-PostgreSQL: the schema ``<schema>_rebuild``), then compares the rebuilt read model with the live one
-table by table and prints the result; the exit status is 1 when they differ. Events the rebuilt
-database would publish (recalculated months) are marked published: they were published the first
-time. With ``--replace`` (settlement only, whose every table is derived from the stream, and with the
-service stopped) the rebuilt database takes the live one's place; the old one is kept beside it.
+PostgreSQL: the schema ``<schema>_rebuild``, emptied), then compares the rebuilt read model with the
+live one table by table and prints the result; the exit status is 1 when they differ. Events the
+rebuilt database would publish (recalculated months) are marked published: they were published the
+first time. With ``--replace`` (settlement only, whose every table is derived from the stream, and with
+the service stopped) the rebuilt database takes the live one's place; the old one is kept beside it
+(PostgreSQL: its tables in ``<schema>_previous``, until the next --replace).
+
+On PostgreSQL the service's role owns those schemas but may not create one (deploy/postgres.py makes
+them), so tables are dropped and moved between schemas; the schemas stay.
 """
 
 from __future__ import annotations
@@ -41,15 +45,16 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 from sqlalchemy import MetaData, select, text, update
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from deploy.local import development_nats_credentials, drop_schemas
+from deploy.local import development_nats_credentials
+from deploy.postgres import PREVIOUS_SUFFIX, REBUILD_SUFFIX
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
 from libs.common.deadletters import list_dead_letters, redrive
 from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
 from libs.common.logging import configure_logging
-from libs.common.migrations import upgrade_head_async
+from libs.common.migrations import ensure_schema, upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, connect_options, ensure_stream
 from libs.common.outbox import unpublished
 from libs.common.settings import CommonSettings
@@ -178,13 +183,66 @@ class ReplayStats:
 
 def rebuild_settings(ops: ServiceOps, live: CommonSettings) -> CommonSettings:
     if live.is_postgres:
-        return live.model_copy(update={"database_schema": f"{live.resolved_database_schema}_rebuild"})
+        return live.model_copy(update={"database_schema": f"{live.resolved_database_schema}{REBUILD_SUFFIX}"})
     return live.model_copy(update={"var_dir": live.var_dir / "rebuild"})
+
+
+def _quoted(schema: str, name: str) -> str:
+    return '"{}"."{}"'.format(schema.replace('"', '""'), name.replace('"', '""'))
+
+
+async def _tables(connection: AsyncConnection, schema: str) -> list[str]:
+    found = await connection.execute(
+        text(
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = :s AND c.relkind IN ('r', 'p')"
+            " AND NOT c.relispartition ORDER BY c.relname"
+        ),
+        {"s": schema},
+    )
+    return list(found.scalars())
+
+
+async def _nothing_left(connection: AsyncConnection, schema: str) -> None:
+    """A table's indexes, sequences and row type go with it; anything else the migrations never make
+    would be lost or left behind, so it stops the operation (its transaction rolls back)."""
+    found = await connection.execute(
+        text(
+            "SELECT o.name FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL ("
+            " SELECT c.relname AS name FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid"
+            " UNION ALL SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typnamespace = n.oid"
+            " UNION ALL SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid"
+            ") AS o WHERE n.nspname = :s"
+        ),
+        {"s": schema},
+    )
+    left = sorted(found.scalars())
+    if left:
+        raise RuntimeError(f"schema {schema} holds more than tables: {', '.join(left)}")
+
+
+async def empty_schema(connection: AsyncConnection, schema: str) -> None:
+    """Drop every table in ``schema`` and keep the schema."""
+    tables = await _tables(connection, schema)
+    if tables:
+        await connection.execute(text(f"DROP TABLE {', '.join(_quoted(schema, t) for t in tables)} CASCADE"))
+    await _nothing_left(connection, schema)
+
+
+async def move_tables(connection: AsyncConnection, source: str, target: str) -> None:
+    for table in await _tables(connection, source):
+        await connection.execute(text(f'ALTER TABLE {_quoted(source, table)} SET SCHEMA "{target}"'))
+    await _nothing_left(connection, source)
 
 
 async def empty_database(settings: CommonSettings) -> None:
     if settings.is_postgres:
-        await drop_schemas(settings.resolved_database_url, [settings.resolved_database_schema])
+        engine = create_async_engine(settings.resolved_database_url)
+        try:
+            async with engine.begin() as connection:
+                await empty_schema(connection, settings.resolved_database_schema)
+        finally:
+            await engine.dispose()
     else:
         await asyncio.to_thread(shutil.rmtree, settings.var_dir, ignore_errors=True)
 
@@ -304,15 +362,17 @@ async def replace(ops: ServiceOps, live: CommonSettings, rebuilt: CommonSettings
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     if live.is_postgres:
         old, new = live.resolved_database_schema, rebuilt.resolved_database_schema
-        kept = f"{old}_before_{stamp}"
+        kept = f"{old}{PREVIOUS_SUFFIX}"
         engine = create_async_engine(live.resolved_database_url)
         try:
-            async with engine.begin() as connection:
-                await connection.execute(text(f'ALTER SCHEMA "{old}" RENAME TO "{kept}"'))
-                await connection.execute(text(f'ALTER SCHEMA "{new}" RENAME TO "{old}"'))
+            async with engine.begin() as connection:  # all or nothing
+                await ensure_schema(connection, kept)
+                await empty_schema(connection, kept)
+                await move_tables(connection, old, kept)
+                await move_tables(connection, new, old)
         finally:
             await engine.dispose()
-        return f"schema {old} replaced; the old one is kept as {kept}"
+        return f"schema {old} replaced; the old one is kept as {kept} (until the next --replace)"
     return await asyncio.to_thread(_replace_sqlite, ops.name, live.var_dir, rebuilt.var_dir, stamp)
 
 

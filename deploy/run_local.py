@@ -12,6 +12,7 @@ development passwords (var/dev/), unless NATS_URL is set, and a development toke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ from deploy.local import (
     wait_ready,
 )
 from deploy.nats_auth import development_passwords
+from deploy.postgres import demo_roles
 from libs.common.auth import ALL_PROGRAMMES, SERVICE_ROLES, Role
 from libs.common.devtoken import DevelopmentIssuer, dev_token, issuer_directory
 from libs.common.migrations import upgrade_head
@@ -135,12 +137,14 @@ def main() -> int:
     common = CommonSettings()
     demo = demo_wanted()
     env: dict[str, str] = {}
+    demo_urls: dict[str, str] = {}
     if demo:
         var = common.var_dir / "demo"
         shutil.rmtree(var, ignore_errors=True)
         env = {"VAR_DIR": str(var)}
         if common.is_postgres:
             drop_demo_schemas(common)
+            demo_urls = asyncio.run(demo_roles(common.database_url or ""))  # a role per service
     else:
         var = common.var_dir
     (var / "log").mkdir(parents=True, exist_ok=True)
@@ -170,6 +174,7 @@ def main() -> int:
             overrides: dict[str, object] = {"var_dir": var, "nats_url": nats_url}
             if demo and common.is_postgres:
                 overrides["database_schema"] = f"demo_{name}"
+                overrides["database_url"] = demo_urls[name]  # migrated by the role that owns it
                 env_for_schema[name] = f"demo_{name}"
             settings = SETTINGS[name](**overrides)
             print(
@@ -181,8 +186,12 @@ def main() -> int:
         for name, default_port in SERVICES.items():
             port_for = int(os.environ.get(f"{name.upper()}_PORT", default_port))
             urls[name] = f"http://127.0.0.1:{port_for}"
-            # Each service its own NATS user and, where it calls another service, its own client.
-            service_env = env | ({"DATABASE_SCHEMA": env_for_schema[name]} if name in env_for_schema else {})
+            # Each service its own database role, NATS user and, where it calls another, OIDC client.
+            service_env = env | (
+                {"DATABASE_SCHEMA": env_for_schema[name], "DATABASE_URL": demo_urls[name]}
+                if name in env_for_schema
+                else {}
+            )
             if nats_passwords:
                 service_env |= {"NATS_USER": name, "NATS_PASSWORD": nats_passwords[name]}
             client = issuer.clients.get(f"sib-{name}")

@@ -4,7 +4,6 @@ issuer per test process, served over HTTP, whose JWKS every service of the tests
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ import pytest
 from deploy.local import drop_schemas, free_port, port_answers, start_nats
 from deploy.nats_auth import UNRESTRICTED
 from libs.common.devtoken import DevelopmentIssuer, IssuerServer
+from tests.pg_roles import service_roles
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_URL = os.environ.get("SIB_TEST_POSTGRES_URL", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
@@ -81,19 +81,16 @@ def nats_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, object]]:
-    """Settings fragments for a fresh database: a SQLite file, or a PostgreSQL schema of its own."""
+    """Settings fragments for a fresh database: a SQLite file, or a PostgreSQL schema of its own and a
+    role that owns it (tests.pg_roles.beside gives the other services theirs)."""
     if request.param == "sqlite":
         yield {"database_url": None, "var_dir": tmp_path / "var"}
         return
     if not postgres_available():
         pytest.skip(f"PostgreSQL does not answer at {PG_HOST}:{PG_PORT}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        yield {"database_url": PG_URL, "database_schema": schema, "var_dir": tmp_path / "var"}
-    finally:
-        asyncio.run(_drop_schema(schema))
-        for suffix in ("_p", "_s", "_s_rebuild"):  # other services' schemas beside the first, a rebuild
-            asyncio.run(_drop_schema(f"{schema}{suffix}"))
+    with service_roles(PG_URL, schema) as url:
+        yield {"database_url": url, "database_schema": schema, "var_dir": tmp_path / "var"}
 
 
 async def _drop_schema(schema: str) -> None:

@@ -14,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.db import create_engine
 from libs.common.settings import CommonSettings
@@ -50,14 +52,34 @@ def run_env(context: Any, target_metadata: list[MetaData]) -> None:
     asyncio.run(_run_online(context, settings, target_metadata))
 
 
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+async def ensure_schema(connection: AsyncConnection, schema: str) -> None:
+    """Create the schema when it is missing. A service's role owns its schema but has no CREATE on the
+    database (deploy/postgres.py), and PostgreSQL checks that right before IF NOT EXISTS looks: so look
+    first."""
+    found = await connection.execute(
+        text("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = :s"), {"s": schema}
+    )
+    if found.first() is None:
+        try:
+            await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            raise RuntimeError(
+                f"schema {schema} is missing and this role may not create it: create it owned by the "
+                "service's role (python -m deploy.postgres provision)"
+            ) from exc
+
+
 async def _run_online(context: Any, settings: CommonSettings, target_metadata: list[MetaData]) -> None:
     engine = create_engine(settings)
     try:
         if settings.is_postgres:
             async with engine.begin() as connection:
-                await connection.execute(
-                    text(f'CREATE SCHEMA IF NOT EXISTS "{settings.resolved_database_schema}"')
-                )
+                await ensure_schema(connection, settings.resolved_database_schema)
 
         def do_run(connection: Connection) -> None:
             context.configure(

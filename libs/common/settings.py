@@ -10,9 +10,9 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +28,11 @@ DEV_ISSUER_URL = "http://127.0.0.1:8000"
 # Generated development credentials (NATS passwords, the issuer's client secrets) start with this, so
 # production can refuse them.
 DEV_CREDENTIAL_PREFIX = "dev-"
+
+
+POSTGRES_PREFIXES = ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://")
+# libpq's TLS file parameters: asyncpg reads them from its own DSN or the environment only.
+LIBPQ_TLS_FILES = frozenset({"sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword"})
 
 
 class Environment(StrEnum):
@@ -208,13 +213,38 @@ class CommonSettings(BaseSettings):
                 found.append((name, value.get_secret_value()))
         return found
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_asyncpg_takes(cls, url: str | None) -> str | None:
+        """SQLAlchemy hands a URL's query to asyncpg.connect as keyword arguments: ``sslmode`` becomes
+        its ``ssl`` (below), but it has none for libpq's TLS files, which it reads from the environment."""
+        if url is None or not url.startswith(POSTGRES_PREFIXES):
+            return url
+        keys = {key for key, _ in parse_qsl(urlsplit(url).query)}
+        files = sorted(keys & LIBPQ_TLS_FILES)
+        if files:
+            raise ValueError(
+                f"DATABASE_URL: {', '.join(files)} cannot go to asyncpg in the URL; set the environment "
+                "variables PGSSLROOTCERT (PGSSLCERT, PGSSLKEY, PGSSLCRL) to the files instead"
+            )
+        if {"ssl", "sslmode"} <= keys:
+            raise ValueError("DATABASE_URL: give sslmode or ssl, not both")
+        return url
+
     @property
     def resolved_database_url(self) -> str:
-        """An async SQLAlchemy URL: aiosqlite for SQLite, asyncpg for PostgreSQL."""
+        """An async SQLAlchemy URL: aiosqlite for SQLite, asyncpg for PostgreSQL (libpq's ``sslmode``
+        renamed to asyncpg's ``ssl``, which takes the same values: require, verify-full, ...)."""
         url = self.database_url or f"sqlite:///{self.var_dir / (self.service_name + '.db')}"
-        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        for prefix in POSTGRES_PREFIXES:
             if url.startswith(prefix):
-                return "postgresql+asyncpg://" + url[len(prefix) :]
+                base, _, query = ("postgresql+asyncpg://" + url[len(prefix) :]).partition("?")
+                if not query:
+                    return base
+                pairs = [
+                    ("ssl" if k == "sslmode" else k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                ]
+                return f"{base}?{urlencode(pairs)}"
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from deploy.local import SERVICES, Process, free_port, start_nats, start_service, wait_ready
+from deploy.postgres import drop_roles
 from tests.conftest import PG_URL, postgres_available
+from tests.pg_roles import service_role
 
 
 @dataclass
@@ -23,6 +25,13 @@ class Stack:
     env: dict[str, dict[str, str]]
     urls: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)  # PostgreSQL: one per service, dropped at the end
+
+    def own_database(self, service: str, schema: str) -> dict[str, str]:
+        """PostgreSQL: the environment of another instance of ``service``, a role of its own owning
+        ``schema``."""
+        self.roles.append(schema)
+        return {"DATABASE_URL": service_role(PG_URL, service, schema), "DATABASE_SCHEMA": schema}
 
     def start(self, *names: str) -> None:
         """Start the services together (each reads the others only once it serves requests) and wait
@@ -64,7 +73,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 
 
 def make_stack(backend: str, tmp_path: Path, database_url: dict[str, str] | None = None) -> Iterator[Stack]:
-    """nats-server and the three services; ``database_url`` overrides a service's DATABASE_URL."""
+    """nats-server and the three services; ``database_url`` overrides a service's DATABASE_URL (its
+    host and port: the user is the service's role)."""
     if backend == "postgresql" and not postgres_available():
         pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
     nats_port = free_port()
@@ -78,12 +88,15 @@ def make_stack(backend: str, tmp_path: Path, database_url: dict[str, str] | None
             "VAR_DIR": str(tmp_path / "var"),
             "CONSUMER_ACK_WAIT_SECONDS": "5",
         }
-        if backend == "postgresql":
+        if backend == "postgresql":  # as a role of its own (named after its schema), which owns it
             env[name] |= {
-                "DATABASE_URL": (database_url or {}).get(name, PG_URL),
+                "DATABASE_URL": service_role(
+                    PG_URL, name, f"{prefix}_{name}", (database_url or {}).get(name)
+                ),
                 "DATABASE_SCHEMA": f"{prefix}_{name}",
             }
     stack = Stack(tmp_path, nats_port, nats, env)
+    stack.roles += [e["DATABASE_SCHEMA"] for e in env.values() if "DATABASE_SCHEMA" in e]
     try:
         stack.start(*SERVICES)
         yield stack
@@ -96,4 +109,5 @@ def make_stack(backend: str, tmp_path: Path, database_url: dict[str, str] | None
 
             from tests.conftest import _drop_schemas_like
 
-            asyncio.run(_drop_schemas_like(prefix))  # the services', a rebuild's and the kept old ones
+            asyncio.run(drop_roles(PG_URL, stack.roles))  # with every schema they own
+            asyncio.run(_drop_schemas_like(prefix))  # any made by the administrator

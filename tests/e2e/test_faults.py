@@ -211,7 +211,7 @@ def test_the_same_events_delivered_twice_and_shuffled_to_a_second_settlement_giv
         "VAR_DIR": str(tmp_path / "var-b"),
     }
     if "DATABASE_SCHEMA" in env_b:
-        env_b["DATABASE_SCHEMA"] = f"{env_b['DATABASE_SCHEMA']}_b"
+        env_b |= stack.own_database("settlement", f"{env_b['DATABASE_SCHEMA']}_b")
     stack.env["settlement-b"] = env_b
     try:
         publish_all(f"nats://127.0.0.1:{other_port}", replayed)

@@ -12,18 +12,20 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import MetaData, Table, select, text
+from sqlalchemy import MetaData, Table, select
 
 from libs.common.auth import Role
 from libs.common.db import Database, outbox_table
 from libs.common.devtoken import dev_token
 from libs.common.events import CloudEvent
+from libs.common.migrations import ensure_schema
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from services.progression.main import create_app as create_progression_app
 from services.progression.settings import ProgressionSettings
 from services.settlement.main import create_app as create_settlement_app
 from services.settlement.settings import SettlementSettings
+from tests.pg_roles import beside
 
 SEED: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json").read_text()
@@ -71,9 +73,7 @@ async def create_tables(db: Database, *metadatas: MetaData, tables: list[Table] 
     made first."""
     async with db.engine.begin() as connection:
         if db.settings.is_postgres:
-            await connection.execute(
-                text(f'CREATE SCHEMA IF NOT EXISTS "{db.settings.resolved_database_schema}"')
-            )
+            await ensure_schema(connection, db.settings.resolved_database_schema)
         for metadata in metadatas:
             await connection.run_sync(metadata.create_all, tables=tables)
 
@@ -100,10 +100,8 @@ async def running(app: Any, base_url: str) -> AsyncIterator[ServiceClient]:
 
 
 def progression_database(database: dict[str, Any]) -> dict[str, Any]:
-    """Its own SQLite file, or its own PostgreSQL schema beside intake's."""
-    if database.get("database_schema"):
-        return database | {"database_schema": f"{database['database_schema']}_p"}
-    return database
+    """Its own SQLite file, or its own PostgreSQL schema and role beside intake's."""
+    return beside(database, "_p")
 
 
 @asynccontextmanager
@@ -145,10 +143,9 @@ class Trio:
 @pytest.fixture
 async def trio(nats_url: str, database: dict[str, Any]) -> AsyncIterator[Trio]:
     """The three services in-process on one nats-server, each with its own database."""
-    settlement_db = database | (
-        {"database_schema": f"{database['database_schema']}_s"} if database.get("database_schema") else {}
-    )
     async with intake_and_progression(nats_url, nats_url, database) as both:
-        app = create_settlement_app(SettlementSettings(sib_env="test", nats_url=nats_url, **settlement_db))
+        app = create_settlement_app(
+            SettlementSettings(sib_env="test", nats_url=nats_url, **beside(database, "_s"))
+        )
         async with running(app, "http://settlement") as settlement:
             yield Trio(both.intake, both.progression, settlement)

@@ -34,6 +34,7 @@ from tests.integration.test_settlement import (
     status,
     wait_for_fee,
 )
+from tests.pg_roles import beside
 
 
 async def settlement_caught_up(trio: Trio) -> None:
@@ -124,9 +125,7 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
 async def test_a_lost_status_event_is_noticed_as_a_sequence_gap_and_resynced_from_progression(
     nats_url: str, database: dict[str, Any]
 ) -> None:
-    settlement_db = database | (
-        {"database_schema": f"{database['database_schema']}_s"} if database.get("database_schema") else {}
-    )
+    settlement_db = beside(database, "_s")
     async with intake_and_progression(nats_url, nats_url, database) as pair:
         trio_like = Trio(pair.intake, pair.progression, pair.intake)  # enrol() and status() need two
         pid = await enrol(trio_like, "070761-4285")

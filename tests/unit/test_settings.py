@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg as AsyncpgDialect
+from sqlalchemy.engine import make_url
 
 from libs.common.settings import DEV_ISSUER_URL, CommonSettings
 from services.intake.settings import IntakeSettings
@@ -126,3 +128,27 @@ def test_gc_thresholds_come_from_the_environment_and_must_be_positive(
     assert CommonSettings().gc_thresholds == (20_000, 10, 10)
     with pytest.raises(ValidationError, match="gc_thresholds"):
         CommonSettings(gc_thresholds=(50_000, 0, 10))
+
+
+@pytest.mark.parametrize("mode", ["disable", "require", "verify-ca", "verify-full"])
+def test_libpqs_sslmode_reaches_asyncpg_as_its_ssl_argument(mode: str) -> None:
+    url = f"postgresql://u:p@db.example:5432/sib?sslmode={mode}&application_name=x"
+    settings = IntakeSettings(database_url=url)
+    assert settings.resolved_database_url == (
+        f"postgresql+asyncpg://u:p@db.example:5432/sib?ssl={mode}&application_name=x"
+    )
+    # What SQLAlchemy's asyncpg dialect hands asyncpg.connect (which has no sslmode argument).
+    dialect = AsyncpgDialect()  # type: ignore[no-untyped-call]
+    _, kwargs = dialect.create_connect_args(make_url(settings.resolved_database_url))  # type: ignore[no-untyped-call]
+    assert kwargs["ssl"] == mode and "sslmode" not in kwargs
+    assert IntakeSettings(database_url="postgresql://u@h/db?ssl=require").resolved_database_url.endswith(
+        "?ssl=require"
+    )
+
+
+@pytest.mark.parametrize("parameter", ["sslrootcert", "sslcert", "sslkey"])
+def test_libpq_tls_files_in_the_url_are_refused_with_the_environment_variable_to_use(parameter: str) -> None:
+    with pytest.raises(ValidationError, match="PGSSLROOTCERT"):
+        IntakeSettings(database_url=f"postgresql://u@h/db?sslmode=verify-full&{parameter}=/etc/ca.pem")
+    with pytest.raises(ValidationError, match="not both"):
+        IntakeSettings(database_url="postgresql://u@h/db?sslmode=require&ssl=require")
