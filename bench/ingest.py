@@ -28,7 +28,16 @@ from sqlalchemy import Column, Date, Integer, MetaData, String, Table, event, in
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.loadgen import KeptAliveConnection
-from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
+from deploy.local import (
+    LocalAuth,
+    Process,
+    drop_schemas,
+    free_port,
+    port_answers,
+    start_nats,
+    start_service,
+    wait_ready,
+)
 from libs.common.auth import Role
 from libs.common.db import apply_sqlite_pragmas
 from libs.common.devtoken import dev_token
@@ -130,7 +139,7 @@ async def singles(base_url: str, ids: list[str], count: int, connections: int = 
 
 
 async def stream_messages(nats_url: str) -> int:
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, **AUTH.nats_options())
     try:
         return int((await connection.jetstream().stream_info("SIB")).state.messages)
     finally:
@@ -240,18 +249,25 @@ async def raw_inserts(url: str, schema: str | None, rows: int, transactions: int
     return rates
 
 
+# The run's development issuer and NATS passwords (set by measure).
+AUTH: LocalAuth
+
+
 async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         nats_port = free_port()
         nats_url = f"nats://127.0.0.1:{nats_port}"
-        nats_server = start_nats("127.0.0.1", nats_port, tmp_path / "nats")
+        global AUTH
+        AUTH = LocalAuth(tmp_path)  # the issuer and NATS passwords of this run
+        nats_server = start_nats("127.0.0.1", nats_port, tmp_path / "nats", passwords=AUTH.nats_passwords)
         schema_prefix = f"bench_{uuid.uuid4().hex[:6]}"
         env: dict[str, dict[str, str]] = {}
         ports = {"intake": free_port(), "progression": free_port()}
         for name in ports:
             env[name] = {"NATS_URL": f"nats://127.0.0.1:{nats_port}", "VAR_DIR": str(tmp_path / "var"), "LOG_LEVEL": "WARNING",
                          "INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"}  # fmt: skip
+            env[name] |= AUTH.service_env(name)
             if database == "postgresql":
                 env[name] |= {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": f"{schema_prefix}_{name}"}
         processes = [
@@ -306,6 +322,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
             for process in processes:
                 process.stop()
             nats_server.stop()
+            AUTH.stop()
             if database == "postgresql":
                 await drop_schemas(PG_URL, like=schema_prefix)
     median = {

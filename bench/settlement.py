@@ -30,7 +30,16 @@ import nats
 
 from bench.ingest import PG_URL, SEED, headers
 from bench.loadgen import KeptAliveConnection
-from deploy.local import Process, drop_schemas, free_port, port_answers, start_nats, start_service, wait_ready
+from deploy.local import (
+    LocalAuth,
+    Process,
+    drop_schemas,
+    free_port,
+    port_answers,
+    start_nats,
+    start_service,
+    wait_ready,
+)
 from libs.common.auth import Role
 
 PARTICIPANTS = 40
@@ -91,7 +100,7 @@ async def latency(
     answered: list[float] = []  # the POST alone: until progression's answer
     timeouts: list[int] = []  # samples whose months were not announced within 30 s (counted as 30 s)
     waiting: dict[tuple[str, str], list[tuple[float, asyncio.Future[float]]]] = {}
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, **AUTH.nats_options())
 
     async def on_months(msg: Any) -> None:
         event = json.loads(msg.data)
@@ -161,7 +170,7 @@ async def latency(
 
 
 async def pending(nats_url: str, durable: str) -> int:
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, **AUTH.nats_options())
     try:
         info = await connection.jetstream().consumer_info("SIB", durable)
         return int(info.num_pending + info.num_ack_pending)
@@ -220,17 +229,24 @@ async def catch_up(
     return {"events": backlog, "participants": len(ids), "shape": shape, "seconds": elapsed, "events_per_s": backlog / elapsed}  # fmt: skip
 
 
+# The run's development issuer and NATS passwords (set by measure).
+AUTH: LocalAuth
+
+
 async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         nats_port = free_port()
         nats_url = f"nats://127.0.0.1:{nats_port}"
-        nats_server = start_nats("127.0.0.1", nats_port, tmp_path / "nats")
+        global AUTH
+        AUTH = LocalAuth(tmp_path)  # the issuer and NATS passwords of this run
+        nats_server = start_nats("127.0.0.1", nats_port, tmp_path / "nats", passwords=AUTH.nats_passwords)
         prefix = f"bench_{uuid.uuid4().hex[:6]}"
         ports = {"intake": free_port(), "progression": free_port(), "settlement": free_port()}
         env = {}
         for name in ports:
             env[name] = {"NATS_URL": nats_url, "VAR_DIR": str(tmp_path / "var"), "LOG_LEVEL": "WARNING", "INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"}  # fmt: skip
+            env[name] |= AUTH.service_env(name)
             if database == "postgresql":
                 env[name] |= {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": f"{prefix}_{name}"}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -266,6 +282,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
             for process in processes.values():
                 process.stop()
             nats_server.stop()
+            AUTH.stop()
             if database == "postgresql":
                 await drop_schemas(PG_URL, like=prefix)
     return {

@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.nats_auth import USERS, Tls, write_server_config
+from deploy.nats_auth import OPERATOR, USERS, Tls, development_passwords, write_server_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"intake": 8001, "progression": 8002, "settlement": 8003}
@@ -165,6 +165,39 @@ def development_nats_credentials(user: str) -> dict[str, str]:
         return {}
     passwords = json.loads(DEV_NATS_PASSWORDS.read_text())
     return {"NATS_URL": DEV_NATS_URL.read_text().strip(), "NATS_USER": user, "NATS_PASSWORD": passwords[user]}
+
+
+class LocalAuth:
+    """What a stack of the platform on one machine (benchmarks, tools) needs to authenticate
+    everywhere: a development issuer served from a thread of this process, its key in ``directory``,
+    and generated NATS passwords. ``dev_token`` in this process signs with that issuer."""
+
+    def __init__(self, directory: Path) -> None:
+        from libs.common.devtoken import DevelopmentIssuer, IssuerServer
+
+        port = free_port()
+        self.issuer = DevelopmentIssuer.load_or_create(directory / "issuer", f"http://127.0.0.1:{port}")
+        self.server = IssuerServer(self.issuer, "127.0.0.1", port).start()
+        os.environ["DEV_ISSUER_DIR"] = str(directory / "issuer")
+        self.nats_passwords = development_passwords(directory / "nats-passwords.json")
+
+    def service_env(self, name: str) -> dict[str, str]:
+        env = {
+            "OIDC_ISSUER": self.issuer.url,
+            "NATS_USER": name,
+            "NATS_PASSWORD": self.nats_passwords[name],
+        }
+        client = self.issuer.clients.get(f"sib-{name}")
+        if client is not None:
+            env["OIDC_CLIENT_SECRET"] = client.secret
+        return env
+
+    def nats_options(self, user: str = OPERATOR) -> dict[str, Any]:
+        """``nats.connect`` keywords for ``user`` (default the operator, who may read everything)."""
+        return {"user": user, "password": self.nats_passwords[user], "inbox_prefix": f"_INBOX.{user}"}
+
+    def stop(self) -> None:
+        self.server.stop()
 
 
 def start_service(name: str, port: int, env: dict[str, str], log_path: Path | None) -> Process:

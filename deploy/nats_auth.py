@@ -112,11 +112,12 @@ def permissions(settings: CommonSettings | None = None) -> dict[str, dict[str, A
             ],
             "deny": denied_to_integrators,
         },
-        "subscribe": {"allow": [f"_INBOX.{INTEGRATOR}.>"]},
+        # Live events straight off their subjects too (core NATS, no replay): reading is all it does.
+        "subscribe": {"allow": [f"_INBOX.{INTEGRATOR}.>", f"{prefix}.>"]},
     }
     result[OPERATOR] = {
         "publish": {"allow": ["$JS.API.>", "$JS.ACK.>"], "deny": [f"{prefix}.>", f"{prefix}-dlq.>"]},
-        "subscribe": {"allow": [f"_INBOX.{OPERATOR}.>"]},
+        "subscribe": {"allow": [f"_INBOX.{OPERATOR}.>", f"{prefix}.>", f"{prefix}-dlq.>"]},
     }
     return result
 

@@ -1,5 +1,8 @@
 """Follow the platform's events on NATS JetStream (the approach of ``docs/examples/subscriber.py``).
 
+It connects as an integrator (read-only): NATS_USER (default ``integrator``) with NATS_PASSWORD, or
+NATS_CREDS_FILE or NATS_NKEY_SEED, and NATS_TLS_CA for TLS, all from the environment.
+
 An ordered consumer is ephemeral (the server forgets it when we go), acks nothing and so never
 disturbs the services' durable consumers. Delivery is at least once, so events are de-duplicated by
 their CloudEvent ``id``.
@@ -21,6 +24,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from libs.cli.client import EXIT_PROBLEM, EXIT_UNREACHABLE, fail
+from libs.common.nats import connect_options
+from libs.common.settings import CommonSettings, Environment
 
 CONNECT_SECONDS = 10.0
 SEEN_LIMIT = 100_000  # ids remembered for de-duplication (JetStream's duplicate window is shorter)
@@ -28,6 +33,13 @@ SEEN_LIMIT = 100_000  # ids remembered for de-duplication (JetStream's duplicate
 
 class _FirstConnectFailed(Exception):
     """The first connection to NATS failed."""
+
+
+def integrator_options() -> dict[str, Any]:
+    """The integrator's credentials from the environment, as ``nats.connect`` keywords (a client's
+    settings: none of a service's production checks apply)."""
+    settings = CommonSettings(service_name="integrator", sib_env=Environment.development)
+    return connect_options(settings)
 
 
 def event_line(event: dict[str, Any]) -> str:
@@ -48,12 +60,15 @@ async def tail(
     """Print events until ``max_events`` were printed or none came for ``idle`` seconds; the count."""
     connected = False
     closing = False
+    refused: list[bool] = []
 
     async def on_error(exc: Exception) -> None:
         # nats-py retries the first connection for ever; the first failure ends it here instead.
         # Once connected, reconnection is left to nats-py (an outage pauses the tail) and the
         # callbacks below say so briefly, without its tracebacks.
         if not connected:
+            if "authorization" in str(exc).lower():
+                refused.append(True)
             raise _FirstConnectFailed from exc
 
     async def disconnected() -> None:
@@ -73,10 +88,17 @@ async def tail(
                 error_cb=on_error,
                 disconnected_cb=disconnected,
                 reconnected_cb=reconnected,
+                **integrator_options(),
             ),
             timeout=CONNECT_SECONDS,
         )
     except (_FirstConnectFailed, NoServersError, OSError, TimeoutError):
+        if refused:
+            fail(
+                f"NATS at {nats_url} refused the credentials: set NATS_PASSWORD (user NATS_USER, default "
+                "integrator) or NATS_CREDS_FILE",
+                EXIT_PROBLEM,
+            )
         fail(f"NATS at {nats_url} did not answer", EXIT_UNREACHABLE)
     connected = True
     try:

@@ -198,6 +198,8 @@ def test_sib_reads_every_service_and_never_shows_a_cpr_or_a_token(stack: Stack, 
     assert new_only.stdout == ""
     no_nats = f"nats://127.0.0.1:{free_port()}"
     assert "did not answer" in sib("events", "tail", f"--nats-url={no_nats}", code=2).stderr
+    wrong = sib("events", "tail", f"--nats-url={nats_url}", code=1, env={"NATS_PASSWORD": "guessed"})
+    assert "refused the credentials" in wrong.stderr
 
     # no full CPR number anywhere, with or without the hyphen
     for text in sib.outputs:
