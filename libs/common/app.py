@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.admin import admin_router
@@ -103,6 +103,10 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         ]
         app.state.runtime = runtime
         app.state.database = database
+        metrics_server = None
+        if settings.metrics_port is not None:
+            # prometheus-client's own server, in a thread: the metrics off the public port.
+            metrics_server, _ = start_http_server(settings.metrics_port, addr="0.0.0.0")
         log.info("service_started", version=definition.version)
         try:
             yield
@@ -122,6 +126,9 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
                     await task
             for hook in definition.shutdown_hooks:
                 await hook()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             await link.close()
             await app.state.token_verifier.close()
             await database.dispose()
@@ -132,8 +139,8 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url="/docs" if settings.public_docs else None,
+        openapi_url="/openapi.json" if settings.public_docs else None,
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
@@ -143,7 +150,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
     app.add_middleware(
         RequestContextMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes
     )
-    app.include_router(_operations_router())
+    app.include_router(_operations_router(metrics_on_public_port=settings.metrics_port is None))
     app.include_router(admin_router())
     for router in definition.routers:
         # Per route, so a body that streams in without a Content-Length and grows past the limit ends
@@ -152,7 +159,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
     return app
 
 
-def _operations_router() -> APIRouter:
+def _operations_router(metrics_on_public_port: bool) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
@@ -180,9 +187,11 @@ def _operations_router() -> APIRouter:
         down = ", ".join(name for name, value in checks.items() if value != "ok")
         return problem_response(ServiceUnavailable(f"Not ready: {down} unreachable.", checks=checks), request)
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if metrics_on_public_port:
+
+        @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/asyncapi.yaml", summary="AsyncAPI 3.0 document of the events", response_class=Response)
     async def asyncapi_document_yaml(request: Request) -> Response:

@@ -130,6 +130,12 @@ class CommonSettings(BaseSettings):
     # of the CPU of 10,000 status POSTs (bench/ingest.py, py-spy, gc.callbacks).
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 10)
 
+    # The interactive API documentation (/docs, /openapi.json) on the public port; off takes them away.
+    public_docs: bool = True
+    # When set, Prometheus metrics are served on this port of their own (all interfaces) and /metrics
+    # leaves the public port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     log_level: str = "INFO"
     log_json: bool = True
 
