@@ -62,8 +62,9 @@ redrive: bootstrap
 dead-letters: bootstrap
 	$(PY) -m deploy.ops dead-letters $(SERVICE)
 
+# A development token from the issuer `make run` serves (key under var/issuer/); refused in production.
 token: bootstrap
-	@$(PY) -m libs.common.devtoken --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)
+	@$(PY) -m libs.common.devtoken token --role $(ROLE) $(if $(PROGRAMME),--programme $(PROGRAMME),)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -52,7 +52,14 @@ from deploy.postgres import PREVIOUS_SUFFIX, REBUILD_SUFFIX
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
 from libs.common.deadletters import list_dead_letters, redrive
-from libs.common.events import CloudEvent, EventPayload, UnknownEventType, parse_payload, subject_for
+from libs.common.events import (
+    CloudEvent,
+    EventPayload,
+    UnknownEventType,
+    origin_problem,
+    parse_payload,
+    subject_for,
+)
 from libs.common.logging import configure_logging
 from libs.common.migrations import ensure_schema, upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, connect_options, ensure_stream
@@ -292,6 +299,9 @@ async def replay(
                     payload = parse_payload(event)
                 except (ValidationError, UnknownEventType, ValueError):
                     stats.skipped += 1
+                    continue
+                if origin_problem(msg.subject, event, settings.subject_prefix) is not None:
+                    stats.skipped += 1  # as the live consumer would have refused it
                     continue
                 target = by_type.get(event.type)
                 if target is None:
