@@ -64,9 +64,13 @@ async def run(args: argparse.Namespace) -> int:
     async def on_error(exc: Exception) -> None:
         print(f"NATS: {exc}", file=sys.stderr)
 
-    nc = await nats.connect(
-        args.url, connect_timeout=5, max_reconnect_attempts=2, error_cb=on_error, **credentials()
-    )
+    try:
+        nc = await nats.connect(
+            args.url, connect_timeout=5, max_reconnect_attempts=2, error_cb=on_error, **credentials()
+        )
+    except nats.errors.NoServersError:
+        print(f"could not connect to {args.url} (see the errors above)", file=sys.stderr)
+        return 1
     js = nc.jetstream()
     if args.since is None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
