@@ -48,6 +48,7 @@ class RedriveOut(BaseModel):
     applied: int
     duplicate: int
     failed: int
+    refused: int = Field(description="Letters this service's consumers did not write: never applied, kept")
     results: list[dict[str, Any]]
 
 
@@ -100,7 +101,8 @@ def admin_router() -> APIRouter:
         return RedriveOut(
             applied=sum(r.outcome == "applied" for r in results),
             duplicate=sum(r.outcome == "duplicate" for r in results),
-            failed=sum(r.outcome not in ("applied", "duplicate") for r in results),
+            failed=sum(r.outcome not in ("applied", "duplicate", "refused") for r in results),
+            refused=sum(r.outcome == "refused" for r in results),
             results=[vars(r) for r in results],
         )
 

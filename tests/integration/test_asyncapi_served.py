@@ -12,7 +12,7 @@ from libs.common.settings import CommonSettings
 def operations_app(settings: CommonSettings) -> FastAPI:
     app = FastAPI()
     app.state.settings = settings
-    app.include_router(_operations_router())
+    app.include_router(_operations_router(metrics_on_public_port=True))
     return app
 
 

@@ -256,7 +256,7 @@ async def test_redrive_applies_no_letter_another_service_wrote(
 
     settings = SettlementSettings(sib_env="test", nats_url=nats_url, **database)
     app = create_app(settings)
-    async with running(app, "http://settlement"):
+    async with running(app, "http://settlement") as settlement:
         async with connected(nats_url, "settlement") as client:
             js = client.jetstream()
             await ensure_stream(js, settings)
@@ -283,3 +283,6 @@ async def test_redrive_applies_no_letter_another_service_wrote(
             assert "not written by settlement" in (results[0].error or "")
             assert "does not belong on the subject" in (results[1].error or "")
             assert len(await list_dead_letters(js, settings)) == 2  # kept for a person to look at
+            route = await settlement.post("/v1/admin/dead-letters/redrive", headers=auth(Role.admin))
+            assert route.status_code == 200, route.text
+            assert (route.json()["applied"], route.json()["failed"], route.json()["refused"]) == (0, 0, 2)
