@@ -14,7 +14,30 @@ operating system).
 
 from __future__ import annotations
 
+import re
+from typing import Annotated
+
 import uuid_utils
+from pydantic import AfterValidator, WithJsonSchema
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def canonical_uuid(value: str) -> str:
+    """A UUID in its canonical form (lower case, hyphenated), as the platform makes them; anything
+    else is refused without being echoed, so a client's text never reaches a query or another
+    service's URL unparsed."""
+    if not _UUID.match(value):
+        raise ValueError("must be a UUID such as 3f2b8c1e-9d4a-4c6b-8e2f-1a2b3c4d5e6f")
+    return value.lower()
+
+
+# An id that must be a UUID, at the edge of the API: a path, query or body field.
+Uuid = Annotated[
+    str,
+    AfterValidator(canonical_uuid),
+    WithJsonSchema({"type": "string", "format": "uuid"}),
+]
 
 
 def uuid4_str() -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from libs.common.contracts import INDICATORS, MilestoneKind, ProgrammeId, StatusCategory, StatusCode
+from libs.common.ids import Uuid
 
 
 class ProgrammeOut(BaseModel):
@@ -24,7 +25,7 @@ class StatusRecordIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    participant_id: str | None = None
+    participant_id: Uuid | None = None
     cpr: str | None = Field(default=None, max_length=20, validate_default=True)
     programme_id: ProgrammeId | None = Field(
         default=None, description="Only needed when a CPR is a participant of several programmes."

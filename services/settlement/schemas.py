@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from libs.common.contracts import ProgrammeTerms, StatusCode
+from libs.common.ids import Uuid
 
 
 class TermsVersionOut(BaseModel):
@@ -126,7 +127,7 @@ class SummaryOut(BaseModel):
 class DryRunRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    participant_id: str
+    participant_id: Uuid
     code: StatusCode
     valid_from: date | None = None
     valid_to: date | None = Field(default=None, validate_default=True)

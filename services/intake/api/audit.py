@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from libs.common.clock import as_utc
 from libs.common.deps import DatabaseDep
+from libs.common.ids import Uuid
 from services.intake.api.deps import Admin
 from services.intake.schemas import AuditEntryOut, AuditPageOut
 from services.intake.services.audit import audit_trail
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 async def get_audit(
     _: Admin,
     db: DatabaseDep,
-    participant_id: str | None = None,
+    participant_id: Uuid | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPageOut:

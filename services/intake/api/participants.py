@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 
 from libs.common.deps import DatabaseDep
+from libs.common.ids import Uuid
 from services.intake.api.deps import (
     CallerDep,
     Jobcenter,
@@ -123,7 +124,7 @@ async def lookup_batch(
     summary="Enrol a referred citizen who has consented (jobcenter); 409 when the track is full",
 )
 async def enrol(
-    participant_id: str,
+    participant_id: Uuid,
     body: Enrolment,
     _: Jobcenter,
     caller: CallerDep,
@@ -139,7 +140,7 @@ async def enrol(
     summary="Withdraw a participant (jobcenter); the window ends the day before effective_on",
 )
 async def withdraw(
-    participant_id: str,
+    participant_id: Uuid,
     body: Withdrawal,
     _: Jobcenter,
     caller: CallerDep,
@@ -155,7 +156,7 @@ async def withdraw(
     summary="Change the coach assigned to a participant (jobcenter or provider)",
 )
 async def change_coach(
-    participant_id: str,
+    participant_id: Uuid,
     body: CoachChange,
     _: JobcenterOrProvider,
     caller: CallerDep,
@@ -200,6 +201,6 @@ async def list_participants(
     summary="One participant; the CPR only for the jobcenter",
 )
 async def get_participant(
-    participant_id: str, _: ParticipantReader, caller: CallerDep, db: DatabaseDep, protection: Protection
+    participant_id: Uuid, _: ParticipantReader, caller: CallerDep, db: DatabaseDep, protection: Protection
 ) -> ParticipantOut:
     return participant_out(await participants.get_participant(db, protection, caller, participant_id))

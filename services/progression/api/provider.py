@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from libs.common.clock import as_utc
 from libs.common.contracts import MilestoneKind
 from libs.common.deps import DatabaseDep
+from libs.common.ids import Uuid
 from services.progression.api.deps import CallerDep, PersonLevelReader, Provider
 from services.progression.domain import change_since_first, group_averages
 from services.progression.models import MeasurementRow, MilestoneRow
@@ -50,7 +51,7 @@ def milestone_out(row: MilestoneRow) -> MilestoneOut:
     summary="Record a progression measurement: the 12 indicators, each 1-10 (provider)",
 )
 async def post_measurement(
-    participant_id: str, body: MeasurementIn, _: Provider, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, body: MeasurementIn, _: Provider, caller: CallerDep, db: DatabaseDep
 ) -> MeasurementOut:
     return measurement_out(await provider.record_measurement(db, caller, participant_id, body))
 
@@ -61,7 +62,7 @@ async def post_measurement(
     summary="Measurements with per-group averages and the change since the first",
 )
 async def get_measurements(
-    participant_id: str, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
 ) -> MeasurementList:
     rows = list(await provider.measurements(db, caller, participant_id))
     return MeasurementList(
@@ -77,14 +78,14 @@ async def get_measurements(
     summary="Record a milestone (provider)",
 )
 async def post_milestone(
-    participant_id: str, body: MilestoneIn, _: Provider, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, body: MilestoneIn, _: Provider, caller: CallerDep, db: DatabaseDep
 ) -> MilestoneOut:
     return milestone_out(await provider.record_milestone(db, caller, participant_id, body))
 
 
 @router.get("/participants/{participant_id}/milestones", response_model=MilestoneList, summary="Milestones")
 async def get_milestones(
-    participant_id: str, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
 ) -> MilestoneList:
     return MilestoneList(
         items=[milestone_out(row) for row in await provider.milestones(db, caller, participant_id)]

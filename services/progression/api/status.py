@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from libs.common.clock import as_utc
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
+from libs.common.ids import Uuid
 from services.progression.api.deps import CallerDep, JobcenterWriteDep, PersonLevelReader, RecordReader
 from services.progression.models import StatusRecordRow
 from services.progression.schemas import (
@@ -127,7 +128,7 @@ async def post_status_batch(
     summary="The raw records, in recording order, with recorded_at",
 )
 async def get_status_records(
-    participant_id: str, _: RecordReader, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, _: RecordReader, caller: CallerDep, db: DatabaseDep
 ) -> StatusRecordList:
     return StatusRecordList(
         items=[record_out(row) for row in await status_service.list_records(db, caller, participant_id)]
@@ -140,7 +141,7 @@ async def get_status_records(
     summary="The resolved timeline: non-overlapping periods; as_of reads it as it was known then",
 )
 async def get_timeline(
-    participant_id: str,
+    participant_id: Uuid,
     _: PersonLevelReader,
     caller: CallerDep,
     db: DatabaseDep,

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from libs.common.auth import CurrentPrincipal
 from libs.common.clock import utcnow
 from libs.common.deps import DatabaseDep
+from libs.common.ids import Uuid
 from libs.rules.timeline import StatusRecord, iso_week_range
 from services.settlement.schemas import (
     DryRunChange,
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["months"])
     response_model=MonthList,
     summary="Per calendar month of the window: days by category, provisional, fee and what was invoiced",
 )
-async def get_months(participant_id: str, principal: CurrentPrincipal, db: DatabaseDep) -> MonthList:
+async def get_months(participant_id: Uuid, principal: CurrentPrincipal, db: DatabaseDep) -> MonthList:
     view = await months.participant_months(db, principal, participant_id)
     return MonthList(
         participant_id=participant_id,
@@ -55,7 +56,7 @@ async def get_months(participant_id: str, principal: CurrentPrincipal, db: Datab
     summary="Which status records decided which days, the cut-off used and the rule applied",
 )
 async def get_explanation(
-    participant_id: str, month: str, principal: CurrentPrincipal, db: DatabaseDep
+    participant_id: Uuid, month: str, principal: CurrentPrincipal, db: DatabaseDep
 ) -> ExplanationOut:
     return ExplanationOut.model_validate(await months.explain(db, principal, participant_id, month))
 

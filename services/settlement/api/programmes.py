@@ -11,6 +11,7 @@ from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
 from libs.common.db import Database
 from libs.common.deps import DatabaseDep
 from libs.common.errors import Forbidden, NotFound
+from libs.common.ids import Uuid
 from services.settlement.models import StatementRow
 from services.settlement.schemas import (
     ProgrammeTermsOut,
@@ -103,7 +104,7 @@ async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep)
     summary="One statement, as JSON or as CSV (Accept: text/csv)",
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def get_statement(statement_id: str, principal: Reader, db: DatabaseDep, request: Request) -> Any:
+async def get_statement(statement_id: Uuid, principal: Reader, db: DatabaseDep, request: Request) -> Any:
     row = await statements.readable_statement(db, principal, statement_id)
     return _statement_response(db, row, principal, request)
 
