@@ -23,7 +23,14 @@ from libs.common.admin import admin_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.auth import TokenVerifier
 from libs.common.db import Database, sqlite_file
-from libs.common.errors import PayloadTooLarge, ServiceUnavailable, install_problem_handlers, problem_response
+from libs.common.errors import (
+    PayloadTooLarge,
+    ProblemError,
+    ServiceUnavailable,
+    Unauthorized,
+    install_problem_handlers,
+    problem_response,
+)
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
 from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from libs.common.migrations import upgrade_head_async
@@ -35,6 +42,16 @@ from libs.common.sqlite_checkpoint import WalCheckpointer
 log = get_logger(__name__)
 
 UNPROBED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# A request with a body (these methods) to any path but these shows a valid token before a byte of its
+# body is read.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_PATHS = UNPROBED_PATHS | {
+    "/asyncapi.yaml",
+    "/asyncapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/openapi.json",
+}
 
 
 @dataclass(frozen=True)
@@ -148,10 +165,13 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         setattr(app.state, key, value)
     install_problem_handlers(app)
     app.add_middleware(
-        RequestContextMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        service=settings.service_name,
+        max_body_bytes=settings.max_body_bytes,
+        verifier=app.state.token_verifier,
     )
     app.include_router(_operations_router(metrics_on_public_port=settings.metrics_port is None))
-    app.include_router(admin_router())
+    app.include_router(admin_router(), max_body_size=settings.max_body_bytes)
     for router in definition.routers:
         # Per route, so a body that streams in without a Content-Length and grows past the limit ends
         # in the same problem+json 413 as one refused up front by RequestContextMiddleware.
@@ -213,10 +233,26 @@ class RequestContextMiddleware:
     Logs the path without the query string; CPR numbers never travel in URLs in the first place.
     """
 
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, verifier: TokenVerifier) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.verifier = verifier
+
+    async def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> ProblemError | None:
+        """Why the request may not go on (None when it may): a route that needs a token gets a valid
+        one before its body is read, so no one unauthenticated makes a service read megabytes. The
+        route's own dependency then finds the token verified already (the verifier keeps it)."""
+        if scope.get("method") not in BODY_METHODS or scope.get("path") in PUBLIC_PATHS:
+            return None  # no body to protect: the route's own dependency checks the token
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return Unauthorized("A bearer token is required.")
+        try:
+            await self.verifier.verify(token.strip())
+        except ProblemError as problem:
+            return problem
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -240,7 +276,10 @@ class RequestContextMiddleware:
 
             try:
                 declared = headers.get(b"content-length", b"")
-                if declared.isdigit() and int(declared) > self.max_body_bytes:
+                refusal = await self._refusal(scope, headers)
+                if refusal is not None:
+                    await problem_response(refusal)(scope, receive, send_with_header)
+                elif declared.isdigit() and int(declared) > self.max_body_bytes:
                     # Refused before reading a byte. Bodies without a length are cut off by FastAPI's
                     # own limit (max_body_size) while they stream in.
                     too_large = PayloadTooLarge(
