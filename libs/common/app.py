@@ -22,12 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from libs.common.admin import admin_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.auth import TokenVerifier
+from libs.common.cpr import holds_cpr_shape
 from libs.common.db import Database, sqlite_file
 from libs.common.errors import (
     PayloadTooLarge,
     ProblemError,
     ServiceUnavailable,
     Unauthorized,
+    ValidationFailed,
     install_problem_handlers,
     problem_response,
 )
@@ -260,6 +262,11 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(CORRELATION_HEADER.lower().encode())
+        if incoming is not None and holds_cpr_shape(incoming.decode("latin-1")):
+            # Refused before it is bound to a log line or an event (which keep it for ever); not echoed.
+            refused = ValidationFailed.for_field(CORRELATION_HEADER, "must not hold a CPR-shaped number")
+            await problem_response(refused)(scope, receive, send)
+            return
         status_holder = {"status": 500}
         started = time.perf_counter()
         with correlation_scope(incoming.decode("latin-1") if incoming else None) as correlation_id:

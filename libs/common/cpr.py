@@ -181,3 +181,21 @@ class CprCipher:
         """Back to the v1 format (bound to nothing) under the current key: undoing intake_0006 only."""
         cpr = self._open(token, participant_id, unbound_too=True)
         return self._seal(cpr, _UNBOUND_VERSION, _UNBOUND_ASSOCIATED_DATA)
+
+
+# A CPR number's shape inside some text: a day and month, two year digits, an optional hyphen and four
+# more digits, not part of a longer run of digits.
+_CPR_SHAPED = re.compile(r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}-?\d{4}(?!\d)")
+
+
+def holds_cpr_shape(text: str) -> bool:
+    """Whether ``text`` holds something shaped like a CPR number (ids, keys and headers that would keep
+    it in logs, events and tables for ever)."""
+    return _CPR_SHAPED.search(text) is not None
+
+
+def refuse_cpr_shape(text: str) -> str:
+    """A validator: the text unchanged, or an error that does not echo it."""
+    if holds_cpr_shape(text):
+        raise ValueError("must not hold a CPR-shaped number")
+    return text

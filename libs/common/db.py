@@ -150,7 +150,9 @@ SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:
     url = settings.resolved_database_url
-    kwargs: dict[str, Any] = {}
+    # A failed statement's error (and so a log line or a traceback) never shows its bound values, which
+    # may be a CPR ciphertext, a person's record or a client's id.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if settings.is_postgres:
         schema = settings.resolved_database_schema
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}

@@ -20,6 +20,8 @@ from typing import Annotated
 import uuid_utils
 from pydantic import AfterValidator, WithJsonSchema
 
+from libs.common.cpr import refuse_cpr_shape
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -31,6 +33,9 @@ def canonical_uuid(value: str) -> str:
         raise ValueError("must be a UUID such as 3f2b8c1e-9d4a-4c6b-8e2f-1a2b3c4d5e6f")
     return value.lower()
 
+
+# A client's own id or key (source record id, Idempotency-Key): anything but a CPR-shaped number.
+NoCpr = Annotated[str, AfterValidator(refuse_cpr_shape)]
 
 # An id that must be a UUID, at the edge of the API: a path, query or body field.
 Uuid = Annotated[

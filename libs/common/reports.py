@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,13 +36,26 @@ def wants_csv(request: Request, format_: str | None) -> bool:
     return format_ == "csv" or (format_ is None and "text/csv" in request.headers.get("accept", ""))
 
 
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: text starting with = + - @ or a tab gets a
+    leading apostrophe (OWASP's advice); numbers, negative amounts included, stay numbers."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """One header row, then one row per mapping; None is empty, Decimals as written."""
+    """One header row, then one row per mapping; None is empty, Decimals as written, no cell a formula."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([safe_cell(c) for c in columns])
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else str(row.get(c)) for c in columns])
+        writer.writerow([safe_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 

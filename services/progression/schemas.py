@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from libs.common.contracts import INDICATORS, MilestoneKind, ProgrammeId, StatusCategory, StatusCode
-from libs.common.ids import Uuid
+from libs.common.ids import NoCpr, Uuid
 
 
 class ProgrammeOut(BaseModel):
@@ -41,7 +41,7 @@ class StatusRecordIn(BaseModel):
         validate_default=True,
         description="e.g. 2024-W07, Monday-Sunday",
     )
-    source_record_id: str | None = Field(
+    source_record_id: NoCpr | None = Field(
         default=None,
         min_length=1,
         max_length=100,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 
 from libs.common.deps import DatabaseDep
-from libs.common.ids import Uuid
+from libs.common.ids import NoCpr, Uuid
 from services.intake.api.deps import (
     CallerDep,
     Jobcenter,
@@ -37,7 +37,7 @@ from services.intake.services.participants import ParticipantView
 router = APIRouter(prefix="/v1", tags=["participants"])
 
 IdempotencyKey = Annotated[
-    str | None,
+    NoCpr | None,
     Header(
         alias="Idempotency-Key",
         max_length=200,

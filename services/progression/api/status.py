@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from libs.common.clock import as_utc
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
-from libs.common.ids import Uuid
+from libs.common.ids import NoCpr, Uuid
 from services.progression.api.deps import CallerDep, JobcenterWriteDep, PersonLevelReader, RecordReader
 from services.progression.models import StatusRecordRow
 from services.progression.schemas import (
@@ -100,7 +100,7 @@ async def post_status_record(
 async def post_status_batch(
     body: StatusBatchIn,
     write: JobcenterWriteDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[NoCpr | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
     results = await status_service.record_statuses(
         write.database,

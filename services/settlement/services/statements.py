@@ -22,6 +22,7 @@ from libs.common.db import Database, outbox_table
 from libs.common.errors import Conflict, NotFound
 from libs.common.events import CloudEvent, new_event, subject_for
 from libs.common.logging import get_correlation_id, get_logger
+from libs.common.reports import safe_cell
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Month, content_hash, split_cumulative, terms_in_force
 from services.settlement.domain.months import ORE
@@ -458,7 +459,7 @@ async def statement_csv_chunks(
 
 def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
+    csv.writer(out, lineterminator="\n").writerows([safe_cell(cell) for cell in row] for row in rows)
     return out.getvalue()
 
 

@@ -1,0 +1,63 @@
+"""No CPR through side doors: a correlation id, an Idempotency-Key or a source record id shaped like a
+CPR number is refused (422 naming it, not echoing it) before it can reach a log line, an event or a
+table."""
+
+from __future__ import annotations
+
+from libs.common.auth import Role
+from tests.integration.conftest import Pair, auth, outbox_events
+from tests.integration.test_progression import PROGRAMME, enrolled_participant
+
+SHAPED = "070761-4285"
+
+
+def refused(response: object, field: str) -> bool:
+    status = getattr(response, "status_code", None)
+    body = response.json() if status == 422 else {}  # type: ignore[attr-defined]
+    text: str = response.text  # type: ignore[attr-defined]
+    return (
+        status == 422
+        and any(e["field"] == field for e in body.get("errors", []))
+        and SHAPED not in text
+        and SHAPED.replace("-", "") not in text
+    )
+
+
+async def test_a_cpr_shaped_correlation_id_is_refused_and_never_logged(pair: Pair) -> None:
+    jobcenter = auth(Role.jobcenter, PROGRAMME)
+    for shaped in (SHAPED, f"req-{SHAPED.replace('-', '')}-1"):
+        response = await pair.intake.get(
+            f"/v1/programmes/{PROGRAMME}", headers=jobcenter | {"X-Correlation-ID": shaped}
+        )
+        assert refused(response, "X-Correlation-ID"), response.text
+        assert shaped not in response.headers.get("X-Correlation-ID", "")
+    plain = await pair.intake.get("/v1/programmes", headers=jobcenter | {"X-Correlation-ID": "jc-batch-42"})
+    assert plain.status_code == 200 and plain.headers["X-Correlation-ID"] == "jc-batch-42"
+
+
+async def test_a_cpr_shaped_idempotency_key_or_source_record_id_stores_nothing(pair: Pair) -> None:
+    pid = await enrolled_participant(pair)
+    jobcenter = auth(Role.jobcenter, PROGRAMME, subject="jobcenter-hedensted")
+    before = len(await outbox_events(pair.progression))
+    record = {"participant_id": pid, "code": "employed", "valid_from": "2024-05-01"}
+    keyed = await pair.progression.post(
+        "/v1/status-records/batch",
+        json={"records": [record]},
+        headers=jobcenter | {"Idempotency-Key": SHAPED},
+    )
+    assert refused(keyed, "Idempotency-Key"), keyed.text
+    sourced = await pair.progression.post(
+        "/v1/status-records", json=record | {"source_record_id": f"cpr {SHAPED}"}, headers=jobcenter
+    )
+    assert refused(sourced, "source_record_id"), sourced.text
+    referral = await pair.intake.post(
+        "/v1/participants",
+        json={"programme_id": PROGRAMME, "cpr": "010190-1234", "track": "sygedagpenge", "referred_on": "2024-03-01"},
+        headers=jobcenter | {"Idempotency-Key": SHAPED.replace("-", "")},
+    )  # fmt: skip
+    assert refused(referral, "Idempotency-Key"), referral.text
+    assert len(await outbox_events(pair.progression)) == before
+    fine = await pair.progression.post(
+        "/v1/status-records", json=record | {"source_record_id": "jc-000123"}, headers=jobcenter
+    )
+    assert fine.status_code == 201, fine.text
