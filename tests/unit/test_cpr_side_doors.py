@@ -18,7 +18,7 @@ from libs.common.reports import safe_cell, to_csv
 from libs.common.settings import CommonSettings
 
 dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31))
-non_digits = st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=20)
+non_digits = st.text(alphabet="abcxyzæøå -_./:#", max_size=20)
 
 
 @given(born=dates, serial=st.integers(0, 9999), hyphen=st.booleans(), before=non_digits, after=non_digits)
