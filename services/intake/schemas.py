@@ -52,7 +52,7 @@ class Referral(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     programme_id: ProgrammeId
-    cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION)
+    cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION, repr=False)
     track: TrackName
     referred_on: date
     coach_name: str | None = Field(default=None, max_length=200)
@@ -81,7 +81,7 @@ class CoachChange(BaseModel):
 class CprLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION)
+    cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION, repr=False)
 
 
 # The most CPR numbers one batch lookup takes (a status batch holds at most as many records).
@@ -92,6 +92,7 @@ class CprBatchLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cprs: list[str] = Field(
+        repr=False,
         min_length=1,
         max_length=LOOKUP_BATCH_MAX,
         description="CPR numbers, DDMMYY-SSSS or DDMMYYSSSS; up to 10,000. An invalid one is answered at "
@@ -110,7 +111,7 @@ class ParticipantOut(BaseModel):
         "The number itself is `cpr`, for the jobcenter only.",
     )
     cpr: str | None = Field(
-        default=None, description="The full CPR number: only in responses to the jobcenter."
+        repr=False, default=None, description="The full CPR number: only in responses to the jobcenter."
     )
     referred_on: date
     enrolled_on: date | None

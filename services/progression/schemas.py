@@ -26,7 +26,7 @@ class StatusRecordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     participant_id: Uuid | None = None
-    cpr: str | None = Field(default=None, max_length=20, validate_default=True)
+    cpr: str | None = Field(default=None, max_length=20, validate_default=True, repr=False)
     programme_id: ProgrammeId | None = Field(
         default=None, description="Only needed when a CPR is a participant of several programmes."
     )

@@ -85,3 +85,19 @@ def test_a_database_error_never_shows_its_bound_values(tmp_path: Path) -> None:
 
     message = asyncio.run(run())
     assert "070761" not in message and "hidden" in message
+
+
+def test_request_and_response_models_never_print_a_cpr() -> None:
+    from services.intake.schemas import CprBatchLookup, CprLookup, Referral
+    from services.progression.schemas import StatusRecordIn
+
+    cpr = "070761-4285"
+    models = [
+        Referral(programme_id="hedensted-2022", cpr=cpr, track="sygedagpenge", referred_on=date(2024, 3, 1)),
+        CprLookup(cpr=cpr),
+        CprBatchLookup(cprs=[cpr]),
+        StatusRecordIn(cpr=cpr, code="employed", valid_from=date(2024, 5, 1)),
+    ]
+    for model in models:
+        for printed in (repr(model), str(model)):
+            assert "070761" not in printed and "4285" not in printed, printed
