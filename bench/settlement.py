@@ -239,7 +239,9 @@ async def measure(database: str, args: argparse.Namespace) -> dict[str, Any]:
         nats_port = free_port()
         nats_url = f"nats://127.0.0.1:{nats_port}"
         global AUTH
-        AUTH = LocalAuth(tmp_path)  # the issuer and NATS passwords of this run
+        AUTH = LocalAuth(
+            tmp_path / "issuer", tmp_path / "nats-passwords.json"
+        )  # the issuer and NATS passwords of this run
         nats_server = start_nats("127.0.0.1", nats_port, tmp_path / "nats", passwords=AUTH.nats_passwords)
         prefix = f"bench_{uuid.uuid4().hex[:6]}"
         ports = {"intake": free_port(), "progression": free_port(), "settlement": free_port()}

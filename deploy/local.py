@@ -168,25 +168,26 @@ def development_nats_credentials(user: str) -> dict[str, str]:
 
 
 class LocalAuth:
-    """What a stack of the platform on one machine (benchmarks, tools) needs to authenticate
-    everywhere: a development issuer served from a thread of this process, its key in ``directory``,
-    and generated NATS passwords. ``dev_token`` in this process signs with that issuer."""
+    """What a stack of the platform on one machine (`make run`, benchmarks) needs to authenticate
+    everywhere: a development issuer served from a thread of this process (its key in
+    ``issuer_dir``; ``port`` when free, else any), and generated NATS passwords kept in
+    ``passwords_file``. ``dev_token`` in this process signs with that issuer."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, issuer_dir: Path, passwords_file: Path, port: int | None = None) -> None:
         from libs.common.devtoken import DevelopmentIssuer, IssuerServer
 
-        port = free_port()
-        self.issuer = DevelopmentIssuer.load_or_create(directory / "issuer", f"http://127.0.0.1:{port}")
+        if port is None or port_answers("127.0.0.1", port):
+            port = free_port()
+        self.issuer = DevelopmentIssuer.load_or_create(issuer_dir, f"http://127.0.0.1:{port}")
         self.server = IssuerServer(self.issuer, "127.0.0.1", port).start()
-        os.environ["DEV_ISSUER_DIR"] = str(directory / "issuer")
-        self.nats_passwords = development_passwords(directory / "nats-passwords.json")
+        os.environ["DEV_ISSUER_DIR"] = str(issuer_dir)
+        self.nats_passwords = development_passwords(passwords_file)
 
-    def service_env(self, name: str) -> dict[str, str]:
-        env = {
-            "OIDC_ISSUER": self.issuer.url,
-            "NATS_USER": name,
-            "NATS_PASSWORD": self.nats_passwords[name],
-        }
+    def service_env(self, name: str, nats: bool = True) -> dict[str, str]:
+        """The service's issuer and own client, and (``nats``) its own NATS user."""
+        env = {"OIDC_ISSUER": self.issuer.url}
+        if nats:
+            env |= {"NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name]}
         client = self.issuer.clients.get(f"sib-{name}")
         if client is not None:
             env["OIDC_CLIENT_SECRET"] = client.secret

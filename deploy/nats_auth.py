@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from libs.common.files import write_private
 from libs.common.nats import ConsumerSpec, dead_letter_stream
 from libs.common.settings import DEV_CREDENTIAL_PREFIX, CommonSettings
 from services.intake.handlers import CONSUMERS as INTAKE
@@ -177,10 +178,7 @@ def write_server_config(
     extra_users: Mapping[str, dict[str, Any]] | None = None,
 ) -> Path:
     """nats-server reads JSON as its configuration format; the file holds passwords, so 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(server_config(passwords, tls, settings, extra_users), handle, indent=2)
+    write_private(path, json.dumps(server_config(passwords, tls, settings, extra_users), indent=2).encode())
     return path
 
 
@@ -190,14 +188,20 @@ def development_passwords(path: Path) -> dict[str, str]:
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     wanted = {user: known.get(user) or DEV_CREDENTIAL_PREFIX + secrets.token_urlsafe(24) for user in USERS}
     if wanted != known:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(wanted, handle, indent=2)
+        write_private(path, json.dumps(wanted, indent=2).encode())
     return wanted
 
 
-def main() -> None:
+def passwords_from_environment() -> dict[str, str]:
+    """Each user's password from ``<USER>_NATS_PASSWORD``; every one must be set."""
+    found = {user: os.environ.get(f"{user.upper()}_NATS_PASSWORD", "") for user in USERS}
+    missing = [f"{user.upper()}_NATS_PASSWORD" for user, password in found.items() if not password]
+    if missing:
+        raise SystemExit(f"not set: {', '.join(missing)}")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -208,9 +212,22 @@ def main() -> None:
         default=None,
         help="JSON of user -> password (default: generated beside --out)",
     )
-    args = parser.parse_args()
-    passwords = development_passwords(args.passwords or args.out.with_suffix(".passwords.json"))
-    write_server_config(args.out, passwords)
+    parser.add_argument("--passwords-from-env", action="store_true", help="<USER>_NATS_PASSWORD per user")
+    parser.add_argument("--tls-cert", type=Path, help="the server's certificate (PEM): TLS on")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    parser.add_argument("--tls-ca", type=Path, help="CA that client certificates are verified against")
+    parser.add_argument("--verify-clients", action="store_true", help="require client certificates")
+    args = parser.parse_args(argv)
+    if args.passwords_from_env:
+        passwords = passwords_from_environment()
+    else:
+        passwords = development_passwords(args.passwords or args.out.with_suffix(".passwords.json"))
+    tls = None
+    if args.tls_cert is not None:
+        if args.tls_key is None:
+            parser.error("--tls-cert needs --tls-key")
+        tls = Tls(args.tls_cert, args.tls_key, args.tls_ca, args.verify_clients)
+    write_server_config(args.out, passwords, tls)
     print(f"wrote {args.out}")
 
 

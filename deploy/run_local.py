@@ -17,9 +17,9 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +30,7 @@ from deploy.local import (
     DEV_NATS_URL,
     REPO_ROOT,
     SERVICES,
+    LocalAuth,
     Process,
     drop_schemas,
     free_port,
@@ -38,10 +39,9 @@ from deploy.local import (
     start_service,
     wait_ready,
 )
-from deploy.nats_auth import development_passwords
 from deploy.postgres import demo_roles
 from libs.common.auth import ALL_PROGRAMMES, SERVICE_ROLES, Role
-from libs.common.devtoken import DevelopmentIssuer, dev_token, issuer_directory
+from libs.common.devtoken import dev_token, issuer_directory
 from libs.common.migrations import upgrade_head
 from libs.common.settings import CommonSettings
 from libs.simulator.run import Config as SimulatorConfig
@@ -88,40 +88,14 @@ def drop_demo_schemas(common: CommonSettings) -> None:
     asyncio.run(drop_schemas(common.resolved_database_url, [f"demo_{name}" for name in SERVICES]))
 
 
-def start_issuer(started: list[Process], var: Path) -> str:
-    """The development token issuer as a process of its own (its key under var/issuer/): the services
-    verify its tokens against the JWKS it serves, as they would a municipality's provider's."""
-    port = int(os.environ.get("DEV_ISSUER_PORT", "8000"))
-    if port_answers("127.0.0.1", port):
-        port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    DevelopmentIssuer.load_or_create(issuer_directory(), url)  # the key and the clients, before serving
-    log_file = var / "log" / "issuer.log"
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "libs.common.devtoken", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=open(log_file, "ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    started.append(Process("issuer", popen, log_file))
-    deadline = time.monotonic() + 15
-    while not port_answers("127.0.0.1", port):
-        if popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the development issuer did not start; see {log_file}")
-        time.sleep(0.05)
-    return url
-
-
-def start_own_nats(started: list[Process], var: Path) -> tuple[str, dict[str, str]]:
+def start_own_nats(started: list[Process], var: Path, passwords: dict[str, str]) -> tuple[str, bool]:
     """A nats-server of our own with the platform's users and permissions and generated development
     passwords; NATS_URL set explicitly means that server is used instead, with credentials from the
     environment (a server that merely answers on 4222 is never used silently)."""
     if "NATS_URL" in os.environ:
         url = os.environ["NATS_URL"]
         print(f"using the NATS at {url} (NATS_URL); credentials from the environment")
-        return url, {}
-    passwords = development_passwords(DEV_NATS_PASSWORDS)
+        return url, False
     port = 4223 if not port_answers("127.0.0.1", 4223) else free_port()
     url = f"nats://127.0.0.1:{port}"
     print(f"starting nats-server with JetStream and authentication at {url} (data in {var / 'nats'})")
@@ -130,7 +104,7 @@ def start_own_nats(started: list[Process], var: Path) -> tuple[str, dict[str, st
     )
     DEV_NATS_URL.parent.mkdir(parents=True, exist_ok=True)
     DEV_NATS_URL.write_text(url + "\n")
-    return url, passwords
+    return url, True
 
 
 def main() -> int:
@@ -151,10 +125,14 @@ def main() -> int:
     started: list[Process] = []
     env_for_schema: dict[str, str] = {}
 
+    stoppers: list[Callable[[], None]] = []
+
     def stop_all(*_: object) -> None:
         for process in reversed(started):
             print(f"stopping {process.name}", flush=True)
             process.stop()
+        for stop in stoppers:
+            stop()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -163,12 +141,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        nats_url, nats_passwords = start_own_nats(started, var)
+        # The development issuer (its key under var/issuer/, kept for `make token`) in a thread of
+        # this process, and the NATS passwords (var/dev/).
+        auth = LocalAuth(
+            issuer_directory(), DEV_NATS_PASSWORDS, int(os.environ.get("DEV_ISSUER_PORT", "8000"))
+        )
+        stoppers.append(auth.stop)
+        print(f"development token issuer at {auth.issuer.url} (key in {issuer_directory()})")
+        nats_url, own_nats = start_own_nats(started, var, auth.nats_passwords)
         env["NATS_URL"] = nats_url
-        issuer_url = start_issuer(started, var)
-        issuer = DevelopmentIssuer.load_or_create(issuer_directory(), issuer_url)
-        print(f"development token issuer at {issuer_url} (key in {issuer_directory()})")
-        env["OIDC_ISSUER"] = issuer_url
 
         for name in SERVICES:
             overrides: dict[str, object] = {"var_dir": var, "nats_url": nats_url}
@@ -192,11 +173,7 @@ def main() -> int:
                 if name in env_for_schema
                 else {}
             )
-            if nats_passwords:
-                service_env |= {"NATS_USER": name, "NATS_PASSWORD": nats_passwords[name]}
-            client = issuer.clients.get(f"sib-{name}")
-            if client is not None:
-                service_env["OIDC_CLIENT_SECRET"] = client.secret
+            service_env |= auth.service_env(name, nats=own_nats)
             if name == "progression":
                 service_env["INTAKE_URL"] = urls["intake"]
             if name == "settlement":
@@ -247,10 +224,10 @@ def main() -> int:
         for role in PERSON_ROLES:
             scope = [ALL_PROGRAMMES] if role is Role.admin else [seed["programme_id"]]
             print(f"  {role.value:<11} {dev_token(role, scope, f'make-run-{role.value}')}")
-        if nats_passwords:
+        if own_nats:
             print(
                 f"\nNATS at {nats_url} with a user per service; for integrators (read-only):\n"
-                f"  NATS_URL={nats_url} NATS_USER=integrator NATS_PASSWORD={nats_passwords['integrator']}\n"
+                f"  NATS_URL={nats_url} NATS_USER=integrator NATS_PASSWORD={auth.nats_passwords['integrator']}\n"
                 f"  make rebuild / make redrive / make dead-letters use the operator user (passwords in "
                 f"{DEV_NATS_PASSWORDS.relative_to(REPO_ROOT)})"
             )

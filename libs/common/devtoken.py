@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse
 
 from libs.common.auth import ALL_PROGRAMMES, SERVICE_CLIENTS, Role
 from libs.common.clock import utcnow
+from libs.common.files import write_private
 from libs.common.settings import REPO_ROOT
 
 DEFAULT_DIRECTORY = REPO_ROOT / "var" / "issuer"
@@ -104,7 +105,7 @@ class DevelopmentIssuer:
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-            _write_private(key_file, pem)
+            write_private(key_file, pem)
         meta: dict[str, Any] = json.loads(meta_file.read_text()) if meta_file.exists() else {}
         clients_meta: dict[str, Any] = meta.get("clients", {})
         for client_id, (role, audience) in SERVICE_CLIENTS.items():
@@ -116,7 +117,7 @@ class DevelopmentIssuer:
                 }
         wanted = meta | {"clients": clients_meta, "url": (url or meta.get("url") or DEFAULT_URL).rstrip("/")}
         if wanted != meta or not meta_file.exists():
-            _write_private(meta_file, json.dumps(wanted, indent=2).encode())
+            write_private(meta_file, json.dumps(wanted, indent=2).encode())
         meta = wanted
         clients = {
             client_id: ServiceClient(client_id, c["secret"], Role(c["role"]), tuple(c["audience"]))
@@ -217,12 +218,6 @@ class DevelopmentIssuer:
             )
 
         return app
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
 
 
 _loaded: dict[Path, DevelopmentIssuer] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,3 +346,25 @@ def test_the_network_policies_allow_exactly_the_listed_flows() -> None:
 )
 def test_a_flow_not_listed_is_refused(source: str, target: str, port: int) -> None:
     assert not any(f[:3] == (source, target, port) for f in allowed_flows())
+
+
+def test_compose_s_nats_config_command_writes_users_and_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command compose runs (nats-config) works as written there: passwords from the environment,
+    TLS on, every user present; a missing password stops it."""
+    from deploy.nats_auth import USERS, main
+
+    compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())
+    command = compose["services"]["nats-config"]["command"]
+    assert command[:3] == ["python", "-m", "deploy.nats_auth"]
+    args = [str(tmp_path / a[1:]) if a.startswith("/") else a for a in command[3:]]
+    for user in USERS:
+        monkeypatch.setenv(f"{user.upper()}_NATS_PASSWORD", f"password-of-{user}")
+    main(args)
+    written = json.loads((tmp_path / "config" / "nats.conf").read_text())
+    assert {u["user"] for u in written["authorization"]["users"]} == set(USERS)
+    assert written["tls"]["cert_file"].endswith("server.pem")
+    monkeypatch.delenv("OPERATOR_NATS_PASSWORD")
+    with pytest.raises(SystemExit, match="OPERATOR_NATS_PASSWORD"):
+        main(args)
