@@ -11,11 +11,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import pytest
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deploy.postgres import Owner, asyncpg_dsn, drop_roles, provision, role_url
 from libs.common.db import Database, create_engine, outbox_table
 from libs.common.migrations import upgrade_head_async
 from libs.common.nats import NatsLink
@@ -29,6 +32,7 @@ from services.progression.settings import ProgressionSettings
 from services.settlement.main import MIGRATIONS as SETTLEMENT_MIGRATIONS
 from services.settlement.repository import FactsRepository
 from services.settlement.settings import SettlementSettings
+from tests.conftest import PG_URL
 from tests.integration.conftest import ServiceClient
 
 T = TypeVar("T")
@@ -189,7 +193,40 @@ def outbox_rows(first: int, count: int) -> list[dict[str, Any]]:
     ]
 
 
-async def test_the_relay_finds_what_is_pending_without_reading_what_was_published(db: Database) -> None:
+@pytest.fixture
+async def alone_db(database: dict[str, Any]) -> AsyncIterator[Database]:
+    """Progression's tables; on PostgreSQL in a database of their own, where a VACUUM removes what it
+    may: a snapshot held by another test in the shared database would keep every dead row version."""
+    if not database.get("database_url"):
+        async with migrated(ProgressionSettings(sib_env="test", **database), MIGRATIONS) as db:
+            yield db
+        return
+    name = f"{database['database_schema']}_own"
+    admin = await asyncpg.connect(asyncpg_dsn(PG_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    admin_url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    role = f"{database['database_schema']}_o"
+    try:
+        await provision(admin_url, [Owner(role, (role,))])
+        try:
+            fragment = database | {"database_url": role_url(admin_url, role), "database_schema": role}
+            async with migrated(ProgressionSettings(sib_env="test", **fragment), MIGRATIONS) as db:
+                yield db
+        finally:
+            await drop_roles(admin_url, [role])
+    finally:
+        admin = await asyncpg.connect(asyncpg_dsn(PG_URL))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def test_the_relay_finds_what_is_pending_without_reading_what_was_published(alone_db: Database) -> None:
+    db = alone_db
     async with UnitOfWork(db) as uow:
         await uow.session.execute(insert(outbox_table), outbox_rows(0, PUBLISHED))
         await uow.commit()
@@ -202,10 +239,16 @@ async def test_the_relay_finds_what_is_pending_without_reading_what_was_publishe
     pending = await OutboxRelay(db, NatsLink(db.settings)).pending()
     assert [row.event_id for row in pending] == ["e-02000", "e-02001", "e-02002"]
 
+    if db.settings.is_postgres:
+        # As autovacuum leaves the table: the published rows' old versions are gone (in a database
+        # of the test's own, no other test's snapshot can hold them back).
+        async with db.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text("VACUUM outbox"))
     async with db.engine.connect() as connection:
         if db.settings.is_postgres:
-            # The relay's own statement, as the generic plan PostgreSQL caches for it: the second
-            # pass reads the pages of the three pending rows, not of the 2,000 published ones.
+            # The relay's own statement, as the generic plan PostgreSQL caches for it: it reads the
+            # pages of the three pending rows, not those of the 2,000 published ones.
             sql = str(_PENDING.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
             sql = sql.replace("%(published_through)s", "$1").replace("%(limit)s", "$2")
             await connection.execute(text(f"PREPARE pending_rows(bigint, int) AS {sql}"))
@@ -220,7 +263,7 @@ async def test_the_relay_finds_what_is_pending_without_reading_what_was_publishe
                 top = plan[0]["Plan"]
                 blocks.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
             await connection.execute(text("DEALLOCATE pending_rows"))
-            assert blocks[1] <= 20, blocks
+            assert max(blocks) <= 20, blocks
         else:
             # A search from the cursor (by the partial index or the key), never a scan of the table.
             compiled = str(_PENDING.compile(dialect=sqlite.dialect()))
