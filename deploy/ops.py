@@ -101,7 +101,7 @@ def service_ops(name: str) -> ServiceOps:
             "programme_terms",
             "participants",
             "status_records",
-            "cutoffs",
+            "cutoff_facts",
             "participant_months",
             "statements",
             "statement_lines",

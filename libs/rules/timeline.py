@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from libs.common.contracts import StatusCategory, StatusCode
+from libs.common.dates import day_after
 
 ONE_DAY = timedelta(days=1)
 
@@ -64,11 +65,12 @@ def resolve(
     # Every day between two consecutive boundaries is decided the same way.
     boundaries = {start}
     for record in records:
-        for point in (record.valid_from, record.valid_to + ONE_DAY if record.valid_to else None):
+        for point in (record.valid_from, day_after(record.valid_to) if record.valid_to else None):
             if point is not None and point > start:
                 boundaries.add(point)
-    if cutoff is not None and cutoff + ONE_DAY > start:
-        boundaries.add(cutoff + ONE_DAY)
+    after_cutoff = day_after(cutoff) if cutoff is not None else None
+    if after_cutoff is not None and after_cutoff > start:
+        boundaries.add(after_cutoff)
     points = sorted(boundaries)
     # A sweep over the boundaries: records enter a heap (highest recording_seq on top) when they start;
     # a record on top that no longer covers the day has ended for good and leaves. O((P + R) log R)
@@ -116,17 +118,23 @@ def day_category(periods: list[Period], day: date) -> DayCategory:
 def iso_week_range(iso_week: str) -> tuple[date, date]:
     """``2024-W07`` -> (Monday, Sunday) of that ISO week."""
     year_text, week_text = iso_week.split("-W")
-    monday = date.fromisocalendar(int(year_text), int(week_text), 1)
-    return monday, monday + timedelta(days=6)
+    return (
+        date.fromisocalendar(int(year_text), int(week_text), 1),
+        date.fromisocalendar(int(year_text), int(week_text), 7),
+    )
 
 
 @dataclass(frozen=True)
 class Cutoff:
+    """A move of the data cut-off: an advance, or a retraction of a mistaken move to an earlier date."""
+
     complete_through: date
     recorded_at: datetime
 
 
 def cutoff_as_of(history: list[Cutoff], as_of: datetime | None) -> date | None:
-    """The data cut-off in force at a moment: it only ever moves forward."""
+    """The data cut-off in force at a moment: the last move recorded by then (``history`` is in
+    recording order). Advances only move it forward; a retraction takes it back, and a read as of a
+    moment before the retraction still sees the mistaken move."""
     known = [c.complete_through for c in history if as_of is None or c.recorded_at <= as_of]
-    return max(known) if known else None
+    return known[-1] if known else None

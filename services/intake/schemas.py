@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.contracts import ProgrammeId, ProgrammeTerms, TrackName, WithdrawalReason
 from libs.common.cpr import MASKED_CPR
+from libs.common.dates import WorldDate
 
 CPR_DESCRIPTION = "CPR number, DDMMYY-SSSS or DDMMYYSSSS. Travels in bodies only, never in URLs."
 
@@ -17,7 +18,7 @@ class ProgrammeCreate(BaseModel):
 
     programme_id: ProgrammeId
     name: str = Field(min_length=1, max_length=200)
-    effective_from: date | None = Field(
+    effective_from: WorldDate | None = Field(
         default=None, description="First terms apply from; today when absent."
     )
     terms: ProgrammeTerms
@@ -26,7 +27,7 @@ class ProgrammeCreate(BaseModel):
 class TermsVersionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: date = Field(description="The new version applies from this date on.")
+    effective_from: WorldDate = Field(description="The new version applies from this date on.")
     terms: ProgrammeTerms
 
 
@@ -54,21 +55,21 @@ class Referral(BaseModel):
     programme_id: ProgrammeId
     cpr: str = Field(min_length=1, max_length=20, description=CPR_DESCRIPTION, repr=False)
     track: TrackName
-    referred_on: date
+    referred_on: WorldDate
     coach_name: str | None = Field(default=None, max_length=200)
 
 
 class Enrolment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    enrolled_on: date
-    consent_given_on: date = Field(description="The citizen's consent; required to enrol.")
+    enrolled_on: WorldDate
+    consent_given_on: WorldDate = Field(description="The citizen's consent; required to enrol.")
 
 
 class Withdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    effective_on: date = Field(description="The follow-up window ends the day before this date.")
+    effective_on: WorldDate = Field(description="The follow-up window ends the day before this date.")
     reason: WithdrawalReason
 
 

@@ -65,12 +65,17 @@ class StatusRecordRow(Base):
 
 
 class CutoffRow(Base):
-    """Every move of a programme's data cut-off, so the timeline can be read as it was known."""
+    """Every move of a programme's data cut-off in recording order (``seq``): an advance, or a retraction
+    of a mistaken move with its reason. The timeline reads the cut-off as it was known at a moment."""
 
-    __tablename__ = "cutoffs"
+    __tablename__ = "cutoff_facts"
 
     programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    complete_through: Mapped[date] = mapped_column(Date, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    complete_through: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -45,11 +45,7 @@ class ProgrammeRepository:
         self.session.add(row)
 
     async def cutoffs(self, programme_id: str) -> Sequence[CutoffRow]:
-        query = (
-            select(CutoffRow)
-            .where(CutoffRow.programme_id == programme_id)
-            .order_by(CutoffRow.complete_through)
-        )
+        query = select(CutoffRow).where(CutoffRow.programme_id == programme_id).order_by(CutoffRow.seq)
         return (await self.session.scalars(query)).all()
 
 

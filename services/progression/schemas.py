@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from libs.common.contracts import INDICATORS, MilestoneKind, ProgrammeId, StatusCategory, StatusCode
+from libs.common.dates import WorldDate, iso_week_in_world, not_after_today
 from libs.common.ids import NoCpr, Uuid
 
 
@@ -31,8 +32,8 @@ class StatusRecordIn(BaseModel):
         default=None, description="Only needed when a CPR is a participant of several programmes."
     )
     code: StatusCode
-    valid_from: date | None = None
-    valid_to: date | None = Field(
+    valid_from: WorldDate | None = None
+    valid_to: WorldDate | None = Field(
         default=None, validate_default=True, description="Inclusive; absent = open-ended"
     )
     iso_week: str | None = Field(
@@ -72,11 +73,7 @@ class StatusRecordIn(BaseModel):
         if value is not None and dated:
             raise ValueError("give either valid_from/valid_to or iso_week, not both")
         if value is not None:
-            year, week = value.split("-W")
-            try:
-                date.fromisocalendar(int(year), int(week), 1)
-            except ValueError:
-                raise ValueError("not an ISO week of that year") from None
+            iso_week_in_world(value)
         if value is None and info.data.get("valid_from") is None:
             raise ValueError("valid_from is required with valid_to")
         return value
@@ -130,9 +127,35 @@ class TimelineOut(BaseModel):
 class CutoffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    complete_through: date = Field(
-        description="All benefit periods up to and including this date are reported."
+    complete_through: WorldDate = Field(
+        description="All benefit periods up to and including this date are reported; never later than "
+        "today (Danish time)."
     )
+
+    @field_validator("complete_through")
+    @classmethod
+    def _not_ahead(cls, value: date) -> date:
+        return not_after_today(value)
+
+
+class CutoffRetractionIn(BaseModel):
+    """Take a mistaken move of the cut-off back to an earlier date, with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    complete_through: WorldDate = Field(
+        description="The cut-off that is right: earlier than the current one."
+    )
+    reason: NoCpr = Field(
+        min_length=3,
+        max_length=500,
+        description="Why the move was a mistake; kept in the history and in the event (no CPR numbers).",
+    )
+
+    @field_validator("complete_through")
+    @classmethod
+    def _not_ahead(cls, value: date) -> date:
+        return not_after_today(value)
 
 
 class CutoffOut(BaseModel):
@@ -140,6 +163,14 @@ class CutoffOut(BaseModel):
     complete_through: date
     previous: date | None
     recorded_at: AwareDatetime
+    kind: Literal["advanced", "retracted"] = Field(description="An advance, or a retraction of a mistake")
+    reason: str | None = Field(description="A retraction's reason")
+    seq: int = Field(description="The move's place in the programme's cut-off history")
+
+
+class CutoffHistoryOut(BaseModel):
+    programme_id: str
+    items: list[CutoffOut] = Field(description="Every move of the cut-off, oldest first")
 
 
 class StatusCodeOut(BaseModel):
@@ -158,7 +189,7 @@ Score = Annotated[int, Field(ge=1, le=10)]
 class MeasurementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    measured_on: date
+    measured_on: WorldDate
     scores: dict[str, Score] = Field(description=f"All 12 indicators, each 1-10: {', '.join(INDICATORS)}")
 
     @field_validator("scores")
@@ -190,7 +221,7 @@ class MilestoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: MilestoneKind
-    on: date
+    on: WorldDate
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from libs.common.contracts import (
     PARTICIPANT_EVENT_TYPES,
     CutoffAdvancedV1,
+    CutoffRetractedV1,
     MeasurementRecordedV1,
     ParticipantEvent,
     ProgrammeTermsPublishedV1,
@@ -29,7 +30,7 @@ async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> 
         await facts.apply_participant(uow, payload)
     elif isinstance(payload, StatusRecordedV1):
         await facts.apply_status_recorded(uow, payload)
-    elif isinstance(payload, CutoffAdvancedV1):
+    elif isinstance(payload, CutoffAdvancedV1 | CutoffRetractedV1):
         await facts.apply_cutoff(uow, payload)
 
 
@@ -61,6 +62,7 @@ CONSUMERS = [
             *PARTICIPANT_EVENT_TYPES,
             StatusRecordedV1.event_type,
             CutoffAdvancedV1.event_type,
+            CutoffRetractedV1.event_type,
         ],
         handler=on_fact,
         after_batch=facts.recompute_pending,

@@ -72,11 +72,15 @@ class StatusRecordRow(Base):
 
 
 class CutoffRow(Base):
-    __tablename__ = "cutoffs"
+    """A move of a programme's data cut-off as progression recorded it: an advance or a retraction. The
+    cut-off in force is the last one recorded."""
+
+    __tablename__ = "cutoff_facts"
 
     programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     complete_through: Mapped[date] = mapped_column(Date, primary_key=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16))
 
 
 class MonthRow(Base):

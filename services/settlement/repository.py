@@ -219,13 +219,13 @@ class FactsRepository:
         query = (
             select(CutoffRow)
             .where(CutoffRow.programme_id == programme_id)
-            .order_by(CutoffRow.complete_through.desc())
+            .order_by(CutoffRow.recorded_at.desc())
             .limit(1)
         )
         return (await self.session.scalars(query)).first()
 
-    async def has_cutoff(self, programme_id: str, complete_through: object) -> bool:
-        return await self.session.get(CutoffRow, (programme_id, complete_through)) is not None
+    async def has_cutoff(self, programme_id: str, recorded_at: object, complete_through: object) -> bool:
+        return await self.session.get(CutoffRow, (programme_id, recorded_at, complete_through)) is not None
 
     def add(self, row: ParticipantRow | StatusRecordRow | CutoffRow) -> None:
         self.session.add(row)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from libs.common.contracts import ProgrammeTerms, StatusCode
+from libs.common.dates import WorldDate, iso_week_in_world, period_not_ahead
 from libs.common.ids import Uuid
 
 
@@ -81,7 +82,14 @@ class ExplanationOut(BaseModel):
 class StatementRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    period: str = Field(
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, never later than the current month"
+    )
+
+    @field_validator("period")
+    @classmethod
+    def _not_ahead(cls, value: str) -> str:
+        return period_not_ahead(value)
 
 
 class LineOut(BaseModel):
@@ -129,8 +137,8 @@ class DryRunRecord(BaseModel):
 
     participant_id: Uuid
     code: StatusCode
-    valid_from: date | None = None
-    valid_to: date | None = Field(default=None, validate_default=True)
+    valid_from: WorldDate | None = None
+    valid_to: WorldDate | None = Field(default=None, validate_default=True)
     iso_week: str | None = Field(default=None, pattern=r"^\d{4}-W\d{2}$", validate_default=True)
 
     @field_validator("valid_to")
@@ -147,11 +155,7 @@ class DryRunRecord(BaseModel):
         if (value is None) == (info.data.get("valid_from") is None):
             raise ValueError("give valid_from (and valid_to) or iso_week")
         if value is not None:
-            year, week = value.split("-W")
-            try:
-                date.fromisocalendar(int(year), int(week), 1)
-            except ValueError:
-                raise ValueError("not an ISO week of that year") from None
+            iso_week_in_world(value)
         return value
 
 

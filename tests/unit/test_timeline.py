@@ -165,6 +165,58 @@ def test_the_cutoff_only_moves_forward_in_effect() -> None:
     assert cutoff_as_of(history, T0 - timedelta(seconds=1)) is None
 
 
+def test_a_retraction_takes_the_cutoff_back_and_an_earlier_read_still_sees_the_mistake() -> None:
+    mistake = T0 + timedelta(days=30)
+    retraction = T0 + timedelta(days=32)
+    history = [
+        Cutoff(date(2024, 3, 31), T0),
+        Cutoff(date(2024, 9, 30), mistake),  # a typo: six months too far
+        Cutoff(date(2024, 3, 31), retraction),  # taken back to the date it had
+    ]
+    assert cutoff_as_of(history, None) == date(2024, 3, 31)
+    assert cutoff_as_of(history, mistake + timedelta(hours=1)) == date(2024, 9, 30)
+    assert cutoff_as_of(history, retraction) == date(2024, 3, 31)
+
+
+@st.composite
+def anywhere_records(draw: st.DrawFn) -> list[StatusRecord]:
+    """Records whose dates lie anywhere a ``date`` can hold, the ends included."""
+    days = st.one_of(st.dates(), st.sampled_from([date.min, date.max, date(9999, 12, 30)]))
+    made = []
+    for seq in range(1, draw(st.integers(0, 6)) + 1):
+        first, second = sorted((draw(days), draw(days)))
+        made.append(
+            StatusRecord(
+                f"r{seq}",
+                draw(st.sampled_from(list(StatusCode))),
+                first,
+                draw(st.one_of(st.none(), st.just(second))),
+                seq,
+                T0 + timedelta(hours=seq),
+            )
+        )
+    return made
+
+
+@given(
+    anywhere_records(),
+    st.one_of(st.none(), st.dates(), st.just(date.max)),
+    st.one_of(st.dates(), st.just(date.min), st.just(date.max)),
+)
+@settings(max_examples=400)
+def test_no_date_a_record_or_cutoff_can_hold_overflows_the_timeline(
+    recs: list[StatusRecord], cutoff: date | None, start: date
+) -> None:
+    periods = resolve(recs, DEFAULTS, cutoff, start)
+    assert periods[0].start == start
+    assert periods[-1].end is None or periods[-1].end == date.max
+    for before, after in pairwise(periods):
+        assert before.end is not None and after.start == before.end + timedelta(days=1)
+    for day in {start, *(r.valid_from for r in recs), *(r.valid_to for r in recs if r.valid_to)}:
+        if day >= start:
+            assert day_category(periods, day) == oracle(day, recs, cutoff)[0], day
+
+
 def test_iso_weeks_run_monday_to_sunday() -> None:
     assert iso_week_range("2024-W07") == (date(2024, 2, 12), date(2024, 2, 18))
     assert iso_week_range("2020-W53") == (date(2020, 12, 28), date(2021, 1, 3))

@@ -120,6 +120,20 @@ class CutoffAdvancedV1(EventPayload):
 
 
 @register
+class CutoffRetractedV1(EventPayload):
+    """A mistaken move of the data cut-off taken back: the cut-off is ``complete_through`` again (earlier
+    than ``previous``) from ``recorded_at`` on. Months invoiced under the mistake are adjusted."""
+
+    event_type = "dk.sib.progression.cutoff.retracted.v1"
+
+    programme_id: ProgrammeId
+    complete_through: date
+    previous: date
+    reason: str = Field(max_length=500)
+    recorded_at: AwareDatetime
+
+
+@register
 class MeasurementRecordedV1(EventPayload):
     event_type = "dk.sib.progression.measurement.recorded.v1"
 

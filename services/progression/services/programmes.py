@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from libs.common.auth import Principal
 from libs.common.clock import as_utc, utcnow
-from libs.common.contracts import CutoffAdvancedV1, ProgrammeTermsPublishedV1
+from libs.common.contracts import CutoffAdvancedV1, CutoffRetractedV1, ProgrammeTermsPublishedV1
 from libs.common.db import Database
 from libs.common.errors import Conflict, NotFound
 from libs.common.events import new_event
@@ -61,45 +61,158 @@ class CutoffResult:
     complete_through: date
     previous: date | None
     recorded_at: datetime
+    kind: str = "advanced"
+    reason: str | None = None
+    seq: int = 0
+
+
+def _result(row: CutoffRow, previous: date | None) -> CutoffResult:
+    return CutoffResult(
+        row.programme_id,
+        row.complete_through,
+        previous,
+        as_utc(row.recorded_at),
+        row.kind,
+        row.reason,
+        row.seq,
+    )
+
+
+async def _programme_for_cutoff(
+    repo: ProgrammeRepository, principal: Principal, programme_id: str
+) -> ProgrammeRow:
+    if not principal.can_access(programme_id):
+        raise NotFound(f"No programme {programme_id}.")
+    programme = await repo.get(programme_id, for_update=True)
+    if programme is None:
+        raise NotFound(f"No programme {programme_id}.")
+    return programme
 
 
 async def advance_cutoff(
     database: Database, principal: Principal, programme_id: str, complete_through: date
 ) -> CutoffResult:
     """Declare every benefit period up to ``complete_through`` reported. It only moves forward (409
-    otherwise); the same date again is a retry and changes nothing."""
-    if not principal.can_access(programme_id):
-        raise NotFound(f"No programme {programme_id}.")
+    otherwise: a mistaken move is taken back by a retraction); the same date again is a retry and
+    changes nothing."""
     async with UnitOfWork(database) as uow:
         repo = ProgrammeRepository(uow.session)
-        programme = await repo.get(programme_id, for_update=True)
-        if programme is None:
-            raise NotFound(f"No programme {programme_id}.")
+        programme = await _programme_for_cutoff(repo, principal, programme_id)
         current = programme.data_complete_through
         if current is not None and complete_through == current:
             history = await repo.cutoffs(programme_id)
-            previous = history[-2].complete_through if len(history) > 1 else None
-            return CutoffResult(programme_id, current, previous, as_utc(history[-1].recorded_at))
+            return _result(history[-1], history[-2].complete_through if len(history) > 1 else None)
         if current is not None and complete_through < current:
             raise Conflict(
-                f"The data cut-off only moves forward; it is {current.isoformat()}.",
+                f"The data cut-off only moves forward; it is {current.isoformat()}. "
+                "A mistaken move is taken back by a retraction.",
                 complete_through=current.isoformat(),
             )
-        now = utcnow()
-        programme.data_complete_through = complete_through
-        programme.updated_at = now
-        repo.add(CutoffRow(programme_id=programme_id, complete_through=complete_through, recorded_at=now))
+        row = await _record(uow, repo, programme, complete_through, "advanced", None, principal)
         uow.emit(
             new_event(
                 CutoffAdvancedV1(
                     programme_id=programme_id,
                     complete_through=complete_through,
                     previous=current,
-                    recorded_at=now,
+                    recorded_at=row.recorded_at,
                 ),
                 subject=f"programme/{programme_id}",
             )
         )
         await uow.commit()
     log.info("cutoff_advanced", programme_id=programme_id, complete_through=complete_through.isoformat())
-    return CutoffResult(programme_id, complete_through, current, now)
+    return _result(row, current)
+
+
+async def retract_cutoff(
+    database: Database, principal: Principal, programme_id: str, complete_through: date, reason: str
+) -> tuple[CutoffResult, bool]:
+    """Take a mistaken move of the cut-off back to the earlier ``complete_through``: a new fact with its
+    reason, kept in the history beside the mistake (a read as of a moment before it still sees the
+    mistaken cut-off). The same retraction again is a retry: it returns the fact already recorded and
+    False (nothing new)."""
+    async with UnitOfWork(database) as uow:
+        repo = ProgrammeRepository(uow.session)
+        programme = await _programme_for_cutoff(repo, principal, programme_id)
+        current = programme.data_complete_through
+        history = await repo.cutoffs(programme_id)
+        last = history[-1] if history else None
+        if (
+            last is not None
+            and last.kind == "retracted"
+            and last.complete_through == complete_through
+            and last.reason == reason
+        ):
+            return _result(last, history[-2].complete_through if len(history) > 1 else None), False
+        if current is None or complete_through >= current:
+            raise Conflict(
+                "A retraction takes the data cut-off back to an earlier date; "
+                + (f"it is {current.isoformat()}." if current else "the programme has no cut-off yet."),
+                complete_through=current.isoformat() if current else None,
+            )
+        row = await _record(uow, repo, programme, complete_through, "retracted", reason, principal)
+        uow.emit(
+            new_event(
+                CutoffRetractedV1(
+                    programme_id=programme_id,
+                    complete_through=complete_through,
+                    previous=current,
+                    reason=reason,
+                    recorded_at=row.recorded_at,
+                ),
+                subject=f"programme/{programme_id}",
+            )
+        )
+        await uow.commit()
+    log.info(
+        "cutoff_retracted",
+        programme_id=programme_id,
+        complete_through=complete_through.isoformat(),
+        previous=current.isoformat(),
+    )
+    return _result(row, current), True
+
+
+async def _record(
+    uow: UnitOfWork,
+    repo: ProgrammeRepository,
+    programme: ProgrammeRow,
+    complete_through: date,
+    kind: str,
+    reason: str | None,
+    principal: Principal,
+) -> CutoffRow:
+    history = await repo.cutoffs(programme.programme_id)
+    now = utcnow()
+    programme.data_complete_through = complete_through
+    programme.updated_at = now
+    row = CutoffRow(
+        programme_id=programme.programme_id,
+        seq=(history[-1].seq + 1) if history else 1,
+        complete_through=complete_through,
+        kind=kind,
+        reason=reason,
+        recorded_by=principal.subject,
+        recorded_at=now,
+    )
+    repo.add(row)
+    await uow.session.flush()
+    return row
+
+
+async def cutoff_history(database: Database, principal: Principal, programme_id: str) -> list[CutoffResult]:
+    """Every move of the cut-off, advances and retractions, in recording order."""
+    if not principal.can_access(programme_id):
+        raise NotFound(f"No programme {programme_id}.")
+    async with UnitOfWork(database) as uow:
+        repo = ProgrammeRepository(uow.session)
+        if await repo.get(programme_id) is None:
+            raise NotFound(f"No programme {programme_id}.")
+        history = await repo.cutoffs(programme_id)
+    results: list[CutoffResult] = []
+    previous: date | None = None
+    for row in history:
+        results.append(_result(row, previous))
+        previous = row.complete_through
+    return results

@@ -10,6 +10,7 @@ from typing import Any
 from libs.common.clock import utcnow
 from libs.common.contracts import (
     CutoffAdvancedV1,
+    CutoffRetractedV1,
     ParticipantEnrolled,
     ParticipantEvent,
     ParticipantWithdrawn,
@@ -173,14 +174,18 @@ def _grace(uow: UnitOfWork) -> float:
     return float(getattr(uow.database.settings, "gap_grace_seconds", 10.0))
 
 
-async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1) -> None:
+async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1 | CutoffRetractedV1) -> None:
+    """Keep the move; the cut-off in force is the last one recorded, so a retraction takes it back and
+    the programme's months are recomputed (months invoiced under a mistake get adjustment lines in the
+    next statement)."""
     facts = FactsRepository(uow.session)
-    if not await facts.has_cutoff(event.programme_id, event.complete_through):
+    if not await facts.has_cutoff(event.programme_id, event.recorded_at, event.complete_through):
         facts.add(
             CutoffRow(
                 programme_id=event.programme_id,
-                complete_through=event.complete_through,
                 recorded_at=event.recorded_at,
+                complete_through=event.complete_through,
+                kind="retracted" if isinstance(event, CutoffRetractedV1) else "advanced",
             )
         )
         await uow.session.flush()
