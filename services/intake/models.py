@@ -32,6 +32,9 @@ class ProgrammeRow(Base):
     programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The last month an issued statement covers (from settlement's statement.issued events): a new
+    # terms version must take effect after it.
+    invoiced_through: Mapped[str | None] = mapped_column(String(7), nullable=True)
 
 
 class ProgrammeTermsRow(Base):

@@ -61,6 +61,7 @@ def _programme(row: ProgrammeRow, versions: Iterable[ProgrammeTermsRow]) -> Prog
     return Programme(
         programme_id=row.programme_id,
         name=row.name,
+        invoiced_through=row.invoiced_through,
         versions=tuple(
             TermsVersion(
                 version=v.version,

@@ -43,6 +43,11 @@ class ProgrammeOut(BaseModel):
     name: str
     current: TermsVersionOut
     versions: list[TermsVersionOut]
+    invoiced_through: str | None = Field(
+        default=None,
+        description="YYYY-MM: the last month issued statements cover; a new terms version takes effect "
+        "after it",
+    )
 
 
 class ProgrammeList(BaseModel):

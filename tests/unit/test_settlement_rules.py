@@ -11,8 +11,8 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.common.contracts import MonthRule, ProgrammeTerms, StatusCode
-from libs.rules.timeline import DayCategory, StatusRecord
+from libs.common.contracts import STATUS_CODES, MonthRule, ProgrammeTerms, StatusCode
+from libs.rules.timeline import DayCategory, StatusRecord, resolve
 from services.settlement.domain import (
     Enrolment,
     IssuedLine,
@@ -324,3 +324,17 @@ def test_a_new_terms_version_applies_from_its_effective_date_and_the_window_keep
 
 def test_without_terms_or_enrolment_there_is_nothing_to_compute() -> None:
     assert compute_months(Enrolment("sygedagpenge", date(2024, 3, 1), None), [], [], None) == []
+
+
+def test_a_record_or_cutoff_at_the_end_of_time_is_computed_and_explained_without_overflow() -> None:
+    """A record stored before dates were bounded (valid_to 9999-12-31) and a cut-off there: the months
+    and the timeline an explanation reads are still computed (they raised OverflowError before)."""
+    forever = [StatusRecord("r1", StatusCode.employed, date(2024, 3, 1), date.max, 1, T0)]
+    enrolment = Enrolment("sygedagpenge", date(2024, 3, 1), None)
+    months = compute_months(enrolment, [TermsVersion(1, date(2024, 1, 1), _terms())], forever, date.max)
+    assert months and all(m.fee.fee_dkk > 0 and not m.fee.unknown_days for m in months)
+    defaults = {code: category for code, (_, category) in STATUS_CODES.items()}
+    periods = resolve(forever, defaults, date.max, date(2024, 3, 1))
+    assert [(p.start, p.end, p.category) for p in periods] == [
+        (date(2024, 3, 1), None, DayCategory.self_supporting)
+    ]

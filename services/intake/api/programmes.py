@@ -36,6 +36,7 @@ def programme_out(programme: Programme) -> ProgrammeOut:
         name=programme.name,
         current=_version_out(programme.current),
         versions=[_version_out(v) for v in programme.versions],
+        invoiced_through=programme.invoiced_through,
     )
 
 
@@ -63,7 +64,16 @@ async def create_programme(
     status_code=status.HTTP_201_CREATED,
     response_model=ProgrammeOut,
     summary="Publish a new terms version with an effective date (admin); versions are never edited",
-    responses={200: {"description": "The same version was already published (a retry)"}},
+    responses={
+        200: {"description": "The same version was already published (a retry)"},
+        404: {"description": "No such programme"},
+        409: {"description": "Another version was published at the same moment"},
+        422: {
+            "description": "effective_from before the current version's, or not after the last month "
+            "issued statements cover (terms never reprice what was invoiced); or a track with "
+            "participants dropped"
+        },
+    },
 )
 async def publish_terms(
     programme_id: str, body: TermsVersionCreate, _: Admin, db: DatabaseDep, response: Response

@@ -10,6 +10,12 @@ from libs.common.contracts import ProgrammeTerms
 from services.intake.domain.participants import InvalidInput
 
 
+def first_day_after_month(month: str) -> date:
+    """``2024-06`` -> 2024-07-01."""
+    year, number = int(month[:4]), int(month[5:7])
+    return date(year + number // 12, number % 12 + 1, 1)
+
+
 @dataclass(frozen=True)
 class TermsVersion:
     version: int
@@ -23,6 +29,7 @@ class Programme:
     programme_id: str
     name: str
     versions: tuple[TermsVersion, ...]
+    invoiced_through: str | None = None  # "YYYY-MM": the last month an issued statement covers
 
     @property
     def current(self) -> TermsVersion:
@@ -35,10 +42,19 @@ class Programme:
 
     def next_version(self, effective_from: date, terms: ProgrammeTerms) -> int | None:
         """The number of a new terms version, or None when it repeats the latest one (a retry).
-        A version cannot take effect before the one it follows."""
+        A version cannot take effect before the one it follows, nor on or before the last month an
+        issued statement covers (it would reprice what was invoiced)."""
         latest = self.current
         if latest.effective_from == effective_from and latest.terms == terms:
             return None
+        if self.invoiced_through is not None:
+            first_open = first_day_after_month(self.invoiced_through)
+            if effective_from < first_open:
+                raise InvalidInput(
+                    f"terms never reprice what was invoiced: statements cover {self.invoiced_through}, "
+                    f"so a new version takes effect on {first_open.isoformat()} or later",
+                    "effective_from",
+                )
         if effective_from < latest.effective_from:
             raise InvalidInput(
                 f"a new version cannot take effect before version {latest.version} "

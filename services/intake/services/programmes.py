@@ -142,3 +142,15 @@ async def list_programmes(database: Database, principal: Principal) -> list[Prog
     async with UnitOfWork(database) as uow:
         programmes = await ProgrammeRepository(uow.session).list()
     return [p for p in programmes if principal.can_access(p.programme_id)]
+
+
+async def note_invoiced(uow: UnitOfWork, programme_id: str, covers_through: str) -> None:
+    """Settlement issued a statement covering months up to ``covers_through``: a later terms version
+    must take effect after it. The caller (a consumer) commits with its inbox row."""
+    row = await uow.session.get(ProgrammeRow, programme_id)
+    if row is None:
+        log.warning("statement_for_unknown_programme", programme_id=programme_id)
+        return
+    if row.invoiced_through is None or covers_through > row.invoiced_through:
+        row.invoiced_through = covers_through
+        log.info("programme_invoiced_through", programme_id=programme_id, month=covers_through)
