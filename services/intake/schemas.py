@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from libs.common.contracts import ProgrammeId, ProgrammeTerms, TrackName, WithdrawalReason
 from libs.common.cpr import MASKED_CPR
 from libs.common.dates import WorldDate
+from libs.common.ids import Uuid
 
 CPR_DESCRIPTION = "CPR number, DDMMYY-SSSS or DDMMYYSSSS. Travels in bodies only, never in URLs."
 
@@ -103,6 +104,20 @@ class CprBatchLookup(BaseModel):
         max_length=LOOKUP_BATCH_MAX,
         description="CPR numbers, DDMMYY-SSSS or DDMMYYSSSS; up to 10,000. An invalid one is answered at "
         "its index and does not fail the others.",
+    )
+
+
+# The most participant ids one batch read takes (a status batch names at most as many participants).
+READ_BATCH_MAX = 10_000
+
+
+class ParticipantBatchRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_ids: list[Uuid] = Field(
+        min_length=1,
+        max_length=READ_BATCH_MAX,
+        description="Participant ids; up to 10,000. An id named twice is answered once.",
     )
 
 

@@ -136,6 +136,17 @@ class ParticipantRepository:
         assert row is not None  # inserted or already there, in this transaction
         return row
 
+    async def add_all_if_absent(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert each participant unless a row of its id is there already, as ``add_if_absent`` does,
+        in one statement for them all (a status batch may name thousands unknown here). In id order,
+        so two such writers on PostgreSQL wait for each other's rows rather than deadlock."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(_PEOPLE).on_conflict_do_nothing(index_elements=["participant_id"])
+        await self.session.execute(statement, sorted(rows, key=lambda row: str(row["participant_id"])))
+
     async def flush(self) -> None:
         await self.session.flush()
 

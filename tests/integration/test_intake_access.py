@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/participants"): frozenset({J}),
     ("POST", "/v1/participants/lookup"): frozenset({J}),
     ("POST", "/v1/participants/lookup-batch"): frozenset({J}),
+    ("POST", "/v1/participants/read-batch"): frozenset({J, P, A, Role.progression_service}),
     ("POST", "/v1/participants/{participant_id}/enrolment"): frozenset({J}),
     ("POST", "/v1/participants/{participant_id}/withdrawal"): frozenset({J}),
     ("PUT", "/v1/participants/{participant_id}/coach"): frozenset({J, P}),
@@ -61,6 +62,7 @@ def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
         },
         ("POST", "/v1/participants/lookup"): {"cpr": CPR},
         ("POST", "/v1/participants/lookup-batch"): {"cprs": [CPR, "0101901234"]},
+        ("POST", "/v1/participants/read-batch"): {"participant_ids": [participant_id]},
         ("POST", "/v1/participants/{participant_id}/enrolment"): {
             "enrolled_on": "2024-03-15",
             "consent_given_on": "2024-03-10",
@@ -155,6 +157,12 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
                 jobcenter,
             ),
             ("GET", f"/v1/participants/{participant_id}", None, jobcenter),
+            (
+                "POST",
+                "/v1/participants/read-batch",
+                {"participant_ids": [participant_id]},
+                auth(P, PROGRAMME),
+            ),
             ("GET", "/v1/participants", None, jobcenter),
             ("PUT", f"/v1/participants/{participant_id}/coach", {"coach_name": "Jonas"}, auth(P, PROGRAMME)),
             ("GET", f"/v1/participants/{participant_id}", None, auth(P, PROGRAMME)),

@@ -188,7 +188,7 @@ async def test_the_participant_event_consumed_while_a_post_asks_intake_leaves_on
 
             return read_and_race
 
-        directory.participant = racing(directory.participant, lambda data: [data])
+        directory.participants = racing(directory.participants, lambda read: read)
         directory.lookup_cprs = racing(
             directory.lookup_cprs, lambda by_cpr: [data for items in by_cpr.values() for data in items]
         )

@@ -36,6 +36,11 @@ async def test_progression_reads_a_participant_without_its_cpr_and_nothing_else(
     read = await pair.intake.get(f"/v1/participants/{pid}", headers=progression)
     assert read.status_code == 200, read.text
     assert read.json()["cpr"] is None and CPR not in read.text and CPR.replace("-", "") not in read.text
+    batch = await pair.intake.post(
+        "/v1/participants/read-batch", json={"participant_ids": [pid]}, headers=progression
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["items"] == [read.json()]
     refused = [
         ("POST", "/v1/participants/lookup", {"cpr": CPR}),
         ("POST", "/v1/participants/lookup-batch", {"cprs": [CPR]}),
@@ -106,6 +111,7 @@ async def test_a_settlement_identity_is_refused_on_intake_s_cpr_routes_even_with
         ("POST", "/v1/participants/lookup", {"cpr": CPR}),
         ("POST", "/v1/participants/lookup-batch", {"cprs": [CPR]}),
         ("GET", f"/v1/participants/{pid}", None),
+        ("POST", "/v1/participants/read-batch", {"participant_ids": [pid]}),
     ]:
         response = await pair.intake.request(method, path, json=body, headers=headers)
         assert response.status_code == 403, (path, response.status_code)

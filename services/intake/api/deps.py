@@ -27,8 +27,8 @@ Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 JobcenterOrProvider = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
-# One participant's non-CPR fields: also progression's service identity (a status that overtakes the
-# enrolment event).
+# Participants' non-CPR fields, one or a batch: also progression's service identity (a status that
+# overtakes the participant's events).
 ParticipantReader = Annotated[
     Principal,
     Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.progression_service)),

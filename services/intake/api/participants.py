@@ -25,6 +25,7 @@ from services.intake.schemas import (
     LookupBatchOut,
     LookupFound,
     LookupRefused,
+    ParticipantBatchRead,
     ParticipantList,
     ParticipantOut,
     ParticipantPage,
@@ -115,6 +116,27 @@ async def lookup_batch(
             else LookupFound(index=a.index, participants=[participant_out(v) for v in a.participants or []])
             for a in answers
         ]
+    )
+
+
+@router.post(
+    "/participants/read-batch",
+    response_model=ParticipantList,
+    summary="Many participants by id, without any CPR (also progression's own identity); the ids go in "
+    "the body",
+    responses={
+        422: {
+            "description": "More than 10,000 ids, or none, or one that is not a UUID; the problem names "
+            "`participant_ids` (or `participant_ids[i]`)"
+        }
+    },
+)
+async def read_batch(
+    body: ParticipantBatchRead, _: ParticipantReader, caller: CallerDep, db: DatabaseDep
+) -> ParticipantList:
+    """A read: POST only because 10,000 ids do not fit in a URL. Asking again gives the same answer."""
+    return ParticipantList(
+        items=[participant_out(v) for v in await participants.read_batch(db, caller, body.participant_ids)]
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -145,50 +145,45 @@ def locally_known(ref: Reference, known: KnownParticipants) -> list[KnownPartici
     return [found] if found is not None else None
 
 
-async def keep_from_intake(
-    uow: UnitOfWork,
-    directory: IntakeDirectory,
-    refs: list[Reference],
-    found: Mapping[str, list[dict[str, Any]]],
-) -> None:
-    """Keep the participants the references name that progression has not heard of yet, so a status
-    posted right after the enrolment call returned is accepted before the event has arrived. One named
-    by CPR is kept from what intake's batch lookup said (no further call); one named by id is read
-    from intake. Unknown participants are left out: their references then get their errors."""
-    known = await known_participants(uow, refs)
+async def read_from_intake(
+    directory: IntakeDirectory, wanted: Collection[str], found: Mapping[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """What intake says of the participants a request names that progression has not heard of yet,
+    so a status posted right after the enrolment call returned is accepted before the event has
+    arrived. One that intake's CPR lookup found for the request is taken from that answer (no further
+    call); the rest are read in one call to intake's batch read, however many the request names.
+    Participants intake does not know are not in the answer: their references then get their errors."""
     looked_up = {data["participant_id"]: data for items in found.values() for data in items}
-    done: set[str] = set()
-    for ref in refs:
-        wanted = ref.wanted_id
-        if ref.error or wanted is None or wanted in known.by_id or wanted in done:
-            continue
-        done.add(wanted)
-        data = looked_up.get(wanted) if ref.found_id is not None else await directory.participant(wanted)
-        if data:
-            await _keep(uow, data)
+    from_lookup = [looked_up[pid] for pid in sorted(wanted) if pid in looked_up]
+    rest = sorted(pid for pid in wanted if pid not in looked_up)
+    return from_lookup + (await directory.participants(rest) if rest else [])
 
 
-async def _keep(uow: UnitOfWork, data: dict[str, Any]) -> ParticipantRow:
-    """Keep what intake says of a participant, unless its row is there already: the event may have
-    been consumed, in another transaction, while intake was being asked."""
+async def keep_from_intake(uow: UnitOfWork, participants: Sequence[dict[str, Any]]) -> None:
+    """Keep what intake says of these participants, each unless its row is there already (the event
+    may have been consumed, in another transaction, while intake was being asked): one insert for all."""
 
-    def day(key: str) -> date | None:
+    def day(data: dict[str, Any], key: str) -> date | None:
         return date.fromisoformat(data[key]) if data.get(key) else None
 
-    row = await ParticipantRepository(uow.session).add_if_absent(
-        {
-            "participant_id": data["participant_id"],
-            "programme_id": data["programme_id"],
-            "track": data["track"],
-            "referred_on": date.fromisoformat(data["referred_on"]),
-            "enrolled_on": day("enrolled_on"),
-            "withdrawn_on": day("withdrawn_on"),
-            "last_recording_seq": 0,
-            "updated_at": utcnow(),
-        }
+    now = utcnow()
+    await ParticipantRepository(uow.session).add_all_if_absent(
+        [
+            {
+                "participant_id": data["participant_id"],
+                "programme_id": data["programme_id"],
+                "track": data["track"],
+                "referred_on": date.fromisoformat(data["referred_on"]),
+                "enrolled_on": day(data, "enrolled_on"),
+                "withdrawn_on": day(data, "withdrawn_on"),
+                "last_recording_seq": 0,
+                "updated_at": now,
+            }
+            for data in participants
+        ]
     )
-    log.info("participant_read_from_intake", participant_id=row.participant_id)
-    return row
+    if participants:
+        log.info("participants_read_from_intake", count=len(participants))
 
 
 async def participant_for_reading(uow: UnitOfWork, caller: Caller, participant_id: str) -> ParticipantRow:

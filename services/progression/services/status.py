@@ -55,6 +55,7 @@ from services.progression.services.participants import (
     locally_known,
     parse_references,
     participant_for_reading,
+    read_from_intake,
 )
 
 log = get_logger(__name__)
@@ -101,8 +102,12 @@ class _Raced(Exception):
 
 
 class _NeedsIntake(Exception):
-    """A participant progression has not heard of yet (a status before the participant's event): keep
-    it from intake, then start over."""
+    """Participants progression has not heard of yet (statuses before the participants' events): keep
+    them from intake, all of the request's at once, then start over."""
+
+    def __init__(self, participant_ids: set[str]) -> None:
+        super().__init__()
+        self.participant_ids = participant_ids
 
 
 @dataclass(slots=True)
@@ -149,7 +154,8 @@ async def record_statuses(
     Records that name their citizen by CPR cost one call to intake's batch lookup for all the request's
     numbers, made with the jobcenter's own token before the records are written (and not repeated when
     the request starts over); records naming a participant id need no call for a participant
-    progression knows.
+    progression knows, and the participants it has not heard of yet cost one call to intake's batch
+    read for all of them, after which the request starts over.
 
     The records are checked and stored by the group writer, together with the other requests waiting
     to be stored: one transaction, one query for all their participants, one for their source ids and
@@ -187,7 +193,7 @@ async def record_statuses(
         write = _Write(records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake)
         outcome = await _group_writer(database).submit(write)
         if isinstance(outcome, _NeedsIntake):
-            await _keep_from_intake(database, directory, records, caller, found)
+            await _keep_from_intake(database, directory, outcome.participant_ids, found)
             asked_intake = True
             continue
         if isinstance(outcome, _Raced):
@@ -204,6 +210,7 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
     """The request's records with their participants, or the error the request gets."""
     # A batch names each citizen many times: the participant is chosen once per way of naming them.
     chosen: dict[tuple[str | None, str | None, str | None], Reference] = {}
+    unknown: set[str] = set()
     for ref in write.refs:
         if ref.error:
             continue
@@ -213,10 +220,14 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
             ref.row, ref.error = same.row, same.error
             continue
         candidates = locally_known(ref, known)
-        if candidates is None and not write.asked_intake:
-            return _NeedsIntake()
+        if candidates is None and ref.wanted_id is not None and not write.asked_intake:
+            # Not chosen yet: every participant of the request unknown here is asked for in one call.
+            unknown.add(ref.wanted_id)
+            continue
         choose_participant(ref, write.caller, candidates or [])
         chosen[naming] = ref
+    if unknown:
+        return _NeedsIntake(unknown)
     errors = [
         {"field": _field(write.prefix.format(ref.index), ref.error[0]), "in": "body", "message": ref.error[1]}
         for ref in write.refs
@@ -265,14 +276,14 @@ def _references(records: list[StatusRecordIn]) -> list[Reference]:
 async def _keep_from_intake(
     database: Database,
     directory: IntakeDirectory,
-    records: list[StatusRecordIn],
-    caller: Caller,
+    participant_ids: set[str],
     found: dict[str, list[dict[str, Any]]],
 ) -> None:
+    """Read the participants from intake (one call for the request, outside any transaction, so no
+    writer waits on intake) and keep them in one short transaction."""
+    participants = await read_from_intake(directory, participant_ids, found)
     async with UnitOfWork(database) as uow:
-        refs = _references(records)
-        apply_lookup(refs, caller, found)
-        await keep_from_intake(uow, directory, refs, found)
+        await keep_from_intake(uow, participants)
         await uow.commit()
 
 
