@@ -39,6 +39,8 @@ OPEN = frozenset(Role) - SERVICE_ROLES
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/programmes/{programme_id}"): OPEN,
     ("PUT", "/v1/programmes/{programme_id}/data-cutoff"): frozenset({J}),
+    ("POST", "/v1/programmes/{programme_id}/data-cutoff/retractions"): frozenset({J}),
+    ("GET", "/v1/programmes/{programme_id}/data-cutoff/history"): OPEN,
     ("GET", "/v1/status-codes"): OPEN,
     ("POST", "/v1/status-records"): frozenset({J}),
     ("POST", "/v1/status-records/batch"): frozenset({J}),
@@ -65,6 +67,10 @@ def bodies(pid: str) -> dict[tuple[str, str], Any]:
     record = {"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}
     return {
         ("PUT", "/v1/programmes/{programme_id}/data-cutoff"): {"complete_through": "2024-05-31"},
+        ("POST", "/v1/programmes/{programme_id}/data-cutoff/retractions"): {
+            "complete_through": "2024-04-30",
+            "reason": "typed the wrong month",
+        },
         ("POST", "/v1/status-records"): record,
         ("POST", "/v1/status-records/batch"): {"records": [record]},
         ("POST", "/v1/participants/{participant_id}/measurements"): {
