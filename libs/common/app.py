@@ -34,9 +34,11 @@ from libs.common.errors import (
     problem_response,
 )
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
+from libs.common.loop_lag import watch_loop_lag
 from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from libs.common.migrations import upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
+from libs.common.offload import WorkerPool
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.sqlite_checkpoint import WalCheckpointer
@@ -122,6 +124,12 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         ]
         app.state.runtime = runtime
         app.state.database = database
+        app.state.workers = workers = WorkerPool(settings.report_workers)
+        # Apart from ``tasks``: it has nothing to finish, so shutdown cancels it rather than wait for it.
+        lag_watch = asyncio.create_task(
+            watch_loop_lag(settings.service_name, settings.event_loop_lag_interval_seconds),
+            name="event-loop-lag",
+        )
         metrics_server = None
         if settings.metrics_port is not None:
             # prometheus-client's own server, in a thread: the metrics off the public port.
@@ -132,6 +140,8 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         finally:
             # Let in-flight consumer work and the current relay pass finish, then close.
             runtime.stopping.set()
+            lag_watch.cancel()
+            workers.shutdown()
             relay.stop()
             if checkpointer is not None:
                 checkpointer.stop()
@@ -143,6 +153,8 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
             for task in still_running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag_watch
             for hook in definition.shutdown_hooks:
                 await hook()
             if metrics_server is not None:

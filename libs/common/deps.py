@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from libs.common.db import Database
+from libs.common.offload import WorkerPool
 
 
 async def get_database(request: Request) -> Database:
@@ -15,3 +16,12 @@ async def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_workers(request: Request) -> WorkerPool:
+    workers: WorkerPool = request.app.state.workers
+    return workers
+
+
+# The service's pool for report work (libs/common/offload.py).
+WorkersDep = Annotated[WorkerPool, Depends(get_workers)]

@@ -34,3 +34,14 @@ GAP_RESYNCS = Counter(
     "Participants resynced from the source after a gap in their recording sequence, by outcome",
     ["service", "outcome"],
 )
+# How late the event loop's own timer woke (libs/common/loop_lag.py): the time every request, consumer
+# and ack waited behind work that held the loop.
+EVENT_LOOP_LAG = Histogram(
+    "sib_event_loop_lag_seconds",
+    "How late a timer on the event loop woke, sampled every EVENT_LOOP_LAG_INTERVAL_SECONDS",
+    ["service"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+EVENT_LOOP_LAG_LAST = Gauge(
+    "sib_event_loop_lag_last_seconds", "The event loop's lag at the last sample", ["service"]
+)

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic_core import to_json
 
 from libs.common.errors import ValidationFailed
 
@@ -67,6 +68,13 @@ def csv_response(text: str, filename: str) -> Response:
     )
 
 
+def json_response(content: Any) -> Response:
+    """A report as JSON, encoded here: the bytes FastAPI makes of ``content`` returned by a route
+    (pydantic's serializer: Decimals as strings), but in the caller's thread (a report's worker,
+    libs/common/offload.py) rather than on the event loop."""
+    return Response(to_json(content, by_alias=True), media_type="application/json")
+
+
 @dataclass
 class Chart:
     """A line chart: x labels, named series (None = no point), named horizontal reference lines."""
@@ -82,53 +90,48 @@ class Chart:
 
 
 def render(chart: Chart, chart_format: ChartFormat) -> bytes:
+    """The chart's bytes. Safe in a worker thread (routes render in the service's WorkerPool): a
+    ``Figure`` of its own, never pyplot, whose registry of open figures is shared by every thread."""
     # Imported on the first chart, not at start-up: matplotlib takes about 0.3 s to import (measured).
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    figure, axes = plt.subplots(figsize=(10, 5), dpi=100)
-    try:
-        positions = list(range(len(chart.x_labels)))
-        width = 0.8 / max(len(chart.bars), 1)
-        for index, (name, values) in enumerate(chart.bars.items()):
-            xs = [
-                p + (index - (len(chart.bars) - 1) / 2) * width
-                for p, v in zip(positions, values, strict=True)
-                if v is not None
-            ]
-            ys = [float(v) for v in values if v is not None]
-            axes.bar(xs, ys, width=width, label=name, alpha=0.6)
-        for name, values in chart.series.items():
-            points = [(p, float(v)) for p, v in zip(positions, values, strict=True) if v is not None]
-            if points:
-                axes.plot(
-                    [p for p, _ in points], [v for _, v in points], marker="o", markersize=3, label=name
-                )
-        for index, (name, value) in enumerate(chart.reference_lines.items()):
-            axes.axhline(float(value), linestyle="--", color=f"C{index + 3}", label=name)
-        step = max(1, len(chart.x_labels) // 16)
-        axes.set_xticks(positions[::step], chart.x_labels[::step], rotation=45, ha="right")
-        if chart.y_percent:
-            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        axes.set_title(chart.title)
-        axes.set_ylabel(chart.y_label)
-        axes.set_xlabel(chart.x_label)
-        axes.grid(True, alpha=0.3)
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(loc="best", fontsize="small")
-        else:
-            axes.text(0.5, 0.5, "no data yet", transform=axes.transAxes, ha="center", va="center")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        # A fixed date in the metadata keeps the bytes of one chart the same from run to run.
-        metadata: dict[str, Any] = {"Date": None} if chart_format is ChartFormat.svg else {}
-        figure.savefig(buffer, format=chart_format.value, metadata=metadata)
-        return buffer.getvalue()
-    finally:
-        plt.close(figure)
+    figure = Figure(figsize=(10, 5), dpi=100)
+    axes = figure.subplots()
+    positions = list(range(len(chart.x_labels)))
+    width = 0.8 / max(len(chart.bars), 1)
+    for index, (name, values) in enumerate(chart.bars.items()):
+        xs = [
+            p + (index - (len(chart.bars) - 1) / 2) * width
+            for p, v in zip(positions, values, strict=True)
+            if v is not None
+        ]
+        ys = [float(v) for v in values if v is not None]
+        axes.bar(xs, ys, width=width, label=name, alpha=0.6)
+    for name, values in chart.series.items():
+        points = [(p, float(v)) for p, v in zip(positions, values, strict=True) if v is not None]
+        if points:
+            axes.plot([p for p, _ in points], [v for _, v in points], marker="o", markersize=3, label=name)
+    for index, (name, value) in enumerate(chart.reference_lines.items()):
+        axes.axhline(float(value), linestyle="--", color=f"C{index + 3}", label=name)
+    step = max(1, len(chart.x_labels) // 16)
+    axes.set_xticks(positions[::step], chart.x_labels[::step], rotation=45, ha="right")
+    if chart.y_percent:
+        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    axes.set_title(chart.title)
+    axes.set_ylabel(chart.y_label)
+    axes.set_xlabel(chart.x_label)
+    axes.grid(True, alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="best", fontsize="small")
+    else:
+        axes.text(0.5, 0.5, "no data yet", transform=axes.transAxes, ha="center", va="center")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    # A fixed date in the metadata keeps the bytes of one chart the same from run to run.
+    metadata: dict[str, Any] = {"Date": None} if chart_format is ChartFormat.svg else {}
+    figure.savefig(buffer, format=chart_format.value, metadata=metadata)
+    return buffer.getvalue()
 
 
 def chart_response(chart: Chart, chart_format: ChartFormat) -> Response:

@@ -130,6 +130,12 @@ class CommonSettings(BaseSettings):
     # of the CPU of 10,000 status POSTs (bench/ingest.py, py-spy, gc.callbacks).
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 10)
 
+    # Threads that compute reports (bootstrap, charts, large CSV and JSON documents) beside the event
+    # loop (libs/common/offload.py); more reports than this wait their turn.
+    report_workers: int = Field(default=2, ge=1, le=32)
+    # How often the event loop's lag is sampled into sib_event_loop_lag_seconds (libs/common/loop_lag.py).
+    event_loop_lag_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+
     # The interactive API documentation (/docs, /openapi.json) on the public port; off takes them away.
     public_docs: bool = True
     # When set, Prometheus metrics are served on this port of their own (all interfaces) and /metrics

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any, cast
@@ -150,16 +151,30 @@ class FactsRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
-    async def records_of_programme(self, programme_id: str) -> dict[str, list[StatusRecordRow]]:
-        """Every status record of the programme, by participant, in recording order."""
+    async def records_of_programme(self, programme_id: str) -> dict[str, list[RecordTuple]]:
+        """Every status record of the programme, by participant, in recording order, as plain tuples
+        (record_id, code, valid_from, valid_to, recording_seq, recorded_at). Read on the event loop, so
+        in partitions with a turn for the loop's other work after each (the inline SQLite driver never
+        suspends by itself), and without an ORM object per record, which cost three times as long."""
         query = (
-            select(StatusRecordRow)
+            select(
+                StatusRecordRow.participant_id,
+                StatusRecordRow.record_id,
+                StatusRecordRow.code,
+                StatusRecordRow.valid_from,
+                StatusRecordRow.valid_to,
+                StatusRecordRow.recording_seq,
+                StatusRecordRow.recorded_at,
+            )
             .where(StatusRecordRow.programme_id == programme_id)
             .order_by(StatusRecordRow.participant_id, StatusRecordRow.recording_seq)
         )
-        by_participant: dict[str, list[StatusRecordRow]] = {}
-        for row in (await self.session.scalars(query)).all():
-            by_participant.setdefault(row.participant_id, []).append(row)
+        by_participant: dict[str, list[RecordTuple]] = {}
+        result = await self.session.stream(query.execution_options(yield_per=RECORDS_PER_PARTITION))
+        async for partition in result.partitions():
+            for pid, *record in partition:
+                by_participant.setdefault(pid, []).append(cast(RecordTuple, tuple(record)))
+            await asyncio.sleep(0)
         return by_participant
 
     async def gaps_among(self, participant_ids: set[str]) -> dict[str, SequenceGapRow]:
@@ -233,6 +248,8 @@ class FactsRepository:
 
 # What the months need of a participant and of a record (Core rows, no ORM objects).
 EnrolmentRow = tuple[str, str, str, date | None, date | None]
+RecordTuple = tuple[str, str, date, date | None, int, datetime]
+RECORDS_PER_PARTITION = 2000
 
 
 def _seq(span: SpanTuple) -> int:
@@ -338,6 +355,12 @@ class MonthRepository:
         return (
             await self.session.scalars(select(MonthRow).where(MonthRow.programme_id == programme_id))
         ).all()
+
+    async def fees_of_programme(self, programme_id: str) -> list[tuple[Decimal, bool]]:
+        """(fee_dkk, provisional) of every month of the programme: what the summaries add up, without
+        an ORM object per month."""
+        query = select(MonthRow.fee_dkk, MonthRow.provisional).where(MonthRow.programme_id == programme_id)
+        return [(fee, provisional) for fee, provisional in (await self.session.execute(query)).all()]
 
     def add(self, row: MonthRow) -> None:
         self.session.add(row)

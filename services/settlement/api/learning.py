@@ -3,13 +3,26 @@ progression summary: JSON, CSV (``?format=csv`` or ``Accept: text/csv``) and cha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from libs.common.auth import Principal, Role, require_roles
-from libs.common.deps import DatabaseDep
-from libs.common.reports import ChartFormat, chart_response, csv_response, to_csv, wants_csv
+from libs.common.db import Database
+from libs.common.deps import DatabaseDep, WorkersDep
+from libs.common.offload import WorkerPool
+from libs.common.reports import (
+    Chart,
+    ChartFormat,
+    chart_response,
+    csv_response,
+    json_response,
+    to_csv,
+    wants_csv,
+)
+from services.settlement.domain.learning import PeriodKind
+from services.settlement.models import MeasurementCopyRow
 from services.settlement.schemas import (
     LearningTrackOut,
     MunicipalSpendingCorrection,
@@ -116,10 +129,11 @@ async def get_learning_track(
 
 
 async def _learning_chart(
-    programme_id: str, principal: Principal, db: Any, chart_format: ChartFormat
+    programme_id: str, principal: Principal, db: Database, workers: WorkerPool, chart_format: ChartFormat
 ) -> Response:
     report = await learning.learning_report(db, principal, programme_id)
-    return chart_response(learning.chart(report), chart_format)
+    # Rendering takes the better part of a second: beside the loop.
+    return await workers.run(_chart_response, learning.chart(report), chart_format)
 
 
 @router.get(
@@ -129,8 +143,10 @@ async def _learning_chart(
     summary="Bars per year, dashed lines at the Covid-period level and the 80 % target (PNG)",
     responses=PNG,
 )
-async def learning_chart_png(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    return await _learning_chart(programme_id, principal, db, ChartFormat.png)
+async def learning_chart_png(
+    programme_id: str, principal: Reader, db: DatabaseDep, workers: WorkersDep
+) -> Response:
+    return await _learning_chart(programme_id, principal, db, workers, ChartFormat.png)
 
 
 @router.get(
@@ -140,8 +156,10 @@ async def learning_chart_png(programme_id: str, principal: Reader, db: DatabaseD
     summary="Bars per year, dashed lines at the Covid-period level and the 80 % target (SVG)",
     responses=SVG,
 )
-async def learning_chart_svg(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    return await _learning_chart(programme_id, principal, db, ChartFormat.svg)
+async def learning_chart_svg(
+    programme_id: str, principal: Reader, db: DatabaseDep, workers: WorkersDep
+) -> Response:
+    return await _learning_chart(programme_id, principal, db, workers, ChartFormat.svg)
 
 
 # --- the provider's progression summary ------------------------------------------------------------
@@ -160,17 +178,36 @@ async def get_progression_summary(
     principal: Reader,
     db: DatabaseDep,
     request: Request,
+    workers: WorkersDep,
     period: PeriodQuery = "quarter",
     format_: FormatQuery = None,
-) -> Any:
+) -> Response:
     csv_wanted = wants_csv(request, format_)
-    report = await progress.summary(db, principal, programme_id, period)
+    rows = await progress.measurements_of(db, principal, programme_id)
+    # The summary grows with the measurements: made beside the loop.
+    return await workers.run(_progression_document, programme_id, rows, period, csv_wanted)
+
+
+def _progression_document(
+    programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind, csv_wanted: bool
+) -> Response:
+    report = progress.summary(programme_id, rows, period)
     if csv_wanted:
         return csv_response(
             to_csv(progress.CSV_COLUMNS, progress.csv_rows(report)),
             f"progression-summary-{programme_id}-{period}.csv",
         )
-    return report
+    return json_response(report)
+
+
+def _progression_chart(
+    programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind, chart_format: ChartFormat
+) -> Response:
+    return chart_response(progress.chart(progress.summary(programme_id, rows, period)), chart_format)
+
+
+def _chart_response(chart: Chart, chart_format: ChartFormat) -> Response:
+    return chart_response(chart, chart_format)
 
 
 @router.get(
@@ -181,10 +218,14 @@ async def get_progression_summary(
     responses=PNG,
 )
 async def progression_chart_png(
-    programme_id: str, principal: Reader, db: DatabaseDep, period: PeriodQuery = "quarter"
+    programme_id: str,
+    principal: Reader,
+    db: DatabaseDep,
+    workers: WorkersDep,
+    period: PeriodQuery = "quarter",
 ) -> Response:
-    report = await progress.summary(db, principal, programme_id, period)
-    return chart_response(progress.chart(report), ChartFormat.png)
+    rows = await progress.measurements_of(db, principal, programme_id)
+    return await workers.run(_progression_chart, programme_id, rows, period, ChartFormat.png)
 
 
 @router.get(
@@ -195,7 +236,11 @@ async def progression_chart_png(
     responses=SVG,
 )
 async def progression_chart_svg(
-    programme_id: str, principal: Reader, db: DatabaseDep, period: PeriodQuery = "quarter"
+    programme_id: str,
+    principal: Reader,
+    db: DatabaseDep,
+    workers: WorkersDep,
+    period: PeriodQuery = "quarter",
 ) -> Response:
-    report = await progress.summary(db, principal, programme_id, period)
-    return chart_response(progress.chart(report), ChartFormat.svg)
+    rows = await progress.measurements_of(db, principal, programme_id)
+    return await workers.run(_progression_chart, programme_id, rows, period, ChartFormat.svg)

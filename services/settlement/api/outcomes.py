@@ -11,8 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from libs.common.auth import Principal, Role, require_roles
-from libs.common.deps import DatabaseDep
-from libs.common.reports import ChartFormat, chart_response, csv_response, to_csv, wants_csv
+from libs.common.db import Database
+from libs.common.deps import DatabaseDep, WorkersDep
+from libs.common.offload import WorkerPool
+from libs.common.reports import ChartFormat, chart_response, csv_response, json_response, to_csv, wants_csv
 from services.settlement.services import outcomes as service
 
 router = APIRouter(prefix="/v1", tags=["outcomes and economics"])
@@ -23,6 +25,12 @@ Reader = Annotated[
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 FormatQuery = Annotated[str | None, Query(alias="format", description="json (default) or csv")]
 CHART: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}, "image/svg+xml": {}}}}
+
+
+# The bootstrap's cost grows with citizens x resamples. A percentile interval is usually drawn from a
+# few thousand resamples (the default is 2,000); the bound leaves room above that and keeps one request
+# from holding a worker for minutes.
+MAX_RESAMPLES = 10_000
 
 
 @router.get(
@@ -36,27 +44,41 @@ async def get_outcomes(
     request: Request,
     principal: Reader,
     db: DatabaseDep,
+    workers: WorkersDep,
     format_: FormatQuery = None,
     seed: Annotated[int, Query(ge=0, le=2**31, description="Bootstrap seed")] = 2022,
-    resamples: Annotated[int, Query(ge=100, le=20_000)] = 2000,
-) -> Any:
+    resamples: Annotated[
+        int, Query(ge=100, le=MAX_RESAMPLES, description="Bootstrap resamples (100-10,000)")
+    ] = 2000,
+) -> Response:
     csv_wanted = wants_csv(request, format_)
-    cohort = await service.cohort_report(db, principal, programme_id)
-    report = service.outcomes(cohort, principal, seed=seed, resamples=resamples)
+    facts = await service.cohort_facts(db, principal, programme_id)
+    # Evaluating the cohort, the bootstrap and the document grow with the cohort: beside the loop.
+    return await workers.run(_outcomes_document, facts, principal, seed, resamples, csv_wanted)
+
+
+def _outcomes_document(
+    facts: service.CohortFacts, principal: Principal, seed: int, resamples: int, csv_wanted: bool
+) -> Response:
+    report = service.outcomes(service.evaluate_cohort(facts), principal, seed=seed, resamples=resamples)
     if not csv_wanted:
-        return report
+        return json_response(report)
     if "items" in report:
         text = to_csv(service.OUTCOME_COLUMNS, report["items"])
     else:
         text = to_csv(service.OUTCOME_TRACK_COLUMNS, report["tracks"])
-    return csv_response(text, f"outcomes-{programme_id}.csv")
+    return csv_response(text, f"outcomes-{facts.programme_id}.csv")
+
+
+def _outcomes_chart(facts: service.CohortFacts, chart_format: ChartFormat) -> Response:
+    return chart_response(service.outcomes_chart(service.evaluate_cohort(facts)), chart_format)
 
 
 async def outcomes_chart(
-    programme_id: str, chart_format: ChartFormat, principal: Principal, db: Any
+    programme_id: str, chart_format: ChartFormat, principal: Principal, db: Database, workers: WorkerPool
 ) -> Response:
-    cohort = await service.cohort_report(db, principal, programme_id)
-    return chart_response(service.outcomes_chart(cohort), chart_format)
+    facts = await service.cohort_facts(db, principal, programme_id)
+    return await workers.run(_outcomes_chart, facts, chart_format)
 
 
 OUTCOMES_CHART = "Share of the cohort self-supporting per month of the window against the control baseline"
@@ -68,8 +90,10 @@ OUTCOMES_CHART = "Share of the cohort self-supporting per month of the window ag
     response_class=Response,
     responses=CHART,
 )
-async def get_outcomes_png(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    return await outcomes_chart(programme_id, ChartFormat.png, principal, db)
+async def get_outcomes_png(
+    programme_id: str, principal: Reader, db: DatabaseDep, workers: WorkersDep
+) -> Response:
+    return await outcomes_chart(programme_id, ChartFormat.png, principal, db, workers)
 
 
 @router.get(
@@ -78,8 +102,10 @@ async def get_outcomes_png(programme_id: str, principal: Reader, db: DatabaseDep
     response_class=Response,
     responses=CHART,
 )
-async def get_outcomes_svg(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    return await outcomes_chart(programme_id, ChartFormat.svg, principal, db)
+async def get_outcomes_svg(
+    programme_id: str, principal: Reader, db: DatabaseDep, workers: WorkersDep
+) -> Response:
+    return await outcomes_chart(programme_id, ChartFormat.svg, principal, db, workers)
 
 
 @router.get(
@@ -89,22 +115,37 @@ async def get_outcomes_svg(programme_id: str, principal: Reader, db: DatabaseDep
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def get_economics(
-    programme_id: str, request: Request, principal: Reader, db: DatabaseDep, format_: FormatQuery = None
-) -> Any:
+    programme_id: str,
+    request: Request,
+    principal: Reader,
+    db: DatabaseDep,
+    workers: WorkersDep,
+    format_: FormatQuery = None,
+) -> Response:
     csv_wanted = wants_csv(request, format_)
-    result = await service.economics(db, principal, programme_id)
+    facts = await service.economics_facts(db, principal, programme_id)
+    return await workers.run(_economics_document, facts, csv_wanted)
+
+
+def _economics_document(facts: service.EconomicsFacts, csv_wanted: bool) -> Response:
+    result = service.economics(facts)
     if not csv_wanted:
-        return result.report
+        return json_response(result.report)
     return csv_response(
-        to_csv(["section", "item", "value"], service.economics_rows(result)), f"economics-{programme_id}.csv"
+        to_csv(["section", "item", "value"], service.economics_rows(result)),
+        f"economics-{facts.cohort.programme_id}.csv",
     )
 
 
+def _economics_chart(facts: service.EconomicsFacts, chart_format: ChartFormat) -> Response:
+    return chart_response(service.economics_chart(service.economics(facts)), chart_format)
+
+
 async def economics_chart(
-    programme_id: str, chart_format: ChartFormat, principal: Principal, db: Any
+    programme_id: str, chart_format: ChartFormat, principal: Principal, db: Database, workers: WorkerPool
 ) -> Response:
-    result = await service.economics(db, principal, programme_id)
-    return chart_response(service.economics_chart(result), chart_format)
+    facts = await service.economics_facts(db, principal, programme_id)
+    return await workers.run(_economics_chart, facts, chart_format)
 
 
 ECONOMICS_CHART = "Cumulative fees (invoiced, then projected) against the cap"
@@ -116,8 +157,10 @@ ECONOMICS_CHART = "Cumulative fees (invoiced, then projected) against the cap"
     response_class=Response,
     responses=CHART,
 )
-async def get_economics_png(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    return await economics_chart(programme_id, ChartFormat.png, principal, db)
+async def get_economics_png(
+    programme_id: str, principal: Reader, db: DatabaseDep, workers: WorkersDep
+) -> Response:
+    return await economics_chart(programme_id, ChartFormat.png, principal, db, workers)
 
 
 @router.get(
@@ -126,8 +169,10 @@ async def get_economics_png(programme_id: str, principal: Reader, db: DatabaseDe
     response_class=Response,
     responses=CHART,
 )
-async def get_economics_svg(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    return await economics_chart(programme_id, ChartFormat.svg, principal, db)
+async def get_economics_svg(
+    programme_id: str, principal: Reader, db: DatabaseDep, workers: WorkersDep
+) -> Response:
+    return await economics_chart(programme_id, ChartFormat.svg, principal, db, workers)
 
 
 class StaircaseStep(BaseModel):

@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from libs.common.auth import Principal, Role
-from libs.common.clock import utcnow
+from libs.common.clock import as_utc, utcnow
+from libs.common.contracts import StatusCode
 from libs.common.db import Database
 from libs.common.errors import NotFound, ValidationFailed
 from libs.common.reports import Chart
 from libs.common.uow import UnitOfWork
-from libs.rules.timeline import resolve
+from libs.rules.timeline import StatusRecord, resolve
 from services.settlement.domain import Enrolment, Month, months_of, window_for
 from services.settlement.domain.calculation import categories_under, day_lookup
 from services.settlement.domain.economics import (
@@ -42,9 +43,14 @@ from services.settlement.domain.outcomes import (
 )
 from services.settlement.domain.statements import split_cumulative
 from services.settlement.domain.terms import TermsVersion
-from services.settlement.models import EconomicAssumptionsRow, ParticipantRow
-from services.settlement.repository import FactsRepository, MonthRepository, StatementRepository
-from services.settlement.services.months import terms_versions, to_record
+from services.settlement.models import EconomicAssumptionsRow, ParticipantRow, StatementRow
+from services.settlement.repository import (
+    FactsRepository,
+    MonthRepository,
+    RecordTuple,
+    StatementRepository,
+)
+from services.settlement.services.months import terms_versions
 
 ZERO = Decimal("0")
 
@@ -72,23 +78,55 @@ class Cohort:
         return [Subject(e.participant.track, e.projected) for e in self.evaluated]
 
 
-async def load_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) -> Cohort:
+@dataclass(frozen=True)
+class CohortFacts:
+    """What a cohort is evaluated from, read in one transaction (``read_cohort``). Evaluating it is
+    pure work that grows with the cohort: a route may do it beside the event loop."""
+
+    programme_id: str
+    versions: list[TermsVersion]
+    cutoff: date | None
+    participants: list[ParticipantRow]
+    records: dict[str, list[RecordTuple]]
+
+
+async def read_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) -> CohortFacts:
     versions = await versions_or_404(uow, principal, programme_id)
-    current = max(versions, key=lambda v: v.version)
     facts = FactsRepository(uow.session)
     cutoff_row = await facts.cutoff(programme_id)
-    cutoff = cutoff_row.complete_through if cutoff_row else None
-    records = await facts.records_of_programme(programme_id)
+    return CohortFacts(
+        programme_id,
+        versions,
+        cutoff_row.complete_through if cutoff_row else None,
+        list(await facts.participants_of(programme_id)),
+        await facts.records_of_programme(programme_id),
+    )
+
+
+async def cohort_facts(database: Database, principal: Principal, programme_id: str) -> CohortFacts:
+    async with UnitOfWork(database) as uow:
+        return await read_cohort(uow, principal, programme_id)
+
+
+def evaluate_cohort(facts: CohortFacts) -> Cohort:
+    """Each enrolled citizen's weeks, projection and recent share, from their status records."""
+    versions, cutoff = facts.versions, facts.cutoff
+    current = max(versions, key=lambda v: v.version)
     evaluated: list[Evaluated] = []
     baseline = dict(current.terms.control_baseline_weeks)
-    for participant in sorted(await facts.participants_of(programme_id), key=lambda p: p.participant_id):
+    for participant in sorted(facts.participants, key=lambda p: p.participant_id):
         if participant.enrolled_on is None:
             continue  # referred, never enrolled: not in the cohort
         found = window_for(Enrolment(participant.track, participant.enrolled_on, None), versions)
         assert found is not None
         _, at_enrolment = found
         periods = resolve(
-            [to_record(r) for r in records.get(participant.participant_id, [])],
+            [
+                StatusRecord(record_id, StatusCode(code), valid_from, valid_to, seq, as_utc(recorded_at))
+                for record_id, code, valid_from, valid_to, seq, recorded_at in facts.records.get(
+                    participant.participant_id, []
+                )
+            ],
             categories_under(at_enrolment),
             cutoff,
             participant.enrolled_on,
@@ -103,7 +141,7 @@ async def load_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) 
                 recent_share(count, track_baseline),
             )
         )
-    return Cohort(programme_id, current, cutoff, evaluated)
+    return Cohort(facts.programme_id, current, cutoff, evaluated)
 
 
 def _person_level(principal: Principal) -> bool:
@@ -223,11 +261,6 @@ def outcomes_chart(cohort: Cohort) -> Chart:
     )
 
 
-async def cohort_report(database: Database, principal: Principal, programme_id: str) -> Cohort:
-    async with UnitOfWork(database) as uow:
-        return await load_cohort(uow, principal, programme_id)
-
-
 # --- economics ----------------------------------------------------------------------------------
 
 
@@ -275,16 +308,36 @@ class Economics:
     total_cap: Decimal
 
 
-async def economics(database: Database, principal: Principal, programme_id: str) -> Economics:
+@dataclass(frozen=True)
+class EconomicsFacts:
+    """What the economics are computed from, read in one transaction (``economics_facts``)."""
+
+    cohort: CohortFacts
+    assumptions: Assumptions
+    source: str
+    statements: list[StatementRow]
+    fees: list[tuple[Decimal, bool]]  # (fee_dkk, provisional) of every month of the programme
+
+
+async def economics_facts(database: Database, principal: Principal, programme_id: str) -> EconomicsFacts:
     async with UnitOfWork(database) as uow:
-        cohort = await load_cohort(uow, principal, programme_id)
+        cohort = await read_cohort(uow, principal, programme_id)
         assumptions, source = await stored_assumptions(uow, programme_id)
         statements = list(await StatementRepository(uow.session).of_programme(programme_id))
-        months = list(await MonthRepository(uow.session).of_programme(programme_id))
+        fees = await MonthRepository(uow.session).fees_of_programme(programme_id)
+    return EconomicsFacts(cohort, assumptions, source, statements, fees)
+
+
+def economics(facts: EconomicsFacts) -> Economics:
+    """Pure work that grows with the cohort (every open window's months): a route may do it beside
+    the event loop."""
+    cohort = evaluate_cohort(facts.cohort)
+    programme_id, assumptions, source = cohort.programme_id, facts.assumptions, facts.source
+    statements = facts.statements
     terms = cohort.current.terms
     split = terms.split.investor_percent
     invoiced = Decimal(statements[-1].content["totals"]["cumulative_invoiced"]) if statements else ZERO
-    earned = sum((Decimal(m.fee_dkk) for m in months if not m.provisional), ZERO)
+    earned = sum((fee for fee, provisional in facts.fees if not provisional), ZERO)
     pending = max(ZERO, min(terms.total_cap_dkk, earned) - invoiced)
 
     # Future fees: each month of a fee window not yet complete in the data, at the citizen's recent share.

@@ -5,6 +5,7 @@ holds no participant id, and a cell from fewer than 3 participants is suppressed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from libs.common.auth import Principal
@@ -50,24 +51,32 @@ async def store_measurement(uow: UnitOfWork, event: MeasurementRecordedV1) -> bo
     return True
 
 
-async def summary(
-    database: Database, principal: Principal, programme_id: str, period: PeriodKind
-) -> ProgressionSummaryOut:
+async def measurements_of(
+    database: Database, principal: Principal, programme_id: str
+) -> Sequence[MeasurementCopyRow]:
+    """The programme's measurements, which ``summary`` turns into the report."""
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
     async with UnitOfWork(database) as uow:
         rows = await MeasurementRepository(uow.session).of_programme(programme_id)
         if not rows and not await TermsRepository(uow.session).versions(programme_id):
             raise NotFound(f"No programme {programme_id}.")
-        measurements = [
-            Measurement(
-                row.participant_id,
-                row.measured_on,
-                row.scores,
-                (as_utc(row.recorded_at).isoformat(), row.measurement_id),
-            )
-            for row in rows
-        ]
+    return rows
+
+
+def summary(
+    programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind
+) -> ProgressionSummaryOut:
+    """Pure work that grows with the measurements: a route may do it beside the event loop."""
+    measurements = [
+        Measurement(
+            row.participant_id,
+            row.measured_on,
+            row.scores,
+            (as_utc(row.recorded_at).isoformat(), row.measurement_id),
+        )
+        for row in rows
+    ]
     cells, baselines = progression_summary(measurements, period)
     return ProgressionSummaryOut(
         programme_id=programme_id,

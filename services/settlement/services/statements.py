@@ -34,7 +34,7 @@ from services.settlement.domain.statements import (
     canonical_line,
     finish_statement,
 )
-from services.settlement.models import MonthRow, ProgrammeTermsRow, StatementLinePartRow, StatementRow
+from services.settlement.models import ProgrammeTermsRow, StatementLinePartRow, StatementRow
 from services.settlement.repository import FactsRepository, MonthRepository, StatementRepository
 from services.settlement.repository_statements import (
     LINE_COLUMNS,
@@ -483,7 +483,7 @@ async def summary(database: Database, principal: Principal, programme_id: str) -
         versions = await terms_versions(uow, programme_id)
         if not versions:
             raise NotFound(f"No programme {programme_id}.")
-        months: list[MonthRow] = list(await MonthRepository(uow.session).of_programme(programme_id))
+        fees = await MonthRepository(uow.session).fees_of_programme(programme_id)
         statements = list(await StatementRepository(uow.session).of_programme(programme_id))
         facts = FactsRepository(uow.session)
         records_held = await facts.record_count(programme_id)
@@ -492,11 +492,9 @@ async def summary(database: Database, principal: Principal, programme_id: str) -
     invoiced = Decimal(statements[-1].content["totals"]["cumulative_invoiced"]) if statements else ZERO
     investor, provider = split_cumulative(invoiced, current.terms.split.investor_percent)
     return Summary(
-        earned=sum((Decimal(m.fee_dkk) for m in months if not m.provisional), ZERO).quantize(Decimal("0.01")),
+        earned=sum((fee for fee, provisional in fees if not provisional), ZERO).quantize(Decimal("0.01")),
         invoiced=invoiced,
-        provisional=sum((Decimal(m.fee_dkk) for m in months if m.provisional), ZERO).quantize(
-            Decimal("0.01")
-        ),
+        provisional=sum((fee for fee, provisional in fees if provisional), ZERO).quantize(Decimal("0.01")),
         total_cap=current.terms.total_cap_dkk,
         investor=investor,
         provider=provider,
