@@ -1,6 +1,6 @@
 """The outcome and economics reports of a programme, from settlement's copies of participants, status
 records, cut-offs, months and statements. Person-level rows only for jobcenter, provider and admin;
-investors get the aggregates."""
+investors get the aggregates, under the small-cell rule (domain/disclosure.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from libs.common.uow import UnitOfWork
 from libs.rules.timeline import resolve
 from services.settlement.domain import Enrolment, Month, months_of, window_for
 from services.settlement.domain.calculation import categories_under, day_lookup
+from services.settlement.domain.disclosure import MIN_CITIZENS, withhold_small_outcomes
 from services.settlement.domain.economics import (
     Assumptions,
     CashFlow,
@@ -63,6 +64,7 @@ class Cohort:
     current: TermsVersion
     cutoff: date | None
     evaluated: list[Evaluated]
+    min_citizens: int = 1  # the small-cell rule of what the reader sees (MIN_CITIZENS: the investor)
 
     @property
     def baseline(self) -> dict[str, Decimal]:
@@ -103,7 +105,7 @@ async def load_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) 
                 recent_share(count, track_baseline),
             )
         )
-    return Cohort(programme_id, current, cutoff, evaluated)
+    return Cohort(programme_id, current, cutoff, evaluated, 1 if _person_level(principal) else MIN_CITIZENS)
 
 
 def _person_level(principal: Principal) -> bool:
@@ -183,6 +185,7 @@ def outcomes(cohort: Cohort, principal: Principal, seed: int = 2022, resamples: 
         "target_met": point is not None and point >= target,
         "target_met_at_95": interval is not None and interval.low >= target,
     }
+    withhold_small_outcomes(report, cohort.min_citizens)
     if _person_level(principal):
         report["items"] = outcome_rows(cohort)
     return report
@@ -205,12 +208,14 @@ OUTCOME_TRACK_COLUMNS = [
     "mean_weeks_complete_windows",
     "mean_weeks_projected",
     "control_baseline_weeks",
+    "mean_weeks_complete_windows_suppressed",
+    "mean_weeks_projected_suppressed",
 ]
 
 
 def outcomes_chart(cohort: Cohort) -> Chart:
     subjects = cohort.subjects()
-    shares = window_month_shares([e.count for e in cohort.evaluated])
+    shares = window_month_shares([e.count for e in cohort.evaluated], min_citizens=cohort.min_citizens)
     base = weighted_baseline(subjects, cohort.baseline) / WINDOW_WEEKS if subjects else ZERO
     return Chart(
         title=f"{cohort.programme_id}: share of the cohort self-supporting, by month of the 2-year window",
