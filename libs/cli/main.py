@@ -378,20 +378,29 @@ def statement_show(
     )
     if data.get("sha256"):
         out.print(Text(f"sha256 {data['sha256']}", style="dim"))
-    rows = [
-        (
-            line["line_no"],
-            line["kind"],
-            line.get("participant_id"),
-            line.get("month"),
-            line["amount_dkk"],
-            f"{line['corrects_statement_id']}#{line['corrects_line_no']}"
-            if line.get("corrects_statement_id")
-            else None,
-        )
-        for line in data["lines"]
-    ]
-    out.print(table("Lines", ("line #", "kind", "participant", "month", "amount dkk", "corrects"), rows))
+    if "min_citizens" in data:  # the investor's view: lines per month and kind, small cells suppressed
+        cells = [
+            (line.get("month"), line["kind"], line.get("citizens"), line.get("amount_dkk"),
+             "suppressed" if line.get("suppressed") else None)
+            for line in data["lines"]
+        ]  # fmt: skip
+        title = f"Lines per month and kind (cells of fewer than {data['min_citizens']} citizens suppressed)"
+        out.print(table(title, ("month", "kind", "citizens #", "amount dkk", ""), cells))
+    else:
+        rows = [
+            (
+                line["line_no"],
+                line["kind"],
+                line.get("participant_id"),
+                line.get("month"),
+                line["amount_dkk"],
+                f"{line['corrects_statement_id']}#{line['corrects_line_no']}"
+                if line.get("corrects_statement_id")
+                else None,
+            )
+            for line in data["lines"]
+        ]
+        out.print(table("Lines", ("line #", "kind", "participant", "month", "amount dkk", "corrects"), rows))
     totals = totals_of(data)
     out.print(table("Totals", ("total", "amount dkk"), list(totals.items())))
 

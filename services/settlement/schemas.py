@@ -118,6 +118,43 @@ class StatementList(BaseModel):
     items: list[StatementOut]
 
 
+class InvestorLineOut(BaseModel):
+    """A statement's lines of one month and kind, as the investor reads them: no citizen, no line."""
+
+    month: str | None = Field(description="The month the lines are for (null for the cap)")
+    kind: str = Field(description="fee, adjustment or cap")
+    citizens: int | None = Field(
+        description="Citizens with a line of this month and kind; null if suppressed"
+    )
+    amount_dkk: Decimal | None = Field(description="The sum of their lines; null if suppressed")
+    suppressed: bool = Field(
+        description="Fewer than min_citizens citizens, or withheld so that a suppressed cell cannot be "
+        "recovered from a total"
+    )
+
+
+class InvestorStatementOut(BaseModel):
+    """A statement as the investor reads it: the issued document's header, totals and sha256, with its
+    lines summed per month and kind (docs/domain.md "Roles"). The document itself is unchanged."""
+
+    statement_id: str
+    programme_id: str
+    period: str
+    covers_through: str
+    issued_at: AwareDatetime
+    terms_version: int
+    min_citizens: int = Field(description="A cell from fewer citizens than this is suppressed")
+    lines: list[InvestorLineOut]
+    totals: dict[str, Decimal | None] = Field(
+        description="As issued; fees and adjustments null when showing them would reveal a suppressed cell"
+    )
+    sha256: str = Field(description="Of the issued document (per-citizen lines), as issued")
+
+
+class InvestorStatementList(BaseModel):
+    items: list[InvestorStatementOut]
+
+
 class SummaryOut(BaseModel):
     programme_id: str
     earned_dkk: Decimal = Field(description="Current fees of every month that is no longer provisional")

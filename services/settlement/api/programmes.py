@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
 from libs.common.db import Database
@@ -14,6 +14,8 @@ from libs.common.errors import Forbidden, NotFound
 from libs.common.ids import Uuid
 from services.settlement.models import StatementRow
 from services.settlement.schemas import (
+    InvestorStatementList,
+    InvestorStatementOut,
     ProgrammeTermsOut,
     StatementList,
     StatementOut,
@@ -45,8 +47,9 @@ async def get_terms(programme_id: str, principal: CurrentPrincipal, db: Database
 def _statement_response(
     database: Database, row: StatementRow, principal: Principal, request: Request, status_code: int = 200
 ) -> StreamingResponse:
-    """The statement as JSON (``StatementOut``) or, asked with ``Accept: text/csv``, as CSV; streamed a
-    chunk of lines at a time from statement_lines (a statement may hold millions of lines)."""
+    """The statement as JSON (``StatementOut``; the investor's ``InvestorStatementOut``) or, asked with
+    ``Accept: text/csv``, as CSV; streamed a chunk of lines at a time from statement_lines (a statement
+    may hold millions of lines)."""
     if "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(
             statements.statement_csv_chunks(database, row, principal),
@@ -84,24 +87,21 @@ async def issue(
 
 @router.get(
     "/programmes/{programme_id}/statements",
-    response_model=StatementList,
+    response_model=StatementList | InvestorStatementList,
     tags=["statements"],
-    summary="The programme's statements in period order",
+    summary="The programme's statements in period order (the investor: lines per month and kind)",
 )
-async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep) -> StatementList:
-    return StatementList(
-        items=[
-            StatementOut.model_validate(s)
-            for s in await statements.list_statements(db, principal, programme_id)
-        ]
-    )
+async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
+    listed = await statements.list_statements(db, principal, programme_id)
+    return Response(listed.model_dump_json(), media_type="application/json")
 
 
 @router.get(
     "/statements/{statement_id}",
-    response_model=StatementOut,
+    response_model=StatementOut | InvestorStatementOut,
     tags=["statements"],
-    summary="One statement, as JSON or as CSV (Accept: text/csv)",
+    summary="One statement, as JSON or as CSV (Accept: text/csv); the investor reads its lines per "
+    "month and kind, cells of fewer than 3 citizens suppressed",
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def get_statement(statement_id: Uuid, principal: Reader, db: DatabaseDep, request: Request) -> Any:

@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from libs.common.contracts.progression import INDICATOR_GROUPS
+from services.settlement.domain.disclosure import MIN_CITIZENS
 
 ORE = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -29,7 +30,7 @@ MAX_SPENDING_DKK = Decimal(100_000_000_000)  # exclusive
 PLAUSIBLE_FACTOR = Decimal(3)
 COVID_YEARS = (2020, 2021)
 TARGET_SHARE = Decimal("0.80")
-MIN_PARTICIPANTS = 3
+MIN_PARTICIPANTS = MIN_CITIZENS  # the small-cell rule of every aggregate (domain/disclosure.py)
 
 PeriodKind = Literal["quarter", "month"]
 

@@ -143,12 +143,18 @@ def bootstrap_effect(
     return Interval(q(estimates[low_index]), q(estimates[high_index]), resamples, seed)
 
 
-def window_month_shares(counts: Sequence[WeekCount], months: int = 24) -> list[Decimal | None]:
+def window_month_shares(
+    counts: Sequence[WeekCount], months: int = 24, min_citizens: int = 1
+) -> list[Decimal | None]:
     """For month 1..24 of the window (104 weeks cut into 24 runs of 4-5 weeks): the share of the
-    observed citizen-weeks that were self-supporting; None where nothing is observed yet."""
+    observed citizen-weeks that were self-supporting; None where nothing is observed yet, or where
+    fewer than ``min_citizens`` citizens have an observed week (the small-cell rule)."""
     shares: list[Decimal | None] = []
     for m in range(months):
         first, last = (m * WINDOW_WEEKS) // months, ((m + 1) * WINDOW_WEEKS) // months
-        seen = [w for c in counts for w in c.weeks[first:last] if w is not None]
+        observed = [[w for w in c.weeks[first:last] if w is not None] for c in counts]
+        seen = [w for weeks in observed for w in weeks]
+        if sum(1 for weeks in observed if weeks) < min_citizens:
+            seen = []
         shares.append(q(Decimal(sum(1 for w in seen if w)) / len(seen) * 100) / 100 if seen else None)
     return shares

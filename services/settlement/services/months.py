@@ -271,9 +271,15 @@ async def months_of(uow: UnitOfWork, participant_id: str) -> Sequence[MonthRow]:
     return [stored[key] for key in sorted(stored)]
 
 
-def require_person_level(principal: Principal, programme_id: str) -> None:
+def refuse_aggregate_readers(principal: Principal) -> None:
+    """The investor and the integrator read no person-level row: 403 before anything is looked up, so
+    the answer does not tell them whether a participant id exists."""
     if principal.role in (Role.investor, Role.integrator):
         raise Forbidden("Person-level months are not available to this role.")
+
+
+def require_person_level(principal: Principal, programme_id: str) -> None:
+    refuse_aggregate_readers(principal)
     if not principal.can_access(programme_id):
         raise NotFound("No such participant.")
 
@@ -286,6 +292,7 @@ class MonthsView:
 
 
 async def participant_months(database: Database, principal: Principal, participant_id: str) -> MonthsView:
+    refuse_aggregate_readers(principal)
     async with UnitOfWork(database) as uow:
         participant = await FactsRepository(uow.session).participant(participant_id)
         if participant is None:
@@ -310,6 +317,7 @@ async def explain(
 ) -> dict[str, Any]:
     """Which records decided which days of the month, the cut-off and the rule: enough to check the fee
     by hand."""
+    refuse_aggregate_readers(principal)
     try:
         month = Month.parse(month_text)
         month.first_day  # noqa: B018 - raises for a month number out of range
@@ -389,8 +397,7 @@ async def dry_run(
 ) -> list[dict[str, Any]]:
     """The months that would change if these records were posted now (after everything stored). Reads
     only: nothing is stored and nothing is announced."""
-    if principal.role in (Role.investor, Role.integrator):
-        raise Forbidden("Person-level months are not available to this role.")
+    refuse_aggregate_readers(principal)
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
     by_participant: dict[str, list[tuple[int, StatusRecord]]] = {}

@@ -1,6 +1,6 @@
 """The outcome and economics reports of a programme, from settlement's copies of participants, status
 records, cut-offs, months and statements. Person-level rows only for jobcenter, provider and admin;
-investors get the aggregates."""
+investors get the aggregates, under the small-cell rule (domain/disclosure.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord, resolve
 from services.settlement.domain import Enrolment, Month, months_of, window_for
 from services.settlement.domain.calculation import categories_under, day_lookup
+from services.settlement.domain.disclosure import MIN_CITIZENS, withhold_small_outcomes
 from services.settlement.domain.economics import (
     Assumptions,
     CashFlow,
@@ -69,6 +70,7 @@ class Cohort:
     current: TermsVersion
     cutoff: date | None
     evaluated: list[Evaluated]
+    min_citizens: int = 1  # the small-cell rule of what the reader sees (MIN_CITIZENS: the investor)
 
     @property
     def baseline(self) -> dict[str, Decimal]:
@@ -88,6 +90,7 @@ class CohortFacts:
     cutoff: date | None
     participants: list[ParticipantRow]
     records: dict[str, list[RecordTuple]]
+    min_citizens: int = 1  # the small-cell rule of the reader (MIN_CITIZENS for the investor)
 
 
 async def read_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) -> CohortFacts:
@@ -100,6 +103,7 @@ async def read_cohort(uow: UnitOfWork, principal: Principal, programme_id: str) 
         cutoff_row.complete_through if cutoff_row else None,
         list(await facts.participants_of(programme_id)),
         await facts.records_of_programme(programme_id),
+        1 if _person_level(principal) else MIN_CITIZENS,
     )
 
 
@@ -141,7 +145,7 @@ def evaluate_cohort(facts: CohortFacts) -> Cohort:
                 recent_share(count, track_baseline),
             )
         )
-    return Cohort(facts.programme_id, current, cutoff, evaluated)
+    return Cohort(facts.programme_id, current, cutoff, evaluated, facts.min_citizens)
 
 
 def _person_level(principal: Principal) -> bool:
@@ -221,6 +225,7 @@ def outcomes(cohort: Cohort, principal: Principal, seed: int = 2022, resamples: 
         "target_met": point is not None and point >= target,
         "target_met_at_95": interval is not None and interval.low >= target,
     }
+    withhold_small_outcomes(report, cohort.min_citizens)
     if _person_level(principal):
         report["items"] = outcome_rows(cohort)
     return report
@@ -243,12 +248,14 @@ OUTCOME_TRACK_COLUMNS = [
     "mean_weeks_complete_windows",
     "mean_weeks_projected",
     "control_baseline_weeks",
+    "mean_weeks_complete_windows_suppressed",
+    "mean_weeks_projected_suppressed",
 ]
 
 
 def outcomes_chart(cohort: Cohort) -> Chart:
     subjects = cohort.subjects()
-    shares = window_month_shares([e.count for e in cohort.evaluated])
+    shares = window_month_shares([e.count for e in cohort.evaluated], min_citizens=cohort.min_citizens)
     base = weighted_baseline(subjects, cohort.baseline) / WINDOW_WEEKS if subjects else ZERO
     return Chart(
         title=f"{cohort.programme_id}: share of the cohort self-supporting, by month of the 2-year window",

@@ -25,6 +25,7 @@ from libs.common.logging import get_correlation_id, get_logger
 from libs.common.reports import safe_cell
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Month, content_hash, split_cumulative, terms_in_force
+from services.settlement.domain.disclosure import MIN_CITIZENS, StatementCells
 from services.settlement.domain.months import ORE
 from services.settlement.domain.statements import (
     DocumentHash,
@@ -50,7 +51,13 @@ from services.settlement.repository_statements import (
     parts_of,
     previous_cap,
 )
-from services.settlement.schemas import StatementOut
+from services.settlement.schemas import (
+    InvestorLineOut,
+    InvestorStatementList,
+    InvestorStatementOut,
+    StatementList,
+    StatementOut,
+)
 from services.settlement.services.months import terms_versions
 
 log = get_logger(__name__)
@@ -381,24 +388,58 @@ def _add_row(
 
 
 # --- reading statements ---------------------------------------------------------------------------
+#
+# Jobcenter, provider and admin read the issued document's lines, one per citizen and month. Anyone
+# else who may read a statement (the investor) reads its lines summed per month and kind under the
+# small-cell rule (domain/disclosure.py): no participant id, no line number, no reference to a line,
+# nothing that follows a citizen from one statement to the next.
 
 
-def _reader_line(values: LineValues, investor: bool) -> LineDict:
-    line = _line_dict(values)
-    if investor:
-        line["participant_id"] = None
-    return line
+def reads_citizen_lines(principal: Principal) -> bool:
+    return principal.role in (Role.jobcenter, Role.provider, Role.admin)
 
 
 async def document(database: Database, row: StatementRow, principal: Principal) -> dict[str, Any]:
-    """A statement's whole document, lines included, as the reader may see it (the investor without
-    participant ids), with its sha256."""
-    investor = principal.role is Role.investor
+    """A statement's whole document as the reader may see it: with its lines and sha256, or the
+    investor's view (``InvestorStatementOut``)."""
+    if not reads_citizen_lines(principal):
+        return (await investor_statement(database, row)).model_dump()
     lines: list[LineDict] = []
     async with UnitOfWork(database, read_only=True) as uow:
         async for chunk in lines_of(uow.session, row.statement_id):
-            lines += [_reader_line(values, investor) for values in chunk]
+            lines += [_line_dict(values) for values in chunk]
     return row.content | {"lines": lines, "sha256": row.sha256}
+
+
+async def investor_statement(database: Database, row: StatementRow) -> InvestorStatementOut:
+    """The statement's lines summed per month and kind, read a chunk at a time (only the cells and
+    the ids of cells under ``MIN_CITIZENS`` lines are held); totals as issued but those withheld."""
+    cells = StatementCells()
+    async with UnitOfWork(database, read_only=True) as uow:
+        async for chunk in lines_of(uow.session, row.statement_id):
+            for _line_no, kind, participant_id, month, amount, _sid, _no in chunk:
+                cells.add(kind, participant_id, month, Decimal(amount))
+    shown, withheld = cells.result()
+    content = row.content
+    return InvestorStatementOut(
+        statement_id=content["statement_id"],
+        programme_id=content["programme_id"],
+        period=content["period"],
+        covers_through=content["covers_through"],
+        issued_at=content["issued_at"],
+        terms_version=content["terms_version"],
+        min_citizens=MIN_CITIZENS,
+        lines=[
+            InvestorLineOut(
+                month=c.month, kind=c.kind, citizens=c.citizens, amount_dkk=c.amount, suppressed=c.suppressed
+            )
+            for c in shown
+        ],
+        totals={
+            name: None if name in withheld else Decimal(value) for name, value in content["totals"].items()
+        },
+        sha256=row.sha256,
+    )
 
 
 async def readable_statement(database: Database, principal: Principal, statement_id: str) -> StatementRow:
@@ -415,44 +456,66 @@ async def get_statement(database: Database, principal: Principal, statement_id: 
 
 async def list_statements(
     database: Database, principal: Principal, programme_id: str
-) -> list[dict[str, Any]]:
+) -> StatementList | InvestorStatementList:
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
     async with UnitOfWork(database, read_only=True) as uow:
         rows = await StatementRepository(uow.session).of_programme(programme_id)
-    return [await document(database, row, principal) for row in rows]
+    if not reads_citizen_lines(principal):
+        return InvestorStatementList(items=[await investor_statement(database, row) for row in rows])
+    return StatementList(
+        items=[StatementOut.model_validate(await document(database, row, principal)) for row in rows]
+    )
 
 
 async def statement_json(database: Database, row: StatementRow, principal: Principal) -> AsyncIterator[bytes]:
-    """The JSON of ``StatementOut``, written a chunk of lines at a time (a statement may hold millions)."""
-    investor = principal.role is Role.investor
+    """The JSON of ``StatementOut``, written a chunk of lines at a time (a statement may hold
+    millions); the investor's ``InvestorStatementOut``, which holds a cell per month and kind."""
+    if not reads_citizen_lines(principal):
+        yield (await investor_statement(database, row)).model_dump_json().encode()
+        return
     head = StatementOut.model_validate(row.content | {"lines": [], "sha256": row.sha256}).model_dump_json()
     before, _, after = head.partition('"lines":[]')
     yield (before + '"lines":[').encode()
     first = True
     async with UnitOfWork(database, read_only=True) as uow:
         async for chunk in lines_of(uow.session, row.statement_id):
-            text = json.dumps([_reader_line(values, investor) for values in chunk], separators=(",", ":"))
+            text = json.dumps([_line_dict(values) for values in chunk], separators=(",", ":"))
             yield (text[1:-1] if first else "," + text[1:-1]).encode()
             first = False
     yield ("]" + after).encode()
 
 
 CSV_COLUMNS = list(LINE_COLUMNS)
+INVESTOR_CSV_COLUMNS = ["month", "kind", "citizens", "amount_dkk", "suppressed"]
 
 
 async def statement_csv_chunks(
     database: Database, row: StatementRow, principal: Principal
 ) -> AsyncIterator[str]:
-    """The statement as CSV: a row per line, then the totals and the sha256."""
-    investor = principal.role is Role.investor
-    yield _csv_rows([CSV_COLUMNS])
-    async with UnitOfWork(database, read_only=True) as uow:
-        async for chunk in lines_of(uow.session, row.statement_id):
-            lines = (_reader_line(values, investor) for values in chunk)
-            yield _csv_rows(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in lines)
+    """The statement as CSV: a row per line (the investor: per month and kind), then the totals
+    (withheld ones empty) and the sha256."""
+    if reads_citizen_lines(principal):
+        totals: dict[str, Any] = row.content["totals"]
+        yield _csv_rows([CSV_COLUMNS])
+        async with UnitOfWork(database, read_only=True) as uow:
+            async for chunk in lines_of(uow.session, row.statement_id):
+                lines = (_line_dict(values) for values in chunk)
+                yield _csv_rows(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in lines)
+    else:
+        view = await investor_statement(database, row)
+        totals = view.totals
+        yield _csv_rows(
+            [INVESTOR_CSV_COLUMNS]
+            + [
+                [cell.month or "", cell.kind, "" if cell.citizens is None else cell.citizens,
+                 "" if cell.amount_dkk is None else cell.amount_dkk, str(cell.suppressed).lower()]
+                for cell in view.lines
+            ]
+        )  # fmt: skip
     yield _csv_rows(
-        [[], ["total", "value"], *([name, value] for name, value in row.content["totals"].items()),
+        [[], ["total", "value"],
+         *([name, "" if value is None else value] for name, value in totals.items()),
          ["sha256", row.sha256]]
     )  # fmt: skip
 
