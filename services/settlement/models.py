@@ -80,7 +80,7 @@ class CutoffRow(Base):
     programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     complete_through: Mapped[date] = mapped_column(Date, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="advanced")
 
 
 class MonthRow(Base):

@@ -49,9 +49,12 @@ async def test_a_statement_for_a_month_that_has_not_begun_is_refused(trio: Trio)
     # Nothing was issued, so a real period is still open.
     assert (await trio.settlement.get(STATEMENTS, headers=JOBCENTER)).json()["items"] == []
     current = "{:04d}-{:02d}".format(*current_month_in_denmark())
-    assert (
-        await trio.settlement.post(STATEMENTS, json={"period": current}, headers=JOBCENTER)
-    ).status_code == 201
+
+    async def issued() -> bool:  # once settlement has the programme's terms (by event)
+        response = await trio.settlement.post(STATEMENTS, json={"period": current}, headers=JOBCENTER)
+        return response.status_code == 201
+
+    await eventually(issued)
 
 
 async def test_a_cutoff_later_than_today_or_outside_the_world_is_refused(trio: Trio) -> None:
