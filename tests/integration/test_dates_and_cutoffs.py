@@ -43,6 +43,11 @@ def next_month() -> str:
 
 async def test_a_statement_for_a_month_that_has_not_begun_is_refused(trio: Trio) -> None:
     await enrol(trio, "070761-4285")
+
+    async def known() -> bool:  # settlement learns the programme's terms by event
+        return (await trio.settlement.get(STATEMENTS, headers=JOBCENTER)).status_code == 200
+
+    await eventually(known)
     for period in ("9999-12", next_month(), "1899-12"):
         response = await trio.settlement.post(STATEMENTS, json={"period": period}, headers=JOBCENTER)
         assert refused_naming(response, "period"), (period, response.text)
