@@ -101,6 +101,7 @@ def status_records(participants: list[str], per_participant: int, seed: int) -> 
     for pid in participants:
         for i in range(per_participant):
             month = i if rng.random() > 0.2 else rng.randrange(0, max(i, 1))  # ~20 % correct the past
+            month %= 480  # many records per citizen stay inside the dates the API takes (up to 2100)
             start = date(2024 + month // 12, month % 12 + 1, 1)
             end = date(2024 + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)
             if rng.random() < 0.3:  # part of a month
