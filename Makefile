@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # make test runs the suite in this many processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
 TEST_WORKERS ?= 2
 
-.PHONY: bootstrap run test test-unit test-integration test-e2e lint format token bench clean rebuild redrive dead-letters
+.PHONY: bootstrap run test test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-integration: bootstrap
 
 test-e2e: bootstrap
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The API fuzzer's long run (marker fuzz_long, left out of make test): many more cases per operation.
+test-fuzz: bootstrap
+	$(PY) -m pytest -m fuzz_long tests/integration/test_api_fuzz.py $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

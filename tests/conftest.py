@@ -99,3 +99,21 @@ async def _drop_schema(schema: str) -> None:
 
 async def _drop_schemas_like(prefix: str) -> None:
     await drop_schemas(PG_URL, like=prefix)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The API fuzzer's figures (tests/integration/test_api_fuzz.py), one line per service and role, so
+    a CI log shows how many cases it sent and how long it took; also under pytest-xdist, whose workers'
+    output is not shown (the figures travel in the reports' user properties)."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "api-fuzz"
+    ]
+    if lines:
+        terminalreporter.section("API fuzzer")
+        for line in lines:
+            terminalreporter.write_line(line)

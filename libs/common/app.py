@@ -39,6 +39,7 @@ from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from libs.common.migrations import upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.offload import WorkerPool
+from libs.common.openapi import ANY_ROUTE_PROBLEMS, AUTHENTICATED_PROBLEMS, Link, complete_openapi
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.sqlite_checkpoint import WalCheckpointer
@@ -72,6 +73,8 @@ class ServiceDefinition:
     # Long-running work besides the relay and consumers (e.g. settlement's gap repair); each gets the
     # Runtime and should return soon after ``runtime.stopping`` is set.
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    # OpenAPI links from a create operation to the reads of what it made (libs/common/openapi.py).
+    links: Sequence[Link] = ()
 
 
 @dataclass
@@ -184,12 +187,19 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         max_body_bytes=settings.max_body_bytes,
         verifier=app.state.token_verifier,
     )
-    app.include_router(_operations_router(metrics_on_public_port=settings.metrics_port is None))
-    app.include_router(admin_router(), max_body_size=settings.max_body_bytes)
+    app.include_router(
+        _operations_router(metrics_on_public_port=settings.metrics_port is None), responses=ANY_ROUTE_PROBLEMS
+    )
+    # Every route of these routers needs a bearer token: the answers that gives them (401, 403, ...)
+    # are documented here once; a route documents only its own (404, 409).
+    app.include_router(
+        admin_router(), max_body_size=settings.max_body_bytes, responses=AUTHENTICATED_PROBLEMS
+    )
     for router in definition.routers:
         # Per route, so a body that streams in without a Content-Length and grows past the limit ends
         # in the same problem+json 413 as one refused up front by RequestContextMiddleware.
-        app.include_router(router, max_body_size=settings.max_body_bytes)
+        app.include_router(router, max_body_size=settings.max_body_bytes, responses=AUTHENTICATED_PROBLEMS)
+    app.openapi = complete_openapi(app, definition.links)  # type: ignore[method-assign]
     return app
 
 

@@ -180,7 +180,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         problem_class = _HTTP_STATUS_PROBLEMS.get(exc.status_code)
-        if problem_class is not None:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): bad input like a body that is not
+            # JSON, so the same 422 naming the body, not an undocumented bare 400.
+            problem: ProblemError = ValidationFailed(
+                "body: could not be read as JSON (UTF-8)",
+                errors=[{"field": "body", "in": "body", "message": "could not be read as JSON (UTF-8)"}],
+            )
+        elif problem_class is not None:
             problem = problem_class(str(exc.detail) if exc.detail else None)
         else:
             problem = ProblemError(str(exc.detail))

@@ -7,12 +7,36 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from libs.common.app import ServiceDefinition, create_service_app
+from libs.common.openapi import links_from
 from services.intake.api import router
 from services.intake.handlers import CONSUMERS
 from services.intake.services.protection import CprProtection
 from services.intake.settings import IntakeSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+# What a create answers names the object that other operations read or change (OpenAPI links; the API
+# fuzzer's stateful phase follows them to real objects).
+_PARTICIPANT = "/v1/participants/{participant_id}"
+_PROGRAMME = "/v1/programmes/{programme_id}"
+LINKS = [
+    *links_from(
+        ("POST", "/v1/participants", 201),
+        {"participant_id": "$response.body#/participant_id"},
+        GetParticipant=("GET", _PARTICIPANT),
+        Enrol=("POST", f"{_PARTICIPANT}/enrolment"),
+        Withdraw=("POST", f"{_PARTICIPANT}/withdrawal"),
+        SetCoach=("PUT", f"{_PARTICIPANT}/coach"),
+        Audit=("GET", "/v1/audit"),
+    ),
+    *links_from(
+        ("POST", "/v1/programmes", 201),
+        {"programme_id": "$response.body#/programme_id"},
+        GetProgramme=("GET", _PROGRAMME),
+        PublishTerms=("POST", f"{_PROGRAMME}/terms"),
+    ),
+]
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -26,6 +50,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             "The only service that holds CPR numbers.",
             migrations_dir=MIGRATIONS,
             routers=[router],
+            links=LINKS,
             consumers=CONSUMERS,
             extra_state={"cpr_protection": CprProtection.from_settings(settings)},
         ),

@@ -59,3 +59,24 @@ async def test_a_database_error_on_a_live_connection_is_a_500_not_an_outage() ->
 async def test_a_problem_error_keeps_its_status_and_extensions() -> None:
     response = await call(app_raising(Conflict("Already there.", participant_id="p-1")))
     assert response.status_code == 409 and response.json()["participant_id"] == "p-1"
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_naming_the_body() -> None:
+    """FastAPI answers a body it cannot decode with a bare 400; bad input is a 422 naming the field."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/things")
+    async def things(body: dict[str, int]) -> None:
+        return None
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post(
+            "/things", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"field": "body", "in": "body", "message": "could not be read as JSON (UTF-8)"}
+    ]

@@ -70,7 +70,10 @@ def _statement_response(
     response_model=StatementOut,
     tags=["statements"],
     summary="Issue the statement of a period (jobcenter or admin); the same period again returns it (200)",
-    responses={409: {"description": "A later period has been issued already"}},
+    responses={
+        200: {"description": "The period was issued already: that statement (a retry)"},
+        409: {"description": "A later period has been issued already"},
+    },
 )
 async def issue(
     programme_id: str, body: StatementRequest, principal: Issuer, db: DatabaseDep, request: Request
