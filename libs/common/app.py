@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from libs.common.admin import admin_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.auth import TokenVerifier
-from libs.common.cpr import holds_cpr_shape
+from libs.common.cpr import holds_cpr_shape, mask_cpr_shapes_in_path
 from libs.common.db import Database, sqlite_file
 from libs.common.errors import (
     PayloadTooLarge,
@@ -254,7 +254,8 @@ def _operations_router(metrics_on_public_port: bool) -> APIRouter:
 class RequestContextMiddleware:
     """Binds the correlation id, echoes it back, logs one JSON line per request and counts it.
 
-    Logs the path without the query string; CPR numbers never travel in URLs in the first place.
+    Logs the path without the query string, a CPR-shaped run in it masked (CPR numbers never belong in
+    URLs, but a client may still put one there).
     """
 
     def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, verifier: TokenVerifier) -> None:
@@ -329,7 +330,7 @@ class RequestContextMiddleware:
                     log.info(
                         "request",
                         method=method,
-                        path=scope.get("path"),
+                        path=mask_cpr_shapes_in_path(str(scope.get("path", ""))),
                         route=route_path,
                         status=status,
                         duration_ms=round(elapsed * 1000, 2),

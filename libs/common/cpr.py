@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -199,3 +200,19 @@ def refuse_cpr_shape(text: str) -> str:
     if holds_cpr_shape(text):
         raise ValueError("must not hold a CPR-shaped number")
     return text
+
+
+def mask_cpr_shapes_in_path(path: str) -> str:
+    """A URL path fit for a log line or a problem's ``instance``: every CPR-shaped run of a segment that
+    is not a UUID is masked. CPR numbers never belong in URLs, but a client may still put one there, and
+    echoing or logging it would keep it; a UUID's hex digits may happen to look like one and are kept."""
+    if not holds_cpr_shape(path):
+        return path
+    segments = []
+    for segment in path.split("/"):
+        try:
+            uuid.UUID(segment)
+        except ValueError:
+            segment = _CPR_SHAPED.sub(MASKED_CPR, segment)
+        segments.append(segment)
+    return "/".join(segments)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from libs.common.cpr import mask_cpr_shapes_in_path
 from libs.common.logging import get_correlation_id, get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -147,7 +148,9 @@ def _location(loc: Sequence[str | int]) -> str:
 
 
 def problem_response(problem: ProblemError, request: Request | None = None) -> JSONResponse:
-    body = problem.to_problem(instance=request.url.path if request is not None else None)
+    body = problem.to_problem(
+        instance=mask_cpr_shapes_in_path(request.url.path) if request is not None else None
+    )
     correlation_id = get_correlation_id()
     if correlation_id:
         body["correlation_id"] = correlation_id

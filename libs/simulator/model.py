@@ -71,7 +71,7 @@ class Span:
 @dataclass
 class Citizen:
     number: int
-    cpr: str
+    cpr: str = field(repr=False)
     track: str
     referred_on: date
     enrolled_on: date

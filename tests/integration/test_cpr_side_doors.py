@@ -4,6 +4,8 @@ table."""
 
 from __future__ import annotations
 
+import pytest
+
 from libs.common.auth import Role
 from tests.integration.conftest import Pair, auth, outbox_events
 from tests.integration.test_progression import PROGRAMME, enrolled_participant
@@ -61,3 +63,22 @@ async def test_a_cpr_shaped_idempotency_key_or_source_record_id_stores_nothing(p
         "/v1/status-records", json=record | {"source_record_id": "jc-000123"}, headers=jobcenter
     )
     assert fine.status_code == 201, fine.text
+
+
+async def test_a_cpr_put_in_a_url_path_is_neither_echoed_nor_logged(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobcenter = auth(Role.jobcenter, PROGRAMME)
+    caplog.set_level("INFO")
+    for path in (f"/v1/participants/{SHAPED}", f"/v1/nothing/{SHAPED.replace('-', '')}"):
+        response = await pair.intake.get(path, headers=jobcenter)
+        assert response.status_code in (404, 422), response.text
+        assert SHAPED not in response.text and SHAPED.replace("-", "") not in response.text, response.text
+    # What the services logged (the test's own client logs the URLs it was asked to call).
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
+    assert "/v1/nothing/" in logged  # the request was logged, its path masked
+    assert SHAPED not in logged and SHAPED.replace("-", "") not in logged
+    # A UUID whose hex digits happen to look like a CPR number is kept as it is.
+    lookalike = "3f2b8c1e-9d4a-4e7b-8a6c-ab0707614285"
+    response = await pair.intake.get(f"/v1/participants/{lookalike}", headers=jobcenter)
+    assert response.status_code == 404 and response.json()["instance"].endswith(lookalike)

@@ -101,3 +101,19 @@ def test_request_and_response_models_never_print_a_cpr() -> None:
     for model in models:
         for printed in (repr(model), str(model)):
             assert "070761" not in printed and "4285" not in printed, printed
+
+
+def test_domain_objects_that_hold_a_cpr_never_print_it() -> None:
+    from libs.common.cpr import parse_cpr
+    from services.progression.services.participants import Reference
+
+    cpr = parse_cpr("070761-4285")
+    objects: list[object] = [
+        cpr,
+        Reference(
+            index=0, participant_id=None, cpr="070761-4285", programme_id=None, formatted_cpr="070761-4285"
+        ),
+    ]
+    for thing in objects:
+        for printed in (repr(thing), str(thing), f"{thing!r:>40}"):
+            assert "070761" not in printed and "4285" not in printed, printed

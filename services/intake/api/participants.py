@@ -144,6 +144,12 @@ async def read_batch(
     "/participants/{participant_id}/enrolment",
     response_model=ParticipantOut,
     summary="Enrol a referred citizen who has consented (jobcenter); 409 when the track is full",
+    responses={
+        409: {
+            "description": "The track is full, the participant is already enrolled with other dates, or "
+            "has been withdrawn"
+        }
+    },
 )
 async def enrol(
     participant_id: Uuid,
@@ -160,6 +166,7 @@ async def enrol(
     "/participants/{participant_id}/withdrawal",
     response_model=ParticipantOut,
     summary="Withdraw a participant (jobcenter); the window ends the day before effective_on",
+    responses={409: {"description": "Already withdrawn with another date or reason"}},
 )
 async def withdraw(
     participant_id: Uuid,

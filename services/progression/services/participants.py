@@ -49,7 +49,7 @@ class Reference:
 
     index: int
     participant_id: str | None
-    cpr: str | None
+    cpr: str | None = field(repr=False)
     programme_id: str | None
     row: Participant | None = None
     error: tuple[str, str] | None = None  # (field, message)
