@@ -9,6 +9,8 @@ progression's REST API.
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,12 +18,16 @@ import nats
 from sqlalchemy import func, select, update
 
 from deploy.ops import rebuild, service_ops
+from libs.common.clock import as_utc, utcnow
 from libs.common.db import Database
 from libs.common.metrics import GAP_RESYNCS
+from libs.common.migrations import upgrade_head_async
 from libs.common.nats import connect_options
 from libs.common.uow import UnitOfWork
+from services.settlement.main import MIGRATIONS as SETTLEMENT_MIGRATIONS
 from services.settlement.main import create_app as create_settlement_app
 from services.settlement.models import MonthRow, SequenceGapRow, StatusRecordRow
+from services.settlement.services.gaps import repair_due
 from services.settlement.settings import SettlementSettings
 from tests.integration.conftest import Trio, eventually, intake_and_progression, running
 from tests.integration.test_settlement import (
@@ -192,3 +198,50 @@ async def test_a_lost_status_event_is_noticed_as_a_sequence_gap_and_resynced_fro
             assert by_month["2024-05"]["public_support_days"] == 31
             assert by_month["2024-06"]["fee_dkk"] == "3500.00"
         assert GAP_RESYNCS.labels("settlement", "repaired")._value.get() == repaired_before + 1
+
+
+class PoisonedProgression:
+    """Progression's answers as gap repair reads them: the first participant's records cannot be read
+    (an answer settlement cannot apply), the others' are empty."""
+
+    def __init__(self, poisoned: str) -> None:
+        self.poisoned = poisoned
+        self.asked: list[str] = []
+
+    async def records(self, participant_id: str) -> list[dict[str, Any]]:
+        self.asked.append(participant_id)
+        if participant_id == self.poisoned:
+            raise OverflowError("date value out of range")
+        return []
+
+
+async def test_one_participant_whose_repair_fails_does_not_hold_up_the_others(
+    database: dict[str, Any],
+) -> None:
+    settings = SettlementSettings(sib_env="test", **beside(database, "_s"))
+    await upgrade_head_async(settings, SETTLEMENT_MIGRATIONS)
+    db = Database(settings)
+    poisoned, other = str(uuid.uuid4()), str(uuid.uuid4())
+    due = utcnow() - timedelta(minutes=1)
+    try:
+        async with UnitOfWork(db) as uow:
+            for pid, when in ((poisoned, due - timedelta(seconds=1)), (other, due)):  # the poisoned first
+                uow.session.add(
+                    SequenceGapRow(
+                        participant_id=pid, detected_at=when, highest_seq=3, records_held=2, attempts=0,
+                        next_attempt_at=when,
+                    )
+                )  # fmt: skip
+            await uow.commit()
+        source = PoisonedProgression(poisoned)
+        assert await repair_due(db, source) == 2
+        assert source.asked == [poisoned, other]
+        async with UnitOfWork(db) as uow:
+            gap = await uow.session.get(SequenceGapRow, poisoned)
+            assert gap is not None and gap.attempts == 1 and as_utc(gap.next_attempt_at) > utcnow()
+        # The next round asks only for what is due: the poisoned participant waits its back-off.
+        again = PoisonedProgression(poisoned)
+        await repair_due(db, again)
+        assert poisoned not in again.asked
+    finally:
+        await db.dispose()

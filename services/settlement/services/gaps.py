@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import select
@@ -69,17 +69,26 @@ async def due_gaps(database: Database, limit: int = 100) -> list[str]:
         return list((await uow.session.scalars(query)).all())
 
 
-async def repair(database: Database, source: ProgressionRecords, participant_id: str) -> str:
+class RecordSource(Protocol):
+    async def records(self, participant_id: str) -> list[dict[str, Any]]: ...
+
+
+async def _later(database: Database, participant_id: str) -> None:
+    """Try this participant's gap again later (backing off), so the others' repairs go first."""
+    async with UnitOfWork(database) as uow:
+        gap = await uow.session.get(SequenceGapRow, participant_id)
+        if gap is not None:
+            gap.attempts += 1
+            gap.next_attempt_at = utcnow() + timedelta(seconds=min(2**gap.attempts, 300))
+        await uow.commit()
+
+
+async def repair(database: Database, source: RecordSource, participant_id: str) -> str:
     """Resync one participant; returns the outcome (repaired, closed, retry)."""
     try:
         items = await source.records(participant_id)
     except (httpx.HTTPError, KeyError, ValueError, ServiceUnavailable) as exc:
-        async with UnitOfWork(database) as uow:
-            gap = await uow.session.get(SequenceGapRow, participant_id)
-            if gap is not None:
-                gap.attempts += 1
-                gap.next_attempt_at = utcnow() + timedelta(seconds=min(2**gap.attempts, 300))
-            await uow.commit()
+        await _later(database, participant_id)
         log.warning("gap_resync_failed", participant_id=participant_id, error=type(exc).__name__)
         GAP_RESYNCS.labels("settlement", "retry").inc()
         return "retry"
@@ -113,6 +122,24 @@ async def repair(database: Database, source: ProgressionRecords, participant_id:
     return outcome
 
 
+async def repair_due(database: Database, source: RecordSource, stopping: asyncio.Event | None = None) -> int:
+    """One round: every due gap in turn. A participant whose repair fails for an unforeseen reason (a
+    record settlement cannot apply, say) is tried again later, backing off; it never holds up the
+    others' repairs. Returns how many were attempted."""
+    attempted = 0
+    for participant_id in await due_gaps(database):
+        if stopping is not None and stopping.is_set():
+            break
+        attempted += 1
+        try:
+            await repair(database, source, participant_id)
+        except Exception as exc:
+            log.warning("gap_repair_failed", participant_id=participant_id, error=type(exc).__name__)
+            GAP_RESYNCS.labels("settlement", "failed").inc()
+            await _later(database, participant_id)
+    return attempted
+
+
 def gap_repair_job(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
@@ -130,10 +157,7 @@ async def run_gap_repair(runtime: Runtime, transport: httpx.AsyncBaseTransport |
     try:
         while not runtime.stopping.is_set():
             try:
-                for participant_id in await due_gaps(runtime.database):
-                    if runtime.stopping.is_set():
-                        break
-                    await repair(runtime.database, source, participant_id)
+                await repair_due(runtime.database, source, runtime.stopping)
             except Exception as exc:  # database briefly away: try again on the next round
                 log.warning("gap_repair_round_failed", error=type(exc).__name__)
             try:
