@@ -26,7 +26,7 @@ NANOS = 1_000_000_000
 
 
 def stream_files(settings: CommonSettings) -> dict[Path, dict[str, Any]]:
-    """The event stream and the dead-letter stream, as libs/common/nats.py creates them."""
+    """The event stream and the dead-letter stream, as libs/common/nats/streams.py configures them."""
     return {
         OUT / f"stream-{config.name.lower()}.json": {
             "name": config.name,

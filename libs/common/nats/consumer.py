@@ -1,4 +1,4 @@
-"""The connection to NATS JetStream, the ``sib.>`` stream, and durable pull consumers.
+"""Durable pull consumers: each applies the events of its types through the inbox, exactly once in effect.
 
 A consumer handles each message in one unit of work: it checks the inbox, applies the handler, records
 the event id in the inbox and commits, then acks. A crash between commit and ack means a redelivery
@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import nats
-from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
@@ -39,185 +35,28 @@ from libs.common.events import (
 )
 from libs.common.logging import correlation_scope, get_logger
 from libs.common.metrics import DEAD_LETTERS, EVENTS_CONSUMED
-from libs.common.settings import CommonSettings
+from libs.common.nats.connection import NatsLink
+from libs.common.nats.streams import (
+    DL_CONSUMER,
+    DL_DELIVERIES,
+    DL_ERROR,
+    DL_EVENT_TYPE,
+    DL_FAILED_AT,
+    DL_SERVICE,
+    DL_STREAM_SEQ,
+    DL_SUBJECT,
+    MSG_ID_HEADER,
+    dead_letter_stream,
+    dead_letter_subject,
+)
 from libs.common.uow import UnitOfWork
 
 log = get_logger(__name__)
-
-MSG_ID_HEADER = "Nats-Msg-Id"
-# Headers of a dead letter: the message body is the original event, unchanged.
-DL_CONSUMER = "Sib-Dead-Consumer"
-DL_SERVICE = "Sib-Dead-Service"
-DL_SUBJECT = "Sib-Dead-Subject"
-DL_STREAM_SEQ = "Sib-Dead-Stream-Seq"
-DL_DELIVERIES = "Sib-Dead-Deliveries"
-DL_EVENT_TYPE = "Sib-Dead-Event-Type"
-DL_ERROR = "Sib-Dead-Error"
-DL_FAILED_AT = "Sib-Dead-Failed-At"
-
-
-def connect_options(settings: CommonSettings) -> dict[str, Any]:
-    """How to authenticate to NATS, as ``nats.connect`` keywords: a creds file, an nkey seed, or a
-    user and password (the user defaults to the service's name), and TLS when asked for. Never part of
-    the URL, which is logged."""
-    options: dict[str, Any] = {"inbox_prefix": settings.resolved_nats_inbox_prefix}
-    if settings.nats_creds_file is not None:
-        options["user_credentials"] = str(settings.nats_creds_file)
-    elif settings.nats_nkey_seed is not None:
-        options["nkeys_seed_str"] = settings.nats_nkey_seed.get_secret_value()
-    elif settings.nats_password is not None:
-        options["user"] = settings.resolved_nats_user
-        options["password"] = settings.nats_password.get_secret_value()
-    if settings.nats_tls_required:
-        context = ssl.create_default_context(
-            cafile=str(settings.nats_tls_ca) if settings.nats_tls_ca is not None else None
-        )
-        if settings.nats_tls_cert is not None:
-            context.load_cert_chain(
-                str(settings.nats_tls_cert),
-                str(settings.nats_tls_key) if settings.nats_tls_key is not None else None,
-            )
-        options["tls"] = context
-    return options
 
 
 def describe_error(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class NatsLink:
-    """One NATS connection per service; connects in the background and keeps reconnecting, so a
-    service starts (and takes writes into its outbox) while NATS is down."""
-
-    def __init__(self, settings: CommonSettings) -> None:
-        self.settings = settings
-        self.client: NatsClient | None = None
-        self._js: JetStreamContext | None = None
-        self.ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @classmethod
-    def around(cls, js: JetStreamContext, settings: CommonSettings) -> NatsLink:
-        """A link around a JetStream context connected elsewhere (operator commands, re-drive)."""
-        link = cls(settings)
-        link._js = js
-        link.ready.set()
-        return link
-
-    @property
-    def js(self) -> JetStreamContext:
-        if self._js is None:
-            raise RuntimeError("NATS is not connected yet")
-        return self._js
-
-    @property
-    def is_connected(self) -> bool:
-        return self.client is not None and self.client.is_connected and self.ready.is_set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._connect_forever(), name="nats-connect")
-
-    async def connect(self) -> None:
-        """Connect once (raises if NATS does not answer) and make sure the stream exists."""
-        client = await nats.connect(
-            servers=[self.settings.nats_url],
-            name=f"sib-{self.settings.service_name}",
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            connect_timeout=2,
-            error_cb=self._on_error,
-            disconnected_cb=self._on_disconnected,
-            reconnected_cb=self._on_reconnected,
-            **connect_options(self.settings),
-        )
-        self.client = client
-        self._js = client.jetstream(timeout=5)
-        await ensure_stream(self._js, self.settings)
-        self.ready.set()
-        log.info("nats_connected", url=self.settings.nats_url, stream=self.settings.nats_stream)
-
-    async def _connect_forever(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self.connect()
-                return
-            except Exception as exc:  # NATS down or not yet up: keep trying
-                log.warning("nats_connect_failed", error=str(exc) or type(exc).__name__, retry_in=delay)
-                if self.client is not None:
-                    with contextlib.suppress(Exception):
-                        await self.client.close()
-                    self.client = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def wait_ready(self) -> JetStreamContext:
-        await self.ready.wait()
-        return self.js
-
-    async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        # The relay and consumers have stopped by now, so nothing is in flight: close rather than
-        # drain, which waits out pull subscriptions' pending fetches.
-        if self.client is not None and not self.client.is_closed:
-            with contextlib.suppress(Exception):
-                await self.client.close()
-        self.ready.clear()
-
-    async def _on_error(self, exc: Exception) -> None:
-        log.warning("nats_error", error=str(exc) or type(exc).__name__)
-
-    async def _on_disconnected(self) -> None:
-        log.warning("nats_disconnected")
-
-    async def _on_reconnected(self) -> None:
-        log.info("nats_reconnected")
-
-
-def dead_letter_stream(settings: CommonSettings) -> str:
-    return f"{settings.nats_stream}_DLQ"
-
-
-def dead_letter_subject(settings: CommonSettings, consumer: str) -> str:
-    """``<prefix>-dlq.<service>.<consumer>``: outside ``<prefix>.>``, so integrators never see it."""
-    return f"{settings.subject_prefix}-dlq.{settings.service_name}.{consumer}"
-
-
-def stream_configs(settings: CommonSettings) -> list[StreamConfig]:
-    """The event stream (every ``<prefix>.>`` subject, on disk, never expiring, deduplicating on
-    Nats-Msg-Id; a rebuild replays it from the start) and the dead-letter stream beside it."""
-    return [
-        StreamConfig(
-            name=settings.nats_stream,
-            subjects=[f"{settings.subject_prefix}.>"],
-            storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS,
-            duplicate_window=settings.nats_duplicate_window_seconds,
-        ),
-        StreamConfig(
-            name=dead_letter_stream(settings),
-            subjects=[f"{settings.subject_prefix}-dlq.>"],
-            storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS,
-            duplicate_window=settings.nats_duplicate_window_seconds,
-        ),
-    ]
-
-
-async def ensure_stream(js: JetStreamContext, settings: CommonSettings) -> None:
-    for config in stream_configs(settings):
-        assert config.name is not None
-        try:
-            await js.stream_info(config.name)
-        except NotFoundError:
-            with contextlib.suppress(Exception):  # another service may have created it just now
-                await js.add_stream(config)
-            await js.stream_info(config.name)
 
 
 Handler = Callable[[UnitOfWork, CloudEvent, EventPayload], Awaitable[None]]
