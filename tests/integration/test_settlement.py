@@ -4,7 +4,6 @@ every status change, statements carry fee, adjustment and cap lines, explanation
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
 from typing import Any
 
 from libs.common.auth import SERVICE_ROLES, Role
@@ -218,9 +217,33 @@ async def test_the_cap_is_a_line_of_its_own(trio: Trio) -> None:
         f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-08"}, headers=ADMIN
     )
     body = response.json()
+    # Earned through June, by the full-month rule: March's 17 of 31 days (3500 x 17/31 = 1919.35) and
+    # three whole months (10,500.00), 12,419.35 in all; the cap takes back all above 5,000.00.
+    assert body["covers_through"] == "2024-06"
     kinds = [(line["kind"], line["amount_dkk"]) for line in body["lines"]]
-    assert kinds[-1] == ("cap", str(Decimal("5000.00") - Decimal(body["totals"]["cumulative_earned"])))
+    assert kinds == [
+        ("fee", "1919.35"), ("fee", "3500.00"), ("fee", "3500.00"), ("fee", "3500.00"), ("cap", "-7419.35"),
+    ]  # fmt: skip
+    assert body["totals"]["cumulative_earned"] == "12419.35"
     assert body["totals"]["cumulative_invoiced"] == "5000.00"
+
+
+async def test_an_even_split_gives_the_half_ore_to_the_investor(trio: Trio) -> None:
+    # A cap of 1,000.01 makes the invoiced total 1,000.01, whose half is 500.005: half-up gives the
+    # investor 500.01 (half-even would give 500.00) and the provider the rest.
+    split = {"investor_percent": "50", "provider_percent": "50"}
+    pid = await enrol(trio, "070761-4285", terms={"total_cap_dkk": "1000.01", "split": split})
+    await status(trio, pid, "employed", "2024-03-15")
+    await cutoff(trio, "2024-05-31")
+    await wait_for_fee(trio, pid, "2024-05", "3500.00")
+    response = await trio.settlement.post(
+        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-07"}, headers=ADMIN
+    )
+    assert response.status_code == 201, response.text
+    totals = response.json()["totals"]
+    assert totals["cumulative_invoiced"] == "1000.01"
+    assert (totals["investor"], totals["provider"]) == ("500.01", "500.00")
+    assert (totals["cumulative_investor"], totals["cumulative_provider"]) == ("500.01", "500.00")
 
 
 async def test_a_withdrawal_shortens_the_window(trio: Trio) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -260,6 +262,41 @@ def test_the_split_rounds_the_investor_half_up_and_the_provider_takes_the_rest(
     amount: Decimal, investor: Decimal
 ) -> None:
     assert split_cumulative(amount, Decimal(60)) == (investor, amount - investor)
+
+
+def investor_share_oracle(amount: Decimal, percent: Decimal) -> Decimal:
+    """Test oracle: the investor's share in whole øre, a half øre rounded up, in exact fractions."""
+    exact = Fraction(int(amount * 100)) * Fraction(percent) / 100
+    return Decimal(math.floor(exact + Fraction(1, 2))) / 100
+
+
+@pytest.mark.parametrize(
+    ("amount", "percent", "investor"),
+    [
+        # Ties on an even øre, where half-even would round down: each goes up, to the investor.
+        (Decimal("0.01"), Decimal(50), Decimal("0.01")),  # 0.005
+        (Decimal("0.05"), Decimal(50), Decimal("0.03")),  # 0.025
+        (Decimal("1000.01"), Decimal(50), Decimal("500.01")),  # 500.005
+        (Decimal("0.10"), Decimal(45), Decimal("0.05")),  # 0.045
+        (Decimal("100.10"), Decimal(45), Decimal("45.05")),  # 45.045
+        (Decimal("0.30"), Decimal(45), Decimal("0.14")),  # 0.135, a tie on an odd øre
+        (Decimal("0.02"), Decimal("12.5"), Decimal("0.00")),  # 0.0025: below half an øre
+    ],
+)
+def test_a_split_on_a_half_ore_gives_the_investor_the_half_and_the_provider_the_rest(
+    amount: Decimal, percent: Decimal, investor: Decimal
+) -> None:
+    assert split_cumulative(amount, percent) == (investor, amount - investor)
+
+
+@given(
+    st.decimals(min_value=0, max_value=10_000_000, places=2),
+    st.one_of(st.sampled_from([Decimal(50), Decimal(45), Decimal(55)]), st.decimals(0, 100, places=2)),
+)
+def test_the_split_matches_exact_arithmetic_at_any_percentage(amount: Decimal, percent: Decimal) -> None:
+    investor, provider = split_cumulative(amount, percent)
+    assert investor == investor_share_oracle(amount, percent)
+    assert provider == amount - investor
 
 
 # --- a participant's months under the programme's terms ----------------------------------------------
