@@ -55,9 +55,13 @@ class Backbone:
     database_down_for: int = 0
     poison: str | None = None
     batches: list[int] = field(default_factory=list)
+    # Held by every handler call until as many have arrived: deliveries that overlap.
+    together: asyncio.Barrier | None = None
 
     async def handler(self, uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
         self.handler_calls.append(event.id)
+        if self.together is not None:
+            await asyncio.wait_for(self.together.wait(), timeout=10)
         assert isinstance(payload, WidgetCountedV1)
         if payload.widget == self.poison:
             raise RuntimeError("this widget always fails")
@@ -195,6 +199,45 @@ async def test_consumer_dying_after_commit_before_ack_gets_a_redelivery_that_cha
     await redelivered.ack()
     assert await backbone.effect_count() == 1
     assert len(backbone.handler_calls) == 1
+
+
+async def test_two_deliveries_of_one_event_at_once_apply_it_once_and_the_later_is_a_duplicate(
+    backbone: Backbone,
+) -> None:
+    if not backbone.settings.is_postgres:
+        pytest.skip(
+            "SQLite has one writer at a time: a second delivery waits for the first to commit and then "
+            "finds the event in the inbox, the plain duplicate path"
+        )
+    event = new_event(WidgetCountedV1(widget="twice", count=1))
+    consumer = backbone.consumer()
+    # Both deliveries pass the inbox check and run the handler before either commits; the later
+    # one's inbox row then collides with the earlier's.
+    backbone.together = asyncio.Barrier(2)
+
+    outcomes = await asyncio.gather(consumer.process(event), consumer.process(event))
+
+    assert sorted(outcomes) == [Outcome.applied, Outcome.duplicate]
+    assert backbone.handler_calls == [event.id, event.id]  # both got past the inbox check
+    assert await backbone.effect_count() == 1  # the duplicate's effect was rolled back
+
+
+async def test_one_event_twice_in_a_batch_is_applied_once_and_the_second_is_a_duplicate(
+    backbone: Backbone,
+) -> None:
+    event = new_event(WidgetCountedV1(widget="twice", count=1))
+    payload = WidgetCountedV1(widget="twice", count=1)
+    consumer = backbone.consumer(batched=True)
+
+    async with UnitOfWork(backbone.database) as uow:
+        outcomes = await consumer.apply_events(uow, [(event, payload), (event, payload)])
+        await uow.commit()
+
+    assert outcomes == [Outcome.applied, Outcome.duplicate]
+    assert backbone.handler_calls == [event.id]
+    assert await backbone.effect_count() == 1
+    async with UnitOfWork(backbone.database) as uow:
+        assert await uow.handled_among(consumer.durable, [event.id]) == {event.id}
 
 
 async def test_consumer_failing_before_commit_is_retried_and_applies_once(backbone: Backbone) -> None:
