@@ -104,8 +104,7 @@ async def test_role_by_endpoint_matrix(intake: ServiceClient, role: Role) -> Non
         body = request_bodies.get((method, template))
         response = await intake.request(method, path, json=body, headers=auth(role, PROGRAMME))
         if role in allowed:
-            assert response.status_code not in (401, 403), (role, method, template, response.text)
-            assert response.status_code < 500
+            assert response.status_code < 400, (role, method, template, response.text)
         else:
             assert response.status_code == 403, (role, method, template, response.status_code)
         anonymous = await intake.request(method, path, json=body)

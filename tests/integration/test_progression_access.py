@@ -96,8 +96,7 @@ async def test_role_by_endpoint_matrix(pair: Pair, role: Role) -> None:
         body = request_bodies.get((method, template))
         response = await pair.progression.request(method, path, json=body, headers=auth(role, PROGRAMME))
         if role in allowed:
-            assert response.status_code not in (401, 403), (role, method, template, response.text)
-            assert response.status_code < 500
+            assert response.status_code < 400, (role, method, template, response.text)
         else:
             assert response.status_code == 403, (role, method, template, response.status_code)
         assert (await pair.progression.request(method, path, json=body)).status_code == 401
