@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from libs.common.auth import Role
+from services.intake.models import CprAuditRow, IdempotencyKeyRow
 from tests.integration.conftest import (
     ADMIN_ROUTES,
     SEED,
@@ -75,12 +77,13 @@ def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
     }
 
 
-async def setup_participant(client: ServiceClient) -> str:
+async def setup_participant(client: ServiceClient, idempotency_key: str | None = None) -> str:
     assert (await client.post("/v1/programmes", json=SEED, headers=auth(A))).status_code == 201
+    key = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     response = await client.post(
         "/v1/participants",
         json={"programme_id": PROGRAMME, "cpr": CPR, "track": "sygedagpenge", "referred_on": "2024-03-01"},
-        headers=auth(J, PROGRAMME),
+        headers=auth(J, PROGRAMME) | key,
     )
     assert response.status_code == 201
     return str(response.json()["participant_id"])
@@ -132,8 +135,9 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
     non_jobcenter_responses: list[str] = []
     jobcenter_responses: list[str] = []
     urls: list[str] = []
+    headers_seen: list[str] = []  # every response's headers, the jobcenter's too
     try:
-        participant_id = await setup_participant(intake)
+        participant_id = await setup_participant(intake, idempotency_key="refer-once")
         jobcenter = auth(J, PROGRAMME)
         steps: list[tuple[str, str, Any, dict[str, str]]] = [
             ("POST", "/v1/participants/lookup", {"cpr": CPR_DIGITS}, jobcenter),
@@ -188,6 +192,7 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
             response = await intake.request(method, url, json=body, headers=headers)
             assert response.status_code < 500, response.text
             urls.append(str(response.request.url))
+            headers_seen.append(str(response.headers.multi_items()))
             is_jobcenter = headers is jobcenter
             (jobcenter_responses if is_jobcenter else non_jobcenter_responses).append(response.text)
     finally:
@@ -202,6 +207,19 @@ async def test_a_cpr_number_never_leaks_through_a_whole_flow(intake: ServiceClie
         assert not CPR_PATTERN.search(text)
     for url in urls:
         assert not CPR_PATTERN.search(url)
+    assert any("x-correlation-id" in h.lower() for h in headers_seen)  # the headers were captured
+    for seen in headers_seen:
+        assert not CPR_PATTERN.search(seen)
+    # The tables beside the participants: the idempotency keys and the CPR audit hold who and what,
+    # never the number.
+    database = intake.app.state.database
+    async with database.sessionmaker() as session:
+        keys = (await session.execute(select(IdempotencyKeyRow.__table__))).all()
+        audit = (await session.execute(select(CprAuditRow.__table__))).all()
+    assert [row.key for row in keys] == ["refer-once"]
+    assert {row.action for row in audit} >= {"read", "write"}  # the audit saw the flow
+    for row in [*keys, *audit]:
+        assert not CPR_PATTERN.search(str(tuple(row))), row
     events = await outbox_events(intake)
     participant_events = {e.type for e in events if ".participant." in e.type}
     assert participant_events == {
