@@ -24,7 +24,7 @@ from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, Outcome
 from libs.common.outbox import OutboxRelay, unpublished
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
-from tests.integration.conftest import create_tables
+from tests.integration.conftest import create_tables, eventually
 
 
 @register
@@ -379,18 +379,21 @@ async def test_an_idle_consumer_takes_a_lone_event_at_once_and_a_backlog_in_batc
     consumer = backbone.consumer(batched=True)
     await consumer.subscribe()
 
-    async def publish_later() -> float:
-        await asyncio.sleep(0.3)
+    async def publish_once_the_pull_waits() -> None:
+        async def pull_waiting() -> bool:
+            info = await backbone.link.js.consumer_info(backbone.settings.nats_stream, consumer.durable)
+            return bool(info.num_waiting)
+
+        await eventually(pull_waiting)
         await backbone.emit("lone")
         await backbone.relay.publish_pending()
-        return time.perf_counter()
 
-    publishing = asyncio.create_task(publish_later())
-    msgs = await consumer.fetch()
-    received = time.perf_counter()
-    published = await publishing
+    publishing = asyncio.create_task(publish_once_the_pull_waits())
+    # The pull asks for a whole batch and may wait a minute for it: it must end with the lone event,
+    # not at its expiry.
+    msgs = await asyncio.wait_for(consumer.fetch(timeout=60), timeout=20)
+    await publishing
     assert len(msgs) == 1
-    assert received - published < 0.25
     await consumer.handle_batch(msgs)  # one message: applied on its own
     for i in range(20):
         await backbone.emit(f"w{i}")
