@@ -16,6 +16,7 @@ from libs.common import db as db_module
 from libs.common.db import Database, inbox_table, messaging_metadata
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
+from tests.integration.conftest import eventually
 
 
 async def new_database(tmp_path: Path, driver: str) -> Database:
@@ -94,9 +95,12 @@ async def test_the_inline_driver_waits_for_another_process_lock_without_blocking
     ticker = asyncio.create_task(tick())
     try:
         writer = asyncio.create_task(write())
-        await asyncio.sleep(0.3)
-        assert not writer.done()  # it waits for the lock...
-        assert ticks >= 10  # ...while the loop goes on serving others
+
+        async def loop_served_others() -> bool:
+            return ticks >= 10
+
+        await eventually(loop_served_others)  # the loop goes on serving others...
+        assert not writer.done()  # ...while the writer waits for the lock
         other.execute("COMMIT")
         await asyncio.wait_for(writer, timeout=5)
         # The probe is a read: it answers even while another process holds the write lock.
