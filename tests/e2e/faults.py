@@ -183,6 +183,24 @@ def stream_events(nats_url: str, stream: str = "SIB") -> list[tuple[str, bytes]]
     return asyncio.run(run())
 
 
+def request_read_by_server(port: int) -> bool:
+    """Whether every byte sent to 127.0.0.1:``port`` has been read by the process listening there: an
+    established connection to it, and none with bytes waiting in either direction (Linux's
+    /proc/net/tcp: tx_queue:rx_queue in hexadecimal)."""
+    connections = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
+        if state != "01":  # ESTABLISHED
+            continue
+        if port not in (int(local.split(":")[1], 16), int(remote.split(":")[1], 16)):
+            continue
+        if any(int(queue, 16) for queue in queues.split(":")):
+            return False
+        connections += 1
+    return connections > 0
+
+
 def run_ops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     import os
 

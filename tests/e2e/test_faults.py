@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy import select
 
 from deploy.local import free_port, start_nats, start_service, wait_ready
 from libs.common.db import inbox_table, outbox_table
+from libs.common.events import CloudEvent
 from libs.common.outbox import unpublished
 from services.progression.models import StatusRecordRow as ProgressionRecord
 from services.settlement.models import StatementRow, StatusRecordRow
@@ -34,12 +36,15 @@ from tests.e2e.faults import (
     background,
     count,
     create_programme,
+    request_read_by_server,
     rows,
     run_ops,
     settings_of,
     status_records,
     stream_events,
 )
+
+STATUS_RECORDED = "dk.sib.progression.status.recorded.v1"
 
 
 def wait_until(check: object, timeout: float, what: str) -> None:
@@ -119,6 +124,20 @@ def test_kill_9_settlement_while_1000_records_flow_then_restart_months_equal_a_f
     assert len(sent) == 1000 and sorted(held) == sorted(sent)
     handled = [r[0] for r in rows(settlement, select(inbox_table.c.event_id))]
     assert len(handled) == len(set(handled))
+    # Each record made one event (in the stream once, whatever was published again after the kill),
+    # and settlement applied exactly those events: an event id is the inbox's key, so a record applied
+    # twice would show as two events for it.
+    recorded = [
+        CloudEvent.model_validate_json(body)
+        for subject, body in stream_events(f"nats://127.0.0.1:{stack.nats_port}")
+        if subject == "sib.progression.status.recorded.v1"
+    ]
+    assert Counter(str(e.data["record_id"]) for e in recorded) == Counter(sent)
+    applied = rows(
+        settlement,
+        select(inbox_table.c.event_id).where(inbox_table.c.event_type == STATUS_RECORDED),
+    )
+    assert sorted(r[0] for r in applied) == sorted(e.id for e in recorded)
     wait_until(
         lambda: count(settlement, outbox_table, unpublished()) == 0,
         30,
@@ -345,23 +364,40 @@ def test_sigterm_during_a_large_batch_finishes_the_request_then_stops_and_loses_
 ) -> None:
     programme = create_programme(stack.urls["intake"], f"term-{uuid.uuid4().hex[:6]}", citizens=5)
     records = status_records(programme.participants, per_participant=1000, seed=3)
+    body = json.dumps({"records": records}).encode()
     result: dict[str, httpx.Response] = {}
+    answered_at: list[float] = []
+    body_sent = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+        body_sent.set()
 
     def post() -> None:
         result["response"] = httpx.post(
             f"{stack.urls['progression']}/v1/status-records/batch",
-            json={"records": records},
-            headers=programme.jobcenter,
+            content=chunks(),
+            headers=programme.jobcenter | {"Content-Type": "application/json"},
             timeout=60,
         )
+        answered_at.append(time.monotonic())
 
+    port = int(stack.urls["progression"].rsplit(":", 1)[1])
     thread = threading.Thread(target=post)
     thread.start()
-    time.sleep(0.3)  # the 5,000-record request is in flight
+    # In flight: the whole request sent and read by the service, and no answer yet.
+    deadline = time.monotonic() + 30
+    while not (body_sent.is_set() and request_read_by_server(port)):
+        assert time.monotonic() < deadline, "timed out waiting for the service to read the request"
+        time.sleep(0.005)
+    assert not answered_at
     process = stack.processes["progression"]
+    signalled_at = time.monotonic()
     process.popen.send_signal(signal.SIGTERM)
     thread.join(timeout=60)
     assert result["response"].status_code == 201, result["response"].text
+    assert answered_at[0] > signalled_at  # answered after the signal: it was in flight
     assert process.popen.wait(timeout=30) in (0, -signal.SIGTERM)
     log = stack_log(stack.log("progression"))
     assert [r["event"] for r in log if r["event"] in ("request", "service_stopped")][-2:] == [
