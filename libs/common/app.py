@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +32,7 @@ from libs.common.errors import (
     ValidationFailed,
     install_problem_handlers,
     problem_response,
+    refuse_nul_characters,
 )
 from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
 from libs.common.loop_lag import watch_loop_lag
@@ -192,13 +193,23 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
     )
     # Every route of these routers needs a bearer token: the answers that gives them (401, 403, ...)
     # are documented here once; a route documents only its own (404, 409).
+    # No text a client sends may hold a NUL character (PostgreSQL cannot store one).
+    clean_text = [Depends(refuse_nul_characters)]
     app.include_router(
-        admin_router(), max_body_size=settings.max_body_bytes, responses=AUTHENTICATED_PROBLEMS
+        admin_router(),
+        max_body_size=settings.max_body_bytes,
+        responses=AUTHENTICATED_PROBLEMS,
+        dependencies=clean_text,
     )
     for router in definition.routers:
         # Per route, so a body that streams in without a Content-Length and grows past the limit ends
         # in the same problem+json 413 as one refused up front by RequestContextMiddleware.
-        app.include_router(router, max_body_size=settings.max_body_bytes, responses=AUTHENTICATED_PROBLEMS)
+        app.include_router(
+            router,
+            max_body_size=settings.max_body_bytes,
+            responses=AUTHENTICATED_PROBLEMS,
+            dependencies=clean_text,
+        )
     app.openapi = complete_openapi(app, definition.links)  # type: ignore[method-assign]
     return app
 
