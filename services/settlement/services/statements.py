@@ -37,7 +37,7 @@ from services.settlement.domain.statements import (
 )
 from services.settlement.models import ProgrammeTermsRow, StatementLinePartRow, StatementRow
 from services.settlement.repository import FactsRepository, MonthRepository, StatementRepository
-from services.settlement.repository_statements import (
+from services.settlement.repository.statements import (
     LINE_COLUMNS,
     LineValues,
     add_line_values,

@@ -221,3 +221,53 @@ async def parts_of(session: AsyncSession, statement_id: str) -> AsyncIterator[tu
 
 async def drop_parts(session: AsyncSession, statement_id: str) -> None:
     await session.execute(delete(parts_table).where(parts_table.c.statement_id == statement_id))
+
+
+class StatementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, statement_id: str) -> StatementRow | None:
+        return await self.session.get(StatementRow, statement_id)
+
+    async def for_period(self, programme_id: str, period: str) -> StatementRow | None:
+        query = select(StatementRow).where(
+            StatementRow.programme_id == programme_id, StatementRow.period == period
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def of_programme(self, programme_id: str) -> Sequence[StatementRow]:
+        query = (
+            select(StatementRow)
+            .where(StatementRow.programme_id == programme_id)
+            .order_by(StatementRow.period)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def latest_period(self, programme_id: str) -> str | None:
+        query = select(func.max(StatementRow.period)).where(StatementRow.programme_id == programme_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def lines_of_programme(self, programme_id: str) -> Sequence[tuple[StatementLineRow, str]]:
+        """Every issued line with its statement's period, in issue order."""
+        query = (
+            select(StatementLineRow, StatementRow.period)
+            .join(StatementRow, StatementRow.statement_id == StatementLineRow.statement_id)
+            .where(StatementLineRow.programme_id == programme_id)
+            .order_by(StatementRow.period, StatementLineRow.line_no)
+        )
+        return [(line, period) for line, period in (await self.session.execute(query)).all()]
+
+    async def lines(self, statement_id: str) -> Sequence[StatementLineRow]:
+        query = (
+            select(StatementLineRow)
+            .where(StatementLineRow.statement_id == statement_id)
+            .order_by(StatementLineRow.line_no)
+        )
+        return (await self.session.scalars(query)).all()
+
+    def add(self, row: StatementRow | StatementLineRow) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()
