@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.bulk import BulkStatement
 from libs.common.db import each_key_lookup
-from services.settlement.domain.calculation import SpanTuple
+from services.settlement.domain.calculation import RecordedStatusTuple
 from services.settlement.models import (
     CutoffRow,
     ParticipantRow,
@@ -49,8 +49,8 @@ RecordTuple = tuple[str, str, date, date | None, int, datetime]
 RECORDS_PER_PARTITION = 2000
 
 
-def _seq(span: SpanTuple) -> int:
-    return span[3]
+def _recording_seq(status: RecordedStatusTuple) -> int:
+    return status[3]
 
 
 class FactsRepository:
@@ -118,8 +118,7 @@ class FactsRepository:
 
     async def known_records(self, record_ids: list[str]) -> set[str]:
         """Which of these records are held. On PostgreSQL one index lookup per id (``each_key_lookup``):
-        with ``record_id IN (...)`` the catch-up of 100,000 events spent 800 ms per 500 ids in a plan
-        cached while the table was small."""
+        a ``record_id IN (...)`` plan cached while the table was small scans it (docs/performance.md)."""
         if self.session.get_bind().dialect.name == "postgresql":
             return set((await self.session.scalars(_KNOWN_RECORDS_PG, {"record_id": record_ids})).all())
         known: set[str] = set()
@@ -141,7 +140,8 @@ class FactsRepository:
         """Every status record of the programme, by participant, in recording order, as plain tuples
         (record_id, code, valid_from, valid_to, recording_seq, recorded_at). Read on the event loop, so
         in partitions with a turn for the loop's other work after each (the inline SQLite driver never
-        suspends by itself), and without an ORM object per record, which cost three times as long."""
+        suspends by itself), and without an ORM object per record (docs/performance.md, "Reports and the event
+        loop")."""
         query = (
             select(
                 StatusRecordRow.participant_id,
@@ -184,9 +184,9 @@ class FactsRepository:
         # Rows unpack like the tuples they describe.
         return cast(list[EnrolmentRow], list((await self.session.execute(query)).all()))
 
-    async def spans_of(
+    async def statuses_of(
         self, participant_ids: Sequence[str], between: tuple[date, date] | None = None
-    ) -> dict[str, list[SpanTuple]]:
+    ) -> dict[str, list[RecordedStatusTuple]]:
         """Per participant its records as (code, valid_from, valid_to, recording_seq) tuples, in
         recording order; with ``between`` only those whose validity overlaps it."""
         query = select(
@@ -201,11 +201,11 @@ class FactsRepository:
                 StatusRecordRow.valid_from <= between[1],
                 or_(StatusRecordRow.valid_to.is_(None), StatusRecordRow.valid_to >= between[0]),
             )
-        grouped: dict[str, list[SpanTuple]] = {}
+        grouped: dict[str, list[RecordedStatusTuple]] = {}
         for pid, code, valid_from, valid_to, seq in (await self.session.execute(query)).all():
             grouped.setdefault(pid, []).append((code, valid_from, valid_to, seq))
-        for spans in grouped.values():
-            spans.sort(key=_seq)
+        for statuses in grouped.values():
+            statuses.sort(key=_recording_seq)
         return grouped
 
     async def records_of(self, participant_id: str) -> Sequence[StatusRecordRow]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import String, Table, bindparam, delete, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,23 @@ MONTH_VALUES = (
     "terms_version",
     "cutoff_used",
 )
+
+
+class StoredFigures(NamedTuple):
+    """A stored month's computed columns (``MONTH_VALUES``), amounts as Decimals."""
+
+    in_window_days: int
+    self_supporting_days: int
+    public_support_days: int
+    unknown_days: int
+    provisional: bool
+    fee_dkk: Decimal
+    rule: str
+    fee_per_month_dkk: Decimal
+    terms_version: int
+    cutoff_used: date | None
+
+
 _months = cast(Table, MonthRow.__table__)
 # A month row as the recompute hands it over: every column of participant_months, in this order.
 MONTH_ROW = ("participant_id", "month", "programme_id", *MONTH_VALUES, "computed_at")
@@ -66,9 +84,8 @@ class MonthRepository:
 
     async def figures_of(
         self, participant_ids: Sequence[str], between: tuple[str, str] | None = None
-    ) -> dict[str, dict[str, tuple[Any, ...]]]:
-        """Per participant and month (``YYYY-MM``) the stored figures as a tuple in ``MONTH_VALUES``
-        order; with ``between`` only the months in that range (inclusive)."""
+    ) -> dict[str, dict[str, StoredFigures]]:
+        """Per participant and month (``YYYY-MM``) the stored figures; with ``between`` only the months in that range (inclusive)."""
         # The two amounts come raw and are made Decimals once per distinct value (as Money would).
         columns = [
             type_coerce(_months.c[name], String) if name in _AMOUNTS else _months.c[name]
@@ -79,10 +96,12 @@ class MonthRepository:
         )
         if between is not None:
             query = query.where(_months.c.month >= between[0], _months.c.month <= between[1])
-        grouped: dict[str, dict[str, tuple[Any, ...]]] = {}
+        grouped: dict[str, dict[str, StoredFigures]] = {}
         amount = memoised(_to_amount)
         for pid, month, a, b, c, d, e, fee, g, per_month, i, j in (await self.session.execute(query)).all():
-            grouped.setdefault(pid, {})[month] = (a, b, c, d, e, amount(fee), g, amount(per_month), i, j)
+            grouped.setdefault(pid, {})[month] = StoredFigures(
+                a, b, c, d, e, amount(fee), g, amount(per_month), i, j
+            )
         return grouped
 
     async def insert_many(self, rows: Sequence[tuple[Any, ...]]) -> None:
