@@ -9,7 +9,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
+from operator import itemgetter
 from typing import NamedTuple
 
 from libs.common.contracts import STATUS_CODES, MonthRule, StatusCategory, StatusCode
@@ -106,10 +107,13 @@ class MonthFigures(NamedTuple):
     fee_per_month_dkk: Decimal
     terms_version: int
 
-    @property
-    def stored_values(self) -> tuple[object, ...]:
-        """Everything but the month, in the order of participant_months' computed columns."""
-        return self[1:]
+
+# Hot loops (a month each) use these C-level helpers rather than a Python-level call per month; see
+# docs/performance.md ("Named state").
+# A MonthFigures from its fields in order, without the NamedTuple's Python-level __new__.
+_new_month_figures: Callable[[tuple[object, ...]], MonthFigures] = partial(tuple.__new__, MonthFigures)
+# A MonthFigures' values but the month: participant_months' computed columns but cutoff_used, in order.
+stored_values_of: Callable[[MonthFigures], tuple[object, ...]] = itemgetter(slice(1, None))
 
 
 # Each day of the window holds one byte: the code of the record that decides it, or no record.
@@ -220,17 +224,19 @@ def month_figures(
         self_supporting = categories.count(_SELF, low, high)
         unknown = categories.count(_UNKNOWN, low, high)
         figures.append(
-            MonthFigures(
-                key,
-                in_window,
-                self_supporting,
-                in_window - self_supporting - unknown,
-                unknown,
-                unknown > 0,
-                fee_of(fee_per_month, rule, in_window, self_supporting, unknown, month_days),
-                rule,
-                fee_per_month,
-                version.version,
+            _new_month_figures(
+                (
+                    key,
+                    in_window,
+                    self_supporting,
+                    in_window - self_supporting - unknown,
+                    unknown,
+                    unknown > 0,
+                    fee_of(fee_per_month, rule, in_window, self_supporting, unknown, month_days),
+                    rule,
+                    fee_per_month,
+                    version.version,
+                )
             )
         )
     return figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, delete, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,19 +31,9 @@ MONTH_VALUES = (
 )
 
 
-class StoredFigures(NamedTuple):
-    """A stored month's computed columns (``MONTH_VALUES``), amounts as Decimals."""
-
-    in_window_days: int
-    self_supporting_days: int
-    public_support_days: int
-    unknown_days: int
-    provisional: bool
-    fee_dkk: Decimal
-    rule: str
-    fee_per_month_dkk: Decimal
-    terms_version: int
-    cutoff_used: date | None
+# A stored month's computed columns, in ``MONTH_VALUES`` order, amounts as Decimals: a plain tuple, as
+# the recompute compares every stored month with its computed values (docs/performance.md).
+StoredFigures = tuple[int, int, int, int, bool, Decimal, str, Decimal, int, date | None]
 
 
 _months = cast(Table, MonthRow.__table__)
@@ -99,9 +89,7 @@ class MonthRepository:
         grouped: dict[str, dict[str, StoredFigures]] = {}
         amount = memoised(_to_amount)
         for pid, month, a, b, c, d, e, fee, g, per_month, i, j in (await self.session.execute(query)).all():
-            grouped.setdefault(pid, {})[month] = StoredFigures(
-                a, b, c, d, e, amount(fee), g, amount(per_month), i, j
-            )
+            grouped.setdefault(pid, {})[month] = (a, b, c, d, e, amount(fee), g, amount(per_month), i, j)
         return grouped
 
     async def insert_many(self, rows: Sequence[tuple[Any, ...]]) -> None:

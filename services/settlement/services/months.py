@@ -18,7 +18,7 @@ from libs.common.events import CloudEvent, service_of
 from libs.common.logging import get_correlation_id, get_logger
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Enrolment, Month, TermsVersion, Validity, window_for
-from services.settlement.domain.calculation import month_figures, touched_indexes
+from services.settlement.domain.calculation import month_figures, stored_values_of, touched_indexes
 from services.settlement.repository import FactsRepository, MonthRepository
 from services.settlement.repository.months import StoredFigures
 from services.settlement.services.programme_facts import ProgrammeFactsCache
@@ -107,7 +107,7 @@ async def _recompute_chunk(
         changes: list[dict[str, Any]] = []
         for f in figures:
             before = stored.get(f.month)
-            if before is not None and before == (*f.stored_values, cutoff):
+            if before is not None and before == (*stored_values_of(f), cutoff):
                 continue
             row = (  # MONTH_ROW order
                 participant_id,
