@@ -1,4 +1,5 @@
-"""Inbound events -> use cases. One durable consumer takes every event settlement needs, in stream order."""
+"""Inbound events -> use cases: four durable consumers (``CONSUMERS``), each taking its event types in
+stream order."""
 
 from __future__ import annotations
 
@@ -18,6 +19,19 @@ from libs.common.events import CloudEvent, EventPayload
 from libs.common.nats import ConsumerSpec
 from libs.common.uow import UnitOfWork
 from services.settlement.services import facts, programmes, progress, statements
+from services.settlement.services.facts import FactsBatch
+
+_FACTS_BATCH = "settlement.facts_batch"
+
+
+def facts_batch(uow: UnitOfWork) -> FactsBatch:
+    """The facts consumer's batch state, one per transaction: the consumer hands its handlers only the
+    unit of work, so the batch rides on it under one key, and the use cases take it as an argument."""
+    batch = uow.scratch.get(_FACTS_BATCH)
+    if batch is None:
+        batch = uow.scratch[_FACTS_BATCH] = FactsBatch()
+    assert isinstance(batch, FactsBatch)
+    return batch
 
 
 async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
@@ -27,11 +41,16 @@ async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventP
 
 async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
     if isinstance(payload, ParticipantEvent):  # v1 or v2: the same facts
-        await facts.apply_participant(uow, payload)
+        await facts.apply_participant(uow, facts_batch(uow), payload)
     elif isinstance(payload, StatusRecordedV1):
-        await facts.apply_status_recorded(uow, payload)
+        facts.apply_status_recorded(facts_batch(uow), payload)
     elif isinstance(payload, CutoffAdvancedV1 | CutoffRetractedV1):
-        await facts.apply_cutoff(uow, payload)
+        await facts.apply_cutoff(uow, facts_batch(uow), payload)
+
+
+async def after_facts(uow: UnitOfWork) -> None:
+    """After a batch of facts: recompute, once each, what they touched."""
+    await facts.recompute_touched(uow, facts_batch(uow))
 
 
 async def on_statement_issued(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
@@ -65,7 +84,7 @@ CONSUMERS = [
             CutoffRetractedV1.event_type,
         ],
         handler=on_fact,
-        after_batch=facts.recompute_pending,
+        after_batch=after_facts,
     ),
     ConsumerSpec(
         name="settlement-statements",

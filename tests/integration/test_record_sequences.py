@@ -18,7 +18,7 @@ from libs.common.migrations import alembic_config, upgrade_head
 from libs.common.uow import UnitOfWork
 from services.settlement.main import MIGRATIONS
 from services.settlement.repository import FactsRepository
-from services.settlement.services.facts import flush_records, note_gaps, store_record
+from services.settlement.services.facts import FactsBatch, insert_queued_records, note_gaps, queue_record
 from services.settlement.settings import SettlementSettings
 
 COUNTED = (
@@ -85,13 +85,14 @@ def test_the_counts_kept_equal_counting_the_records_and_the_gaps_follow(
                 await uow.commit()
             for batch in batches:
                 async with UnitOfWork(db) as uow:
+                    queued = FactsBatch()
                     for pid, seq in batch:
-                        await store_record(uow, {
+                        queue_record(queued, {
                             "record_id": f"{pid}-{seq}", "participant_id": pid, "programme_id": "prog",
                             "code": "employed", "valid_from": date(2024, 1, seq), "valid_to": None,
                             "recording_seq": seq, "recorded_at": datetime(2024, 2, 1, tzinfo=UTC),
                         })  # fmt: skip
-                    await flush_records(uow)
+                    await insert_queued_records(uow, queued)
                     await note_gaps(uow, {pid for pid, _ in batch})
                     await uow.commit()
             async with UnitOfWork(db, read_only=True) as uow:

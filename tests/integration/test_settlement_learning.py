@@ -11,7 +11,7 @@ from typing import Any
 from libs.common.auth import Role
 from libs.common.contracts import INDICATORS, MeasurementRecordedV1
 from libs.common.uow import UnitOfWork
-from services.settlement.repository_learning import MeasurementRepository
+from services.settlement.repository import MeasurementRepository
 from services.settlement.services.progress import store_measurement
 from tests.integration.conftest import SEED, Trio, auth, eventually
 from tests.integration.test_settlement import ADMIN, INVESTOR, JOBCENTER, PROGRAMME, PROVIDER, enrol

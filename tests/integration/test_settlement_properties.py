@@ -40,10 +40,10 @@ from libs.common.events import EventPayload, new_event
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord
 from services.settlement.domain import Enrolment, Month, TermsVersion, compute_months
-from services.settlement.handlers import on_fact
+from services.settlement.handlers import after_facts, on_fact
 from services.settlement.models import Base
 from services.settlement.repository import MonthRepository, StatementRepository
-from services.settlement.services import facts, programmes, statements
+from services.settlement.services import programmes, statements
 from services.settlement.settings import SettlementSettings
 
 PROGRAMME = "prop-2024"
@@ -159,7 +159,7 @@ async def deliver(database: Database, batch: list[EventPayload]) -> None:
     async with UnitOfWork(database) as uow:
         for event in batch:
             await apply(uow, event)
-        await facts.recompute_pending(uow)
+        await after_facts(uow)
         await uow.commit()
 
 

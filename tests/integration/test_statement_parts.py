@@ -38,7 +38,7 @@ async def empty_database(directory: Path) -> Database:
 
 @pytest.fixture
 async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Database]:
-    monkeypatch.setattr(statements, "LINES_PER_PART", 100)
+    monkeypatch.setattr(statements.issue, "LINES_PER_PART", 100)  # where the writer reads it
     database = await empty_database(tmp_path / "live")
     await load(database, 30)  # 30 citizens, 24 months of statuses each
     async with UnitOfWork(database) as uow:

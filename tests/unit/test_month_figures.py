@@ -29,10 +29,9 @@ from services.settlement.domain import (
     TermsVersion,
     compute_months,
     months_of,
-    months_touched,
 )
 from services.settlement.domain.calculation import (
-    Span,
+    RecordedStatus,
     categories_under,
     day_lookup,
     month_figures,
@@ -45,6 +44,14 @@ from services.settlement.services.months import months_recalculated
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 START = date(2024, 1, 1)
+
+
+def months_touched(valid_from: date, valid_to: date | None, window: Window) -> set[Month]:
+    """Oracle (moved here from the domain, which no longer needs it): the months of the window a
+    record's validity reaches (an open end reaches the window's end), as ``Month`` objects; the service
+    computes their indexes with ``touched_indexes``."""
+    start, end = max(valid_from, window.start), min(valid_to or window.end, window.end)
+    return set(months_of(Window(start, end))) if start <= end else set()
 
 
 def reference_months(
@@ -234,7 +241,7 @@ def test_a_recompute_of_the_touched_months_needs_only_the_records_covering_them(
     valid_to = None if length is None else valid_from + timedelta(days=length)
     touched = touched_indexes(valid_from, valid_to, window)
     assert {m.index for m in months_touched(valid_from, valid_to, window)} == set(touched)
-    spans = [Span(r.code.value, r.valid_from, r.valid_to, r.recording_seq) for r in records]
+    spans = [RecordedStatus(r.code.value, r.valid_from, r.valid_to, r.recording_seq) for r in records]
     if touched:
         low, high = Month.from_index(touched[0]).first_day, Month.from_index(touched[-1]).last_day
         spans_needed = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
 
 from fastapi import APIRouter
@@ -12,6 +13,7 @@ from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
 from libs.rules.timeline import StatusRecord, iso_week_range
 from services.settlement.schemas import (
+    DecidingPeriod,
     DryRunChange,
     DryRunOut,
     DryRunRequest,
@@ -19,7 +21,7 @@ from services.settlement.schemas import (
     MonthList,
     MonthOut,
 )
-from services.settlement.services import months
+from services.settlement.services import month_reads
 
 router = APIRouter(prefix="/v1", tags=["months"])
 
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["months"])
     summary="Per calendar month of the window: days by category, provisional, fee and what was invoiced",
 )
 async def get_months(participant_id: Uuid, principal: CurrentPrincipal, db: DatabaseDep) -> MonthList:
-    view = await months.participant_months(db, principal, participant_id)
+    view = await month_reads.participant_months(db, principal, participant_id)
     return MonthList(
         participant_id=participant_id,
         programme_id=view.participant.programme_id,
@@ -58,7 +60,21 @@ async def get_months(participant_id: Uuid, principal: CurrentPrincipal, db: Data
 async def get_explanation(
     participant_id: Uuid, month: str, principal: CurrentPrincipal, db: DatabaseDep
 ) -> ExplanationOut:
-    return ExplanationOut.model_validate(await months.explain(db, principal, participant_id, month))
+    view = await month_reads.explain(db, principal, participant_id, month)
+    fields = asdict(view)
+    fields["periods"] = [
+        DecidingPeriod(
+            from_=p.start,
+            to=p.end,
+            category=p.category,
+            code=p.code,
+            record_id=p.record_id,
+            recording_seq=p.recording_seq,
+            recorded_at=p.recorded_at,
+        )
+        for p in view.periods
+    ]
+    return ExplanationOut(**fields)
 
 
 @router.post(
@@ -78,7 +94,9 @@ async def dry_run(
         records.append(
             (index, record.participant_id, StatusRecord("", record.code, valid_from, valid_to, 0, utcnow()))
         )
-    changes = [DryRunChange(**c) for c in await months.dry_run(db, principal, programme_id, records)]
+    changes = [
+        DryRunChange(**asdict(c)) for c in await month_reads.dry_run(db, principal, programme_id, records)
+    ]
     total = sum(
         (
             c.new_fee_dkk - (c.current_fee_dkk or Decimal("0"))

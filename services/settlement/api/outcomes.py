@@ -15,6 +15,7 @@ from libs.common.db import Database
 from libs.common.deps import DatabaseDep, WorkersDep
 from libs.common.offload import WorkerPool
 from libs.common.reports import ChartFormat, chart_response, csv_response, json_response, to_csv, wants_csv
+from services.settlement.services import economics as economics_service
 from services.settlement.services import outcomes as service
 
 router = APIRouter(prefix="/v1", tags=["outcomes and economics"])
@@ -123,28 +124,28 @@ async def get_economics(
     format_: FormatQuery = None,
 ) -> Response:
     csv_wanted = wants_csv(request, format_)
-    facts = await service.economics_facts(db, principal, programme_id)
+    facts = await economics_service.economics_facts(db, principal, programme_id)
     return await workers.run(_economics_document, facts, csv_wanted)
 
 
-def _economics_document(facts: service.EconomicsFacts, csv_wanted: bool) -> Response:
-    result = service.economics(facts)
+def _economics_document(facts: economics_service.EconomicsFacts, csv_wanted: bool) -> Response:
+    result = economics_service.economics(facts)
     if not csv_wanted:
         return json_response(result.report)
     return csv_response(
-        to_csv(["section", "item", "value"], service.economics_rows(result)),
+        to_csv(["section", "item", "value"], economics_service.economics_rows(result)),
         f"economics-{facts.cohort.programme_id}.csv",
     )
 
 
-def _economics_chart(facts: service.EconomicsFacts, chart_format: ChartFormat) -> Response:
-    return chart_response(service.economics_chart(service.economics(facts)), chart_format)
+def _economics_chart(facts: economics_service.EconomicsFacts, chart_format: ChartFormat) -> Response:
+    return chart_response(economics_service.economics_chart(economics_service.economics(facts)), chart_format)
 
 
 async def economics_chart(
     programme_id: str, chart_format: ChartFormat, principal: Principal, db: Database, workers: WorkerPool
 ) -> Response:
-    facts = await service.economics_facts(db, principal, programme_id)
+    facts = await economics_service.economics_facts(db, principal, programme_id)
     return await workers.run(_economics_chart, facts, chart_format)
 
 
@@ -213,7 +214,7 @@ class AssumptionsIn(BaseModel):
 
 @router.get("/programmes/{programme_id}/economic-assumptions", summary="Rates and staircase in use")
 async def get_assumptions(programme_id: str, principal: Reader, db: DatabaseDep) -> dict[str, Any]:
-    return await service.get_assumptions(db, principal, programme_id)
+    return await economics_service.get_assumptions(db, principal, programme_id)
 
 
 @router.put(
@@ -223,4 +224,4 @@ async def get_assumptions(programme_id: str, principal: Reader, db: DatabaseDep)
 async def put_assumptions(
     programme_id: str, body: AssumptionsIn, principal: Admin, db: DatabaseDep
 ) -> dict[str, Any]:
-    return await service.put_assumptions(db, principal, programme_id, body.model_dump(mode="json"))
+    return await economics_service.put_assumptions(db, principal, programme_id, body.model_dump(mode="json"))

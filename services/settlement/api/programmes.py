@@ -12,6 +12,7 @@ from libs.common.db import Database
 from libs.common.deps import DatabaseDep
 from libs.common.errors import Forbidden, NotFound
 from libs.common.ids import Uuid
+from services.settlement.api.statement_documents import statement_csv_chunks, statement_json, statement_list
 from services.settlement.models import StatementRow
 from services.settlement.schemas import (
     InvestorStatementList,
@@ -21,6 +22,7 @@ from services.settlement.schemas import (
     StatementOut,
     StatementRequest,
     SummaryOut,
+    TermsVersionOut,
 )
 from services.settlement.services import programmes, statements
 
@@ -41,7 +43,13 @@ Reader = Annotated[
 async def get_terms(programme_id: str, principal: CurrentPrincipal, db: DatabaseDep) -> ProgrammeTermsOut:
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
-    return await programmes.programme_terms(db, programme_id)
+    view = await programmes.programme_terms(db, programme_id)
+    return ProgrammeTermsOut(
+        programme_id=view.programme_id,
+        name=view.name,
+        in_force=TermsVersionOut(**vars(view.in_force)) if view.in_force else None,
+        versions=[TermsVersionOut(**vars(v)) for v in view.versions],
+    )
 
 
 def _statement_response(
@@ -52,13 +60,13 @@ def _statement_response(
     may hold millions of lines)."""
     if "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(
-            statements.statement_csv_chunks(database, row, principal),
+            statement_csv_chunks(database, row, principal),
             status_code=status_code,
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="statement-{row.period}.csv"'},
         )
     return StreamingResponse(
-        statements.statement_json(database, row, principal),
+        statement_json(database, row, principal),
         status_code=status_code,
         media_type="application/json",
     )
@@ -95,7 +103,7 @@ async def issue(
     summary="The programme's statements in period order (the investor: lines per month and kind)",
 )
 async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep) -> Response:
-    listed = await statements.list_statements(db, principal, programme_id)
+    listed = statement_list(await statements.list_statements(db, principal, programme_id))
     return Response(listed.model_dump_json(), media_type="application/json")
 
 

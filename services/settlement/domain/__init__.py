@@ -3,8 +3,9 @@
 from services.settlement.domain.calculation import (
     ComputedMonth,
     Enrolment,
+    RecordedStatus,
+    Validity,
     compute_months,
-    months_touched,
     window_for,
 )
 from services.settlement.domain.months import (
@@ -39,8 +40,10 @@ __all__ = [
     "LineRef",
     "Month",
     "MonthFee",
+    "RecordedStatus",
     "TermsVersion",
     "Totals",
+    "Validity",
     "Window",
     "build_statement",
     "cap_effect",
@@ -49,7 +52,6 @@ __all__ = [
     "follow_up_window",
     "month_fee",
     "months_of",
-    "months_touched",
     "participant_lines",
     "round_ore",
     "split_cumulative",

@@ -9,7 +9,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
+from operator import itemgetter
 from typing import NamedTuple
 
 from libs.common.contracts import STATUS_CODES, MonthRule, StatusCategory, StatusCode
@@ -22,7 +23,6 @@ from services.settlement.domain.months import (
     follow_up_window,
     month_bounds,
     month_index,
-    months_of,
 )
 from services.settlement.domain.terms import TermsVersion, terms_in_force
 
@@ -72,7 +72,15 @@ def window_for(enrolment: Enrolment, versions: list[TermsVersion]) -> tuple[Wind
     return window, at_enrolment
 
 
-class Span(NamedTuple):
+class Validity(NamedTuple):
+    """The days a status record (or a change) covers: from ``valid_from`` through ``valid_to``, open-ended
+    when ``valid_to`` is None."""
+
+    valid_from: date
+    valid_to: date | None
+
+
+class RecordedStatus(NamedTuple):
     """What the months need of a status record: its code, validity and place in the recording order."""
 
     code: str
@@ -81,7 +89,8 @@ class Span(NamedTuple):
     recording_seq: int
 
 
-SpanTuple = tuple[str, date, date | None, int]  # a Span as a plain tuple (as read from the database)
+# A RecordedStatus as a plain tuple (as the repository reads it, without a NamedTuple per record).
+RecordedStatusTuple = tuple[str, date, date | None, int]
 
 
 class MonthFigures(NamedTuple):
@@ -97,6 +106,14 @@ class MonthFigures(NamedTuple):
     rule: MonthRule
     fee_per_month_dkk: Decimal
     terms_version: int
+
+
+# Hot loops (a month each) use these C-level helpers rather than a Python-level call per month; see
+# docs/performance.md ("Named state").
+# A MonthFigures from its fields in order, without the NamedTuple's Python-level __new__.
+_new_month_figures: Callable[[tuple[object, ...]], MonthFigures] = partial(tuple.__new__, MonthFigures)
+# A MonthFigures' values but the month: participant_months' computed columns but cutoff_used, in order.
+stored_values_of: Callable[[MonthFigures], tuple[object, ...]] = itemgetter(slice(1, None))
 
 
 # Each day of the window holds one byte: the code of the record that decides it, or no record.
@@ -130,7 +147,7 @@ def _make_category_table(version: TermsVersion) -> bytes:
     return bytes(table)
 
 
-def _paint(window: Window, records: Sequence[SpanTuple], cutoff: date | None) -> bytearray:
+def _paint(window: Window, records: Sequence[RecordedStatusTuple], cutoff: date | None) -> bytearray:
     """The window's days, each holding the code of the record recorded last that covers it (ties in
     ``recording_seq``: the earliest ``valid_from``, then the earliest given, as ``resolve`` decides),
     or no record: self-supporting on or before the cut-off, unknown after it.
@@ -174,7 +191,7 @@ def _window_months(start: date, end: date) -> tuple[tuple[int, str, int, int, in
 def month_figures(
     enrolment: Enrolment,
     versions: list[TermsVersion],
-    records: Sequence[SpanTuple],
+    records: Sequence[RecordedStatusTuple],
     cutoff: date | None,
     only: Collection[int] | None = None,
 ) -> list[MonthFigures]:
@@ -194,7 +211,6 @@ def month_figures(
     fees: dict[int, tuple[Decimal, MonthRule]] = {}
     single = versions[0] if len(versions) == 1 else None
     figures = []
-    make = tuple.__new__  # MonthFigures without its Python-level __new__: one call fewer per month
     for index, key, low, high, month_days, first_day in _window_months(window.start, window.end):
         if only is not None and index not in only:
             continue
@@ -208,8 +224,7 @@ def month_figures(
         self_supporting = categories.count(_SELF, low, high)
         unknown = categories.count(_UNKNOWN, low, high)
         figures.append(
-            make(
-                MonthFigures,
+            _new_month_figures(
                 (
                     key,
                     in_window,
@@ -221,7 +236,7 @@ def month_figures(
                     rule,
                     fee_per_month,
                     version.version,
-                ),
+                )
             )
         )
     return figures
@@ -236,7 +251,7 @@ def compute_months(
 ) -> list[ComputedMonth]:
     """Every month of the window (or just ``only``), each under the terms in force on its first
     in-window day."""
-    spans = [Span(r.code.value, r.valid_from, r.valid_to, r.recording_seq) for r in records]
+    spans = [RecordedStatus(r.code.value, r.valid_from, r.valid_to, r.recording_seq) for r in records]
     indexes = None if only is None else {month.index for month in only}
     return [
         ComputedMonth(
@@ -262,9 +277,3 @@ def touched_indexes(valid_from: date, valid_to: date | None, window: Window) -> 
     end); empty when it misses the window."""
     start, end = max(valid_from, window.start), min(valid_to or window.end, window.end)
     return range(month_index(start), month_index(end) + 1) if start <= end else range(0)
-
-
-def months_touched(valid_from: date, valid_to: date | None, window: Window) -> set[Month]:
-    """The months of the window a record's validity reaches (an open end reaches the window's end)."""
-    start, end = max(valid_from, window.start), min(valid_to or window.end, window.end)
-    return set(months_of(Window(start, end))) if start <= end else set()

@@ -19,11 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from services.settlement.domain.months import Month
+from services.settlement.domain.calculation import Enrolment, window_for
+from services.settlement.domain.months import Month, months_of
 from services.settlement.domain.outcomes import WINDOW_WEEKS, q
+from services.settlement.domain.statements import split_cumulative
+from services.settlement.domain.terms import TermsVersion
 
 ZERO = Decimal("0")
 
@@ -155,3 +159,181 @@ def cap_schedule(
             out.append((month, take))
         room -= take
     return out
+
+
+# --- the assumptions as a programme stores them ---------------------------------------------------
+
+
+def assumptions_from(data: dict[str, Any] | None) -> Assumptions:
+    if not data:
+        return Assumptions()
+    return Assumptions(
+        weekly_rates={
+            track: {int(year): Decimal(rate) for year, rate in rates.items()}
+            for track, rates in data["weekly_rates"].items()
+        },
+        refund_staircase=tuple(
+            (int(step["from_week"]), Decimal(step["refund_percent"]) / 100)
+            for step in data["refund_staircase"]
+        ),
+        prior_weeks_on_support={k: int(v) for k, v in data.get("prior_weeks_on_support", {}).items()},
+    )
+
+
+def assumptions_document(assumptions: Assumptions, source: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "weekly_rates": {
+            track: {str(year): str(rate) for year, rate in sorted(rates.items())}
+            for track, rates in assumptions.weekly_rates.items()
+        },
+        "refund_staircase": [
+            {"from_week": week, "refund_percent": str((share * 100).quantize(Decimal("0.01")))}
+            for week, share in assumptions.refund_staircase
+        ],
+        "prior_weeks_on_support": dict(assumptions.prior_weeks_on_support),
+    }
+
+
+# --- the programme's economics, projected -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CohortMember:
+    """What the economics need of an enrolled citizen's outcome (``services/outcomes.py`` evaluates it)."""
+
+    track: str
+    enrolled_on: date
+    withdrawn_on: date | None
+    window_complete: bool
+    projected_weeks: Decimal  # self-supporting weeks of the window, projected when it is open
+    recent_share: Decimal  # share used for the projection (self-supporting weeks of the last 13)
+
+
+@dataclass(frozen=True)
+class IssuedStatement:
+    period: str
+    cumulative_invoiced: Decimal
+    investor: Decimal  # the investor's share of the statement
+
+
+@dataclass(frozen=True)
+class Economics:
+    report: dict[str, Any]
+    investor_flows: list[CashFlow]
+    fee_months: list[tuple[Month, Decimal, str]]  # month, cumulative amount, kind (invoiced/projected)
+    total_cap: Decimal
+
+
+def project_economics(
+    programme_id: str,
+    current: TermsVersion,
+    cutoff: date | None,
+    members: Sequence[CohortMember],
+    baseline: Mapping[str, Decimal],
+    statements: Sequence[IssuedStatement],
+    fees: Sequence[tuple[Decimal, bool]],
+    assumptions: Assumptions,
+    source: str,
+    today: date,
+    computed_at: datetime,
+) -> Economics:
+    """Fees to date and projected (capped), the investor's cash flows and IRR, the provider's share and
+    the municipality's savings net of fees. Work that grows with the cohort (every open window's
+    months): a route may do it beside the event loop."""
+    terms = current.terms
+    split = terms.split.investor_percent
+    invoiced = statements[-1].cumulative_invoiced if statements else ZERO
+    earned = sum((fee for fee, provisional in fees if not provisional), ZERO)
+    pending = max(ZERO, min(terms.total_cap_dkk, earned) - invoiced)
+
+    # Future fees: each month of a fee window not yet complete in the data, at the citizen's recent share.
+    this_month = Month.of(today)
+    next_invoice = max(this_month, Month.parse(statements[-1].period).plus(1)) if statements else this_month
+    future: list[tuple[Month, Decimal]] = [(next_invoice, pending)] if pending else []
+    for member in members:
+        found = window_for(Enrolment(member.track, member.enrolled_on, member.withdrawn_on), [current])
+        if found is None:
+            continue
+        window, _ = found
+        fee = terms.fee_for_track(member.track)
+        for month in months_of(window):
+            if cutoff is not None and month.last_day <= cutoff:
+                continue
+            in_window = (min(month.last_day, window.end) - max(month.first_day, window.start)).days + 1
+            amount = q(fee * member.recent_share * in_window / month.days)
+            future.append((max(month.plus(terms.settlement_lag_months), next_invoice), amount))
+    projected = cap_schedule(invoiced, future, terms.total_cap_dkk)
+    projected_total = sum((a for _, a in projected), ZERO)
+
+    # The investor: the investment out when the first citizen is enrolled, its share of each payment in.
+    starts = [member.enrolled_on for member in members]
+    start = Month.of(min(starts)) if starts else Month.of(current.effective_from)
+    flows = [CashFlow(start, -terms.investment_dkk, "investment")] if terms.investment_dkk else []
+    flows += [CashFlow(Month.parse(s.period), s.investor, "payment") for s in statements]
+    running = invoiced
+    for month, amount in projected:
+        before, _ = split_cumulative(running, split)
+        running += amount
+        after, _ = split_cumulative(running, split)
+        flows.append(CashFlow(month, after - before, "projected_payment"))
+    total_fees = invoiced + projected_total
+    investor_total, provider_total = split_cumulative(total_fees, split)
+    investor_to_date, provider_to_date = split_cumulative(invoiced, split)
+    citizens = [Citizen(member.track, member.enrolled_on, member.projected_weeks) for member in members]
+    avoided_weeks, savings = avoided_support_savings(citizens, baseline, assumptions)
+    open_windows = sum(1 for member in members if not member.window_complete)
+    rate = irr(flows)
+    report: dict[str, Any] = {
+        "programme_id": programme_id,
+        "data_complete_through": cutoff,
+        "computed_at": computed_at,
+        "is_projection": open_windows > 0 or projected_total > 0,
+        "windows_open": open_windows,
+        "fees": {
+            "invoiced_to_date_dkk": invoiced,
+            "earned_not_yet_invoiced_dkk": q(pending),
+            "projected_further_dkk": q(projected_total - pending) if projected_total >= pending else ZERO,
+            "projected_total_dkk": q(total_fees),
+            "total_cap_dkk": terms.total_cap_dkk,
+            "statements": len(statements),
+        },
+        "investor": {
+            "investment_dkk": terms.investment_dkk,
+            "received_to_date_dkk": investor_to_date,
+            "projected_total_received_dkk": investor_total,
+            "net_result_dkk": investor_total - terms.investment_dkk,
+            "irr_annual": rate,
+            "cash_flows": [{"month": str(f.month), "amount_dkk": f.amount, "kind": f.kind} for f in flows],
+        },
+        "provider": {
+            "share_percent": terms.split.provider_percent,
+            "received_to_date_dkk": provider_to_date,
+            "projected_total_received_dkk": provider_total,
+        },
+        "municipality": {
+            "avoided_public_support_weeks": q(avoided_weeks),
+            "estimated_savings_dkk": savings,
+            "fees_dkk": q(total_fees),
+            "net_gain_dkk": q(savings - total_fees),
+            "assumptions": assumptions_document(assumptions, source),
+        },
+        "method": (
+            "Savings: for each citizen, the weeks on public support the control group would have had "
+            "(104 minus the track's baseline) minus their own (104 minus their self-supporting weeks, "
+            "projected for open windows), valued at the benefit rate of each week's year and the "
+            "municipality's share after the state refund staircase by cumulative weeks on support. Fees: "
+            "invoiced to date, plus what is earned but not invoiced, plus each open window's remaining "
+            "months at the citizen's recent self-supporting share, capped. Investor: the investment out "
+            "in the month of the first enrolment, its share of each statement in the statement's month."
+        ),
+    }
+    fee_months: list[tuple[Month, Decimal, str]] = []
+    cumulative = ZERO
+    for s in statements:
+        cumulative = s.cumulative_invoiced
+        fee_months.append((Month.parse(s.period), cumulative, "invoiced"))
+    for month, amount in projected:
+        cumulative += amount
+        fee_months.append((month, cumulative, "projected"))
+    return Economics(report, flows, fee_months, terms.total_cap_dkk)

@@ -4,7 +4,7 @@ Every copy is set-only or keyed by an immutable id, so any order of deliveries e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from libs.common.clock import utcnow
@@ -17,63 +17,62 @@ from libs.common.contracts import (
     StatusRecordedV1,
 )
 from libs.common.uow import UnitOfWork
+from services.settlement.domain import Validity
 from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow
 from services.settlement.repository import FactsRepository
-from services.settlement.services.months import forget_programme_facts, recompute_many, recompute_programme
-
-Span = tuple[date, date | None] | None  # the validity a change touches; None: every month
+from services.settlement.services.months import recompute_many, recompute_programme
+from services.settlement.services.programme_facts import ProgrammeFactsCache
 
 
 @dataclass
-class Pending:
-    """What the events of one transaction touched; recomputed once each at its end."""
+class FactsBatch:
+    """What the events of one transaction (a consumer's batch, or a gap repair) touched, recomputed once
+    each at its end by ``recompute_touched``; the status records it queued, inserted together by
+    ``insert_queued_records``; and the programmes' terms and cut-offs it read."""
 
-    participants: dict[str, Span] = field(default_factory=dict)
+    participants: dict[str, Validity | None] = field(default_factory=dict)  # None: every month
     programmes: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)  # participants with new status records
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows to store, by record id
+    queued_records: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows to store, by record id
     # (records held, highest recording_seq) of participants whose new records were stored
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    programme_facts: ProgrammeFactsCache = field(default_factory=ProgrammeFactsCache)
 
-    def touch(self, participant_id: str, span: Span) -> None:
+    def touch(self, participant_id: str, validity: Validity | None) -> None:
+        """The participant's months over ``validity`` (None: all of them) are to be recomputed."""
         if participant_id not in self.participants:
-            self.participants[participant_id] = span
+            self.participants[participant_id] = validity
             return
         known = self.participants[participant_id]
-        if known is None or span is None:
+        if known is None or validity is None:
             self.participants[participant_id] = None
         else:
-            end = None if known[1] is None or span[1] is None else max(known[1], span[1])
-            self.participants[participant_id] = (min(known[0], span[0]), end)
+            end = (
+                None
+                if known.valid_to is None or validity.valid_to is None
+                else max(known.valid_to, validity.valid_to)
+            )
+            self.participants[participant_id] = Validity(min(known.valid_from, validity.valid_from), end)
 
 
-def _pending(uow: UnitOfWork) -> Pending:
-    pending: Pending = uow.scratch.setdefault("settlement.pending", Pending())
-    return pending
-
-
-async def recompute_pending(uow: UnitOfWork) -> None:
+async def recompute_touched(uow: UnitOfWork, batch: FactsBatch) -> None:
     """Recompute, once each, the programmes and participants this transaction's events touched."""
-    pending = uow.scratch.get("settlement.pending")
-    if pending is None:
-        return
-    await flush_records(uow)
-    uow.scratch.pop("settlement.pending", None)
-    if pending.recorded:
-        await note_gaps(uow, pending.recorded, pending.counts)
-    for programme_id in sorted(pending.programmes):
-        await recompute_programme(uow, programme_id)
+    await insert_queued_records(uow, batch)
+    touched, programmes, recorded, counts = batch.participants, batch.programmes, batch.recorded, batch.counts
+    batch.participants, batch.programmes, batch.recorded, batch.counts = {}, set(), set(), {}
+    if recorded:
+        await note_gaps(uow, recorded, counts)
+    for programme_id in sorted(programmes):
+        await recompute_programme(uow, programme_id, batch.programme_facts)
     await recompute_many(
         uow,
-        [
-            (participant_id, pending.participants[participant_id])
-            for participant_id in sorted(pending.participants)
-        ],
-        skip_programmes=pending.programmes,
+        [(participant_id, touched[participant_id]) for participant_id in sorted(touched)],
+        skip_programmes=programmes,
+        programme_facts=batch.programme_facts,
     )
 
 
-async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
+async def apply_participant(uow: UnitOfWork, batch: FactsBatch, event: ParticipantEvent) -> None:
     facts = FactsRepository(uow.session)
     row = await facts.participant(event.participant_id)
     if row is None:
@@ -92,12 +91,12 @@ async def apply_participant(uow: UnitOfWork, event: ParticipantEvent) -> None:
         row.withdrawn_on = event.effective_on
     row.updated_at = utcnow()
     await uow.session.flush()
-    _pending(uow).touch(event.participant_id, None)
+    batch.touch(event.participant_id, None)
 
 
-async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> None:
-    await store_record(
-        uow,
+def apply_status_recorded(batch: FactsBatch, event: StatusRecordedV1) -> None:
+    queue_record(
+        batch,
         {
             "record_id": event.record_id,
             "participant_id": event.participant_id,
@@ -111,26 +110,24 @@ async def apply_status_recorded(uow: UnitOfWork, event: StatusRecordedV1) -> Non
     )
 
 
-async def store_record(uow: UnitOfWork, row: dict[str, Any]) -> None:
-    """Keep a status record (a ``status_records`` row as a dict) unless it is known (from an event or a
-    resync). Stored in bulk at the end of the transaction by ``flush_records`` (one query for which are
-    known, one insert for the rest)."""
-    pending = _pending(uow)
-    pending.records.setdefault(row["record_id"], row)
+def queue_record(batch: FactsBatch, row: dict[str, Any]) -> None:
+    """Queue a status record (a ``status_records`` row as a dict) to be kept unless it is known (from an
+    event or a resync); ``insert_queued_records`` inserts the batch's queue at its end (one query for
+    which are known, one insert for the rest)."""
+    batch.queued_records.setdefault(row["record_id"], row)
     # Without an enrolment yet there is nothing to compute: the enrolment recomputes from every record.
-    pending.touch(row["participant_id"], (row["valid_from"], row["valid_to"]))
-    pending.recorded.add(row["participant_id"])
+    batch.touch(row["participant_id"], Validity(row["valid_from"], row["valid_to"]))
+    batch.recorded.add(row["participant_id"])
 
 
-async def flush_records(uow: UnitOfWork) -> int:
-    """Insert the transaction's new status records; returns how many were new."""
-    pending = uow.scratch.get("settlement.pending")
-    if pending is None or not pending.records:
+async def insert_queued_records(uow: UnitOfWork, batch: FactsBatch) -> int:
+    """Insert the batch's queued status records that are new; returns how many were new."""
+    if not batch.queued_records:
         return 0
-    rows, pending.records = pending.records, {}
+    rows, batch.queued_records = batch.queued_records, {}
     known = await FactsRepository(uow.session).known_records(list(rows))
     new = [row for record_id, row in rows.items() if record_id not in known]
-    pending.counts.update(await FactsRepository(uow.session).insert_records(new))
+    batch.counts.update(await FactsRepository(uow.session).insert_records(new))
     return len(new)
 
 
@@ -139,7 +136,7 @@ async def note_gaps(
 ) -> None:
     """Record each participant whose recording sequence now has a hole, and forget those whose hole
     has closed. Sequences start at 1 and have no repeats, so a hole is fewer records than the highest.
-    ``counted``: counts just stored (``flush_records``), not read again."""
+    ``counted``: counts just stored (``insert_queued_records``), not read again."""
     facts = FactsRepository(uow.session)
     counted = counted or {}
     held = dict(counted)
@@ -174,7 +171,9 @@ def _grace(uow: UnitOfWork) -> float:
     return float(getattr(uow.database.settings, "gap_grace_seconds", 10.0))
 
 
-async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1 | CutoffRetractedV1) -> None:
+async def apply_cutoff(
+    uow: UnitOfWork, batch: FactsBatch, event: CutoffAdvancedV1 | CutoffRetractedV1
+) -> None:
     """Keep the move; the cut-off in force is the last one recorded, so a retraction takes it back and
     the programme's months are recomputed (months invoiced under a mistake get adjustment lines in the
     next statement)."""
@@ -189,5 +188,5 @@ async def apply_cutoff(uow: UnitOfWork, event: CutoffAdvancedV1 | CutoffRetracte
             )
         )
         await uow.session.flush()
-        forget_programme_facts(uow, event.programme_id)
-    _pending(uow).programmes.add(event.programme_id)
+        batch.programme_facts.forget(event.programme_id)
+    batch.programmes.add(event.programme_id)

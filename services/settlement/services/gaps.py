@@ -27,7 +27,12 @@ from libs.common.metrics import GAP_RESYNCS
 from libs.common.oidc import OidcProvider, ServiceIdentity
 from libs.common.uow import UnitOfWork
 from services.settlement.models import SequenceGapRow
-from services.settlement.services.facts import flush_records, recompute_pending, store_record
+from services.settlement.services.facts import (
+    FactsBatch,
+    insert_queued_records,
+    queue_record,
+    recompute_touched,
+)
 from services.settlement.settings import SettlementSettings
 
 log = get_logger(__name__)
@@ -93,10 +98,10 @@ async def repair(database: Database, source: RecordSource, participant_id: str) 
         GAP_RESYNCS.labels("settlement", "retry").inc()
         return "retry"
     async with UnitOfWork(database) as uow:
-        added = 0
+        batch = FactsBatch()
         for item in items:
-            await store_record(
-                uow,
+            queue_record(
+                batch,
                 {
                     "record_id": item["record_id"],
                     "participant_id": item["participant_id"],
@@ -108,9 +113,9 @@ async def repair(database: Database, source: RecordSource, participant_id: str) 
                     "recorded_at": _datetime(item["recorded_at"]),
                 },
             )
-        added = await flush_records(uow)
+        added = await insert_queued_records(uow, batch)
         # Recompute the months the added records touch and re-check the sequence (closing the gap row).
-        await recompute_pending(uow)
+        await recompute_touched(uow, batch)
         gap = await uow.session.get(SequenceGapRow, participant_id)
         if gap is not None:  # still a hole: progression does not have the record either; try later
             gap.attempts += 1

@@ -28,8 +28,7 @@ from services.settlement.domain.learning import (
     plausibility_problem,
 )
 from services.settlement.models import MunicipalSpendingRow
-from services.settlement.repository import TermsRepository
-from services.settlement.repository_learning import SpendingRepository
+from services.settlement.repository import SpendingRepository, TermsRepository
 from services.settlement.schemas import (
     LearningKpiOut,
     LearningTrackOut,

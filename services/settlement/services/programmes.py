@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from libs.common.clock import utcnow
 from libs.common.contracts import ProgrammeTerms, ProgrammeTermsPublishedV1
 from libs.common.db import Database
@@ -11,8 +13,7 @@ from libs.common.uow import UnitOfWork
 from services.settlement.domain import TermsVersion, terms_in_force
 from services.settlement.models import ProgrammeTermsRow
 from services.settlement.repository import TermsRepository
-from services.settlement.schemas import ProgrammeTermsOut, TermsVersionOut
-from services.settlement.services.months import forget_programme_facts, recompute_programme
+from services.settlement.services.months import recompute_programme
 
 log = get_logger(__name__)
 
@@ -32,12 +33,19 @@ async def store_terms(uow: UnitOfWork, event: ProgrammeTermsPublishedV1) -> None
             )
         )
         await uow.session.flush()
-        forget_programme_facts(uow, event.programme_id)
         await recompute_programme(uow, event.programme_id)
     log.info("programme_terms_stored", programme_id=event.programme_id, version=event.version)
 
 
-async def programme_terms(database: Database, programme_id: str) -> ProgrammeTermsOut:
+@dataclass(frozen=True)
+class ProgrammeTermsView:
+    programme_id: str
+    name: str  # the latest version's
+    in_force: TermsVersion | None  # today
+    versions: list[TermsVersion]
+
+
+async def programme_terms(database: Database, programme_id: str) -> ProgrammeTermsView:
     async with UnitOfWork(database) as uow:
         rows = await TermsRepository(uow.session).versions(programme_id)
     if not rows:
@@ -47,9 +55,4 @@ async def programme_terms(database: Database, programme_id: str) -> ProgrammeTer
         for row in rows
     ]
     in_force = terms_in_force(versions, utcnow().date())
-    return ProgrammeTermsOut(
-        programme_id=programme_id,
-        name=rows[-1].name,
-        in_force=TermsVersionOut(**vars(in_force)) if in_force else None,
-        versions=[TermsVersionOut(**vars(v)) for v in versions],
-    )
+    return ProgrammeTermsView(programme_id, rows[-1].name, in_force, versions)

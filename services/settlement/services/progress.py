@@ -24,8 +24,7 @@ from services.settlement.domain.learning import (
     progression_summary,
 )
 from services.settlement.models import MeasurementCopyRow
-from services.settlement.repository import TermsRepository
-from services.settlement.repository_learning import MeasurementRepository
+from services.settlement.repository import MeasurementRepository, TermsRepository
 from services.settlement.schemas import ProgressionCellOut, ProgressionSummaryOut
 
 log = get_logger(__name__)

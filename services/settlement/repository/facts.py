@@ -1,51 +1,27 @@
-"""Settlement's queries: add and flush, never commit."""
+"""The copies settlement keeps of participants, status records, their recording sequences and cut-offs:
+add and flush, never commit."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.bulk import BulkStatement, memoised
-from libs.common.db import ORE, each_key_lookup
-from services.settlement.domain.calculation import SpanTuple
+from libs.common.bulk import BulkStatement
+from libs.common.db import each_key_lookup
+from services.settlement.domain.calculation import RecordedStatusTuple
 from services.settlement.models import (
     CutoffRow,
-    MonthRow,
     ParticipantRow,
-    ProgrammeTermsRow,
     RecordSequenceRow,
     SequenceGapRow,
-    StatementLineRow,
-    StatementRow,
     StatusRecordRow,
 )
-
-
-class TermsRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, programme_id: str, version: int) -> ProgrammeTermsRow | None:
-        return await self.session.get(ProgrammeTermsRow, (programme_id, version))
-
-    async def versions(self, programme_id: str) -> Sequence[ProgrammeTermsRow]:
-        query = (
-            select(ProgrammeTermsRow)
-            .where(ProgrammeTermsRow.programme_id == programme_id)
-            .order_by(ProgrammeTermsRow.version)
-        )
-        return (await self.session.scalars(query)).all()
-
-    def add(self, row: ProgrammeTermsRow) -> None:
-        self.session.add(row)
-
 
 _sequences = cast(Table, RecordSequenceRow.__table__)
 _SEQUENCES = select(_sequences.c.participant_id, _sequences.c.records_held, _sequences.c.highest_seq).where(
@@ -65,6 +41,16 @@ _record_values = itemgetter(*RECORD_COLUMNS)
 
 
 _KNOWN_RECORDS_PG = each_key_lookup("status_records", ["record_id"], columns="status_records.record_id")
+
+
+# What the months need of a participant and of a record (Core rows, no ORM objects).
+EnrolmentRow = tuple[str, str, str, date | None, date | None]
+RecordTuple = tuple[str, str, date, date | None, int, datetime]
+RECORDS_PER_PARTITION = 2000
+
+
+def _recording_seq(status: RecordedStatusTuple) -> int:
+    return status[3]
 
 
 class FactsRepository:
@@ -132,8 +118,7 @@ class FactsRepository:
 
     async def known_records(self, record_ids: list[str]) -> set[str]:
         """Which of these records are held. On PostgreSQL one index lookup per id (``each_key_lookup``):
-        with ``record_id IN (...)`` the catch-up of 100,000 events spent 800 ms per 500 ids in a plan
-        cached while the table was small."""
+        a ``record_id IN (...)`` plan cached while the table was small scans it (docs/performance.md)."""
         if self.session.get_bind().dialect.name == "postgresql":
             return set((await self.session.scalars(_KNOWN_RECORDS_PG, {"record_id": record_ids})).all())
         known: set[str] = set()
@@ -155,7 +140,8 @@ class FactsRepository:
         """Every status record of the programme, by participant, in recording order, as plain tuples
         (record_id, code, valid_from, valid_to, recording_seq, recorded_at). Read on the event loop, so
         in partitions with a turn for the loop's other work after each (the inline SQLite driver never
-        suspends by itself), and without an ORM object per record, which cost three times as long."""
+        suspends by itself), and without an ORM object per record (docs/performance.md, "Reports and the event
+        loop")."""
         query = (
             select(
                 StatusRecordRow.participant_id,
@@ -198,9 +184,9 @@ class FactsRepository:
         # Rows unpack like the tuples they describe.
         return cast(list[EnrolmentRow], list((await self.session.execute(query)).all()))
 
-    async def spans_of(
+    async def statuses_of(
         self, participant_ids: Sequence[str], between: tuple[date, date] | None = None
-    ) -> dict[str, list[SpanTuple]]:
+    ) -> dict[str, list[RecordedStatusTuple]]:
         """Per participant its records as (code, valid_from, valid_to, recording_seq) tuples, in
         recording order; with ``between`` only those whose validity overlaps it."""
         query = select(
@@ -215,11 +201,11 @@ class FactsRepository:
                 StatusRecordRow.valid_from <= between[1],
                 or_(StatusRecordRow.valid_to.is_(None), StatusRecordRow.valid_to >= between[0]),
             )
-        grouped: dict[str, list[SpanTuple]] = {}
+        grouped: dict[str, list[RecordedStatusTuple]] = {}
         for pid, code, valid_from, valid_to, seq in (await self.session.execute(query)).all():
             grouped.setdefault(pid, []).append((code, valid_from, valid_to, seq))
-        for spans in grouped.values():
-            spans.sort(key=_seq)
+        for statuses in grouped.values():
+            statuses.sort(key=_recording_seq)
         return grouped
 
     async def records_of(self, participant_id: str) -> Sequence[StatusRecordRow]:
@@ -244,179 +230,3 @@ class FactsRepository:
 
     def add(self, row: ParticipantRow | StatusRecordRow | CutoffRow) -> None:
         self.session.add(row)
-
-
-# What the months need of a participant and of a record (Core rows, no ORM objects).
-EnrolmentRow = tuple[str, str, str, date | None, date | None]
-RecordTuple = tuple[str, str, date, date | None, int, datetime]
-RECORDS_PER_PARTITION = 2000
-
-
-def _seq(span: SpanTuple) -> int:
-    return span[3]
-
-
-# participant_months' computed columns, in the order ``figures_of`` returns them.
-MONTH_VALUES = (
-    "in_window_days",
-    "self_supporting_days",
-    "public_support_days",
-    "unknown_days",
-    "provisional",
-    "fee_dkk",
-    "rule",
-    "fee_per_month_dkk",
-    "terms_version",
-    "cutoff_used",
-)
-_months = cast(Table, MonthRow.__table__)
-# A month row as the recompute hands it over: every column of participant_months, in this order.
-MONTH_ROW = ("participant_id", "month", "programme_id", *MONTH_VALUES, "computed_at")
-_DELETE_MONTH = delete(_months).where(
-    _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
-)
-
-
-_AMOUNTS = ("fee_dkk", "fee_per_month_dkk")
-
-
-def _to_amount(value: Any) -> Decimal:
-    """A stored amount (text on SQLite, numeric on PostgreSQL) as Money reads it back."""
-    return Decimal(str(value)).quantize(ORE)
-
-
-_INSERT_MONTHS = BulkStatement(
-    insert(_months).values({name: bindparam(name) for name in MONTH_ROW}),
-    {name: index for index, name in enumerate(MONTH_ROW)},
-    copy_into=_months.name,
-)
-_UPDATE_MONTHS = BulkStatement(
-    update(_months)
-    .where(
-        _months.c.participant_id == bindparam("key_participant_id"), _months.c.month == bindparam("key_month")
-    )
-    .values({name: bindparam(f"new_{name}") for name in MONTH_ROW[2:]}),
-    {"key_participant_id": 0, "key_month": 1}
-    | {f"new_{name}": MONTH_ROW.index(name) for name in MONTH_ROW[2:]},
-)
-
-
-class MonthRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def figures_of(
-        self, participant_ids: Sequence[str], between: tuple[str, str] | None = None
-    ) -> dict[str, dict[str, tuple[Any, ...]]]:
-        """Per participant and month (``YYYY-MM``) the stored figures as a tuple in ``MONTH_VALUES``
-        order; with ``between`` only the months in that range (inclusive)."""
-        # The two amounts come raw and are made Decimals once per distinct value (as Money would).
-        columns = [
-            type_coerce(_months.c[name], String) if name in _AMOUNTS else _months.c[name]
-            for name in MONTH_VALUES
-        ]
-        query = select(_months.c.participant_id, _months.c.month, *columns).where(
-            _months.c.participant_id.in_(list(participant_ids))
-        )
-        if between is not None:
-            query = query.where(_months.c.month >= between[0], _months.c.month <= between[1])
-        grouped: dict[str, dict[str, tuple[Any, ...]]] = {}
-        amount = memoised(_to_amount)
-        for pid, month, a, b, c, d, e, fee, g, per_month, i, j in (await self.session.execute(query)).all():
-            grouped.setdefault(pid, {})[month] = (a, b, c, d, e, amount(fee), g, amount(per_month), i, j)
-        return grouped
-
-    async def insert_many(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """New months, as tuples in ``MONTH_ROW`` order: one executemany (one COPY on PostgreSQL)."""
-        await _INSERT_MONTHS.run(self.session, rows)
-
-    async def update_many(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Changed months by key, as tuples in ``MONTH_ROW`` order: one executemany."""
-        await _UPDATE_MONTHS.run(self.session, rows)
-
-    async def remove_many(self, keys: list[tuple[str, str]]) -> None:
-        if keys:
-            await self.session.execute(
-                _DELETE_MONTH, [{"key_participant_id": pid, "key_month": month} for pid, month in keys]
-            )
-
-    async def of_participant(self, participant_id: str) -> dict[str, MonthRow]:
-        query = select(MonthRow).where(MonthRow.participant_id == participant_id)
-        return {row.month: row for row in await self.session.scalars(query)}
-
-    async def of_participants(self, participant_ids: Sequence[str]) -> dict[str, dict[str, MonthRow]]:
-        query = select(MonthRow).where(MonthRow.participant_id.in_(list(participant_ids)))
-        grouped: dict[str, dict[str, MonthRow]] = {}
-        for row in (await self.session.scalars(query)).all():
-            grouped.setdefault(row.participant_id, {})[row.month] = row
-        return grouped
-
-    async def of_programme(self, programme_id: str) -> Sequence[MonthRow]:
-        return (
-            await self.session.scalars(select(MonthRow).where(MonthRow.programme_id == programme_id))
-        ).all()
-
-    async def fees_of_programme(self, programme_id: str) -> list[tuple[Decimal, bool]]:
-        """(fee_dkk, provisional) of every month of the programme: what the summaries add up, without
-        an ORM object per month."""
-        query = select(MonthRow.fee_dkk, MonthRow.provisional).where(MonthRow.programme_id == programme_id)
-        return [(fee, provisional) for fee, provisional in (await self.session.execute(query)).all()]
-
-    def add(self, row: MonthRow) -> None:
-        self.session.add(row)
-
-    async def remove(self, participant_id: str, months: Sequence[str]) -> None:
-        if months:
-            await self.session.execute(
-                delete(MonthRow).where(MonthRow.participant_id == participant_id, MonthRow.month.in_(months))
-            )
-
-
-class StatementRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, statement_id: str) -> StatementRow | None:
-        return await self.session.get(StatementRow, statement_id)
-
-    async def for_period(self, programme_id: str, period: str) -> StatementRow | None:
-        query = select(StatementRow).where(
-            StatementRow.programme_id == programme_id, StatementRow.period == period
-        )
-        return (await self.session.scalars(query)).first()
-
-    async def of_programme(self, programme_id: str) -> Sequence[StatementRow]:
-        query = (
-            select(StatementRow)
-            .where(StatementRow.programme_id == programme_id)
-            .order_by(StatementRow.period)
-        )
-        return (await self.session.scalars(query)).all()
-
-    async def latest_period(self, programme_id: str) -> str | None:
-        query = select(func.max(StatementRow.period)).where(StatementRow.programme_id == programme_id)
-        return (await self.session.execute(query)).scalar_one_or_none()
-
-    async def lines_of_programme(self, programme_id: str) -> Sequence[tuple[StatementLineRow, str]]:
-        """Every issued line with its statement's period, in issue order."""
-        query = (
-            select(StatementLineRow, StatementRow.period)
-            .join(StatementRow, StatementRow.statement_id == StatementLineRow.statement_id)
-            .where(StatementLineRow.programme_id == programme_id)
-            .order_by(StatementRow.period, StatementLineRow.line_no)
-        )
-        return [(line, period) for line, period in (await self.session.execute(query)).all()]
-
-    async def lines(self, statement_id: str) -> Sequence[StatementLineRow]:
-        query = (
-            select(StatementLineRow)
-            .where(StatementLineRow.statement_id == statement_id)
-            .order_by(StatementLineRow.line_no)
-        )
-        return (await self.session.scalars(query)).all()
-
-    def add(self, row: StatementRow | StatementLineRow) -> None:
-        self.session.add(row)
-
-    async def flush(self) -> None:
-        await self.session.flush()

@@ -150,14 +150,14 @@ async def add_line_values(
     session: AsyncSession, statement_id: str, programme_id: str, values: Sequence[LineValues]
 ) -> None:
     """Insert lines given as ``LINE_COLUMNS`` tuples (amounts with øre) with the driver: one COPY on
-    PostgreSQL, one executemany on SQLite (SQLAlchemy's per-row parameter processing costs more than
-    the insert itself at a million lines). The values are bound as the column types want them: Money
+    PostgreSQL, one executemany on SQLite (without SQLAlchemy's per-row parameter processing, which
+    outweighs the insert; docs/performance.md). The values are bound as the column types want them: Money
     as its text on SQLite, as a Decimal on PostgreSQL (as ``libs.common.db.Money`` does)."""
     if not values:
         return
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        # COPY, in the transaction: an INSERT per row costs PostgreSQL several times more.
+        # COPY, in the transaction: far cheaper for PostgreSQL than an INSERT per row (docs/performance.md).
         raw = await connection.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             "statement_lines",
@@ -221,3 +221,53 @@ async def parts_of(session: AsyncSession, statement_id: str) -> AsyncIterator[tu
 
 async def drop_parts(session: AsyncSession, statement_id: str) -> None:
     await session.execute(delete(parts_table).where(parts_table.c.statement_id == statement_id))
+
+
+class StatementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, statement_id: str) -> StatementRow | None:
+        return await self.session.get(StatementRow, statement_id)
+
+    async def for_period(self, programme_id: str, period: str) -> StatementRow | None:
+        query = select(StatementRow).where(
+            StatementRow.programme_id == programme_id, StatementRow.period == period
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def of_programme(self, programme_id: str) -> Sequence[StatementRow]:
+        query = (
+            select(StatementRow)
+            .where(StatementRow.programme_id == programme_id)
+            .order_by(StatementRow.period)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def latest_period(self, programme_id: str) -> str | None:
+        query = select(func.max(StatementRow.period)).where(StatementRow.programme_id == programme_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def lines_of_programme(self, programme_id: str) -> Sequence[tuple[StatementLineRow, str]]:
+        """Every issued line with its statement's period, in issue order."""
+        query = (
+            select(StatementLineRow, StatementRow.period)
+            .join(StatementRow, StatementRow.statement_id == StatementLineRow.statement_id)
+            .where(StatementLineRow.programme_id == programme_id)
+            .order_by(StatementRow.period, StatementLineRow.line_no)
+        )
+        return [(line, period) for line, period in (await self.session.execute(query)).all()]
+
+    async def lines(self, statement_id: str) -> Sequence[StatementLineRow]:
+        query = (
+            select(StatementLineRow)
+            .where(StatementLineRow.statement_id == statement_id)
+            .order_by(StatementLineRow.line_no)
+        )
+        return (await self.session.scalars(query)).all()
+
+    def add(self, row: StatementRow | StatementLineRow) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()

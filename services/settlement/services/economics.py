@@ -1,0 +1,165 @@
+"""A programme's economics report: fees to date and projected, the investor's cash flows and IRR, the
+municipality's savings (the rules: domain/economics.py), and the assumptions they are computed under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from libs.common.auth import Principal
+from libs.common.clock import utcnow
+from libs.common.db import Database
+from libs.common.errors import ValidationFailed
+from libs.common.reports import Chart
+from libs.common.uow import UnitOfWork
+from services.settlement.domain.economics import (
+    Assumptions,
+    CohortMember,
+    Economics,
+    IssuedStatement,
+    assumptions_document,
+    assumptions_from,
+    project_economics,
+)
+from services.settlement.models import EconomicAssumptionsRow, StatementRow
+from services.settlement.repository import (
+    MonthRepository,
+    StatementRepository,
+)
+from services.settlement.services.outcomes import CohortFacts, evaluate_cohort, read_cohort, versions_or_404
+
+ZERO = Decimal("0")
+
+
+async def stored_assumptions(uow: UnitOfWork, programme_id: str) -> tuple[Assumptions, str]:
+    row = await uow.session.get(EconomicAssumptionsRow, programme_id)
+    return (assumptions_from(row.assumptions), "programme") if row else (Assumptions(), "default")
+
+
+@dataclass(frozen=True)
+class EconomicsFacts:
+    """What the economics are computed from, read in one transaction (``economics_facts``)."""
+
+    cohort: CohortFacts
+    assumptions: Assumptions
+    source: str
+    statements: list[StatementRow]
+    fees: list[tuple[Decimal, bool]]  # (fee_dkk, provisional) of every month of the programme
+
+
+async def economics_facts(database: Database, principal: Principal, programme_id: str) -> EconomicsFacts:
+    async with UnitOfWork(database) as uow:
+        cohort = await read_cohort(uow, principal, programme_id)
+        assumptions, source = await stored_assumptions(uow, programme_id)
+        statements = list(await StatementRepository(uow.session).of_programme(programme_id))
+        fees = await MonthRepository(uow.session).fees_of_programme(programme_id)
+    return EconomicsFacts(cohort, assumptions, source, statements, fees)
+
+
+def economics(facts: EconomicsFacts) -> Economics:
+    """The cohort evaluated, then the domain's projection of its economics (``project_economics``):
+    pure work that grows with the cohort, so a route may do it beside the event loop."""
+    cohort = evaluate_cohort(facts.cohort)
+    members = [
+        CohortMember(
+            e.participant.track,
+            e.participant.enrolled_on,
+            e.participant.withdrawn_on,
+            e.count.complete,
+            e.projected,
+            e.recent_share,
+        )
+        for e in cohort.evaluated
+        if e.participant.enrolled_on is not None
+    ]
+    statements = [
+        IssuedStatement(
+            s.period,
+            Decimal(s.content["totals"]["cumulative_invoiced"]),
+            Decimal(s.content["totals"]["investor"]),
+        )
+        for s in facts.statements
+    ]
+    now = utcnow()
+    return project_economics(
+        cohort.programme_id,
+        cohort.current,
+        cohort.cutoff,
+        members,
+        cohort.baseline,
+        statements,
+        facts.fees,
+        facts.assumptions,
+        facts.source,
+        today=now.date(),
+        computed_at=now,
+    )
+
+
+def economics_rows(result: Economics) -> list[dict[str, Any]]:
+    """The CSV: one row per cash flow of the investor, and one per headline figure."""
+    r = result.report
+    rows: list[dict[str, Any]] = []
+    for section in ("fees", "investor", "provider", "municipality"):
+        for name, value in r[section].items():
+            if isinstance(value, list | dict):
+                continue
+            rows.append({"section": section, "item": name, "value": value})
+    for flow in r["investor"]["cash_flows"]:
+        rows.append(
+            {
+                "section": "investor_cash_flow",
+                "item": f"{flow['month']} {flow['kind']}",
+                "value": flow["amount_dkk"],
+            }
+        )
+    return rows
+
+
+def economics_chart(result: Economics) -> Chart:
+    months = sorted({m for m, _, _ in result.fee_months})
+    invoiced = {m: v for m, v, kind in result.fee_months if kind == "invoiced"}
+    projected = {m: v for m, v, kind in result.fee_months if kind == "projected"}
+    return Chart(
+        title=f"{result.report['programme_id']}: cumulative fees against the cap",
+        x_labels=[str(m) for m in months],
+        series={
+            "invoiced (statements)": [invoiced.get(m) for m in months],
+            "projected": [projected.get(m) for m in months],
+        },
+        reference_lines={"total cap": result.total_cap},
+        y_label="DKK",
+    )
+
+
+async def get_assumptions(database: Database, principal: Principal, programme_id: str) -> dict[str, Any]:
+    async with UnitOfWork(database) as uow:
+        await versions_or_404(uow, principal, programme_id)
+        assumptions, source = await stored_assumptions(uow, programme_id)
+    return assumptions_document(assumptions, source)
+
+
+async def put_assumptions(
+    database: Database, principal: Principal, programme_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Replace the programme's assumptions (rates per track and year, staircase, prior weeks)."""
+    async with UnitOfWork(database) as uow:
+        current = max(await versions_or_404(uow, principal, programme_id), key=lambda v: v.version)
+        tracks = set(current.terms.tracks)
+        for name in ("weekly_rates", "prior_weeks_on_support"):
+            unknown = sorted(set(data.get(name, {})) - tracks)
+            if unknown:
+                raise ValidationFailed.for_field(
+                    f"{name}.{unknown[0]}", f"not a track of the programme ({', '.join(sorted(tracks))})"
+                )
+        missing = sorted(tracks - set(data["weekly_rates"]))
+        if missing:
+            raise ValidationFailed.for_field(f"weekly_rates.{missing[0]}", "every track needs its rates")
+        row = await uow.session.get(EconomicAssumptionsRow, programme_id)
+        if row is None:
+            row = EconomicAssumptionsRow(programme_id=programme_id)
+            uow.session.add(row)
+        row.assumptions, row.updated_at, row.updated_by = data, utcnow(), principal.subject
+        await uow.commit()
+    return assumptions_document(assumptions_from(data), "programme")
