@@ -79,9 +79,7 @@ def batch_answer_json(created: int, rows: Sequence[StatusRecordRow | StoredRecor
 async def post_status_record(
     body: StatusRecordIn, write: JobcenterWriteDep, response: Response
 ) -> StatusRecordOut:
-    [result] = await status_service.record_statuses(
-        write.database, write.directory, write.fingerprint_key, write.caller, [body], batch=False
-    )
+    [result] = await write.writer.record(write.caller, [body], batch=False)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return record_out(result.row)
@@ -102,14 +100,8 @@ async def post_status_batch(
     write: JobcenterWriteDep,
     idempotency_key: Annotated[NoCpr | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
-    results = await status_service.record_statuses(
-        write.database,
-        write.directory,
-        write.fingerprint_key,
-        write.caller,
-        body.records,
-        batch=True,
-        idempotency_key=idempotency_key,
+    results = await write.writer.record(
+        write.caller, body.records, batch=True, idempotency_key=idempotency_key
     )
     created = sum(1 for r in results if r.created)
     # Serialised here, from the stored records as they are: FastAPI would validate the 10,000 records
