@@ -105,11 +105,17 @@ def _stamp(correlation_id: str | None, time: datetime | None) -> tuple[datetime,
     return at, correlation_id or get_correlation_id()
 
 
+_SOURCES: dict[str, str] = {}  # per event type: made once, as an event of many is made per item
+
+
 def _source_of(event_type: str) -> str:
-    return f"/sib/{service_of(event_type)}"
+    source = _SOURCES.get(event_type)
+    if source is None:
+        source = _SOURCES[event_type] = f"/sib/{service_of(event_type)}"
+    return source
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event of a recompute, and a frozen __init__ is slower
 class WrittenPayload:
     """A payload of ``contract`` already written as ``contract(...).model_dump(mode="json")`` would
     write it: for an event of many items, where a model per item would cost more than the rest of the

@@ -35,7 +35,7 @@ from services.progression.domain import (
     known_as_of,
     resolve,
 )
-from services.progression.models import BatchRequestRow, ParticipantRow, StatusRecordRow
+from services.progression.models import BatchRequestRow, StatusRecordRow
 from services.progression.repository import (
     BatchRepository,
     KnownParticipant,
@@ -77,9 +77,27 @@ class StoredRecord:
     source_record_id: str | None
 
 
+def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
+    """A record as the use cases return it: a stored row read back (its time in UTC), or one just
+    stored."""
+    if isinstance(row, StoredRecord):
+        return row
+    return StoredRecord(
+        record_id=row.record_id,
+        participant_id=row.participant_id,
+        programme_id=row.programme_id,
+        code=row.code,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        recording_seq=row.recording_seq,
+        recorded_at=as_utc(row.recorded_at),
+        source_record_id=row.source_record_id,
+    )
+
+
 @dataclass(slots=True)
 class Recorded:
-    row: StatusRecordRow | StoredRecord
+    row: StoredRecord
     created: bool
 
 
@@ -230,6 +248,7 @@ async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> 
     Idempotency-Keys; the new records are numbered per participant, inserted at once and each
     announced with its request's correlation id."""
     async with UnitOfWork(database) as uow:
+        # Load: the participants named (locked: their sequence numbers move), the source ids and keys.
         people = await known_participants(
             uow, (ref for write in writes for ref in write.refs), for_update=True
         )
@@ -243,9 +262,9 @@ async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> 
         )
         keys = {(w.batch_request["actor"], w.batch_request["key"]) for w in writes if w.batch_request}
         taken_keys = await BatchRepository(uow.session).existing(keys)
-
+        # Decide each request's outcome.
         plans = _decide(writes, checked, known, taken_keys)
-
+        # Write the new records, emit their events with their request's correlation id, commit.
         now = utcnow()
         new = [r for plan in plans if isinstance(plan, list) for r in plan if isinstance(r, _NewRecord)]
         rows, events = await _insert(uow, new, people.all(), now)
@@ -363,7 +382,7 @@ def _decide(
             if stored is None:
                 planned.append(record)
             elif _same_content(stored, record):
-                planned.append(Recorded(stored, created=False))
+                planned.append(Recorded(stored_of(stored), created=False))
             else:
                 conflict = Conflicting(record.source_record_id, record.index, stored.record_id)
                 break
@@ -466,18 +485,21 @@ async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -
     if stored.request_fingerprint != fingerprint:
         raise ValidationFailed.for_field("Idempotency-Key", "already used with another request")
     rows = {row.record_id: row for row in await StatusRecordRepository(uow.session).by_ids(stored.record_ids)}
-    return [Recorded(rows[record_id], created=False) for record_id in stored.record_ids]
+    return [Recorded(stored_of(rows[record_id]), created=False) for record_id in stored.record_ids]
 
 
-async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StatusRecordRow]:
+async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StoredRecord]:
     async with UnitOfWork(database) as uow:
         await participant_for_reading(uow, caller, participant_id)
-        return list(await StatusRecordRepository(uow.session).for_participant(participant_id))
+        return [
+            stored_of(row)
+            for row in await StatusRecordRepository(uow.session).for_participant(participant_id)
+        ]
 
 
 @dataclass(frozen=True)
 class Timeline:
-    participant: ParticipantRow
+    programme_id: str
     cutoff: date | None
     periods: list[Period]
 
@@ -516,4 +538,4 @@ async def timeline(
     categories = {StatusCode(code): StatusCategory(category) for code, category in mapping.items()}
     cutoff = cutoff_as_of(history, as_of)
     start = min([participant.referred_on, *(r.valid_from for r in records)])
-    return Timeline(participant, cutoff, resolve(records, categories, cutoff, start))
+    return Timeline(participant.programme_id, cutoff, resolve(records, categories, cutoff, start))
