@@ -76,6 +76,9 @@ class ServiceDefinition:
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     # OpenAPI links from a create operation to the reads of what it made (libs/common/openapi.py).
     links: Sequence[Link] = ()
+    # What the service holds on ``app.state`` for as long as it runs, made once the database is open
+    # (e.g. progression's status writer); each name and value is set as an attribute of the state.
+    running_state: Callable[[Runtime], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -128,6 +131,9 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         ]
         app.state.runtime = runtime
         app.state.database = database
+        if definition.running_state is not None:
+            for key, value in definition.running_state(runtime).items():
+                setattr(app.state, key, value)
         app.state.workers = workers = WorkerPool(settings.report_workers)
         # Apart from ``tasks``: it has nothing to finish, so shutdown cancels it rather than wait for it.
         lag_watch = asyncio.create_task(

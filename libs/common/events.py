@@ -105,30 +105,52 @@ def _stamp(correlation_id: str | None, time: datetime | None) -> tuple[datetime,
     return at, correlation_id or get_correlation_id()
 
 
+_SOURCES: dict[str, str] = {}  # per event type: made once, as an event of many is made per item
+
+
 def _source_of(event_type: str) -> str:
-    return f"/sib/{service_of(event_type)}"
+    source = _SOURCES.get(event_type)
+    if source is None:
+        source = _SOURCES[event_type] = f"/sib/{service_of(event_type)}"
+    return source
+
+
+@dataclass(slots=True)  # not frozen: one per event of a recompute, and a frozen __init__ is slower
+class WrittenPayload:
+    """A payload of ``contract`` already written as ``contract(...).model_dump(mode="json")`` would
+    write it: for an event of many items, where a model per item would cost more than the rest of the
+    work (a test of each such payload holds it equal to the model's)."""
+
+    contract: type[EventPayload]
+    data: dict[str, Any]
 
 
 def new_event(
-    payload: EventPayload,
+    payload: EventPayload | WrittenPayload,
     *,
     subject: str | None = None,
     correlation_id: str | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
+    """The envelope of one event: a new time-ordered id, the source and type of the payload's contract,
+    its time (now when not given) and correlation id (the request's when not given)."""
     at, correlation = _stamp(correlation_id, time)
+    if isinstance(payload, WrittenPayload):
+        event_type, data = payload.contract.event_type, payload.data
+    else:
+        event_type, data = payload.event_type, payload.model_dump(mode="json")
     return CloudEvent(
         id=uuid7_str(),
-        source=_source_of(payload.event_type),
-        type=payload.event_type,
+        source=_source_of(event_type),
+        type=event_type,
         subject=subject,
         time=at,
         correlationid=correlation,
-        data=payload.model_dump(mode="json"),
+        data=data,
     )
 
 
-@dataclass(slots=True)  # not frozen: one per event of a batch, and a frozen __init__ is 5x slower
+@dataclass(slots=True)  # not frozen: one per event of a batch, and a frozen __init__ is slower
 class PreparedEvent:
     """An event as the outbox stores it: ``new_event(...).to_json_bytes()``, byte for byte, made
     without the envelope model (for thousands of events at once; a unit test holds the bytes equal)."""
@@ -138,69 +160,38 @@ class PreparedEvent:
     envelope: str
 
 
-def prepare_event(
-    payload: EventPayload,
-    *,
-    subject: str | None = None,
-    correlation_id: str | None = None,
-    time: datetime | None = None,
-) -> PreparedEvent:
-    """``new_event`` serialised at once: the payload is validated as its contract says, and the
-    envelope written around it in CloudEvent's field order (a batch of 5,000 status records spent a
-    sixth of its CPU building and serialising envelope models)."""
-    [event] = prepare_events([(payload, subject)], correlation_id=correlation_id, time=time)
-    return event
-
-
-def prepare_events(
-    items: Iterable[tuple[EventPayload, str | None]],
+def new_events(
+    contract: type[EventPayload],
+    written: Iterable[tuple[str, str | None]],
     *,
     correlation_id: str | None = None,
     time: datetime | None = None,
 ) -> list[PreparedEvent]:
-    """``prepare_event`` for each (payload, subject), all with the same time and correlation id: the
-    parts of the envelope they share (source and type per event type, time, correlation id) are
-    serialised once, not once per event (2 of the 5 us an event cost in a batch of 5,000 records)."""
-    return prepare_events_json(
-        ((payload.event_type, payload.model_dump_json(), subject) for payload, subject in items),
-        correlation_id=correlation_id,
-        time=time,
-    )
-
-
-def prepare_events_json(
-    items: Iterable[tuple[str, str, str | None]],
-    *,
-    correlation_id: str | None = None,
-    time: datetime | None = None,
-) -> list[PreparedEvent]:
-    """``prepare_events`` for payloads already serialised: (event type, the payload's
-    ``model_dump_json()``, subject) each. For a contract's own fast writer of many payloads (such as
-    ``StatusRecordedJson``), whose tests hold its output equal to the model's."""
+    """``new_event`` for many payloads of one contract at once, each already written as its
+    ``model_dump_json()`` would write it (by the contract's own writer, such as ``StatusRecordedJson``,
+    whose tests hold its output equal to the model's), with its subject, all with one time and one
+    correlation id: the parts of the envelope they share are serialised once, not once per event
+    (docs/performance.md, batch ingest)."""
     at, correlation = _stamp(correlation_id, time)
+    event_type = contract.event_type
+    if _REGISTRY.get(event_type) is not contract:
+        raise UnknownEventType(event_type)
+    source, kind = to_json(_source_of(event_type)).decode(), to_json(event_type).decode()
+    head = f',"source":{source},"type":{kind}'
     tail = ',"time":' + to_json(at).decode() + ',"datacontenttype":"application/json"'
     if correlation is not None:
         tail += ',"correlationid":' + to_json(correlation).decode()
     tail += ',"data":'
-    heads: dict[str, str] = {}  # per event type: its source and type
     abouts: dict[str | None, str] = {None: ""}  # per subject: a batch names each participant many times
     prepared = []
-    for event_type, data, subject in items:
-        head = heads.get(event_type)
-        if head is None:
-            if event_type not in _REGISTRY:
-                raise UnknownEventType(event_type)
-            source, kind = to_json(_source_of(event_type)).decode(), to_json(event_type).decode()
-            head = heads[event_type] = f',"source":{source},"type":{kind}'
+    for data, subject in written:
         event_id = uuid7_str()  # hex digits and dashes: nothing to escape
         about = abouts.get(subject)
         if about is None:
             about = abouts[subject] = ',"subject":' + to_json(subject).decode()
         prepared.append(
             PreparedEvent(
-                event_id,
-                event_type,
-                f'{{"specversion":"1.0","id":"{event_id}"{head}{about}{tail}{data}}}',
+                event_id, event_type, f'{{"specversion":"1.0","id":"{event_id}"{head}{about}{tail}{data}}}'
             )
         )
     return prepared

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from libs.common.app import ServiceDefinition, create_service_app
+from libs.common.app import Runtime, ServiceDefinition, create_service_app
 from libs.common.openapi import links_from
+from services.progression.adapters import StatusWriter
 from services.progression.api import router
 from services.progression.handlers import CONSUMERS
 from services.progression.services.context import IntakeDirectory
@@ -48,6 +50,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or ProgressionSettings()
     directory = IntakeDirectory(settings, transport=intake_transport)
+    fingerprint_key = settings.request_fingerprint_key.get_secret_value().encode()
+
+    def running_state(runtime: Runtime) -> dict[str, Any]:
+        return {"status_writer": StatusWriter(runtime.database, directory, fingerprint_key)}
+
     return create_service_app(
         settings,
         ServiceDefinition(
@@ -60,6 +67,7 @@ def create_app(
             links=LINKS,
             consumers=CONSUMERS,
             extra_state={"intake_directory": directory},
+            running_state=running_state,
             shutdown_hooks=[directory.close],
         ),
     )

@@ -182,6 +182,41 @@ async def test_concurrent_posts_share_group_commits_and_keep_their_own_outcome(p
     assert sorted(r["recording_seq"] for r in records["items"]) == list(range(1, 22))
 
 
+async def test_every_grouped_status_event_carries_its_own_requests_correlation_id(pair: Pair) -> None:
+    """Requests written together by the group writer share a transaction, not a correlation id: 32
+    clients, each with its own X-Correlation-ID, post records one by one and in a batch at once, and
+    each status.recorded event names the request that caused it."""
+    pid = await enrolled_participant(pair)
+    days = iter(range(2000))
+
+    def record() -> dict[str, Any]:
+        valid_from = date(2024, 4, 1) + timedelta(days=next(days))
+        return {"participant_id": pid, "code": "sygedagpenge", "valid_from": valid_from.isoformat()}
+
+    async def client(n: int) -> dict[str, str]:
+        headers = JOBCENTER | {"X-Correlation-ID": f"client-{n}"}
+        caused: dict[str, str] = {}
+        for _ in range(10):
+            response = await post(pair, record(), headers)
+            assert response.status_code == 201, response.text
+            caused[response.json()["record_id"]] = f"client-{n}"
+        batch = {"records": [record() for _ in range(3)]}
+        response = await pair.progression.post("/v1/status-records/batch", json=batch, headers=headers)
+        assert response.status_code == 201, response.text
+        caused |= {r["record_id"]: f"client-{n}" for r in response.json()["records"]}
+        return caused
+
+    caused: dict[str, str] = {}
+    for answers in await asyncio.gather(*(client(n) for n in range(32))):
+        caused |= answers
+    events = [
+        e for e in await outbox_events(pair.progression) if e.type == "dk.sib.progression.status.recorded.v1"
+    ]
+    assert len(events) == len(caused) == 32 * 13
+    wrong = [e for e in events if e.correlationid != caused[e.data["record_id"]]]
+    assert wrong == [], f"{len(wrong)} of {len(events)} events carry another request's correlation id"
+
+
 async def test_a_batch_is_all_or_nothing_and_names_each_bad_record(pair: Pair) -> None:
     pid = await enrolled_participant(pair)
     good = {

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from libs.common.clock import as_utc
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
 from services.intake.api.deps import Admin
@@ -28,16 +27,16 @@ async def get_audit(
     return AuditPageOut(
         items=[
             AuditEntryOut(
-                seq=row.seq,
-                at=as_utc(row.at),
-                actor=row.actor,
-                role=row.role,
-                action=row.action,
-                endpoint=row.endpoint,
-                participant_id=row.participant_id,
-                correlation_id=row.correlation_id,
+                seq=entry.seq,
+                at=entry.at,
+                actor=entry.actor,
+                role=entry.role,
+                action=entry.action,
+                endpoint=entry.endpoint,
+                participant_id=entry.participant_id,
+                correlation_id=entry.correlation_id,
             )
-            for row in page.items
+            for entry in page.items
         ],
         next_cursor=page.next_cursor,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from libs.common.clock import as_utc
 from libs.common.db import Database
 from libs.common.errors import ValidationFailed
 from libs.common.uow import UnitOfWork
@@ -11,10 +13,37 @@ from services.intake.models import CprAuditRow
 from services.intake.repository import AuditRepository
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One read or write of a CPR number."""
+
+    seq: int
+    at: datetime  # in UTC
+    actor: str
+    role: str
+    action: str
+    endpoint: str
+    participant_id: str | None
+    correlation_id: str | None
+
+
 @dataclass(frozen=True)
 class AuditPage:
-    items: list[CprAuditRow]
+    items: list[AuditEntry]
     next_cursor: str | None
+
+
+def _entry(row: CprAuditRow) -> AuditEntry:
+    return AuditEntry(
+        row.seq,
+        as_utc(row.at),
+        row.actor,
+        row.role,
+        row.action,
+        row.endpoint,
+        row.participant_id,
+        row.correlation_id,
+    )
 
 
 async def audit_trail(
@@ -28,4 +57,4 @@ async def audit_trail(
     async with UnitOfWork(database) as uow:
         rows = await AuditRepository(uow.session).page(participant_id, after, limit + 1)
     next_cursor = str(rows[limit - 1].seq) if len(rows) > limit else None
-    return AuditPage(rows[:limit], next_cursor)
+    return AuditPage([_entry(row) for row in rows[:limit]], next_cursor)

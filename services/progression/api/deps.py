@@ -15,9 +15,8 @@ from libs.common.auth import (
     principal_of,
     require_roles,
 )
-from libs.common.db import Database
-from libs.common.deps import get_database
-from services.progression.services.context import Caller, IntakeDirectory
+from services.progression.adapters import StatusWriter
+from services.progression.services.context import Caller
 
 
 async def get_caller(request: Request, credentials: BearerCredentials) -> Caller:
@@ -26,18 +25,12 @@ async def get_caller(request: Request, credentials: BearerCredentials) -> Caller
     return Caller(principal, token)
 
 
-async def get_directory(request: Request) -> IntakeDirectory:
-    directory: IntakeDirectory = request.app.state.intake_directory
-    return directory
-
-
-async def get_fingerprint_key(request: Request) -> bytes:
-    return request.app.state.settings.request_fingerprint_key.get_secret_value().encode()  # type: ignore[no-any-return]
+async def get_status_writer(request: Request) -> StatusWriter:
+    writer: StatusWriter = request.app.state.status_writer
+    return writer
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
-Directory = Annotated[IntakeDirectory, Depends(get_directory)]
-FingerprintKey = Annotated[bytes, Depends(get_fingerprint_key)]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 Provider = Annotated[Principal, Depends(require_roles(Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
@@ -51,28 +44,21 @@ RecordReader = Annotated[
 @dataclass(frozen=True, slots=True)
 class JobcenterWrite:
     """What a jobcenter's status write needs, from one dependency: FastAPI's cost per request grows
-    with the dependencies it solves (a single POST spent 18 % of its CPU solving nine)."""
+    with the dependencies it solves (docs/performance.md)."""
 
     caller: Caller
-    database: Database
-    directory: IntakeDirectory
-    fingerprint_key: bytes
+    writer: StatusWriter
 
 
 _JOBCENTER = frozenset({Role.jobcenter})
 
 
 async def get_jobcenter_write(request: Request, credentials: BearerCredentials) -> JobcenterWrite:
-    """The same checks and values as ``Jobcenter``, ``CallerDep``, ``DatabaseDep``, ``Directory`` and
-    ``FingerprintKey`` together, their getters called here rather than solved by FastAPI one by one."""
+    """The same checks and values as ``Jobcenter`` and ``CallerDep`` together with the status writer,
+    their getters called here rather than solved by FastAPI one by one."""
     principal = check_role(await principal_of(request, credentials), _JOBCENTER)
     assert credentials is not None  # principal_of has refused a request without one
-    return JobcenterWrite(
-        Caller(principal, credentials.credentials),
-        await get_database(request),
-        await get_directory(request),
-        await get_fingerprint_key(request),
-    )
+    return JobcenterWrite(Caller(principal, credentials.credentials), await get_status_writer(request))
 
 
 JobcenterWriteDep = Annotated[JobcenterWrite, Depends(get_jobcenter_write)]

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1")
 async def get_programme(programme_id: str, principal: CurrentPrincipal, db: DatabaseDep) -> ProgrammeOut:
     if not principal.can_access(programme_id):
         raise NotFound(f"No programme {programme_id}.")
-    return await programmes.get_programme(db, programme_id)
+    return ProgrammeOut.model_validate(await programmes.get_programme(db, programme_id), from_attributes=True)
 
 
 @router.put(

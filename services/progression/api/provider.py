@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from libs.common.clock import as_utc
-from libs.common.contracts import MilestoneKind
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
 from services.progression.api.deps import CallerDep, PersonLevelReader, Provider
 from services.progression.domain import change_since_first, group_averages
-from services.progression.models import MeasurementRow, MilestoneRow
 from services.progression.schemas import (
     MeasurementIn,
     MeasurementList,
@@ -20,27 +17,28 @@ from services.progression.schemas import (
     MilestoneOut,
 )
 from services.progression.services import provider
+from services.progression.services.provider import Measurement, Milestone
 
 router = APIRouter(prefix="/v1", tags=["provider"])
 
 
-def measurement_out(row: MeasurementRow) -> MeasurementOut:
+def measurement_out(measurement: Measurement) -> MeasurementOut:
     return MeasurementOut(
-        measurement_id=row.measurement_id,
-        measured_on=row.measured_on,
-        scores=row.scores,
-        group_averages=group_averages(row.scores),
-        recorded_at=as_utc(row.recorded_at),
+        measurement_id=measurement.measurement_id,
+        measured_on=measurement.measured_on,
+        scores=measurement.scores,
+        group_averages=group_averages(measurement.scores),
+        recorded_at=measurement.recorded_at,
     )
 
 
-def milestone_out(row: MilestoneRow) -> MilestoneOut:
+def milestone_out(milestone: Milestone) -> MilestoneOut:
     return MilestoneOut(
-        milestone_id=row.milestone_id,
-        kind=MilestoneKind(row.kind),
-        on=row.on,
-        note=row.note,
-        recorded_at=as_utc(row.recorded_at),
+        milestone_id=milestone.milestone_id,
+        kind=milestone.kind,
+        on=milestone.on,
+        note=milestone.note,
+        recorded_at=milestone.recorded_at,
     )
 
 
@@ -64,10 +62,10 @@ async def post_measurement(
 async def get_measurements(
     participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
 ) -> MeasurementList:
-    rows = list(await provider.measurements(db, caller, participant_id))
+    found = await provider.measurements(db, caller, participant_id)
     return MeasurementList(
-        items=[measurement_out(row) for row in rows],
-        change_since_first=change_since_first([row.scores for row in rows]),
+        items=[measurement_out(measurement) for measurement in found],
+        change_since_first=change_since_first([measurement.scores for measurement in found]),
     )
 
 
@@ -88,5 +86,7 @@ async def get_milestones(
     participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
 ) -> MilestoneList:
     return MilestoneList(
-        items=[milestone_out(row) for row in await provider.milestones(db, caller, participant_id)]
+        items=[
+            milestone_out(milestone) for milestone in await provider.milestones(db, caller, participant_id)
+        ]
     )

@@ -26,30 +26,13 @@ from services.progression.schemas import (
     TimelineOut,
 )
 from services.progression.services import status as status_service
-from services.progression.services.status import StoredRecord
+from services.progression.services.status import StoredRecord, stored_of
 
 router = APIRouter(prefix="/v1", tags=["status"])
 
 
 def record_out(row: StatusRecordRow | StoredRecord) -> StatusRecordOut:
     return StatusRecordOut.model_validate(stored_of(row), from_attributes=True)
-
-
-def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
-    """A record as the API shows it: a stored row read back (its time in UTC), or one just stored."""
-    if isinstance(row, StoredRecord):
-        return row
-    return StoredRecord(
-        record_id=row.record_id,
-        participant_id=row.participant_id,
-        programme_id=row.programme_id,
-        code=row.code,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        recording_seq=row.recording_seq,
-        recorded_at=as_utc(row.recorded_at),
-        source_record_id=row.source_record_id,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +62,7 @@ def batch_answer_json(created: int, rows: Sequence[StatusRecordRow | StoredRecor
 async def post_status_record(
     body: StatusRecordIn, write: JobcenterWriteDep, response: Response
 ) -> StatusRecordOut:
-    [result] = await status_service.record_statuses(
-        write.database, write.directory, write.fingerprint_key, write.caller, [body], batch=False
-    )
+    [result] = await write.writer.record(write.caller, [body], batch=False)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return record_out(result.row)
@@ -102,14 +83,8 @@ async def post_status_batch(
     write: JobcenterWriteDep,
     idempotency_key: Annotated[NoCpr | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
-    results = await status_service.record_statuses(
-        write.database,
-        write.directory,
-        write.fingerprint_key,
-        write.caller,
-        body.records,
-        batch=True,
-        idempotency_key=idempotency_key,
+    results = await write.writer.record(
+        write.caller, body.records, batch=True, idempotency_key=idempotency_key
     )
     created = sum(1 for r in results if r.created)
     # Serialised here, from the stored records as they are: FastAPI would validate the 10,000 records
@@ -152,7 +127,7 @@ async def get_timeline(
     result = await status_service.timeline(db, caller, participant_id, as_utc(as_of) if as_of else None)
     return TimelineOut(
         participant_id=participant_id,
-        programme_id=result.participant.programme_id,
+        programme_id=result.programme_id,
         as_of=as_of,
         data_complete_through=result.cutoff,
         periods=[

@@ -16,7 +16,6 @@ from libs.common.uow import UnitOfWork
 from services.progression.domain import effective_categories, is_newer_terms
 from services.progression.models import CutoffRow, ProgrammeRow
 from services.progression.repository import ProgrammeRepository
-from services.progression.schemas import ProgrammeOut
 
 log = get_logger(__name__)
 
@@ -47,12 +46,29 @@ async def apply_terms(uow: UnitOfWork, event: ProgrammeTermsPublishedV1) -> None
     log.info("programme_terms_applied", programme_id=event.programme_id, version=event.version)
 
 
-async def get_programme(database: Database, programme_id: str) -> ProgrammeOut:
+@dataclass(frozen=True)
+class Programme:
+    """What progression knows of a programme."""
+
+    programme_id: str
+    name: str
+    terms_version: int
+    status_categories: dict[str, str]  # status code -> category, as the current terms map them
+    data_complete_through: date | None
+
+
+async def get_programme(database: Database, programme_id: str) -> Programme:
     async with UnitOfWork(database) as uow:
         row = await ProgrammeRepository(uow.session).get(programme_id)
         if row is None:
             raise NotFound(f"No programme {programme_id}.")
-        return ProgrammeOut.model_validate(row, from_attributes=True)
+        return Programme(
+            row.programme_id,
+            row.name,
+            row.terms_version,
+            dict(row.status_categories),
+            row.data_complete_through,
+        )
 
 
 @dataclass(frozen=True)

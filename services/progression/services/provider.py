@@ -4,11 +4,12 @@ status stays with the jobcenter; these never change a timeline."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from libs.common.auth import Role
-from libs.common.clock import utcnow
-from libs.common.contracts import MeasurementRecordedV1, MilestoneRecordedV1
+from libs.common.clock import as_utc, utcnow
+from libs.common.contracts import MeasurementRecordedV1, MilestoneKind, MilestoneRecordedV1
 from libs.common.db import Database
 from libs.common.errors import NotFound
 from libs.common.events import new_event
@@ -20,6 +21,31 @@ from services.progression.services.context import Caller
 from services.progression.services.participants import participant_for_reading
 
 
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    measurement_id: str
+    measured_on: date
+    scores: dict[str, int]
+    recorded_at: datetime  # in UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    milestone_id: str
+    kind: MilestoneKind
+    on: date
+    note: str | None
+    recorded_at: datetime  # in UTC
+
+
+def _measurement(row: MeasurementRow) -> Measurement:
+    return Measurement(row.measurement_id, row.measured_on, row.scores, as_utc(row.recorded_at))
+
+
+def _milestone(row: MilestoneRow) -> Milestone:
+    return Milestone(row.milestone_id, MilestoneKind(row.kind), row.on, row.note, as_utc(row.recorded_at))
+
+
 async def _participant_for_provider(uow: UnitOfWork, caller: Caller, participant_id: str) -> ParticipantRow:
     row = await ParticipantRepository(uow.session).get(participant_id)
     if row is None or not caller.principal.can_access(row.programme_id):
@@ -29,7 +55,7 @@ async def _participant_for_provider(uow: UnitOfWork, caller: Caller, participant
 
 async def record_measurement(
     database: Database, caller: Caller, participant_id: str, body: MeasurementIn
-) -> MeasurementRow:
+) -> Measurement:
     assert caller.principal.role is Role.provider
     async with UnitOfWork(database) as uow:
         participant = await _participant_for_provider(uow, caller, participant_id)
@@ -58,18 +84,21 @@ async def record_measurement(
             )
         )
         await uow.commit()
-    return row
+    return _measurement(row)
 
 
-async def measurements(database: Database, caller: Caller, participant_id: str) -> Sequence[MeasurementRow]:
+async def measurements(database: Database, caller: Caller, participant_id: str) -> list[Measurement]:
     async with UnitOfWork(database) as uow:
         await participant_for_reading(uow, caller, participant_id)
-        return await ProviderRecordsRepository(uow.session).measurements(participant_id)
+        return [
+            _measurement(row)
+            for row in await ProviderRecordsRepository(uow.session).measurements(participant_id)
+        ]
 
 
 async def record_milestone(
     database: Database, caller: Caller, participant_id: str, body: MilestoneIn
-) -> MilestoneRow:
+) -> Milestone:
     async with UnitOfWork(database) as uow:
         participant = await _participant_for_provider(uow, caller, participant_id)
         now = utcnow()
@@ -98,10 +127,12 @@ async def record_milestone(
             )
         )
         await uow.commit()
-    return row
+    return _milestone(row)
 
 
-async def milestones(database: Database, caller: Caller, participant_id: str) -> Sequence[MilestoneRow]:
+async def milestones(database: Database, caller: Caller, participant_id: str) -> list[Milestone]:
     async with UnitOfWork(database) as uow:
         await participant_for_reading(uow, caller, participant_id)
-        return await ProviderRecordsRepository(uow.session).milestones(participant_id)
+        return [
+            _milestone(row) for row in await ProviderRecordsRepository(uow.session).milestones(participant_id)
+        ]

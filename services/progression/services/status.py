@@ -1,16 +1,18 @@
-"""Status records: one or a batch (all or nothing, bulk-inserted), idempotent by the jobcenter's
-source id or an Idempotency-Key; reading the raw records and the resolved timeline."""
+"""Status records: storing those of one or more requests (each one record or a batch, all or nothing,
+bulk-inserted), idempotent by the jobcenter's source id or an Idempotency-Key; reading the raw records
+and the resolved timeline.
+
+Requests sent at once are grouped into one write by ``services/progression/adapters.py``, which also
+writes a request again when its outcome says so; nothing here knows of the grouping."""
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from libs.common.clock import as_utc, utcnow
-from libs.common.coalesce import GroupWriter
 from libs.common.contracts import (
     STATUS_CODES,
     StatusCategory,
@@ -20,10 +22,9 @@ from libs.common.contracts import (
 )
 from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
-from libs.common.errors import Conflict, ServiceUnavailable, ValidationFailed, database_unavailable
-from libs.common.events import prepare_events_json
+from libs.common.errors import Conflict, ValidationFailed
+from libs.common.events import new_events
 from libs.common.ids import uuid7_str
-from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import Period
 from services.progression.domain import (
@@ -34,7 +35,7 @@ from services.progression.domain import (
     known_as_of,
     resolve,
 )
-from services.progression.models import BatchRequestRow, ParticipantRow, StatusRecordRow
+from services.progression.models import BatchRequestRow, StatusRecordRow
 from services.progression.repository import (
     BatchRepository,
     KnownParticipant,
@@ -58,12 +59,9 @@ from services.progression.services.participants import (
     read_from_intake,
 )
 
-log = get_logger(__name__)
-
 
 # The per-record objects of a batch are plain slotted dataclasses, never changed after they are made:
-# a frozen dataclass sets each field through object.__setattr__, 1.0 against 0.2 µs for nine fields,
-# and a batch makes four such objects per record.
+# a frozen dataclass sets each field through object.__setattr__, and a batch makes several per record.
 @dataclass(slots=True)
 class StoredRecord:
     """A record as just stored: the columns of its row, without an ORM object per record."""
@@ -79,9 +77,27 @@ class StoredRecord:
     source_record_id: str | None
 
 
+def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
+    """A record as the use cases return it: a stored row read back (its time in UTC), or one just
+    stored."""
+    if isinstance(row, StoredRecord):
+        return row
+    return StoredRecord(
+        record_id=row.record_id,
+        participant_id=row.participant_id,
+        programme_id=row.programme_id,
+        code=row.code,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        recording_seq=row.recording_seq,
+        recorded_at=as_utc(row.recorded_at),
+        source_record_id=row.source_record_id,
+    )
+
+
 @dataclass(slots=True)
 class Recorded:
-    row: StatusRecordRow | StoredRecord
+    row: StoredRecord
     created: bool
 
 
@@ -96,20 +112,6 @@ def _field(prefix: str, name: str) -> str:
     return f"{prefix}{name}" if prefix else name
 
 
-class _Raced(Exception):
-    """An Idempotency-Key or source id was taken by an earlier request of the same group: the request
-    starts over and finds what that request stored."""
-
-
-class _NeedsIntake(Exception):
-    """Participants progression has not heard of yet (statuses before the participants' events): keep
-    them from intake, all of the request's at once, then start over."""
-
-    def __init__(self, participant_ids: set[str]) -> None:
-        super().__init__()
-        self.participant_ids = participant_ids
-
-
 @dataclass(slots=True)
 class _NewRecord:
     index: int
@@ -122,9 +124,10 @@ class _NewRecord:
     source_record_id: str | None
 
 
-@dataclass
-class _Write:
-    """One request as the group writer takes it: its records, who names whom, and who asks."""
+@dataclass(slots=True)
+class StatusWrite:
+    """One request's records as the status write takes them: who names whom, who asks, and the
+    request's correlation id, which its events carry whichever requests share its transaction."""
 
     records: list[StatusRecordIn]
     refs: list[Reference]
@@ -132,82 +135,164 @@ class _Write:
     prefix: str  # "records[{}]." for a batch: how a bad record is named in the 422
     batch_request: dict[str, Any] | None  # the Idempotency-Key's row, without its record ids
     asked_intake: bool  # participants unknown here have been kept from intake already
+    correlation_id: str | None
+
+    def cprs(self) -> list[str]:
+        """The CPR numbers intake must be asked for (one lookup for the request)."""
+        return cprs_to_look_up(self.refs)
 
 
-_Outcome = list["Recorded"] | Exception
-
-
-async def record_statuses(
-    database: Database,
-    directory: IntakeDirectory,
-    fingerprint_key: bytes,
+def new_write(
     caller: Caller,
     records: list[StatusRecordIn],
+    found: dict[str, list[dict[str, Any]]] | None,
     *,
     batch: bool,
-    idempotency_key: str | None = None,
-) -> list[Recorded]:
-    """Store the records in one transaction: every record is valid, or nothing is stored and the 422
-    names each bad record (``records[i].field``). A record whose source id is known with the same
-    content is the stored one (not created again); with other content it is a conflict.
-
-    Records that name their citizen by CPR cost one call to intake's batch lookup for all the request's
-    numbers, made with the jobcenter's own token before the records are written (and not repeated when
-    the request starts over); records naming a participant id need no call for a participant
-    progression knows, and the participants it has not heard of yet cost one call to intake's batch
-    read for all of them, after which the request starts over.
-
-    The records are checked and stored by the group writer, together with the other requests waiting
-    to be stored: one transaction, one query for all their participants, one for their source ids and
-    one commit, however many requests the group holds."""
-    fingerprint = (
-        keyed_fingerprint(fingerprint_key, [r.model_dump(mode="json") for r in records])
-        if idempotency_key is not None
-        else ""
-    )
-    asked_intake = False
-    refs = _references(records)
-    cprs = cprs_to_look_up(refs)
-    found: dict[str, list[dict[str, Any]]] | None = None
-    for attempt in range(4):
-        if idempotency_key is not None:
-            async with UnitOfWork(database, read_only=True) as uow:
-                replay = await _replay(uow, caller, idempotency_key, fingerprint)
-            if replay is not None:
-                return replay
-        if found is None:
-            found = await directory.lookup_cprs(cprs, caller) if cprs else {}
-        if attempt:  # the writer set rows and errors on the last attempt's references
-            refs = _references(records)
+    idempotency_key: str | None,
+    fingerprint: str,
+    asked_intake: bool,
+    correlation_id: str | None,
+) -> StatusWrite:
+    """A request's write: each record's way of naming its citizen checked (no call, no database), and
+    intake's answers for its CPR numbers (``found``) applied once they are known."""
+    refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
+    parse_references(refs)
+    if found is not None:
         apply_lookup(refs, caller, found)
-        batch_request = (
-            {
-                "actor": caller.principal.subject,
-                "key": idempotency_key,
-                "request_fingerprint": fingerprint,
-                "created_at": utcnow(),
-            }
-            if idempotency_key is not None
-            else None
+    batch_request = (
+        {
+            "actor": caller.principal.subject,
+            "key": idempotency_key,
+            "request_fingerprint": fingerprint,
+            "created_at": utcnow(),
+        }
+        if idempotency_key is not None
+        else None
+    )
+    return StatusWrite(
+        records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake, correlation_id
+    )
+
+
+def apply_found(write: StatusWrite, found: dict[str, list[dict[str, Any]]]) -> None:
+    """Intake's answers for the request's CPR numbers, set on the records that name them."""
+    apply_lookup(write.refs, write.caller, found)
+
+
+def request_fingerprint(fingerprint_key: bytes, records: list[StatusRecordIn]) -> str:
+    """What an Idempotency-Key is held to: a retry with the key must send the same records."""
+    return keyed_fingerprint(fingerprint_key, [r.model_dump(mode="json") for r in records])
+
+
+# What a status write decides for each request of its transaction.
+
+
+@dataclass(slots=True)
+class Stored:
+    """The request's records in request order, each stored now or found stored before."""
+
+    records: list[Recorded]
+
+
+@dataclass(slots=True)
+class Invalid:
+    """Bad records (a bad reference, a source id repeated in the request): nothing of it is stored."""
+
+    errors: list[dict[str, str]]
+
+    def error(self) -> ValidationFailed:
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors[:5])
+        return ValidationFailed(summary, errors=self.errors)
+
+
+@dataclass(slots=True)
+class Conflicting:
+    """A source id known with other content: nothing of the request is stored."""
+
+    source_record_id: str | None
+    index: int
+    record_id: str
+
+    def error(self) -> Conflict:
+        return Conflict(
+            f"source_record_id {self.source_record_id} was recorded with other content",
+            index=self.index,
+            record_id=self.record_id,
         )
-        write = _Write(records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake)
-        outcome = await _group_writer(database).submit(write)
-        if isinstance(outcome, _NeedsIntake):
-            await _keep_from_intake(database, directory, outcome.participant_ids, found)
-            asked_intake = True
-            continue
-        if isinstance(outcome, _Raced):
-            continue
-        if isinstance(outcome, Exception):
-            raise outcome
-        created = sum(1 for r in outcome if r.created)
-        log.info("status_records_recorded", created=created, repeated=len(outcome) - created)
-        return outcome
-    raise ServiceUnavailable("The records could not be stored for concurrent changes; retry.")
 
 
-def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exception:
-    """The request's records with their participants, or the error the request gets."""
+@dataclass(slots=True)
+class UnknownParticipants:
+    """Participants progression has not heard of yet (statuses before the participants' events): keep
+    them from intake, all of the request's at once, then write the request again."""
+
+    participant_ids: set[str]
+
+
+@dataclass(slots=True)
+class Raced:
+    """An Idempotency-Key or source id taken by an earlier request of the same transaction: write the
+    request again, and it finds what that request stored."""
+
+
+Outcome = Stored | Invalid | Conflicting | UnknownParticipants | Raced
+
+
+async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> list[Outcome]:
+    """Store the records of one or more requests in one transaction, and decide each request's outcome
+    on its own: every record of a request is valid, or nothing of it is stored and each bad record is
+    named (``records[i].field``). A record whose source id is known with the same content is the stored
+    one (not created again); with other content the request is a conflict.
+
+    One query reads all the requests' participants (locked), one their source ids and one their
+    Idempotency-Keys; the new records are numbered per participant, inserted at once and each
+    announced with its request's correlation id."""
+    async with UnitOfWork(database) as uow:
+        # Load: the participants named (locked: their sequence numbers move), the source ids and keys.
+        people = await known_participants(
+            uow, (ref for write in writes for ref in write.refs), for_update=True
+        )
+        checked = [_checked(write, people) for write in writes]
+        known = await StatusRecordRepository(uow.session).by_source_ids(
+            (r.programme_id, r.source_record_id)
+            for records in checked
+            if isinstance(records, list)
+            for r in records
+            if r.source_record_id is not None
+        )
+        keys = {(w.batch_request["actor"], w.batch_request["key"]) for w in writes if w.batch_request}
+        taken_keys = await BatchRepository(uow.session).existing(keys)
+        # Decide each request's outcome.
+        plans = _decide(writes, checked, known, taken_keys)
+        # Write the new records, emit their events with their request's correlation id, commit.
+        now = utcnow()
+        new = [r for plan in plans if isinstance(plan, list) for r in plan if isinstance(r, _NewRecord)]
+        rows, events = await _insert(uow, new, people.all(), now)
+        outcomes: list[Outcome] = []
+        batch_repo = BatchRepository(uow.session)
+        for write, plan in zip(writes, plans, strict=True):
+            if not isinstance(plan, list):
+                outcomes.append(plan)
+                continue
+            recorded = [
+                Recorded(rows[r.record_id], created=True) if isinstance(r, _NewRecord) else r for r in plan
+            ]
+            written = [events[r.record_id] for r in plan if isinstance(r, _NewRecord)]
+            for event in new_events(StatusRecordedV1, written, correlation_id=write.correlation_id, time=now):
+                uow.emit(event)
+            if write.batch_request is not None:
+                batch_repo.add(
+                    BatchRequestRow(**write.batch_request, record_ids=[r.row.record_id for r in recorded])
+                )
+            outcomes.append(Stored(recorded))
+        await uow.commit()
+    return outcomes
+
+
+def _checked(
+    write: StatusWrite, known: KnownParticipants
+) -> list[_NewRecord] | Invalid | UnknownParticipants:
+    """The request's records with their participants, or why they cannot be stored."""
     # A batch names each citizen many times: the participant is chosen once per way of naming them.
     chosen: dict[tuple[str | None, str | None, str | None], Reference] = {}
     unknown: set[str] = set()
@@ -227,7 +312,7 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
         choose_participant(ref, write.caller, candidates or [])
         chosen[naming] = ref
     if unknown:
-        return _NeedsIntake(unknown)
+        return UnknownParticipants(unknown)
     errors = [
         {"field": _field(write.prefix.format(ref.index), ref.error[0]), "in": "body", "message": ref.error[1]}
         for ref in write.refs
@@ -248,7 +333,7 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
             )
         seen_sources[key] = ref.index
     if errors:
-        return ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
+        return Invalid(errors)
     prepared = []
     for ref, record in zip(write.refs, write.records, strict=True):
         assert ref.row is not None
@@ -266,14 +351,52 @@ def _checked(write: _Write, known: KnownParticipants) -> list[_NewRecord] | Exce
     return prepared
 
 
-def _references(records: list[StatusRecordIn]) -> list[Reference]:
-    """How each record names its citizen, each CPR's form checked (no call, no database)."""
-    refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
-    parse_references(refs)
-    return refs
+def _decide(
+    writes: Sequence[StatusWrite],
+    checked: Sequence[list[_NewRecord] | Invalid | UnknownParticipants],
+    known: dict[tuple[str, str], StatusRecordRow],
+    taken_keys: set[tuple[str, str]],
+) -> list[list[Recorded | _NewRecord] | Invalid | Conflicting | UnknownParticipants | Raced]:
+    """Each request's plan, in order: its records (new, or the stored one of a known source id with the
+    same content), or why it stores nothing. An Idempotency-Key or source id an earlier request of the
+    transaction takes makes the later one write again."""
+    claimed: set[tuple[str, str]] = set()
+    plans: list[list[Recorded | _NewRecord] | Invalid | Conflicting | UnknownParticipants | Raced] = []
+    for write, records in zip(writes, checked, strict=True):
+        if not isinstance(records, list):
+            plans.append(records)
+            continue
+        key = (write.batch_request["actor"], write.batch_request["key"]) if write.batch_request else None
+        sources = {
+            (r.programme_id, r.source_record_id)
+            for r in records
+            if r.source_record_id and (r.programme_id, r.source_record_id) not in known
+        }
+        if (key is not None and key in taken_keys) or sources & claimed:
+            plans.append(Raced())
+            continue
+        planned: list[Recorded | _NewRecord] = []
+        conflict: Conflicting | None = None
+        for record in records:
+            stored = known.get((record.programme_id, record.source_record_id or ""))
+            if stored is None:
+                planned.append(record)
+            elif _same_content(stored, record):
+                planned.append(Recorded(stored_of(stored), created=False))
+            else:
+                conflict = Conflicting(record.source_record_id, record.index, stored.record_id)
+                break
+        if conflict is not None:
+            plans.append(conflict)
+            continue
+        claimed |= sources
+        if key is not None:
+            taken_keys.add(key)
+        plans.append(planned)
+    return plans
 
 
-async def _keep_from_intake(
+async def keep_participants_from_intake(
     database: Database,
     directory: IntakeDirectory,
     participant_ids: set[str],
@@ -287,23 +410,6 @@ async def _keep_from_intake(
         await uow.commit()
 
 
-_WRITERS: weakref.WeakKeyDictionary[Database, GroupWriter[_Write, _Outcome]] = weakref.WeakKeyDictionary()
-
-
-def _group_writer(database: Database) -> GroupWriter[_Write, _Outcome]:
-    writer = _WRITERS.get(database)
-    if writer is None:
-        writer = GroupWriter(
-            lambda items: _store(database, items),
-            max_items=256,
-            max_weight=20_000,
-            weight=lambda item: max(1, len(item.records)),
-            shared_failure=database_unavailable,
-        )
-        _WRITERS[database] = writer
-    return writer
-
-
 def _same_content(stored: StatusRecordRow, record: _NewRecord) -> bool:
     return (stored.participant_id, stored.code, stored.valid_from, stored.valid_to) == (
         record.participant_id,
@@ -313,101 +419,22 @@ def _same_content(stored: StatusRecordRow, record: _NewRecord) -> bool:
     )
 
 
-async def _store(database: Database, items: Sequence[_Write]) -> list[_Outcome]:
-    """Check and store the records of several requests in one transaction. Each request's outcome is
-    its records in request order, or the error that request gets (bad references, a source id known
-    with other content, a participant to read from intake first, or an Idempotency-Key or source id
-    taken by an earlier request of the same group: start over)."""
-    async with UnitOfWork(database) as uow:
-        known_people = await known_participants(
-            uow, (ref for item in items for ref in item.refs), for_update=True
-        )
-        checked = [_checked(item, known_people) for item in items]
-        status_repo = StatusRecordRepository(uow.session)
-        known = await status_repo.by_source_ids(
-            (r.programme_id, r.source_record_id)
-            for records in checked
-            if not isinstance(records, Exception)
-            for r in records
-            if r.source_record_id is not None
-        )
-        keys = {(i.batch_request["actor"], i.batch_request["key"]) for i in items if i.batch_request}
-        taken_keys = await BatchRepository(uow.session).existing(keys)
-        claimed: set[tuple[str, str]] = set()
-        outcomes: list[list[Recorded | _NewRecord] | Exception] = []
-        for item, records in zip(items, checked, strict=True):
-            if isinstance(records, Exception):
-                outcomes.append(records)
-                continue
-            key = (item.batch_request["actor"], item.batch_request["key"]) if item.batch_request else None
-            # Source ids this item would store that an earlier item of the group stores: start over.
-            sources = {
-                (r.programme_id, r.source_record_id)
-                for r in records
-                if r.source_record_id and (r.programme_id, r.source_record_id) not in known
-            }
-            if (key is not None and key in taken_keys) or sources & claimed:
-                outcomes.append(_Raced())
-                continue
-            planned: list[Recorded | _NewRecord] = []
-            conflict: Conflict | None = None
-            for record in records:
-                stored = known.get((record.programme_id, record.source_record_id or ""))
-                if stored is None:
-                    planned.append(record)
-                elif _same_content(stored, record):
-                    planned.append(Recorded(stored, created=False))
-                else:
-                    conflict = Conflict(
-                        f"source_record_id {record.source_record_id} was recorded with other content",
-                        index=record.index,
-                        record_id=stored.record_id,
-                    )
-                    break
-            if conflict is not None:
-                outcomes.append(conflict)
-                continue
-            claimed |= sources
-            if key is not None:
-                taken_keys.add(key)
-            outcomes.append(planned)
-        new = [r for o in outcomes if not isinstance(o, Exception) for r in o if isinstance(r, _NewRecord)]
-        rows = await _insert(uow, new, known_people.all())
-        batch_repo = BatchRepository(uow.session)
-        results: list[_Outcome] = []
-        for item, outcome in zip(items, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                results.append(outcome)
-                continue
-            recorded = [
-                Recorded(rows[r.record_id], created=True) if isinstance(r, _NewRecord) else r for r in outcome
-            ]
-            if item.batch_request is not None:
-                batch_repo.add(
-                    BatchRequestRow(**item.batch_request, record_ids=[r.row.record_id for r in recorded])
-                )
-            results.append(recorded)
-        await uow.commit()
-    return results
-
-
 async def _insert(
-    uow: UnitOfWork, new: list[_NewRecord], people: dict[str, KnownParticipant]
-) -> dict[str, StoredRecord]:
-    """Number the records per participant in order, bulk-insert them and announce each. ``people``
-    were read (and locked) in this transaction."""
+    uow: UnitOfWork, new: list[_NewRecord], people: dict[str, KnownParticipant], now: datetime
+) -> tuple[dict[str, StoredRecord], dict[str, tuple[str, str]]]:
+    """Number the records per participant in order and bulk-insert them; returns them and, per record
+    id, its status.recorded payload as written JSON with the event's subject. ``people`` were read (and
+    locked) in this transaction."""
     if not new:
-        return {}
+        return {}, {}
     next_seq = {r.participant_id: people[r.participant_id].last_recording_seq + 1 for r in new}
     defaults = {code.value: category.value for code, (_, category) in STATUS_CODES.items()}
     categories = {
         person.programme_id: person.status_categories or defaults
         for person in (people[r.participant_id] for r in new)
     }
-    now = utcnow()
     stored: list[StoredRecord] = []
-    payloads: list[tuple[str, str, str]] = []
-    event_type = StatusRecordedV1.event_type
+    payloads: dict[str, tuple[str, str]] = {}
     payload_json = StatusRecordedJson(now)
     for record in new:
         seq = next_seq[record.participant_id]
@@ -425,29 +452,30 @@ async def _insert(
                 record.source_record_id,
             )
         )
-        payloads.append(
-            (
-                event_type,
-                payload_json(
-                    record_id=record.record_id,
-                    participant_id=record.participant_id,
-                    programme_id=record.programme_id,
-                    code=record.code,
-                    category=categories[record.programme_id][record.code],
-                    valid_from=record.valid_from,
-                    valid_to=record.valid_to,
-                    recording_seq=seq,
-                ),
-                f"participant/{record.participant_id}",
-            )
+        payloads[record.record_id] = (
+            payload_json(
+                record_id=record.record_id,
+                participant_id=record.participant_id,
+                programme_id=record.programme_id,
+                code=record.code,
+                category=categories[record.programme_id][record.code],
+                valid_from=record.valid_from,
+                valid_to=record.valid_to,
+                recording_seq=seq,
+            ),
+            f"participant/{record.participant_id}",
         )
-    for event in prepare_events_json(payloads, time=now):
-        uow.emit(event)
     await StatusRecordRepository(uow.session).insert_many(stored)
     await ParticipantRepository(uow.session).set_recording_seqs(
         {pid: seq - 1 for pid, seq in next_seq.items()}
     )
-    return {record.record_id: record for record in stored}
+    return {record.record_id: record for record in stored}, payloads
+
+
+async def replay(database: Database, caller: Caller, key: str, fingerprint: str) -> list[Recorded] | None:
+    """What the first request with this Idempotency-Key stored, or None when the key is new."""
+    async with UnitOfWork(database, read_only=True) as uow:
+        return await _replay(uow, caller, key, fingerprint)
 
 
 async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -> list[Recorded] | None:
@@ -457,18 +485,21 @@ async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -
     if stored.request_fingerprint != fingerprint:
         raise ValidationFailed.for_field("Idempotency-Key", "already used with another request")
     rows = {row.record_id: row for row in await StatusRecordRepository(uow.session).by_ids(stored.record_ids)}
-    return [Recorded(rows[record_id], created=False) for record_id in stored.record_ids]
+    return [Recorded(stored_of(rows[record_id]), created=False) for record_id in stored.record_ids]
 
 
-async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StatusRecordRow]:
+async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StoredRecord]:
     async with UnitOfWork(database) as uow:
         await participant_for_reading(uow, caller, participant_id)
-        return list(await StatusRecordRepository(uow.session).for_participant(participant_id))
+        return [
+            stored_of(row)
+            for row in await StatusRecordRepository(uow.session).for_participant(participant_id)
+        ]
 
 
 @dataclass(frozen=True)
 class Timeline:
-    participant: ParticipantRow
+    programme_id: str
     cutoff: date | None
     periods: list[Period]
 
@@ -507,4 +538,4 @@ async def timeline(
     categories = {StatusCode(code): StatusCategory(category) for code, category in mapping.items()}
     cutoff = cutoff_as_of(history, as_of)
     start = min([participant.referred_on, *(r.valid_from for r in records)])
-    return Timeline(participant, cutoff, resolve(records, categories, cutoff, start))
+    return Timeline(participant.programme_id, cutoff, resolve(records, categories, cutoff, start))

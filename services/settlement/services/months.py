@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from libs.common.clock import utcnow
 from libs.common.contracts import MonthsRecalculatedV1
-from libs.common.events import CloudEvent, service_of
+from libs.common.events import CloudEvent, WrittenPayload, new_event
 from libs.common.logging import get_correlation_id, get_logger
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Enrolment, Month, TermsVersion, Validity, window_for
@@ -171,17 +171,15 @@ def months_recalculated(
 ) -> CloudEvent:
     """The months.recalculated event, its data built as ``MonthsRecalculatedV1(...).model_dump(mode="json")``
     would build it (a unit test holds them equal), without a pydantic model per month."""
-    return CloudEvent(
-        source=_SOURCE,
-        type=MonthsRecalculatedV1.event_type,
+    return new_event(
+        WrittenPayload(
+            MonthsRecalculatedV1,
+            {"participant_id": participant_id, "programme_id": programme_id, "changes": changes},
+        ),
         subject=f"participant/{participant_id}",
+        correlation_id=correlation_id,
         time=now,
-        correlationid=correlation_id,
-        data={"participant_id": participant_id, "programme_id": programme_id, "changes": changes},
     )
-
-
-_SOURCE = f"/sib/{service_of(MonthsRecalculatedV1.event_type)}"
 
 
 async def _write_chunk(uow: UnitOfWork, out: _Chunk, *, events_now: bool) -> None:

@@ -16,8 +16,8 @@ from libs.common.clock import utcnow
 from libs.common.contracts import LINES_PER_PART, StatementIssuedV2, StatementLinesV1
 from libs.common.db import Database, outbox_table
 from libs.common.errors import Conflict, NotFound
-from libs.common.events import CloudEvent, new_event, subject_for
-from libs.common.logging import get_correlation_id, get_logger
+from libs.common.events import CloudEvent, WrittenPayload, new_event, subject_for
+from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Month, terms_in_force
 from services.settlement.domain.months import ORE
@@ -98,18 +98,18 @@ class _PartWriter:
         self.parts += 1
         # The payload is StatementLinesV1 (a test validates one against it), written as JSON data
         # directly: a model per part would make a Decimal and a tuple per line only to write them out.
-        event = CloudEvent(
-            source="/sib/settlement",
-            type=StatementLinesV1.event_type,
+        event = new_event(
+            WrittenPayload(
+                StatementLinesV1,
+                {
+                    "statement_id": self.statement_id,
+                    "programme_id": self.programme_id,
+                    "part": self.parts,
+                    "first_line_no": first,
+                    "lines": event_lines,
+                },
+            ),
             subject=f"programme/{self.programme_id}",
-            correlationid=get_correlation_id(),
-            data={
-                "statement_id": self.statement_id,
-                "programme_id": self.programme_id,
-                "part": self.parts,
-                "first_line_no": first,
-                "lines": event_lines,
-            },
         )
         await write_to_outbox(self.uow, event)
 
