@@ -11,8 +11,9 @@ from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # From how many rows a statement made with ``copy=True`` (or ``copy_into``) goes in with COPY on
-# PostgreSQL: a COPY is a round trip more than an executemany (about 0.1 ms here) and saves the server a
-# few microseconds a row, so a group of single POSTs or one citizen's months keep the executemany.
+# PostgreSQL: a COPY is a round trip more than an executemany and saves the server a little on every
+# row, so a group of single POSTs or one citizen's months keep the executemany (figures:
+# docs/performance.md, "from the code's comments").
 COPY_FROM_ROWS = 100
 
 
@@ -20,10 +21,10 @@ class BulkStatement:
     """A statement run as one DBAPI executemany of positional tuples, for hundreds of thousands of rows.
 
     SQLAlchemy's executemany builds a parameter dict per row and runs every value through its type
-    (about 20 us a row here). This compiles the statement once per dialect and converts each value
-    with its column's bind processor only once per distinct value (fees, dates and the timestamp
-    repeat), so the same values reach the driver as SQLAlchemy would send them. ``names`` maps each
-    bound parameter to its place in the caller's tuples."""
+    (figures: docs/performance.md, "from the code's comments"). This compiles the statement once per
+    dialect and converts each value with its column's bind processor only once per distinct value
+    (fees, dates and the timestamp repeat), so the same values reach the driver as SQLAlchemy would
+    send them. ``names`` maps each bound parameter to its place in the caller's tuples."""
 
     def __init__(
         self,
@@ -33,8 +34,8 @@ class BulkStatement:
         copy_from_rows: int = COPY_FROM_ROWS,
     ) -> None:
         """``copy_into``: an INSERT whose bound names are the table's columns; on PostgreSQL its rows go
-        into that table with one COPY instead (a row costs the server several times less than through
-        an INSERT executemany: 250,000 new months, 1.1 -> 0.3 s), when they are at least
+        into that table with one COPY instead (a row costs the server far less than through an INSERT
+        executemany; figures: docs/performance.md, "from the code's comments"), when they are at least
         ``copy_from_rows`` (a COPY is a round trip more than an executemany: for a few rows, the
         executemany answers sooner)."""
         self.statement = statement

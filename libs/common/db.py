@@ -77,10 +77,11 @@ Index(
 
 # How far the relay has published, as one row (``relay``): on SQLite every outbox row up to
 # ``published_through`` is published, and the relay moves this instead of marking each row (one
-# writer at a time, so rows commit in ``seq`` order and none can appear below it later; marking 500
-# rows rewrote their pages, 4 us a row plus the checkpoint's copy). PostgreSQL can commit rows out of
-# ``seq`` order, so there the relay marks each row's ``published_at`` and this stays where the
-# migration put it. A row is published when its ``published_at`` is set or it is at or below this.
+# writer at a time, so rows commit in ``seq`` order and none can appear below it later; marking each
+# row rewrote its page, which the checkpoint then copied back too; figures: docs/performance.md,
+# "eighth session"). PostgreSQL can commit rows out of ``seq`` order, so there the relay marks each
+# row's ``published_at`` and this stays where the migration put it. A row is published when its
+# ``published_at`` is set or it is at or below this.
 outbox_cursor_table = Table(
     "outbox_cursor",
     messaging_metadata,
@@ -129,9 +130,9 @@ def each_key_lookup(table: str, keys: Sequence[str], *, columns: str = "*", wher
     Why not ``key IN (:a, :b, ...)``: the same statement with the same number of values is prepared
     once per connection, and after five runs PostgreSQL may keep a generic plan for it. Planned while
     the table was small (or never analysed), that plan scans the whole table and compares every row with
-    every value; as the table grows each lookup costs more (settlement's check for known records: 800 ms
-    per 500 ids at 100,000 records). ``CROSS JOIN LATERAL ... LIMIT 1`` leaves the planner only an
-    index lookup per wanted value, whatever it knows of the table."""
+    every value; as the table grows each lookup costs more (figures: docs/performance.md, "seventh
+    session"). ``CROSS JOIN LATERAL ... LIMIT 1`` leaves the planner only an index lookup per wanted
+    value, whatever it knows of the table."""
     arrays = ", ".join(f"CAST(:{key} AS varchar[])" for key in keys)
     match = " AND ".join(f"{table}.{key} = wanted.{key}" for key in keys)
     if where:
@@ -158,11 +159,12 @@ def create_engine(settings: CommonSettings) -> AsyncEngine:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
-        # No pre-ping: on asyncpg it is three round trips (BEGIN, a ping, ROLLBACK) at every checkout, 15 %
-        # of a status POST's CPU under py-spy. A server restart or a cut connection is handled when a
-        # statement meets it instead: SQLAlchemy sees the disconnect, invalidates the whole pool (every
-        # connection made before it is replaced at its next checkout), and the failed unit of work
-        # answers 503 with Retry-After (a consumer retries in place, the relay on its next pass).
+        # No pre-ping: on asyncpg it is three round trips (BEGIN, a ping, ROLLBACK) at every checkout, a
+        # large share of a status POST's CPU (figures: docs/performance.md, "first session"). A server
+        # restart or a cut connection is handled when a statement meets it instead: SQLAlchemy sees the
+        # disconnect, invalidates the whole pool (every connection made before it is replaced at its
+        # next checkout), and the failed unit of work answers 503 with Retry-After (a consumer retries
+        # in place, the relay on its next pass).
         kwargs["pool_pre_ping"] = False
         return create_async_engine(url, **kwargs)
 
@@ -194,8 +196,9 @@ SQLITE_PRAGMAS = (
     # about a gigabyte, read per chunk of participants; the cache fills only as pages are read.
     "PRAGMA cache_size=-65536",
     # Checkpoint the WAL every 16,384 pages (64 MiB) instead of every 1,000: a consumer's batch writes
-    # several MiB, so the default checkpointed (and fsynced) at nearly every commit, a fifth of
-    # settlement's catch-up; a page changed by many commits is now copied back once.
+    # several MiB, so the default checkpointed (and fsynced) at nearly every commit, a large share of
+    # settlement's catch-up; a page changed by many commits is now copied back once (figures:
+    # docs/performance.md, "first session").
     "PRAGMA wal_autocheckpoint=16384",
 )
 

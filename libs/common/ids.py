@@ -6,10 +6,9 @@ operating system).
 - ``uuid7_str``: time-ordered (version 7, RFC 9562: a millisecond timestamp, then a counter and random
   bits, rising within the process), for ids that are keys of fast-growing tables: event ids (the
   outbox's unique index, every consumer's inbox key) and status record ids (progression's primary key,
-  settlement's facts). A random key lands on a random page of its B-tree index, so a batch of 5,000
-  inserts dirtied most of an index's pages and the commit wrote them all again; rising keys fill the
-  last pages only (SQLite, 150,000 rows held, two such indexes: 14.5 -> 6.1 µs per row inserted and
-  committed). ``uuid.uuid4()`` was also a system call per id.
+  settlement's facts). A random key lands on a random page of its B-tree index, so a batch's inserts
+  dirty most of an index's pages and the commit writes them all again; rising keys fill the last pages
+  only (figures: docs/performance.md, "second session"). ``uuid.uuid4()`` was also a system call per id.
 """
 
 from __future__ import annotations

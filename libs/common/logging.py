@@ -56,8 +56,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        # filter_by_level first: a line below the level costs a level check, not the whole chain (an
-        # info line per event was 7 % of settlement's catch-up at LOG_LEVEL=WARNING, all of it dropped).
+        # filter_by_level first: a line below the level costs a level check, not the whole chain (info
+        # lines built and then dropped at LOG_LEVEL=WARNING were a share of settlement's catch-up;
+        # figures: docs/performance.md, "first session").
         processors=[
             structlog.stdlib.filter_by_level,
             *shared,

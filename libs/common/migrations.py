@@ -134,9 +134,9 @@ def outbox_pending_index_v2(op: Any) -> None:
     ``(published_at, seq)``). Frozen, like v1.
 
     Why (2026-12-03): with the whole table indexed, PostgreSQL's cached plan for the pending query
-    visited the published rows (and, with no vacuum, their dead versions) on every pass: 55 ms at
-    50,000 published rows. A partial index's entries for published rows are marked dead by the first
-    scan that meets them and skipped after: 0.4 ms."""
+    visited the published rows (and, with no vacuum, their dead versions) on every pass, so each pass
+    grew slower with them. A partial index's entries for published rows are marked dead by the first
+    scan that meets them and skipped after (figures: docs/performance.md, "sixth session")."""
     import sqlalchemy as sa
 
     op.drop_index("ix_outbox_unpublished", table_name="outbox")

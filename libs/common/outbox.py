@@ -67,8 +67,8 @@ def _unpublished(through: ColumnElement[int]) -> ColumnElement[bool]:
     return and_(outbox_table.c.published_at.is_(None), outbox_table.c.seq > through)
 
 
-# Built once: the relay runs these for every pass, and building them was a fifth of its CPU when
-# passes are an event or two (single POSTs).
+# Built once: the relay runs these for every pass, and building them was a large share of its CPU when
+# passes are an event or two (single POSTs; figures: docs/performance.md, "from the code's comments").
 _PENDING = (
     select(
         outbox_table.c.seq,
@@ -83,8 +83,9 @@ _PENDING = (
 )
 # PostgreSQL marks each row published (SQLite moves the cursor instead: outbox_cursor_table). The
 # pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter (and a
-# cast) per row was 6 % of a batch's CPU (py-spy); ``= ANY(array)`` is one parameter, and it is planned
-# as a lookup of each row by the key (tests/integration/test_query_plans.py).
+# cast) per row was a share of a batch's CPU (figures: docs/performance.md, "seventh session");
+# ``= ANY(array)`` is one parameter, and it is planned as a lookup of each row by the key
+# (tests/integration/test_query_plans.py).
 _MARK_PUBLISHED_PG = (
     update(outbox_table)
     .where(outbox_table.c.seq == any_(bindparam("seqs", type_=postgresql.ARRAY(BigInteger))))
@@ -238,7 +239,8 @@ class OutboxRelay:
             await session.commit()
         if not self.settings.is_postgres:
             self._published_through = rows[-1].seq
-        # One increment per event type, not per row: a label lookup per row was 3 % of a batch's CPU.
+        # One increment per event type, not per row: a label lookup per row was a share of a batch's CPU
+        # (figures: docs/performance.md, "third session").
         for event_type, count in Counter(row.event_type for row in rows).items():
             OUTBOX_PUBLISHED.labels(self.settings.service_name, event_type).inc(count)
 
@@ -290,11 +292,12 @@ class OutboxRelay:
 class _PassAcks:
     """Publishes a pass of rows with one reply subscription for all their JetStream acks.
 
-    ``js.publish`` makes a request per message (an inbox, a timer and a task each): about 97 µs of
-    CPU per event here, against 31 µs for a plain publish whose ack comes back to a subject of the
-    pass's own. The messages go out in order on one connection, so the stream keeps commit order; a
-    pass counts only when every message has its ack, else nothing of it is marked published and the
-    next pass sends it again (the Nats-Msg-Id makes the repeat a duplicate)."""
+    ``js.publish`` makes a request per message (an inbox, a timer and a task each), far more CPU per
+    event than a plain publish whose ack comes back to a subject of the pass's own (figures:
+    docs/performance.md, "from the code's comments"). The messages go out in order on one connection,
+    so the stream keeps commit order; a pass counts only when every message has its ack, else nothing
+    of it is marked published and the next pass sends it again (the Nats-Msg-Id makes the repeat a
+    duplicate)."""
 
     ACK_TIMEOUT_SECONDS = 10.0
 
@@ -340,15 +343,16 @@ class _PassAcks:
                 headers={MSG_ID_HEADER: row.event_id, EXPECTED_STREAM_HEADER: stream},
             )
         # No flush: the client's writer sends the messages, and waiting for their acks waits for that;
-        # a flush is a PING and its PONG more per pass (7 % of a single POST's CPU under py-spy, a pass
-        # being an event or two then).
+        # a flush is a PING and its PONG more per pass, felt under single POSTs, whose passes are an
+        # event or two (figures: docs/performance.md, "from the code's comments").
         await asyncio.wait_for(self._complete.wait(), timeout=self.ACK_TIMEOUT_SECONDS)
         for index in range(len(rows)):
             data = self._acks[index].data
             if not data:  # a status-only reply: no stream took the subject (503 no responders)
                 raise NoStreamResponseError
             # A plain ack ({"stream":"SIB","seq":n}) needs no parsing: only one naming an error or a
-            # duplicate is read (parsing every ack was 4 % of a batch's CPU under py-spy).
+            # duplicate is read (parsing every ack was a share of a batch's CPU; figures:
+            # docs/performance.md, "seventh session").
             if b'"error"' not in data and b'"duplicate"' not in data:
                 continue
             response = json.loads(data)

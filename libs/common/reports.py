@@ -92,7 +92,8 @@ class Chart:
 def render(chart: Chart, chart_format: ChartFormat) -> bytes:
     """The chart's bytes. Safe in a worker thread (routes render in the service's WorkerPool): a
     ``Figure`` of its own, never pyplot, whose registry of open figures is shared by every thread."""
-    # Imported on the first chart, not at start-up: matplotlib takes about 0.3 s to import (measured).
+    # Imported on the first chart, not at start-up: matplotlib's import would slow every start, chart or
+    # not (figures: docs/performance.md, "from the code's comments").
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 

@@ -125,9 +125,9 @@ class CommonSettings(BaseSettings):
     # CPython's cyclic garbage collector: a young collection every this many allocations (CPython's
     # default is 700), and how many young and middle collections before the next older one. At 700 a
     # service under load ran a collection every few requests; objects of the requests in flight then
-    # outlived them into the oldest generation, and its full collections (70-90 ms each, the whole heap)
-    # stopped the event loop: the p99 of 64 connections was 120 ms, and 16 full collections took a fifth
-    # of the CPU of 10,000 status POSTs (bench/ingest.py, py-spy, gc.callbacks).
+    # outlived them into the oldest generation, and its full collections (the whole heap) stopped the
+    # event loop: they made the single POST's p99 and took a large share of its CPU (figures:
+    # docs/performance.md, "third session").
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 10)
 
     # Threads that compute reports (bootstrap, charts, large CSV and JSON documents) beside the event

@@ -3,8 +3,8 @@
 SQLite checkpoints the write-ahead log itself when a commit takes it past ``wal_autocheckpoint`` pages
 (64 MiB here, ``SQLITE_PRAGMAS``), in that commit's call: with the inline driver that is the event
 loop's thread, so copying 64 MiB back into the database file and syncing it stopped every request for
-100-150 ms. Single POSTs that met one had a p99 of 120-146 ms, against 50 ms in the runs that did not
-(bench/ingest.py, 64 connections, 5,000 posts after batches).
+as long, and the single POSTs that met one set the p99 (figures: docs/performance.md, "eighth session"
+and "from the code's comments").
 
 Here a connection of its own runs ``PRAGMA wal_checkpoint(PASSIVE)`` every
 ``SQLITE_CHECKPOINT_INTERVAL_SECONDS`` in a worker thread; ``sqlite3`` lets go of the GIL while SQLite

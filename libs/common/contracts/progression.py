@@ -63,8 +63,9 @@ _CATEGORIES = frozenset(category.value for category in StatusCategory)
 
 class StatusRecordedJson:
     """``StatusRecordedV1(...).model_dump_json()`` for the records of one recording (one
-    ``recorded_at``), written without a model per record: building and dumping 5,000 models was a
-    quarter of a batch's time in the service (8.7 against 0.9 µs a record here). It checks what the
+    ``recorded_at``), written without a model per record: building and dumping a model per record was a
+    large share of a batch's time in the service (figures: docs/performance.md, "eighth session" and
+    "from the code's comments"). It checks what the
     model would (the code and category named by the vocabulary, a sequence from 1, an aware time);
     ``tests/unit/test_prepared_events.py`` holds its output equal to the model's, byte for byte."""
 

@@ -132,7 +132,8 @@ async def _learning_chart(
     programme_id: str, principal: Principal, db: Database, workers: WorkerPool, chart_format: ChartFormat
 ) -> Response:
     report = await learning.learning_report(db, principal, programme_id)
-    # Rendering takes the better part of a second: beside the loop.
+    # Rendering is slow enough to hold up every request and consumer: beside the loop (figures:
+    # docs/performance.md, "Reports and the event loop").
     return await workers.run(_chart_response, learning.chart(report), chart_format)
 
 
