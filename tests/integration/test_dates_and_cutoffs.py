@@ -156,6 +156,10 @@ async def test_a_mistaken_cutoff_is_retracted_and_the_months_invoiced_under_it_a
 
     # Read as of a moment before the retraction, the timeline shows the mistaken view; now, the truth.
     timeline_url = f"/v1/participants/{pid}/timeline"
+    far = await trio.progression.get(
+        timeline_url, params={"as_of": "9999-12-31T00:00:00Z"}, headers=JOBCENTER
+    )
+    assert refused_naming(far, "as_of"), far.text
     then = await trio.progression.get(
         timeline_url, params={"as_of": before_retraction.isoformat()}, headers=JOBCENTER
     )

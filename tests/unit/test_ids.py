@@ -27,3 +27,36 @@ def test_uuid7_ids_rise_within_the_process_and_carry_the_time_they_were_made() -
         assert str(parsed) == text
         assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert before_ms <= parsed.int >> 80 <= after_ms  # the first 48 bits: Unix time in ms
+
+
+def test_every_date_a_request_model_takes_is_bounded_to_1900_2100() -> None:
+    """DOMAIN: every date the platform takes lies between 1900-01-01 and 2100-12-31. Each request model
+    (extra="forbid") of each service refuses a date outside that range in every date field it has."""
+    import datetime as dt
+    import inspect
+
+    from pydantic import BaseModel, ValidationError
+
+    from services.intake import schemas as intake
+    from services.progression import schemas as progression
+    from services.settlement import schemas as settlement
+
+    checked = 0
+    for module in (intake, progression, settlement):
+        for _, model in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(model, BaseModel) or model.model_config.get("extra") != "forbid":
+                continue
+            for name, info in model.model_fields.items():
+                if info.annotation is not dt.date and "datetime.date" not in str(info.annotation):
+                    continue
+                for outside in ("1899-12-31", "2101-01-01"):
+                    try:
+                        model.__pydantic_validator__.validate_assignment(
+                            model.model_construct(), name, outside
+                        )
+                    except ValidationError as exc:
+                        assert any(e["loc"][0] == name for e in exc.errors()), (model, name)
+                    else:
+                        raise AssertionError(f"{model.__name__}.{name} took {outside}")
+                checked += 1
+    assert checked == 14  # the request date fields of intake, progression and settlement

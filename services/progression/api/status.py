@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import TypeAdapter
 
 from libs.common.clock import as_utc
+from libs.common.dates import WorldDatetime
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
 from libs.common.ids import NoCpr, Uuid
@@ -121,7 +121,7 @@ async def get_timeline(
     _: PersonLevelReader,
     caller: CallerDep,
     db: DatabaseDep,
-    as_of: datetime | None = None,
+    as_of: WorldDatetime | None = None,
 ) -> TimelineOut:
     if as_of is not None and as_of.tzinfo is None:
         raise ValidationFailed.for_field("as_of", "must carry a time zone, e.g. 2024-05-01T12:00:00Z")

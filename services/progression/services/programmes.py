@@ -77,9 +77,9 @@ class CutoffResult:
     complete_through: date
     previous: date | None
     recorded_at: datetime
-    kind: str = "advanced"
-    reason: str | None = None
-    seq: int = 0
+    kind: str
+    reason: str | None
+    seq: int
 
 
 def _result(row: CutoffRow, previous: date | None) -> CutoffResult:
@@ -115,8 +115,8 @@ async def advance_cutoff(
         repo = ProgrammeRepository(uow.session)
         programme = await _programme_for_cutoff(repo, principal, programme_id)
         current = programme.data_complete_through
+        history = await repo.cutoffs(programme_id)
         if current is not None and complete_through == current:
-            history = await repo.cutoffs(programme_id)
             return _result(history[-1], history[-2].complete_through if len(history) > 1 else None)
         if current is not None and complete_through < current:
             raise Conflict(
@@ -124,7 +124,16 @@ async def advance_cutoff(
                 "A mistaken move is taken back by a retraction.",
                 complete_through=current.isoformat(),
             )
-        row = await _record(uow, repo, programme, complete_through, "advanced", None, principal)
+        row = await _record(
+            uow,
+            repo,
+            programme,
+            (history[-1].seq if history else 0) + 1,
+            complete_through,
+            "advanced",
+            None,
+            principal,
+        )
         uow.emit(
             new_event(
                 CutoffAdvancedV1(
@@ -167,7 +176,16 @@ async def retract_cutoff(
                 + (f"it is {current.isoformat()}." if current else "the programme has no cut-off yet."),
                 complete_through=current.isoformat() if current else None,
             )
-        row = await _record(uow, repo, programme, complete_through, "retracted", reason, principal)
+        row = await _record(
+            uow,
+            repo,
+            programme,
+            (history[-1].seq if history else 0) + 1,
+            complete_through,
+            "retracted",
+            reason,
+            principal,
+        )
         uow.emit(
             new_event(
                 CutoffRetractedV1(
@@ -194,18 +212,20 @@ async def _record(
     uow: UnitOfWork,
     repo: ProgrammeRepository,
     programme: ProgrammeRow,
+    seq: int,
     complete_through: date,
     kind: str,
     reason: str | None,
     principal: Principal,
 ) -> CutoffRow:
-    history = await repo.cutoffs(programme.programme_id)
+    """The move as the programme's fact number ``seq`` (the caller read the history under the
+    programme's lock)."""
     now = utcnow()
     programme.data_complete_through = complete_through
     programme.updated_at = now
     row = CutoffRow(
         programme_id=programme.programme_id,
-        seq=(history[-1].seq + 1) if history else 1,
+        seq=seq,
         complete_through=complete_through,
         kind=kind,
         reason=reason,
