@@ -113,7 +113,6 @@ _PRUNE = delete(outbox_table).where(
         .scalar_subquery()
     )
 )
-_NO_BOUND = 2**62  # no row was written since the cut-off: every published row may go
 RELAY = "relay"  # the key of the cursor's one row
 _PUBLISHED_THROUGH = select(outbox_cursor_table.c.published_through).where(
     outbox_cursor_table.c.relay == RELAY
@@ -154,7 +153,12 @@ class OutboxRelay:
         cutoff = utcnow() - timedelta(hours=self.settings.outbox_retention_hours)
         async with self.database.read_sessionmaker() as session:
             first_kept = (await session.execute(_FIRST_KEPT, {"cutoff": cutoff})).scalar()
-        return _NO_BOUND if first_kept is None else int(first_kept)
+            if first_kept is None:
+                # No row written since the cut-off: every row held now may go, but not one written
+                # after this look (the bound is kept for several passes).
+                highest = (await session.execute(select(func.max(outbox_table.c.seq)))).scalar()
+                return 0 if highest is None else int(highest) + 1
+        return int(first_kept)
 
     async def prune(self, chunk: int | None = None, below: int | None = None) -> int:
         """Delete one chunk of the published rows written more than ``outbox_retention_hours`` ago

@@ -597,3 +597,22 @@ async def test_a_look_finds_its_bound_once_and_deletes_below_it_a_chunk_per_pass
     # 2, 2 and the last 1 in one look; the fourth pass comes before the next look is due.
     assert held == [3, 1, 0, 0]
     assert len(bounds) == 1
+
+
+async def test_a_row_written_after_the_look_is_not_pruned_with_the_rows_before_it(backbone: Backbone) -> None:
+    """The bound a look finds serves several passes; a row written and published meanwhile is not below
+    it (when no row had been written since the cut-off, the bound used to be "everything")."""
+    old = [await backbone.emit(f"old-{n}") for n in range(3)]
+    await written_days_ago(backbone, 2, *old)
+    relay = OutboxRelay(
+        Database(backbone.settings.model_copy(update={"outbox_retention_hours": 24})), backbone.link
+    )
+    try:
+        assert await relay.publish_pending() == 3
+        bound = await relay.prune_bound()
+        new = await backbone.emit("new")
+        assert await relay.publish_pending() == 1
+        assert await relay.prune(chunk=100, below=bound) == 3
+        assert await rows_held(backbone) == {new.id: True}
+    finally:
+        await relay.database.dispose()
