@@ -83,6 +83,13 @@ async def enrol_participants(intake: str, settlement: str, participants: int = P
     return ids
 
 
+def source_record_id() -> str:
+    """A unique record id in groups of four characters: a run of six digits, which a uuid's first group
+    can hold, is CPR-shaped and refused with 422."""
+    digits = uuid.uuid4().hex
+    return "lat-" + "-".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
 async def latency(
     progression: str,
     settlement: str,
@@ -127,7 +134,7 @@ async def latency(
         # run, or a later run would post what is stored already, see no recompute and wait in vain.
         sick = not state.get((pid, month), False)
         state[(pid, month)] = sick
-        body = {"participant_id": pid, "code": "sygedagpenge" if sick else "employed", "valid_from": month.isoformat(), "valid_to": (month + timedelta(days=27)).isoformat(), "source_record_id": f"lat-{uuid.uuid4()}"}  # fmt: skip
+        body = {"participant_id": pid, "code": "sygedagpenge" if sick else "employed", "valid_from": month.isoformat(), "valid_to": (month + timedelta(days=27)).isoformat(), "source_record_id": source_record_id()}  # fmt: skip
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         began = time.perf_counter()
         waiting.setdefault((pid, f"{month:%Y-%m}"), []).append((began, future))
