@@ -55,7 +55,7 @@ format: bootstrap
 bench: bootstrap
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
-# Operations on a service's database and the stream (see deploy/ops.py); settings from the environment.
+# Operations on a service's database and the stream (see deploy/ops/); settings from the environment.
 SERVICE ?= settlement
 rebuild: bootstrap
 	$(PY) -m deploy.ops rebuild $(SERVICE) $(if $(REPLACE),--replace,)

@@ -44,9 +44,9 @@ SERVICES = ("intake", "progression", "settlement")
 SQL_FILE = Path(__file__).parent / "postgres" / "roles.sql"
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # as settings.database_schema: quoting needs no escape
 
-# deploy/ops.py's rebuild replays into ``<schema>_rebuild``, and its --replace keeps the replaced
+# deploy/ops/rebuild.py replays into ``<schema>_rebuild``, and its --replace keeps the replaced
 # tables in ``<schema>_previous``. A role without CREATE on the database cannot make a schema, so they
-# are made here beside the services' own (a unit test holds these sets to deploy/ops.py's).
+# are made here beside the services' own (a unit test holds these sets to those of deploy/ops/).
 REBUILD_SUFFIX = "_rebuild"
 PREVIOUS_SUFFIX = "_previous"
 REBUILT = frozenset({"progression", "settlement"})
@@ -68,7 +68,7 @@ class Owner:
 
 
 def service_schemas(service: str, schema: str) -> tuple[str, ...]:
-    """A service's schema and those deploy/ops.py works in beside it."""
+    """A service's schema and those deploy/ops/ works in beside it."""
     return (
         schema,
         *((schema + REBUILD_SUFFIX,) if service in REBUILT else ()),
@@ -283,7 +283,7 @@ DROP ROLE IF EXISTS {", ".join(f'"{role}"' for role in roles)};""",  # noqa: S60
 
 async def demo_roles(admin_url: str, prefix: str = "demo_") -> dict[str, str]:
     """``make run``'s demo on PostgreSQL: the roles ``demo_<service>`` made afresh (old ones dropped with
-    what they own), each owning ``demo_<service>`` and the schemas deploy/ops.py uses beside it.
+    what they own), each owning ``demo_<service>`` and the schemas deploy/ops/ uses beside it.
     Returns each service's DATABASE_URL, with a random password for a server that asks for one."""
     owners = service_owners(prefix, prefix, {service: secrets.token_hex(16) for service in SERVICES})
     await drop_roles(admin_url, [owner.role for owner in owners])

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # From how many rows a statement made with ``copy=True`` (or ``copy_into``) goes in with COPY on
 # PostgreSQL: a COPY is a round trip more than an executemany and saves the server a little on every
 # row, so a group of single POSTs or one citizen's months keep the executemany (figures:
-# docs/performance.md, "from the code's comments").
+# docs/performance.md#from-the-codes-comments).
 COPY_FROM_ROWS = 100
 
 
@@ -21,7 +21,7 @@ class BulkStatement:
     """A statement run as one DBAPI executemany of positional tuples, for hundreds of thousands of rows.
 
     SQLAlchemy's executemany builds a parameter dict per row and runs every value through its type
-    (figures: docs/performance.md, "from the code's comments"). This compiles the statement once per
+    (figures: docs/performance.md#from-the-codes-comments). This compiles the statement once per
     dialect and converts each value with its column's bind processor only once per distinct value
     (fees, dates and the timestamp repeat), so the same values reach the driver as SQLAlchemy would
     send them. ``names`` maps each bound parameter to its place in the caller's tuples."""
@@ -35,7 +35,7 @@ class BulkStatement:
     ) -> None:
         """``copy_into``: an INSERT whose bound names are the table's columns; on PostgreSQL its rows go
         into that table with one COPY instead (a row costs the server far less than through an INSERT
-        executemany; figures: docs/performance.md, "from the code's comments"), when they are at least
+        executemany; figures: docs/performance.md#from-the-codes-comments), when they are at least
         ``copy_from_rows`` (a COPY is a round trip more than an executemany: for a few rows, the
         executemany answers sooner)."""
         self.statement = statement

@@ -78,8 +78,9 @@ Index(
 # How far the relay has published, as one row (``relay``): on SQLite every outbox row up to
 # ``published_through`` is published, and the relay moves this instead of marking each row (one
 # writer at a time, so rows commit in ``seq`` order and none can appear below it later; marking each
-# row rewrote its page, which the checkpoint then copied back too; figures: docs/performance.md,
-# "eighth session"). PostgreSQL can commit rows out of ``seq`` order, so there the relay marks each
+# row rewrote its page, which the checkpoint then copied back too; figures:
+# docs/performance.md#eighth-session-2026-12-04). PostgreSQL can commit rows out of ``seq`` order, so
+# there the relay marks each
 # row's ``published_at`` and this stays where the migration put it. A row is published when its
 # ``published_at`` is set or it is at or below this.
 outbox_cursor_table = Table(
@@ -130,8 +131,9 @@ def each_key_lookup(table: str, keys: Sequence[str], *, columns: str = "*", wher
     Why not ``key IN (:a, :b, ...)``: the same statement with the same number of values is prepared
     once per connection, and after five runs PostgreSQL may keep a generic plan for it. Planned while
     the table was small (or never analysed), that plan scans the whole table and compares every row with
-    every value; as the table grows each lookup costs more (figures: docs/performance.md, "seventh
-    session"). ``CROSS JOIN LATERAL ... LIMIT 1`` leaves the planner only an index lookup per wanted
+    every value; as the table grows each lookup costs more (figures:
+    docs/performance.md#seventh-session-2026-12-03). ``CROSS JOIN LATERAL ... LIMIT 1`` leaves the
+    planner only an index lookup per wanted
     value, whatever it knows of the table."""
     arrays = ", ".join(f"CAST(:{key} AS varchar[])" for key in keys)
     match = " AND ".join(f"{table}.{key} = wanted.{key}" for key in keys)
@@ -160,7 +162,7 @@ def create_engine(settings: CommonSettings) -> AsyncEngine:
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
         # No pre-ping: on asyncpg it is three round trips (BEGIN, a ping, ROLLBACK) at every checkout, a
-        # large share of a status POST's CPU (figures: docs/performance.md, "first session"). A server
+        # large share of a status POST's CPU (figures: docs/performance.md#first-session-2026-12-02). A server
         # restart or a cut connection is handled when a statement meets it instead: SQLAlchemy sees the
         # disconnect, invalidates the whole pool (every connection made before it is replaced at its
         # next checkout), and the failed unit of work answers 503 with Retry-After (a consumer retries
@@ -198,7 +200,7 @@ SQLITE_PRAGMAS = (
     # Checkpoint the WAL every 16,384 pages (64 MiB) instead of every 1,000: a consumer's batch writes
     # several MiB, so the default checkpointed (and fsynced) at nearly every commit, a large share of
     # settlement's catch-up; a page changed by many commits is now copied back once (figures:
-    # docs/performance.md, "first session").
+    # docs/performance.md#first-session-2026-12-02).
     "PRAGMA wal_autocheckpoint=16384",
 )
 

@@ -8,7 +8,8 @@ operating system).
   outbox's unique index, every consumer's inbox key) and status record ids (progression's primary key,
   settlement's facts). A random key lands on a random page of its B-tree index, so a batch's inserts
   dirty most of an index's pages and the commit writes them all again; rising keys fill the last pages
-  only (figures: docs/performance.md, "second session"). ``uuid.uuid4()`` was also a system call per id.
+  only (figures: docs/performance.md#second-session-2026-12-02). ``uuid.uuid4()`` was also a system call
+  per id.
 """
 
 from __future__ import annotations

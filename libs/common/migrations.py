@@ -136,7 +136,7 @@ def outbox_pending_index_v2(op: Any) -> None:
     Why (2026-12-03): with the whole table indexed, PostgreSQL's cached plan for the pending query
     visited the published rows (and, with no vacuum, their dead versions) on every pass, so each pass
     grew slower with them. A partial index's entries for published rows are marked dead by the first
-    scan that meets them and skipped after (figures: docs/performance.md, "sixth session")."""
+    scan that meets them and skipped after (figures: docs/performance.md#sixth-session-2026-12-03)."""
     import sqlalchemy as sa
 
     op.drop_index("ix_outbox_unpublished", table_name="outbox")

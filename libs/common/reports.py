@@ -93,7 +93,7 @@ def render(chart: Chart, chart_format: ChartFormat) -> bytes:
     """The chart's bytes. Safe in a worker thread (routes render in the service's WorkerPool): a
     ``Figure`` of its own, never pyplot, whose registry of open figures is shared by every thread."""
     # Imported on the first chart, not at start-up: matplotlib's import would slow every start, chart or
-    # not (figures: docs/performance.md, "from the code's comments").
+    # not (figures: docs/performance.md#from-the-codes-comments).
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 

@@ -127,7 +127,7 @@ class CommonSettings(BaseSettings):
     # service under load ran a collection every few requests; objects of the requests in flight then
     # outlived them into the oldest generation, and its full collections (the whole heap) stopped the
     # event loop: they made the single POST's p99 and took a large share of its CPU (figures:
-    # docs/performance.md, "third session").
+    # docs/performance.md#third-session-2026-12-02).
     gc_thresholds: tuple[int, int, int] = (50_000, 20, 10)
 
     # Threads that compute reports (bootstrap, charts, large CSV and JSON documents) beside the event

@@ -3,8 +3,8 @@
 SQLite checkpoints the write-ahead log itself when a commit takes it past ``wal_autocheckpoint`` pages
 (64 MiB here, ``SQLITE_PRAGMAS``), in that commit's call: with the inline driver that is the event
 loop's thread, so copying 64 MiB back into the database file and syncing it stopped every request for
-as long, and the single POSTs that met one set the p99 (figures: docs/performance.md, "eighth session"
-and "from the code's comments").
+as long, and the single POSTs that met one set the p99 (figures: docs/performance.md#eighth-session-2026-12-04
+and #from-the-codes-comments).
 
 Here a connection of its own runs ``PRAGMA wal_checkpoint(PASSIVE)`` every
 ``SQLITE_CHECKPOINT_INTERVAL_SECONDS`` in a worker thread; ``sqlite3`` lets go of the GIL while SQLite

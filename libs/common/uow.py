@@ -22,7 +22,7 @@ from libs.common.events import CloudEvent, PreparedEvent, subject_for
 # Each wanted id looked up in the inbox's key by itself (LATERAL ... LIMIT 1 keeps PostgreSQL from
 # turning it into a join): as a plain join, a planner whose statistics had not caught up with a
 # fast-growing inbox read the consumer's whole inbox into a hash for every batch, a cost that grew with
-# the inbox; this way it stays the same (figures: docs/performance.md, "second session").
+# the inbox; this way it stays the same (figures: docs/performance.md#second-session-2026-12-02).
 _HANDLED_AMONG_PG = each_key_lookup(
     "inbox", ["event_id"], columns="inbox.event_id", where="inbox.consumer = :consumer"
 )
@@ -136,7 +136,7 @@ class UnitOfWork:
                 # The ids as an array, each looked up in the inbox's key (``_HANDLED_AMONG_PG``). With
                 # ``event_id IN (...)``, a planner that had not yet analysed a fast-growing inbox scanned
                 # every row of the consumer instead, most of a catch-up's time (figures:
-                # docs/performance.md, "Earlier rounds").
+                # docs/performance.md#earlier-rounds).
                 rows = await self.session.execute(
                     _HANDLED_AMONG_PG, {"consumer": consumer, "event_id": chunk}
                 )

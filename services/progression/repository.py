@@ -72,7 +72,7 @@ class KnownParticipant:
 
 # The status writer's statements, built once (with expanding lists): building them per request, the
 # IN lists' values coerced one by one, was a large share of a single POST's writing (figures:
-# docs/performance.md, "second session").
+# docs/performance.md#second-session-2026-12-02).
 _PEOPLE = cast(Table, ParticipantRow.__table__)
 _PROGRAMMES = cast(Table, ProgrammeRow.__table__)
 _KNOWN = (
@@ -100,8 +100,8 @@ _BY_SOURCE_IDS = select(StatusRecordRow).where(
 # the generic plan PostgreSQL settles on for a prepared statement after five runs, on a table it had
 # not analysed, searched the index by programme_id alone and filtered every record of the programme
 # by source id: a single POST then read the whole programme's records, a cost growing with them; this
-# way the cost stays the same, whatever the table holds (figures: docs/performance.md, "sixth session"
-# and "from the code's comments"). See libs.common.db.each_key_lookup.
+# way the cost stays the same, whatever the table holds (figures: docs/performance.md#sixth-session-2026-12-03
+# and #from-the-codes-comments). See libs.common.db.each_key_lookup.
 _BY_SOURCE_IDS_PG = select(StatusRecordRow).from_statement(
     each_key_lookup("status_records", ["programme_id", "source_record_id"])
 )

@@ -159,8 +159,8 @@ class StatementLinePartRow(Base):
 class RecordSequenceRow(Base):
     """Per participant: how many status records settlement holds and the highest recording_seq among
     them, kept as records are stored, so the gap check reads a row per participant instead of counting
-    every record the participant has, which grew with each correction (docs/performance.md, "Catch-up
-    growth")."""
+    every record the participant has, which grew with each correction
+    (docs/performance.md#second-session-2026-12-02, "Catch-up growth")."""
 
     __tablename__ = "record_sequences"
 

@@ -3,8 +3,8 @@ statement's lines summed per month and kind, the outcome report's figures, the o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +17,13 @@ from services.settlement.domain.disclosure import (
     withhold_small_outcomes,
 )
 from services.settlement.domain.learning import MIN_PARTICIPANTS
-from services.settlement.domain.outcomes import WeekCount, window_month_shares
+from services.settlement.domain.outcomes import (
+    Interval,
+    OutcomeReport,
+    TrackOutcome,
+    WeekCount,
+    window_month_shares,
+)
 
 CITIZENS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(7)]
 MONTHS = ["2024-03", "2024-04", "2024-05", "2024-06"]
@@ -138,48 +144,57 @@ def test_groups_withheld_with_their_complement() -> None:
     assert suppressed_groups({"a": 0}) == set()
 
 
-def report(**tracks: tuple[int, int]) -> dict[str, Any]:
-    """An outcome report's shape: per track (participants, windows complete)."""
-    return {
-        "participants": sum(p for p, _ in tracks.values()),
-        "tracks": [
-            {
-                "track": name,
-                "participants": p,
-                "windows_complete": c,
-                "mean_weeks_complete_windows": Decimal("50") if c else None,
-                "mean_weeks_projected": Decimal("60") if p else None,
-            }
+def report(**tracks: tuple[int, int]) -> OutcomeReport:
+    """An outcome report: per track (participants, windows complete)."""
+    return OutcomeReport(
+        programme_id="p",
+        data_complete_through=None,
+        computed_at=datetime(2026, 1, 1, tzinfo=UTC),
+        participants=sum(p for p, _ in tracks.values()),
+        windows_complete=sum(c for _, c in tracks.values()),
+        windows_open=0,
+        is_projection=False,
+        tracks=[
+            TrackOutcome(
+                track=name,
+                participants=p,
+                windows_complete=c,
+                mean_weeks_complete_windows=Decimal("50") if c else None,
+                mean_weeks_projected=Decimal("60") if p else None,
+                control_baseline_weeks=None,
+            )
             for name, (p, c) in tracks.items()
         ],
-        "mean_weeks": Decimal("60"),
-        "effect_weeks": Decimal("8"),
-        "effect_ci95": {"low": Decimal("1"), "high": Decimal("9")},
-        "target_met": False,
-        "target_met_at_95": False,
-    }
+        mean_weeks=Decimal("60"),
+        control_baseline_weeks=None,
+        effect_weeks=Decimal("8"),
+        effect_ci95=Interval(Decimal("1"), Decimal("9"), 2000, 2022),
+        target_uplift_weeks=Decimal("10"),
+        target_met=False,
+        target_met_at_95=False,
+    )
 
 
 def test_outcome_figures_of_fewer_than_three_windows_or_citizens_are_withheld() -> None:
     out = withhold_small_outcomes(report(sygedagpenge=(120, 2), jobafklaring=(30, 3)))
-    syg, job = out["tracks"]
-    assert syg["mean_weeks_complete_windows"] is None and syg["mean_weeks_complete_windows_suppressed"]
-    assert job["mean_weeks_complete_windows"] == 50 and not job["mean_weeks_complete_windows_suppressed"]
-    assert not out["suppressed"] and out["effect_weeks"] == 8
+    syg, job = out.tracks
+    assert syg.mean_weeks_complete_windows is None and syg.mean_weeks_complete_windows_suppressed
+    assert job.mean_weeks_complete_windows == 50 and not job.mean_weeks_complete_windows_suppressed
+    assert not out.suppressed and out.effect_weeks == 8
 
     out = withhold_small_outcomes(report(sygedagpenge=(120, 0), jobafklaring=(2, 0)))
-    syg, job = out["tracks"]
+    syg, job = out.tracks
     # The small track's projected mean, and the larger one's, so the overall mean cannot give it back.
-    assert syg["mean_weeks_projected"] is None and job["mean_weeks_projected"] is None
-    assert syg["mean_weeks_projected_suppressed"] and job["mean_weeks_projected_suppressed"]
-    assert out["mean_weeks"] == 60 and not out["suppressed"]
+    assert syg.mean_weeks_projected is None and job.mean_weeks_projected is None
+    assert syg.mean_weeks_projected_suppressed and job.mean_weeks_projected_suppressed
+    assert out.mean_weeks == 60 and not out.suppressed
 
     out = withhold_small_outcomes(report(sygedagpenge=(2, 2)))
-    assert out["suppressed"] and out["mean_weeks"] is None and out["effect_ci95"] is None
-    assert out["target_met"] is None
+    assert out.suppressed and out.mean_weeks is None and out.effect_ci95 is None
+    assert out.target_met is None
 
     seen = withhold_small_outcomes(report(sygedagpenge=(2, 2)), minimum=1)
-    assert seen["tracks"][0]["mean_weeks_complete_windows"] == 50 and not seen["suppressed"]
+    assert seen.tracks[0].mean_weeks_complete_windows == 50 and not seen.suppressed
 
 
 def test_the_chart_leaves_out_months_of_the_window_seen_for_fewer_than_three_citizens() -> None:

@@ -64,8 +64,8 @@ _CATEGORIES = frozenset(category.value for category in StatusCategory)
 class StatusRecordedJson:
     """``StatusRecordedV1(...).model_dump_json()`` for the records of one recording (one
     ``recorded_at``), written without a model per record: building and dumping a model per record was a
-    large share of a batch's time in the service (figures: docs/performance.md, "eighth session" and
-    "from the code's comments"). It checks what the
+    large share of a batch's time in the service (figures: docs/performance.md#eighth-session-2026-12-04 and
+    #from-the-codes-comments). It checks what the
     model would (the code and category named by the vocabulary, a sequence from 1, an aware time);
     ``tests/unit/test_prepared_events.py`` holds its output equal to the model's, byte for byte."""
 

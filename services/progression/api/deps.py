@@ -44,7 +44,7 @@ RecordReader = Annotated[
 @dataclass(frozen=True, slots=True)
 class JobcenterWrite:
     """What a jobcenter's status write needs, from one dependency: FastAPI's cost per request grows
-    with the dependencies it solves (docs/performance.md)."""
+    with the dependencies it solves (docs/performance.md#seventh-session-2026-12-03)."""
 
     caller: Caller
     writer: StatusWriter

@@ -89,7 +89,7 @@ async def post_status_batch(
     created = sum(1 for r in results if r.created)
     # Serialised here, from the stored records as they are: FastAPI would validate the 10,000 records
     # of the response model again, and a model per record was a share of a batch's CPU (figures:
-    # docs/performance.md, "first session").
+    # docs/performance.md#first-session-2026-12-02).
     # The answer is the one StatusBatchOut documents (test_status_answers holds them equal).
     return Response(
         batch_answer_json(created, [r.row for r in results]),

@@ -21,6 +21,7 @@ from libs.common.reports import (
     to_csv,
     wants_csv,
 )
+from services.settlement.api import learning_documents as documents
 from services.settlement.domain.learning import PeriodKind
 from services.settlement.models import MeasurementCopyRow
 from services.settlement.schemas import (
@@ -71,7 +72,7 @@ async def post_spending(
     )
     if not stored.created:
         response.status_code = status.HTTP_200_OK
-    return stored.spending
+    return documents.spending_out(stored.spending)
 
 
 @router.put(
@@ -93,7 +94,7 @@ async def put_spending(
     stored = await learning.correct_spending(db, principal, programme_id, year, body.spending_dkk, body.note)
     if stored.created:
         response.status_code = status.HTTP_201_CREATED
-    return stored.spending
+    return documents.spending_out(stored.spending)
 
 
 @router.get(
@@ -103,9 +104,8 @@ async def put_spending(
     summary="The stored years with who recorded them and the history of corrections",
 )
 async def list_spending(programme_id: str, principal: Reader, db: DatabaseDep) -> MunicipalSpendingList:
-    return MunicipalSpendingList(
-        programme_id=programme_id, items=await learning.list_spending(db, principal, programme_id)
-    )
+    views = await learning.list_spending(db, principal, programme_id)
+    return MunicipalSpendingList(programme_id=programme_id, items=[documents.spending_out(v) for v in views])
 
 
 @router.get(
@@ -123,9 +123,10 @@ async def get_learning_track(
     report = await learning.learning_report(db, principal, programme_id)
     if csv_wanted:
         return csv_response(
-            to_csv(learning.CSV_COLUMNS, learning.csv_rows(report)), f"learning-track-{programme_id}.csv"
+            to_csv(documents.LEARNING_COLUMNS, documents.learning_rows(report)),
+            f"learning-track-{programme_id}.csv",
         )
-    return report
+    return documents.track_out(report)
 
 
 async def _learning_chart(
@@ -133,8 +134,8 @@ async def _learning_chart(
 ) -> Response:
     report = await learning.learning_report(db, principal, programme_id)
     # Rendering is slow enough to hold up every request and consumer: beside the loop (figures:
-    # docs/performance.md, "Reports and the event loop").
-    return await workers.run(_chart_response, learning.chart(report), chart_format)
+    # docs/performance.md#reports-and-the-event-loop-2026-12-06).
+    return await workers.run(_chart_response, documents.learning_chart(report), chart_format)
 
 
 @router.get(
@@ -192,19 +193,19 @@ async def get_progression_summary(
 def _progression_document(
     programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind, csv_wanted: bool
 ) -> Response:
-    report = progress.summary(programme_id, rows, period)
+    summary = progress.summary(programme_id, rows, period)
     if csv_wanted:
         return csv_response(
-            to_csv(progress.CSV_COLUMNS, progress.csv_rows(report)),
+            to_csv(documents.SUMMARY_COLUMNS, documents.summary_rows(summary)),
             f"progression-summary-{programme_id}-{period}.csv",
         )
-    return json_response(report)
+    return json_response(documents.summary_out(summary))
 
 
 def _progression_chart(
     programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind, chart_format: ChartFormat
 ) -> Response:
-    return chart_response(progress.chart(progress.summary(programme_id, rows, period)), chart_format)
+    return chart_response(documents.summary_chart(progress.summary(programme_id, rows, period)), chart_format)
 
 
 def _chart_response(chart: Chart, chart_format: ChartFormat) -> Response:

@@ -21,6 +21,7 @@ from services.settlement.schemas import (
     MonthList,
     MonthOut,
 )
+from services.settlement.services import dry_run as dry_run_service
 from services.settlement.services import month_reads
 
 router = APIRouter(prefix="/v1", tags=["months"])
@@ -35,20 +36,8 @@ async def get_months(participant_id: Uuid, principal: CurrentPrincipal, db: Data
     view = await month_reads.participant_months(db, principal, participant_id)
     return MonthList(
         participant_id=participant_id,
-        programme_id=view.participant.programme_id,
-        items=[
-            MonthOut(
-                month=row.month,
-                in_window_days=row.in_window_days,
-                self_supporting_days=row.self_supporting_days,
-                public_support_days=row.public_support_days,
-                unknown_days=row.unknown_days,
-                provisional=row.provisional,
-                fee_dkk=Decimal(row.fee_dkk).quantize(Decimal("0.01")),
-                invoiced_dkk=view.invoiced.get(row.month, Decimal("0.00")),
-            )
-            for row in view.months
-        ],
+        programme_id=view.programme_id,
+        items=[MonthOut(**asdict(month)) for month in view.months],
     )
 
 
@@ -95,7 +84,7 @@ async def dry_run(
             (index, record.participant_id, StatusRecord("", record.code, valid_from, valid_to, 0, utcnow()))
         )
     changes = [
-        DryRunChange(**asdict(c)) for c in await month_reads.dry_run(db, principal, programme_id, records)
+        DryRunChange(**asdict(c)) for c in await dry_run_service.dry_run(db, principal, programme_id, records)
     ]
     total = sum(
         (

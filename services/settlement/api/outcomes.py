@@ -15,6 +15,7 @@ from libs.common.db import Database
 from libs.common.deps import DatabaseDep, WorkersDep
 from libs.common.offload import WorkerPool
 from libs.common.reports import ChartFormat, chart_response, csv_response, json_response, to_csv, wants_csv
+from services.settlement.api import outcome_documents as documents
 from services.settlement.services import economics as economics_service
 from services.settlement.services import outcomes as service
 
@@ -61,18 +62,22 @@ async def get_outcomes(
 def _outcomes_document(
     facts: service.CohortFacts, principal: Principal, seed: int, resamples: int, csv_wanted: bool
 ) -> Response:
-    report = service.outcomes(service.evaluate_cohort(facts), principal, seed=seed, resamples=resamples)
+    report = documents.outcomes_document(
+        service.outcomes(service.evaluate_cohort(facts), principal, seed=seed, resamples=resamples)
+    )
     if not csv_wanted:
         return json_response(report)
     if "items" in report:
-        text = to_csv(service.OUTCOME_COLUMNS, report["items"])
+        text = to_csv(documents.OUTCOME_COLUMNS, report["items"])
     else:
-        text = to_csv(service.OUTCOME_TRACK_COLUMNS, report["tracks"])
+        text = to_csv(documents.OUTCOME_TRACK_COLUMNS, report["tracks"])
     return csv_response(text, f"outcomes-{facts.programme_id}.csv")
 
 
 def _outcomes_chart(facts: service.CohortFacts, chart_format: ChartFormat) -> Response:
-    return chart_response(service.outcomes_chart(service.evaluate_cohort(facts)), chart_format)
+    return chart_response(
+        documents.outcomes_chart(service.window_shares(service.evaluate_cohort(facts))), chart_format
+    )
 
 
 async def outcomes_chart(
@@ -129,17 +134,17 @@ async def get_economics(
 
 
 def _economics_document(facts: economics_service.EconomicsFacts, csv_wanted: bool) -> Response:
-    result = economics_service.economics(facts)
+    document = documents.economics_document(economics_service.economics(facts))
     if not csv_wanted:
-        return json_response(result.report)
+        return json_response(document)
     return csv_response(
-        to_csv(["section", "item", "value"], economics_service.economics_rows(result)),
+        to_csv(documents.ECONOMICS_COLUMNS, documents.economics_rows(document)),
         f"economics-{facts.cohort.programme_id}.csv",
     )
 
 
 def _economics_chart(facts: economics_service.EconomicsFacts, chart_format: ChartFormat) -> Response:
-    return chart_response(economics_service.economics_chart(economics_service.economics(facts)), chart_format)
+    return chart_response(documents.economics_chart(economics_service.economics(facts)), chart_format)
 
 
 async def economics_chart(
@@ -214,7 +219,7 @@ class AssumptionsIn(BaseModel):
 
 @router.get("/programmes/{programme_id}/economic-assumptions", summary="Rates and staircase in use")
 async def get_assumptions(programme_id: str, principal: Reader, db: DatabaseDep) -> dict[str, Any]:
-    return await economics_service.get_assumptions(db, principal, programme_id)
+    return documents.assumptions_in_use(await economics_service.get_assumptions(db, principal, programme_id))
 
 
 @router.put(
@@ -224,4 +229,7 @@ async def get_assumptions(programme_id: str, principal: Reader, db: DatabaseDep)
 async def put_assumptions(
     programme_id: str, body: AssumptionsIn, principal: Admin, db: DatabaseDep
 ) -> dict[str, Any]:
-    return await economics_service.put_assumptions(db, principal, programme_id, body.model_dump(mode="json"))
+    stored = await economics_service.put_assumptions(
+        db, principal, programme_id, body.model_dump(mode="json")
+    )
+    return documents.assumptions_in_use(stored)

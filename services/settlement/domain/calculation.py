@@ -109,7 +109,7 @@ class MonthFigures(NamedTuple):
 
 
 # Hot loops (a month each) use these C-level helpers rather than a Python-level call per month; see
-# docs/performance.md ("Named state").
+# docs/performance.md#named-state-issue-26-2026-12-06.
 # A MonthFigures from its fields in order, without the NamedTuple's Python-level __new__.
 _new_month_figures: Callable[[tuple[object, ...]], MonthFigures] = partial(tuple.__new__, MonthFigures)
 # A MonthFigures' values but the month: participant_months' computed columns but cutoff_used, in order.

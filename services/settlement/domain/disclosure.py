@@ -12,9 +12,10 @@ they do not, the smallest shown cell is suppressed too (complementary suppressio
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+
+from services.settlement.domain.outcomes import OutcomeReport
 
 MIN_CITIZENS = 3
 
@@ -133,32 +134,40 @@ class StatementCells:
         return cells, withheld
 
 
-# The outcome report's figures that come from the citizens' own weeks (the counts of citizens and of
-# complete windows are the seats filled and closed, which the investor funds, and stay).
-OVERALL_FIGURES = ("mean_weeks", "effect_weeks", "effect_ci95", "target_met", "target_met_at_95")
-
-
-def withhold_small_outcomes(report: dict[str, Any], minimum: int = MIN_CITIZENS) -> dict[str, Any]:
+def withhold_small_outcomes(report: OutcomeReport, minimum: int = MIN_CITIZENS) -> OutcomeReport:
     """The outcome report (``services/outcomes.py: outcomes``) under the small-cell rule; ``minimum``
-    1 withholds nothing (the reader may see people) and only adds the flags.
+    1 withholds nothing (the reader may see people) and only sets the flags.
 
     Per track: the mean over complete windows is withheld when 1 to ``minimum`` - 1 windows are
     complete (``mean_weeks_complete_windows_suppressed``); the projected mean of its citizens when the
     track is a group ``suppressed_groups`` withholds, so that the overall mean beside them cannot give
-    a withheld track's mean back (``mean_weeks_projected_suppressed``). The overall figures are
-    withheld when the whole cohort has 1 to ``minimum`` - 1 citizens (``suppressed``)."""
-    tracks = report["tracks"]
-    hidden = suppressed_groups({t["track"]: t["participants"] for t in tracks}, minimum)
-    for track in tracks:
-        small = 0 < track["windows_complete"] < minimum
-        track["mean_weeks_complete_windows_suppressed"] = small
-        if small:
-            track["mean_weeks_complete_windows"] = None
-        track["mean_weeks_projected_suppressed"] = track["track"] in hidden
-        if track["track"] in hidden:
-            track["mean_weeks_projected"] = None
-    overall = 0 < report["participants"] < minimum
-    report["suppressed"] = overall
-    if overall:
-        report |= dict.fromkeys(OVERALL_FIGURES)
-    return report
+    a withheld track's mean back (``mean_weeks_projected_suppressed``). The overall figures that come
+    from the citizens' own weeks are withheld when the whole cohort has 1 to ``minimum`` - 1 citizens
+    (``suppressed``); the counts of citizens and of complete windows are the seats filled and closed,
+    which the investor funds, and stay."""
+    hidden = suppressed_groups({t.track: t.participants for t in report.tracks}, minimum)
+    tracks = []
+    for track in report.tracks:
+        small = 0 < track.windows_complete < minimum
+        withheld = track.track in hidden
+        tracks.append(
+            replace(
+                track,
+                mean_weeks_complete_windows=None if small else track.mean_weeks_complete_windows,
+                mean_weeks_complete_windows_suppressed=small,
+                mean_weeks_projected=None if withheld else track.mean_weeks_projected,
+                mean_weeks_projected_suppressed=withheld,
+            )
+        )
+    if not 0 < report.participants < minimum:
+        return replace(report, tracks=tracks, suppressed=False)
+    return replace(
+        report,
+        tracks=tracks,
+        suppressed=True,
+        mean_weeks=None,
+        effect_weeks=None,
+        effect_ci95=None,
+        target_met=None,
+        target_met_at_95=None,
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from libs.rules.timeline import DayCategory
@@ -158,3 +158,61 @@ def window_month_shares(
             seen = []
         shares.append(q(Decimal(sum(1 for w in seen if w)) / len(seen) * 100) / 100 if seen else None)
     return shares
+
+
+METHOD = (
+    "Self-supporting weeks in the 104 weeks from enrolment (7-day blocks; a week counts when all "
+    "7 days are self-supporting), intention to treat. Open windows are projected: observed weeks "
+    "plus the remaining weeks at the citizen's self-supporting share of their last 13 observed "
+    "weeks (the track's baseline share before any week is observed). Effect = cohort mean minus "
+    "the control baseline weighted by the cohort's track mix; 95 % percentile bootstrap over "
+    "citizens."
+)
+
+
+@dataclass(frozen=True)
+class TrackOutcome:
+    track: str
+    participants: int
+    windows_complete: int
+    mean_weeks_complete_windows: Decimal | None
+    mean_weeks_projected: Decimal | None
+    control_baseline_weeks: Decimal | None
+    mean_weeks_complete_windows_suppressed: bool = False  # set by the small-cell rule (disclosure.py)
+    mean_weeks_projected_suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class CitizenOutcome:
+    participant_id: str
+    track: str
+    enrolled_on: date | None
+    withdrawn_on: date | None
+    weeks_observed: int
+    self_supporting_weeks: int
+    window_complete: bool
+    projected_self_supporting_weeks: Decimal | None  # None once the window is complete
+
+
+@dataclass(frozen=True)
+class OutcomeReport:
+    """The outcome report of a cohort; the overall figures are None when the small-cell rule withholds
+    them (``suppressed``)."""
+
+    programme_id: str
+    data_complete_through: date | None
+    computed_at: datetime
+    participants: int
+    windows_complete: int
+    windows_open: int
+    is_projection: bool
+    tracks: list[TrackOutcome]
+    mean_weeks: Decimal | None
+    control_baseline_weeks: Decimal | None
+    effect_weeks: Decimal | None
+    effect_ci95: Interval | None
+    target_uplift_weeks: Decimal
+    target_met: bool | None
+    target_met_at_95: bool | None
+    suppressed: bool = False
+    items: list[CitizenOutcome] | None = None  # person-level rows; None for a reader who may not see people

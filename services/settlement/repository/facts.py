@@ -118,7 +118,8 @@ class FactsRepository:
 
     async def known_records(self, record_ids: list[str]) -> set[str]:
         """Which of these records are held. On PostgreSQL one index lookup per id (``each_key_lookup``):
-        a ``record_id IN (...)`` plan cached while the table was small scans it (docs/performance.md)."""
+        a ``record_id IN (...)`` plan cached while the table was small scans it
+        (docs/performance.md#seventh-session-2026-12-03)."""
         if self.session.get_bind().dialect.name == "postgresql":
             return set((await self.session.scalars(_KNOWN_RECORDS_PG, {"record_id": record_ids})).all())
         known: set[str] = set()
@@ -140,8 +141,8 @@ class FactsRepository:
         """Every status record of the programme, by participant, in recording order, as plain tuples
         (record_id, code, valid_from, valid_to, recording_seq, recorded_at). Read on the event loop, so
         in partitions with a turn for the loop's other work after each (the inline SQLite driver never
-        suspends by itself), and without an ORM object per record (docs/performance.md, "Reports and the event
-        loop")."""
+        suspends by itself), and without an ORM object per record
+        (docs/performance.md#reports-and-the-event-loop-2026-12-06)."""
         query = (
             select(
                 StatusRecordRow.participant_id,

@@ -32,7 +32,8 @@ MONTH_VALUES = (
 
 
 # A stored month's computed columns, in ``MONTH_VALUES`` order, amounts as Decimals: a plain tuple, as
-# the recompute compares every stored month with its computed values (docs/performance.md).
+# the recompute compares every stored month with its computed values
+# (docs/performance.md#named-state-issue-26-2026-12-06).
 StoredFigures = tuple[int, int, int, int, bool, Decimal, str, Decimal, int, date | None]
 
 

@@ -151,13 +151,15 @@ async def add_line_values(
 ) -> None:
     """Insert lines given as ``LINE_COLUMNS`` tuples (amounts with øre) with the driver: one COPY on
     PostgreSQL, one executemany on SQLite (without SQLAlchemy's per-row parameter processing, which
-    outweighs the insert; docs/performance.md). The values are bound as the column types want them: Money
-    as its text on SQLite, as a Decimal on PostgreSQL (as ``libs.common.db.Money`` does)."""
+    outweighs the insert; docs/performance.md#from-the-codes-comments). The values are bound as the
+    column types want them: Money as its text on SQLite, as a Decimal on PostgreSQL (as
+    ``libs.common.db.Money`` does)."""
     if not values:
         return
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        # COPY, in the transaction: far cheaper for PostgreSQL than an INSERT per row (docs/performance.md).
+        # COPY, in the transaction: far cheaper for PostgreSQL than an INSERT per row
+        # (docs/performance.md#from-the-codes-comments).
         raw = await connection.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             "statement_lines",

@@ -1,5 +1,5 @@
 """A programme's economics report: fees to date and projected, the investor's cash flows and IRR, the
-municipality's savings (the rules: domain/economics.py), and the assumptions they are computed under."""
+municipality's savings (the rules: domain/economics/), and the assumptions they are computed under."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from libs.common.auth import Principal
 from libs.common.clock import utcnow
 from libs.common.db import Database
 from libs.common.errors import ValidationFailed
-from libs.common.reports import Chart
 from libs.common.uow import UnitOfWork
 from services.settlement.domain.economics import (
     Assumptions,
     CohortMember,
     Economics,
     IssuedStatement,
-    assumptions_document,
     assumptions_from,
     project_economics,
 )
@@ -28,8 +26,6 @@ from services.settlement.repository import (
     StatementRepository,
 )
 from services.settlement.services.outcomes import CohortFacts, evaluate_cohort, read_cohort, versions_or_404
-
-ZERO = Decimal("0")
 
 
 async def stored_assumptions(uow: UnitOfWork, programme_id: str) -> tuple[Assumptions, str]:
@@ -97,52 +93,22 @@ def economics(facts: EconomicsFacts) -> Economics:
     )
 
 
-def economics_rows(result: Economics) -> list[dict[str, Any]]:
-    """The CSV: one row per cash flow of the investor, and one per headline figure."""
-    r = result.report
-    rows: list[dict[str, Any]] = []
-    for section in ("fees", "investor", "provider", "municipality"):
-        for name, value in r[section].items():
-            if isinstance(value, list | dict):
-                continue
-            rows.append({"section": section, "item": name, "value": value})
-    for flow in r["investor"]["cash_flows"]:
-        rows.append(
-            {
-                "section": "investor_cash_flow",
-                "item": f"{flow['month']} {flow['kind']}",
-                "value": flow["amount_dkk"],
-            }
-        )
-    return rows
+@dataclass(frozen=True)
+class AssumptionsInUse:
+    assumptions: Assumptions
+    source: str  # "programme" (stored for it) or "default"
 
 
-def economics_chart(result: Economics) -> Chart:
-    months = sorted({m for m, _, _ in result.fee_months})
-    invoiced = {m: v for m, v, kind in result.fee_months if kind == "invoiced"}
-    projected = {m: v for m, v, kind in result.fee_months if kind == "projected"}
-    return Chart(
-        title=f"{result.report['programme_id']}: cumulative fees against the cap",
-        x_labels=[str(m) for m in months],
-        series={
-            "invoiced (statements)": [invoiced.get(m) for m in months],
-            "projected": [projected.get(m) for m in months],
-        },
-        reference_lines={"total cap": result.total_cap},
-        y_label="DKK",
-    )
-
-
-async def get_assumptions(database: Database, principal: Principal, programme_id: str) -> dict[str, Any]:
+async def get_assumptions(database: Database, principal: Principal, programme_id: str) -> AssumptionsInUse:
     async with UnitOfWork(database) as uow:
         await versions_or_404(uow, principal, programme_id)
         assumptions, source = await stored_assumptions(uow, programme_id)
-    return assumptions_document(assumptions, source)
+    return AssumptionsInUse(assumptions, source)
 
 
 async def put_assumptions(
     database: Database, principal: Principal, programme_id: str, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> AssumptionsInUse:
     """Replace the programme's assumptions (rates per track and year, staircase, prior weeks)."""
     async with UnitOfWork(database) as uow:
         current = max(await versions_or_404(uow, principal, programme_id), key=lambda v: v.version)
@@ -162,4 +128,4 @@ async def put_assumptions(
             uow.session.add(row)
         row.assumptions, row.updated_at, row.updated_by = data, utcnow(), principal.subject
         await uow.commit()
-    return assumptions_document(assumptions_from(data), "programme")
+    return AssumptionsInUse(assumptions_from(data), "programme")

@@ -5,7 +5,8 @@ replaced values."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,47 +16,69 @@ from libs.common.clock import as_utc, utcnow
 from libs.common.db import Database
 from libs.common.errors import Conflict, NotFound, ValidationFailed
 from libs.common.logging import get_logger
-from libs.common.reports import Chart
 from libs.common.uow import UnitOfWork
-from services.settlement.domain.learning import (
-    COVID_YEARS,
-    MILLION,
-    RATIO_PLACES,
-    TARGET_SHARE,
-    LearningTrack,
-    covid_level,
-    learning_track,
-    plausibility_problem,
-)
+from services.settlement.domain.learning import LearningTrack, learning_track, plausibility_problem
 from services.settlement.models import MunicipalSpendingRow
 from services.settlement.repository import SpendingRepository, TermsRepository
-from services.settlement.schemas import (
-    LearningKpiOut,
-    LearningTrackOut,
-    LearningYearOut,
-    MunicipalSpendingOut,
-    SpendingHistoryEntry,
-)
 
 log = get_logger(__name__)
 ORE = Decimal("0.01")
 
 
 @dataclass(frozen=True)
+class SpendingChange:
+    """A value a correction replaced."""
+
+    spending_dkk: Decimal
+    note: str | None
+    recorded_at: datetime
+    recorded_by: str
+    replaced_at: datetime
+    replaced_by: str
+
+
+@dataclass(frozen=True)
+class SpendingView:
+    programme_id: str
+    year: int
+    spending_dkk: Decimal
+    note: str | None
+    recorded_at: datetime
+    recorded_by: str
+    history: list[SpendingChange]  # oldest first
+
+
+@dataclass(frozen=True)
 class Stored:
-    spending: MunicipalSpendingOut
+    spending: SpendingView
     created: bool
 
 
-def spending_out(row: MunicipalSpendingRow) -> MunicipalSpendingOut:
-    return MunicipalSpendingOut(
+@dataclass(frozen=True)
+class LearningReport:
+    programme_id: str
+    track: LearningTrack
+
+
+def spending_view(row: MunicipalSpendingRow) -> SpendingView:
+    return SpendingView(
         programme_id=row.programme_id,
         year=row.year,
         spending_dkk=Decimal(row.spending_dkk).quantize(ORE),
         note=row.note,
         recorded_at=as_utc(row.recorded_at),
         recorded_by=row.recorded_by,
-        history=[SpendingHistoryEntry.model_validate(entry) for entry in row.history],
+        history=[
+            SpendingChange(
+                spending_dkk=Decimal(entry["spending_dkk"]),
+                note=entry["note"],
+                recorded_at=datetime.fromisoformat(entry["recorded_at"]),
+                recorded_by=entry["recorded_by"],
+                replaced_at=datetime.fromisoformat(entry["replaced_at"]),
+                replaced_by=entry["replaced_by"],
+            )
+            for entry in row.history
+        ],
     )
 
 
@@ -92,7 +115,7 @@ async def record_spending(
             existing = await repo.get(programme_id, year)
             if existing is not None:
                 if Decimal(existing.spending_dkk) == amount:
-                    return Stored(spending_out(existing), created=False)
+                    return Stored(spending_view(existing), created=False)
                 raise _conflict(year, Decimal(existing.spending_dkk))
             others = {r.year: Decimal(r.spending_dkk) for r in await repo.of_programme(programme_id)}
             _check_plausible(amount, others)
@@ -107,7 +130,7 @@ async def record_spending(
             )
             repo.add(row)
             await uow.commit()
-            out = spending_out(row)
+            out = spending_view(row)
     except IntegrityError:  # the same year posted concurrently: answer as if it came second
         async with UnitOfWork(database) as uow:
             again = await SpendingRepository(uow.session).get(programme_id, year)
@@ -115,7 +138,7 @@ async def record_spending(
             raise
         if Decimal(again.spending_dkk) != amount:
             raise _conflict(year, Decimal(again.spending_dkk)) from None
-        return Stored(spending_out(again), created=False)
+        return Stored(spending_view(again), created=False)
     log.info("municipal_spending_recorded", programme_id=programme_id, year=year)
     return Stored(out, created=True)
 
@@ -146,9 +169,9 @@ async def correct_spending(
             repo.add(row)
             await uow.commit()
             log.info("municipal_spending_recorded", programme_id=programme_id, year=year)
-            return Stored(spending_out(row), created=True)
+            return Stored(spending_view(row), created=True)
         if Decimal(existing.spending_dkk) == amount and existing.note == note:
-            return Stored(spending_out(existing), created=False)
+            return Stored(spending_view(existing), created=False)
         previous: dict[str, Any] = {
             "spending_dkk": str(Decimal(existing.spending_dkk).quantize(ORE)),
             "note": existing.note,
@@ -163,18 +186,16 @@ async def correct_spending(
         existing.recorded_at = now
         existing.recorded_by = principal.subject
         await uow.commit()
-        out = spending_out(existing)
+        out = spending_view(existing)
     log.info("municipal_spending_corrected", programme_id=programme_id, year=year)
     return Stored(out, created=False)
 
 
-async def list_spending(
-    database: Database, principal: Principal, programme_id: str
-) -> list[MunicipalSpendingOut]:
+async def list_spending(database: Database, principal: Principal, programme_id: str) -> list[SpendingView]:
     async with UnitOfWork(database) as uow:
         await _require_programme(uow, principal, programme_id)
         rows = await SpendingRepository(uow.session).of_programme(programme_id)
-        return [spending_out(row) for row in rows]
+        return [spending_view(row) for row in rows]
 
 
 async def spending_of(database: Database, principal: Principal, programme_id: str) -> dict[int, Decimal]:
@@ -184,76 +205,5 @@ async def spending_of(database: Database, principal: Principal, programme_id: st
         return {row.year: Decimal(row.spending_dkk).quantize(ORE) for row in rows}
 
 
-def track_out(programme_id: str, track: LearningTrack) -> LearningTrackOut:
-    return LearningTrackOut(
-        programme_id=programme_id,
-        years=[LearningYearOut(year=p.year, spending_dkk=p.spending_dkk, index=p.index) for p in track.years],
-        covid_level_dkk=track.covid_level_dkk,
-        target_share=TARGET_SHARE,
-        target_dkk=track.target_dkk,
-        kpi=None
-        if track.kpi is None
-        else LearningKpiOut(
-            latest_year=track.kpi.latest_year,
-            latest_spending_dkk=track.kpi.latest_spending_dkk,
-            ratio_to_covid_level=track.kpi.ratio_to_covid_level,
-            target_met=track.kpi.target_met,
-            gap_dkk=track.kpi.gap_dkk,
-        ),
-    )
-
-
-async def learning_report(database: Database, principal: Principal, programme_id: str) -> LearningTrackOut:
-    return track_out(programme_id, learning_track(await spending_of(database, principal, programme_id)))
-
-
-CSV_COLUMNS = (
-    "year",
-    "spending_dkk",
-    "index",
-    "covid_level_dkk",
-    "target_dkk",
-    "ratio_to_covid_level",
-    "at_or_below_target",
-)
-
-
-def csv_rows(report: LearningTrackOut) -> list[dict[str, Any]]:
-    """One row per year; the ratio and the target check of every year against the Covid level."""
-    level = covid_level({p.year: p.spending_dkk for p in report.years})
-    rows = []
-    for point in report.years:
-        rows.append(
-            {
-                "year": point.year,
-                "spending_dkk": point.spending_dkk,
-                "index": point.index,
-                "covid_level_dkk": report.covid_level_dkk,
-                "target_dkk": report.target_dkk,
-                "ratio_to_covid_level": None
-                if level is None
-                else (point.spending_dkk / level).quantize(RATIO_PLACES, rounding=ROUND_HALF_UP),
-                "at_or_below_target": None
-                if level is None
-                else str(point.spending_dkk <= level * TARGET_SHARE).lower(),
-            }
-        )
-    return rows
-
-
-def chart(report: LearningTrackOut) -> Chart:
-    """Bars per year (MDKK), dashed lines at the Covid-period level and at its 80 % target."""
-    references: dict[str, float | Decimal] = {}
-    if report.covid_level_dkk is not None and report.target_dkk is not None:
-        references[f"Covid-period level (mean {COVID_YEARS[0]}-{COVID_YEARS[1]})"] = (
-            report.covid_level_dkk / MILLION
-        )
-        references[f"Target: {int(TARGET_SHARE * 100)} % of the Covid level"] = report.target_dkk / MILLION
-    return Chart(
-        title=f"{report.programme_id}: spending on sickness benefit and job clarification",
-        x_labels=[str(p.year) for p in report.years],
-        bars={"Spending (MDKK)": [p.spending_dkk / MILLION for p in report.years]},
-        reference_lines=references,
-        y_label="MDKK",
-        x_label="year",
-    )
+async def learning_report(database: Database, principal: Principal, programme_id: str) -> LearningReport:
+    return LearningReport(programme_id, learning_track(await spending_of(database, principal, programme_id)))

@@ -1,5 +1,5 @@
-"""Reading a participant's months: the stored months, the explanation of a month's fee, and what a set of
-records would change (a dry run). Person-level: never for the investor or the integrator."""
+"""Reading a participant's months: the stored months and the explanation of a month's fee (what a set of
+records would change: dry_run.py). Person-level: never for the investor or the integrator."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from libs.common.auth import Principal, Role
-from libs.common.clock import as_utc, utcnow
+from libs.common.clock import as_utc
 from libs.common.contracts import StatusCode
 from libs.common.db import Database
 from libs.common.errors import Forbidden, NotFound, ValidationFailed
@@ -79,10 +79,21 @@ async def readable_participant(uow: UnitOfWork, principal: Principal, participan
 
 
 @dataclass(frozen=True)
+class MonthView:
+    month: str
+    in_window_days: int
+    self_supporting_days: int
+    public_support_days: int
+    unknown_days: int
+    provisional: bool
+    fee_dkk: Decimal
+    invoiced_dkk: Decimal  # what issued statements have invoiced for the month so far
+
+
+@dataclass(frozen=True)
 class MonthsView:
-    participant: ParticipantRow
-    months: list[MonthRow]
-    invoiced: dict[str, Decimal]
+    programme_id: str
+    months: list[MonthView]
 
 
 async def participant_months(database: Database, principal: Principal, participant_id: str) -> MonthsView:
@@ -99,7 +110,22 @@ async def participant_months(database: Database, principal: Principal, participa
         for month, amount in lines.all():
             if month:
                 invoiced[month] = invoiced.get(month, Decimal("0.00")) + amount
-    return MonthsView(participant, rows, invoiced)
+    return MonthsView(
+        participant.programme_id,
+        [
+            MonthView(
+                month=row.month,
+                in_window_days=row.in_window_days,
+                self_supporting_days=row.self_supporting_days,
+                public_support_days=row.public_support_days,
+                unknown_days=row.unknown_days,
+                provisional=row.provisional,
+                fee_dkk=Decimal(row.fee_dkk).quantize(Decimal("0.01")),
+                invoiced_dkk=invoiced.get(row.month, Decimal("0.00")),
+            )
+            for row in rows
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -212,81 +238,3 @@ async def explain(
         periods=periods,
         window_terms_version=at_enrolment.version,
     )
-
-
-@dataclass(frozen=True)
-class MonthChangePreview:
-    """A month a dry run would change."""
-
-    participant_id: str
-    month: str
-    current_fee_dkk: Decimal | None
-    new_fee_dkk: Decimal
-    current_provisional: bool | None
-    new_provisional: bool
-
-
-async def dry_run(
-    database: Database, principal: Principal, programme_id: str, records: list[tuple[int, str, StatusRecord]]
-) -> list[MonthChangePreview]:
-    """The months that would change if these records were posted now (after everything stored). Reads
-    only: nothing is stored and nothing is announced."""
-    refuse_aggregate_readers(principal)
-    if not principal.can_access(programme_id):
-        raise NotFound(f"No programme {programme_id}.")
-    by_participant: dict[str, list[tuple[int, StatusRecord]]] = {}
-    for index, participant_id, record in records:
-        by_participant.setdefault(participant_id, []).append((index, record))
-    changes: list[MonthChangePreview] = []
-    async with UnitOfWork(database) as uow:
-        repo = FactsRepository(uow.session)
-        programmes = ProgrammeFactsCache()
-        errors = []
-        for participant_id, items in by_participant.items():
-            participant = await repo.participant(participant_id)
-            if participant is None or participant.programme_id != programme_id:
-                errors += [
-                    {
-                        "field": f"records[{i}].participant_id",
-                        "in": "body",
-                        "message": "no such participant in the programme",
-                    }
-                    for i, _ in items
-                ]
-        if errors:
-            raise ValidationFailed("; ".join(e["field"] for e in errors[:5]), errors=errors)
-        for participant_id, items in by_participant.items():
-            participant = await repo.participant(participant_id)
-            assert participant is not None
-            facts = await load_facts(uow, participant, programmes)
-            if facts.enrolment is None:
-                continue
-            next_seq = max((r.recording_seq for r in facts.records), default=0)
-            added = [
-                StatusRecord(f"dry-run-{i}", r.code, r.valid_from, r.valid_to, next_seq + n, utcnow())
-                for n, (i, r) in enumerate(items, start=1)
-            ]
-            stored = await MonthRepository(uow.session).of_participant(participant_id)
-            for item in compute_months(
-                facts.enrolment, facts.versions, [*facts.records, *added], facts.cutoff
-            ):
-                key = str(item.fee.month)
-                current = stored.get(key)
-                if (
-                    current is None
-                    or Decimal(current.fee_dkk) != item.fee.fee_dkk
-                    or current.provisional != item.fee.provisional
-                ):
-                    changes.append(
-                        MonthChangePreview(
-                            participant_id=participant_id,
-                            month=key,
-                            current_fee_dkk=Decimal(current.fee_dkk).quantize(Decimal("0.01"))
-                            if current
-                            else None,
-                            new_fee_dkk=item.fee.fee_dkk,
-                            current_provisional=current.provisional if current else None,
-                            new_provisional=item.fee.provisional,
-                        )
-                    )
-    return changes

@@ -4,17 +4,15 @@ investors get the aggregates, under the small-cell rule (domain/disclosure.py)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from libs.common.auth import Principal, Role
 from libs.common.clock import as_utc, utcnow
 from libs.common.contracts import StatusCode
 from libs.common.db import Database
 from libs.common.errors import NotFound
-from libs.common.reports import Chart
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import StatusRecord, resolve
 from services.settlement.domain import Enrolment, window_for
@@ -22,7 +20,10 @@ from services.settlement.domain.calculation import categories_under, day_lookup
 from services.settlement.domain.disclosure import MIN_CITIZENS, withhold_small_outcomes
 from services.settlement.domain.outcomes import (
     WINDOW_WEEKS,
+    CitizenOutcome,
+    OutcomeReport,
     Subject,
+    TrackOutcome,
     WeekCount,
     bootstrap_effect,
     count_weeks,
@@ -141,120 +142,83 @@ def _person_level(principal: Principal) -> bool:
     return principal.role in (Role.jobcenter, Role.provider, Role.admin)
 
 
-def outcome_rows(cohort: Cohort) -> list[dict[str, Any]]:
+def outcome_rows(cohort: Cohort) -> list[CitizenOutcome]:
     return [
-        {
-            "participant_id": e.participant.participant_id,
-            "track": e.participant.track,
-            "enrolled_on": e.participant.enrolled_on,
-            "withdrawn_on": e.participant.withdrawn_on,
-            "weeks_observed": e.count.observed,
-            "self_supporting_weeks": e.count.self_supporting,
-            "window_complete": e.count.complete,
-            "projected_self_supporting_weeks": None if e.count.complete else e.projected,
-        }
+        CitizenOutcome(
+            participant_id=e.participant.participant_id,
+            track=e.participant.track,
+            enrolled_on=e.participant.enrolled_on,
+            withdrawn_on=e.participant.withdrawn_on,
+            weeks_observed=e.count.observed,
+            self_supporting_weeks=e.count.self_supporting,
+            window_complete=e.count.complete,
+            projected_self_supporting_weeks=None if e.count.complete else e.projected,
+        )
         for e in cohort.evaluated
     ]
 
 
-def outcomes(cohort: Cohort, principal: Principal, seed: int = 2022, resamples: int = 2000) -> dict[str, Any]:
+def outcomes(cohort: Cohort, principal: Principal, seed: int = 2022, resamples: int = 2000) -> OutcomeReport:
     subjects = cohort.subjects()
     baseline = cohort.baseline
-    tracks: list[dict[str, Any]] = []
+    tracks: list[TrackOutcome] = []
     for track in sorted({*cohort.current.terms.tracks, *(e.participant.track for e in cohort.evaluated)}):
         members = [e for e in cohort.evaluated if e.participant.track == track]
         complete = [Decimal(e.count.self_supporting) for e in members if e.count.complete]
         projected = mean([e.projected for e in members])
         tracks.append(
-            {
-                "track": track,
-                "participants": len(members),
-                "windows_complete": len(complete),
-                "mean_weeks_complete_windows": q(m) if (m := mean(complete)) is not None else None,
-                "mean_weeks_projected": q(projected) if projected is not None else None,
-                "control_baseline_weeks": baseline.get(track),
-            }
+            TrackOutcome(
+                track=track,
+                participants=len(members),
+                windows_complete=len(complete),
+                mean_weeks_complete_windows=q(m) if (m := mean(complete)) is not None else None,
+                mean_weeks_projected=q(projected) if projected is not None else None,
+                control_baseline_weeks=baseline.get(track),
+            )
         )
     interval = bootstrap_effect(subjects, baseline, resamples=resamples, seed=seed)
     point = q(effect(subjects, baseline)) if subjects else None
     target = cohort.current.terms.target_uplift_weeks
     complete_count = sum(1 for e in cohort.evaluated if e.count.complete)
     overall_mean = mean([s.weeks for s in subjects])
-    report: dict[str, Any] = {
-        "programme_id": cohort.programme_id,
-        "data_complete_through": cohort.cutoff,
-        "computed_at": utcnow(),
-        "method": (
-            "Self-supporting weeks in the 104 weeks from enrolment (7-day blocks; a week counts when all "
-            "7 days are self-supporting), intention to treat. Open windows are projected: observed weeks "
-            "plus the remaining weeks at the citizen's self-supporting share of their last 13 observed "
-            "weeks (the track's baseline share before any week is observed). Effect = cohort mean minus "
-            "the control baseline weighted by the cohort's track mix; 95 % percentile bootstrap over "
-            "citizens."
-        ),
-        "participants": len(cohort.evaluated),
-        "windows_complete": complete_count,
-        "windows_open": len(cohort.evaluated) - complete_count,
-        "is_projection": complete_count < len(cohort.evaluated),
-        "tracks": tracks,
-        "mean_weeks": q(overall_mean) if overall_mean is not None else None,
-        "control_baseline_weeks": q(weighted_baseline(subjects, baseline)) if subjects else None,
-        "effect_weeks": point,
-        "effect_ci95": (
-            {
-                "low": interval.low,
-                "high": interval.high,
-                "resamples": interval.resamples,
-                "seed": interval.seed,
-            }
-            if interval
-            else None
-        ),
-        "target_uplift_weeks": target,
-        "target_met": point is not None and point >= target,
-        "target_met_at_95": interval is not None and interval.low >= target,
-    }
-    withhold_small_outcomes(report, cohort.min_citizens)
+    report = OutcomeReport(
+        programme_id=cohort.programme_id,
+        data_complete_through=cohort.cutoff,
+        computed_at=utcnow(),
+        participants=len(cohort.evaluated),
+        windows_complete=complete_count,
+        windows_open=len(cohort.evaluated) - complete_count,
+        is_projection=complete_count < len(cohort.evaluated),
+        tracks=tracks,
+        mean_weeks=q(overall_mean) if overall_mean is not None else None,
+        control_baseline_weeks=q(weighted_baseline(subjects, baseline)) if subjects else None,
+        effect_weeks=point,
+        effect_ci95=interval,
+        target_uplift_weeks=target,
+        target_met=point is not None and point >= target,
+        target_met_at_95=interval is not None and interval.low >= target,
+    )
+    report = withhold_small_outcomes(report, cohort.min_citizens)
     if _person_level(principal):
-        report["items"] = outcome_rows(cohort)
+        report = replace(report, items=outcome_rows(cohort))
     return report
 
 
-OUTCOME_COLUMNS = [
-    "participant_id",
-    "track",
-    "enrolled_on",
-    "withdrawn_on",
-    "weeks_observed",
-    "self_supporting_weeks",
-    "window_complete",
-    "projected_self_supporting_weeks",
-]
-OUTCOME_TRACK_COLUMNS = [
-    "track",
-    "participants",
-    "windows_complete",
-    "mean_weeks_complete_windows",
-    "mean_weeks_projected",
-    "control_baseline_weeks",
-    "mean_weeks_complete_windows_suppressed",
-    "mean_weeks_projected_suppressed",
-]
+@dataclass(frozen=True)
+class WindowShares:
+    """What the outcome chart shows: per month of the window, the cohort's self-supporting share (small
+    cells left out), against the control baseline weighted by the cohort's track mix."""
+
+    programme_id: str
+    shares: list[Decimal | None]
+    control_baseline: Decimal
 
 
-def outcomes_chart(cohort: Cohort) -> Chart:
+def window_shares(cohort: Cohort) -> WindowShares:
     subjects = cohort.subjects()
     shares = window_month_shares([e.count for e in cohort.evaluated], min_citizens=cohort.min_citizens)
     base = weighted_baseline(subjects, cohort.baseline) / WINDOW_WEEKS if subjects else ZERO
-    return Chart(
-        title=f"{cohort.programme_id}: share of the cohort self-supporting, by month of the 2-year window",
-        x_labels=[str(m + 1) for m in range(len(shares))],
-        series={"cohort (observed weeks)": list(shares)},
-        reference_lines={"control baseline": base},
-        y_label="self-supporting weeks / observed weeks",
-        x_label="month since enrolment",
-        y_percent=True,
-    )
+    return WindowShares(cohort.programme_id, shares, base)
 
 
 async def versions_or_404(uow: UnitOfWork, principal: Principal, programme_id: str) -> list[TermsVersion]:

@@ -6,26 +6,24 @@ holds no participant id, and a cell from fewer than 3 participants is suppressed
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from libs.common.auth import Principal
 from libs.common.clock import as_utc
 from libs.common.contracts import MeasurementRecordedV1
-from libs.common.contracts.progression import INDICATOR_GROUPS, INDICATORS
 from libs.common.db import Database
 from libs.common.errors import NotFound
 from libs.common.logging import get_logger
-from libs.common.reports import Chart
 from libs.common.uow import UnitOfWork
 from services.settlement.domain.learning import (
     MIN_PARTICIPANTS,
+    Cell,
     Measurement,
     PeriodKind,
     progression_summary,
 )
 from services.settlement.models import MeasurementCopyRow
 from services.settlement.repository import MeasurementRepository, TermsRepository
-from services.settlement.schemas import ProgressionCellOut, ProgressionSummaryOut
 
 log = get_logger(__name__)
 
@@ -63,9 +61,16 @@ async def measurements_of(
     return rows
 
 
-def summary(
-    programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind
-) -> ProgressionSummaryOut:
+@dataclass(frozen=True)
+class ProgressionSummary:
+    programme_id: str
+    period: PeriodKind
+    min_participants: int
+    baseline_periods: dict[str, str | None]  # per group, the period its change is measured from
+    cells: list[Cell]
+
+
+def summary(programme_id: str, rows: Sequence[MeasurementCopyRow], period: PeriodKind) -> ProgressionSummary:
     """Pure work that grows with the measurements: a route may do it beside the event loop."""
     measurements = [
         Measurement(
@@ -77,61 +82,4 @@ def summary(
         for row in rows
     ]
     cells, baselines = progression_summary(measurements, period)
-    return ProgressionSummaryOut(
-        programme_id=programme_id,
-        period=period,
-        min_participants=MIN_PARTICIPANTS,
-        baseline_periods=baselines,
-        cells=[
-            ProgressionCellOut(
-                period=c.period,
-                group=c.group,
-                participants=c.participants,
-                suppressed=c.suppressed,
-                mean_score=c.mean_score,
-                indicator_means=c.indicator_means,
-                change_since_first=c.change_since_first,
-            )
-            for c in cells
-        ],
-    )
-
-
-CSV_COLUMNS = (
-    "period",
-    "group",
-    "participants",
-    "suppressed",
-    "mean_score",
-    "change_since_first",
-    *INDICATORS,
-)
-
-
-def csv_rows(report: ProgressionSummaryOut) -> list[dict[str, Any]]:
-    """One row per period and group; the indicator columns of the other groups stay empty."""
-    return [
-        {
-            "period": c.period,
-            "group": c.group,
-            "participants": c.participants,
-            "suppressed": str(c.suppressed).lower(),
-            "mean_score": c.mean_score,
-            "change_since_first": c.change_since_first,
-        }
-        | c.indicator_means
-        for c in report.cells
-    ]
-
-
-def chart(report: ProgressionSummaryOut) -> Chart:
-    """One line per group over the periods (suppressed cells leave a gap), y = mean score 1-10."""
-    periods = sorted({c.period for c in report.cells})
-    by_key = {(c.period, c.group): c.mean_score for c in report.cells}
-    return Chart(
-        title=f"{report.programme_id}: progression measurements, mean score per group",
-        x_labels=periods,
-        series={group: [by_key.get((p, group)) for p in periods] for group in INDICATOR_GROUPS},
-        y_label="mean score (1-10)",
-        x_label=report.period,
-    )
+    return ProgressionSummary(programme_id, period, MIN_PARTICIPANTS, baselines, cells)

@@ -1,36 +1,11 @@
-"""Operator commands that work on a service's database and the event stream directly, so they also
-work while the service is stopped.
-
-    python -m deploy.ops dead-letters SERVICE           # list the service's dead letters
-    python -m deploy.ops redrive SERVICE [--id N ...]   # apply them again after a fix
-    python -m deploy.ops rebuild SERVICE [--replace]    # replay the stream into an empty database
-
-The settings come from the environment as for the service itself (DATABASE_URL, DATABASE_SCHEMA,
-VAR_DIR, NATS_URL, ...). ``make rebuild SERVICE=settlement`` and ``make redrive SERVICE=...`` call
-this module.
-
-Rebuild replays every event the service's consumers take, from the first in the stream, in stream
-order, through the consumers' own handlers into a new, empty database (SQLite: ``<VAR_DIR>/rebuild/``;
-PostgreSQL: the schema ``<schema>_rebuild``, emptied), then compares the rebuilt read model with the
-live one table by table and prints the result; the exit status is 1 when they differ. Events the
-rebuilt database would publish (recalculated months) are marked published: they were published the
-first time. With ``--replace`` (settlement only, whose every table is derived from the stream, and with
-the service stopped) the rebuilt database takes the live one's place; the old one is kept beside it
-(PostgreSQL: its tables in ``<schema>_previous``, until the next --replace).
-
-On PostgreSQL the service's role owns those schemas but may not create one (deploy/postgres.py makes
-them), so tables are dropped and moved between schemas; the schemas stay.
-"""
+"""``rebuild``: replay the stream into an empty database, compare it with the live one table by table, and
+(settlement, ``--replace``) swap it in (the package's docstring says how)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import importlib
 import json
-import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,18 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 from sqlalchemy import MetaData, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from deploy.local import development_nats_credentials
+from deploy.ops.services import ServiceOps, connect, operator_settings
 from deploy.postgres import PREVIOUS_SUFFIX, REBUILD_SUFFIX
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_table
-from libs.common.deadletters import list_dead_letters, redrive
 from libs.common.events import (
     CloudEvent,
     EventPayload,
@@ -60,122 +33,14 @@ from libs.common.events import (
     parse_payload,
     subject_for,
 )
-from libs.common.logging import configure_logging
 from libs.common.migrations import ensure_schema, upgrade_head_async
-from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink, connect_options, ensure_stream
+from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.outbox import unpublished
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # Columns saying when a row was written: a rebuild writes them anew, so they are not compared.
 VOLATILE_COLUMNS = frozenset({"computed_at", "updated_at", "received_at"})
-
-
-@dataclass(frozen=True)
-class ServiceOps:
-    name: str
-    settings_class: type[CommonSettings]
-    consumers: Sequence[ConsumerSpec]
-    metadata: MetaData
-    read_model: tuple[str, ...]  # the tables a replay of the stream rebuilds
-    replaceable: bool  # every other table is carried over, so the rebuilt database may replace it
-    carried: tuple[str, ...] = ()  # entered over REST, on no stream: copied from the live database
-
-    @property
-    def migrations_dir(self) -> Path:
-        return REPO_ROOT / "services" / self.name / "migrations"
-
-
-def service_ops(name: str) -> ServiceOps:
-    if name not in ("intake", "progression", "settlement"):
-        raise SystemExit(f"unknown service {name!r}: intake, progression or settlement")
-    settings_module = importlib.import_module(f"services.{name}.settings")
-    settings_class = getattr(settings_module, f"{name.capitalize()}Settings")
-    consumers = importlib.import_module(f"services.{name}.handlers").CONSUMERS
-    metadata = importlib.import_module(f"services.{name}.models").Base.metadata
-    read_model: dict[str, tuple[str, ...]] = {
-        "intake": (),
-        "progression": ("programmes", "participants"),
-        "settlement": (
-            "programme_terms",
-            "participants",
-            "status_records",
-            "cutoff_facts",
-            "participant_months",
-            "statements",
-            "statement_lines",
-            "measurements",
-        ),
-    }
-    carried = ("economic_assumptions", "municipal_spending") if name == "settlement" else ()
-    return ServiceOps(
-        name, settings_class, consumers, metadata, read_model[name], name == "settlement", carried
-    )
-
-
-def operator_settings(ops: ServiceOps) -> CommonSettings:
-    """The service's settings with the operator's NATS user (a service's own may not replay the
-    stream or delete a letter): NATS_USER and its credentials from the environment, or on a developer's
-    machine those `make run` generated."""
-    if "NATS_USER" in os.environ or "NATS_CREDS_FILE" in os.environ or "NATS_NKEY_SEED" in os.environ:
-        return ops.settings_class()
-    overrides: dict[str, Any] = {"nats_user": "operator"}
-    development = development_nats_credentials("operator")
-    if development and "NATS_PASSWORD" not in os.environ:
-        overrides["nats_password"] = development["NATS_PASSWORD"]
-        if "NATS_URL" not in os.environ:
-            overrides["nats_url"] = development["NATS_URL"]
-    return ops.settings_class(**overrides)
-
-
-async def connect(settings: CommonSettings) -> tuple[NatsClient, JetStreamContext]:
-    client = await nats.connect(
-        servers=[settings.nats_url], connect_timeout=5, name="sib-ops", **connect_options(settings)
-    )
-    js = client.jetstream(timeout=10)
-    await ensure_stream(js, settings)
-    return client, js
-
-
-# --- dead letters -------------------------------------------------------------------------------
-
-
-async def cmd_dead_letters(ops: ServiceOps, consumer: str | None) -> int:
-    settings = operator_settings(ops)
-    client, js = await connect(settings)
-    try:
-        letters = await list_dead_letters(js, settings, consumer=consumer, limit=100_000)
-    finally:
-        await client.close()
-    for letter in letters:
-        print(
-            f"{letter.id:>6}  {letter.failed_at[:19]}  {letter.consumer:<26} {letter.event_type}"
-            f"  event {letter.event_id}  after {letter.deliveries} deliveries: {letter.error}"
-        )
-    print(f"{len(letters)} dead letter(s) in {ops.name}")
-    return 0
-
-
-async def cmd_redrive(ops: ServiceOps, ids: Sequence[int], consumer: str | None) -> int:
-    settings = operator_settings(ops)
-    await upgrade_head_async(settings, ops.migrations_dir)
-    database = Database(settings)
-    client, js = await connect(settings)
-    try:
-        results = await redrive(database, js, ops.consumers, ids=ids or None, consumer=consumer)
-    finally:
-        await client.close()
-        await database.dispose()
-    for result in results:
-        detail = f": {result.error}" if result.error else ""
-        print(f"{result.id:>6}  {result.consumer:<26} {result.outcome}{detail}")
-    failed = [r for r in results if r.outcome not in ("applied", "duplicate")]
-    print(f"{len(results) - len(failed)} re-driven, {len(failed)} still failing")
-    return 1 if failed else 0
-
-
-# --- rebuild ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -447,34 +312,3 @@ async def cmd_rebuild(ops: ServiceOps, do_replace: bool) -> int:
     if do_replace:
         print(await replace(ops, live, rebuild_settings(ops, live)))
     return 0 if identical else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("dead-letters", help="list a service's dead letters")
-    listing.add_argument("service")
-    listing.add_argument("--consumer")
-    again = commands.add_parser("redrive", help="apply dead letters again")
-    again.add_argument("service")
-    again.add_argument("--id", type=int, action="append", default=[], help="only this letter (repeatable)")
-    again.add_argument("--consumer")
-    build = commands.add_parser("rebuild", help="replay the stream into an empty database and compare")
-    build.add_argument("service")
-    build.add_argument(
-        "--replace", action="store_true", help="swap the rebuilt database in (service stopped)"
-    )
-    args = parser.parse_args(argv)
-    ops = service_ops(args.service)
-    configure_logging(f"{ops.name}-ops", "WARNING")
-    if args.command == "dead-letters":
-        return asyncio.run(cmd_dead_letters(ops, args.consumer))
-    if args.command == "redrive":
-        return asyncio.run(cmd_redrive(ops, args.id, args.consumer))
-    return asyncio.run(cmd_rebuild(ops, args.replace))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``sib`` commands, one module per service they read, and the event stream's."""

@@ -1,0 +1,150 @@
+"""What a simulation reports: the tally of what it posted, what the platform itself reports back, and the
+printed summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from libs.simulator.jobcenter import Jobcenter
+from libs.simulator.model import Citizen
+
+
+@dataclass
+class Tally:
+    posted: int = 0
+    late: int = 0
+    corrections: int = 0
+    statements: int = 0
+    modulus_11_failures: int = 0
+    seconds: float = 0.0
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+
+def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally) -> dict[str, Any]:
+    """What the platform itself reports, through the same APIs an operator would use."""
+    programme = jobcenter.config.programme_id
+    settlement, progression = jobcenter.settlement, jobcenter.progression
+    headers = jobcenter.jobcenter
+    mix: Counter[str] = Counter()
+    for citizen in people:
+        timeline = jobcenter.check(
+            progression.get(f"/v1/participants/{citizen.participant_id}/timeline", headers=headers), 200
+        )
+        # The status on the last day of the 2-year window, or at the cut-off when that comes first.
+        cutoff = timeline["data_complete_through"]
+        last = citizen.enrolled_on + timedelta(days=7 * 104 - 1)
+        day = min(last.isoformat(), cutoff) if cutoff else last.isoformat()
+        period = next(
+            (p for p in timeline["periods"] if p["from"] <= day and (p["to"] is None or day <= p["to"])), None
+        )
+        if period is None or period["category"] == "unknown":
+            mix["unknown"] += 1
+        else:
+            mix[period["code"] or "no record (self-supporting)"] += 1
+    summary = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/summary", headers=headers), 200)
+    statements = jobcenter.check(
+        settlement.get(f"/v1/programmes/{programme}/statements", headers=headers), 200
+    )["items"]
+    adjustments = [line for s in statements for line in s["lines"] if line["kind"] == "adjustment"]
+    outcomes = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/outcomes", headers=headers), 200)
+    economics = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/economics", headers=headers), 200)
+    return {
+        "programme_id": programme,
+        "citizens": len(people),
+        "tracks": dict(Counter(c.track for c in people)),
+        "cpr_failing_modulus_11": tally.modulus_11_failures,
+        "records_posted": tally.posted,
+        "records_late": tally.late,
+        "records_correcting": tally.corrections,
+        "statements_issued": tally.statements,
+        "seconds": round(tally.seconds, 1),
+        "status_mix": dict(sorted(mix.items())),
+        "fees_invoiced_dkk": summary["invoiced_dkk"],
+        "total_cap_dkk": summary["total_cap_dkk"],
+        "adjustment_lines": len(adjustments),
+        "adjustment_sum_dkk": str(sum((Decimal(a["amount_dkk"]) for a in adjustments), Decimal("0.00"))),
+        "outcome": {
+            key: outcomes[key]
+            for key in (
+                "mean_weeks",
+                "control_baseline_weeks",
+                "effect_weeks",
+                "effect_ci95",
+                "target_uplift_weeks",
+                "target_met",
+                "windows_complete",
+                "windows_open",
+                "is_projection",
+            )
+        },
+        "investor": {
+            key: economics["investor"][key]
+            for key in (
+                "investment_dkk",
+                "received_to_date_dkk",
+                "projected_total_received_dkk",
+                "net_result_dkk",
+                "irr_annual",
+            )
+        },
+        "municipality": {
+            key: economics["municipality"][key]
+            for key in ("avoided_public_support_weeks", "estimated_savings_dkk", "net_gain_dkk")
+        },
+    }
+
+
+def print_summary(console: Console, s: dict[str, Any]) -> None:
+    console.print(
+        f"\n[bold]Simulated {s['citizens']} citizens[/bold] ({', '.join(f'{n} {t}' for t, n in s['tracks'].items())}; "
+        f"{s['cpr_failing_modulus_11']} CPR numbers fail modulus 11, as post-2007 numbers may) in {s['seconds']} s: "
+        f"{s['records_posted']:,} status records posted, {s['records_late']:,} late, {s['records_correcting']:,} correcting "
+        f"invoiced months; {s['statements_issued']} statements."
+    )
+    mix = Table(title="Status of the cohort at the end of each window (or the cut-off)")
+    mix.add_column("latest status")
+    mix.add_column("citizens", justify="right")
+    for code, n in s["status_mix"].items():
+        mix.add_row(code, str(n))
+    console.print(mix)
+    money = Table(title="Fees and results")
+    money.add_column("figure")
+    money.add_column("value", justify="right")
+    o, inv, mun = s["outcome"], s["investor"], s["municipality"]
+    ci = o["effect_ci95"] or {}
+    rows = [
+        (
+            "fees invoiced / cap (DKK)",
+            f"{Decimal(s['fees_invoiced_dkk']):,.2f} / {Decimal(s['total_cap_dkk']):,.2f}",
+        ),
+        (
+            "adjustment lines (number, sum DKK)",
+            f"{s['adjustment_lines']}, {Decimal(s['adjustment_sum_dkk']):,.2f}",
+        ),
+        (
+            "self-supporting weeks of 104: cohort / control",
+            f"{o['mean_weeks']} / {o['control_baseline_weeks']}",
+        ),
+        ("effect (weeks, 95 % CI)", f"{o['effect_weeks']} ({ci.get('low')} to {ci.get('high')})"),
+        ("target +15 weeks met", f"{o['target_met']}" + (" (projection)" if o["is_projection"] else "")),
+        ("windows complete / open", f"{o['windows_complete']} / {o['windows_open']}"),
+        (
+            "investor: invested / received (DKK)",
+            f"{Decimal(inv['investment_dkk']):,.2f} / {Decimal(inv['projected_total_received_dkk']):,.2f}",
+        ),
+        ("investor: net result (DKK), IRR", f"{Decimal(inv['net_result_dkk']):,.2f}, {inv['irr_annual']}"),
+        (
+            "municipality: savings / net gain (DKK)",
+            f"{Decimal(mun['estimated_savings_dkk']):,.2f} / {Decimal(mun['net_gain_dkk']):,.2f}",
+        ),
+    ]
+    for name, value in rows:
+        money.add_row(name, value)
+    console.print(money)
