@@ -49,7 +49,7 @@ def service_roles(admin_url: str, schema: str) -> Iterator[str]:
 
 
 def service_role(admin_url: str, service: str, schema: str, url: str | None = None) -> str:
-    """A role named ``schema`` owning it and the schemas deploy/ops.py uses beside it (as deploy/postgres.py
+    """A role named ``schema`` owning it and the schemas deploy/ops/ uses beside it (as deploy/postgres.py
     makes them for production); returns ``url`` (default ``admin_url``) for that role. Drop with
     drop_roles."""
     asyncio.run(provision(admin_url, [Owner(schema, service_schemas(service, schema))]))
