@@ -5,7 +5,7 @@ A standalone example for integrators (needs only nats-py: ``pip install nats-py`
 Delivery is at least once, so it skips an event whose CloudEvent ``id`` it has already printed.
 
 It connects with the integrators' read-only NATS credentials, from the environment so they never show
-in a process list: a creds file (``NATS_CREDS_FILE``) or a user and password (``NATS_USER``, default
+in a process list (as ``make run`` prints them, with ``NATS_URL``): a creds file (``NATS_CREDS_FILE``) or a user and password (``NATS_USER``, default
 ``integrator``, and ``NATS_PASSWORD``); ``NATS_TLS_CA`` for a server with a private CA. Replies come to
 the user's own inbox prefix (``_INBOX.<user>``), the only one its permissions let it read.
 
@@ -39,7 +39,11 @@ def aware_time(value: str) -> datetime:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Print SIB platform events from NATS JetStream.")
-    parser.add_argument("--url", default="nats://127.0.0.1:4222", help="NATS server URL")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+        help="NATS server URL (default: NATS_URL)",
+    )
     parser.add_argument("--since", type=aware_time, help="replay from this time (ISO 8601 with timezone)")
     parser.add_argument("--subject", default="sib.>", help="subject filter (default: all events)")
     parser.add_argument("--stream", default="SIB", help="JetStream stream name")

@@ -33,6 +33,11 @@ DEV_CREDENTIAL_PREFIX = "dev-"
 POSTGRES_PREFIXES = ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://")
 # libpq's TLS file parameters: asyncpg reads them from its own DSN or the environment only.
 LIBPQ_TLS_FILES = frozenset({"sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword"})
+# Token signatures a service may accept: public-key ones only, so no verifier ever holds a signing
+# secret (HS256 with a shared one is what this replaced; "none" is no signature).
+ASYMMETRIC_TOKEN_ALGORITHMS = frozenset(
+    {"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
 
 
 class Environment(StrEnum):
@@ -42,7 +47,8 @@ class Environment(StrEnum):
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    # An error names the setting but never echoes its value, which may be a secret.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     service_name: str = Field(default="sib", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     sib_env: Environment = Environment.development
@@ -150,6 +156,30 @@ class CommonSettings(BaseSettings):
         if min(self.gc_thresholds) < 1:
             raise ValueError("gc_thresholds must be three positive whole numbers")
         return self
+
+    @field_validator("nats_url")
+    @classmethod
+    def _no_credentials_in_the_nats_url(cls, url: str) -> str:
+        """No user or password in the URL, which is logged; they have settings of their own."""
+        parsed = urlparse(url)
+        if parsed.username is not None or parsed.password is not None:
+            raise ValueError(
+                "NATS_URL must not hold credentials (it is logged): set NATS_USER and NATS_PASSWORD, "
+                "NATS_NKEY_SEED or NATS_CREDS_FILE"
+            )
+        return url
+
+    @field_validator("token_algorithms")
+    @classmethod
+    def _asymmetric_token_algorithms_only(cls, algorithms: list[str]) -> list[str]:
+        refused = [name for name in algorithms if name not in ASYMMETRIC_TOKEN_ALGORITHMS]
+        if refused or not algorithms:
+            accepted = ", ".join(sorted(ASYMMETRIC_TOKEN_ALGORITHMS))
+            raise ValueError(
+                f"TOKEN_ALGORITHMS takes public-key algorithms only ({accepted}); "
+                f"refused: {', '.join(refused) or 'an empty list'}"
+            )
+        return algorithms
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Self:

@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from nats.errors import NoServersError
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from deploy.ops import rebuild, service_ops
 from libs.common.auth import Role
 from libs.common.contracts import CutoffAdvancedV1, StatusRecordedV1
 from libs.common.deadletters import list_dead_letters, redrive
@@ -32,6 +33,7 @@ from libs.common.settings import CommonSettings
 from services.settlement.handlers import CONSUMERS as SETTLEMENT_CONSUMERS
 from services.settlement.settings import SettlementSettings
 from tests.integration.conftest import Trio, auth, eventually
+from tests.integration.test_rebuild_and_gaps import settlement_caught_up
 from tests.integration.test_settlement import PROGRAMME, cutoff, enrol, months, status, wait_for_fee
 
 STREAM = "SIB"
@@ -120,7 +122,9 @@ async def test_an_integrator_publishes_nothing_on_the_event_or_dead_letter_subje
     assert await stream_count(with_stream, "SIB_DLQ") == 0
 
 
-async def test_a_service_publishes_only_its_own_events_and_dead_letters(with_stream: str) -> None:
+async def test_a_service_publishes_only_its_own_events_and_dead_letters_and_uses_only_its_consumers(
+    with_stream: str,
+) -> None:
     violations: list[str] = []
     async with connected(with_stream, "progression", violations) as client:
         js = client.jetstream(timeout=2)
@@ -129,6 +133,16 @@ async def test_a_service_publishes_only_its_own_events_and_dead_letters(with_str
         await publish_refused(client, "sib.settlement.statement.issued.v1", b"{}", violations)
         await publish_refused(client, "sib.intake.programme.terms_published.v1", b"{}", violations)
         await publish_refused(client, "sib-dlq.settlement.settlement-facts", b"{}", violations)
+        # Of the JetStream API, its own consumers only: not settlement's (by either API form), nor an
+        # ephemeral one or a durable of a name of its own making.
+        for config in (
+            ConsumerConfig(durable_name="settlement-facts"),
+            ConsumerConfig(name="settlement-facts", durable_name="settlement-facts"),
+            ConsumerConfig(durable_name="progression-made-up"),
+            ConsumerConfig(),
+        ):
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.add_consumer(STREAM, config)
     assert await stream_count(with_stream) == 1
 
 
@@ -244,6 +258,14 @@ async def test_a_forged_event_on_a_subject_is_dead_lettered_and_changes_no_month
     assert await months(trio, pid) == before
     ok = await trio.settlement.get(f"/v1/participants/{pid}/months", headers=auth(Role.admin))
     assert ok.status_code == 200
+    # A rebuild from the stream, where they stay, skips them as the live consumer refused them.
+    await settlement_caught_up(trio)
+    stats, report = await rebuild(
+        service_ops("settlement"), settings.model_copy(update={"nats_user": "operator"})
+    )
+    assert stats.skipped == 3 and stats.applied == stats.events - 3 > 0
+    for table, counts in report.items():
+        assert counts["only_live"] == counts["only_rebuilt"] == 0, (table, counts)
 
 
 async def test_redrive_applies_no_letter_another_service_wrote(

@@ -119,17 +119,30 @@ async def test_a_settlement_identity_is_refused_on_intake_s_cpr_routes_even_with
 
 
 async def test_a_provider_holding_every_programme_is_scoped_to_nothing(pair: Pair) -> None:
+    """Outside its programmes a provider is told nothing exists (404, as for any programme not its own,
+    so an id's existence does not leak) and lists nothing; the same token scoped to the programme reads."""
     pid = await enrolled_participant(pair)
-    everything = auth(Role.provider)  # programmes ["*"]
-    assert (await pair.intake.get(f"/v1/participants/{pid}", headers=everything)).status_code in (403, 404)
-    assert (await pair.intake.get(f"/v1/programmes/{PROGRAMME}", headers=everything)).status_code in (
-        403,
-        404,
-    )
-    timeline = await pair.progression.get(f"/v1/participants/{pid}/timeline", headers=everything)
-    assert timeline.status_code in (403, 404)
-    scoped = auth(Role.provider, PROGRAMME)
-    assert (await pair.intake.get(f"/v1/programmes/{PROGRAMME}", headers=scoped)).status_code == 200
+    milestone = {"kind": "visitation", "on": "2024-03-20"}
+    for scope in ((), (PROGRAMME,)):  # programmes ["*"], then the programme itself
+        headers = auth(Role.provider, *scope)
+        answers = [
+            (await pair.intake.get(f"/v1/participants/{pid}", headers=headers)).status_code,
+            (await pair.intake.get(f"/v1/programmes/{PROGRAMME}", headers=headers)).status_code,
+            (await pair.progression.get(f"/v1/participants/{pid}/timeline", headers=headers)).status_code,
+            (await pair.progression.get(f"/v1/participants/{pid}/milestones", headers=headers)).status_code,
+            (
+                await pair.progression.post(
+                    f"/v1/participants/{pid}/milestones", json=milestone, headers=headers
+                )
+            ).status_code,
+        ]
+        programmes = (await pair.intake.get("/v1/programmes", headers=headers)).json()
+        if scope:
+            assert answers == [200, 200, 200, 200, 201], answers
+            assert [p["programme_id"] for p in programmes["items"]] == [PROGRAMME]
+        else:
+            assert answers == [404] * 5, answers
+            assert programmes["items"] == []
 
 
 def _token(**changes: Any) -> str:

@@ -59,9 +59,10 @@ async def test_the_example_subscriber_replays_from_a_time_and_prints_each_event_
 
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, str(SUBSCRIBER), "--url", nats_url, "--since", since.isoformat(), "--idle", "2"],
-        # The integrators' user: read-only (the password is the tests' one for every user).
-        env={**os.environ, "NATS_USER": "integrator"},
+        [sys.executable, str(SUBSCRIBER), "--since", since.isoformat(), "--idle", "2"],
+        # The integrators' user, read-only, and the URL, as `make run` prints them (the password is the
+        # tests' one for every user).
+        env={**os.environ, "NATS_URL": nats_url, "NATS_USER": "integrator"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import RSAAlgorithm
 
 from libs.common.auth import ALL_PROGRAMMES, Principal, Role, TokenVerifier
 from libs.common.clock import utcnow
@@ -134,6 +135,33 @@ async def test_the_policy_refuses(
 ) -> None:
     with pytest.raises(Unauthorized, match=says):
         await verifier.verify(forge(issuer, **claims))
+
+
+async def test_an_rsa_signing_provider_is_verified_once_rs256_is_accepted() -> None:
+    """Entra ID signs its access tokens with RS256; the default accepts only ES256 and EdDSA."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    assert isinstance(jwk, dict)
+    published = jwk | {"kid": "rsa-1", "alg": "RS256"}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"keys": [published]}))
+    now = utcnow()
+    claims = {
+        "iss": URL,
+        "sub": "someone",
+        "aud": "sib-intake",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    token = jwt.encode(
+        claims | {"role": "jobcenter", "programmes": ["p"]}, key, algorithm="RS256", headers={"kid": "rsa-1"}
+    )
+    default = TokenVerifier(settings(jwks_url=f"{URL}/keys"), transport)
+    with pytest.raises(Unauthorized, match="accepted algorithm"):
+        await default.verify(token)
+    entra = TokenVerifier(settings(jwks_url=f"{URL}/keys", token_algorithms=["RS256"]), transport)
+    assert (await entra.verify(token)) == Principal("someone", Role.jobcenter, frozenset({"p"}))
+    for verifier in (default, entra):
+        await verifier.close()
 
 
 async def test_the_maximum_lifetime_is_a_setting(issuer: DevelopmentIssuer) -> None:

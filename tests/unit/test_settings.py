@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from libs.common.settings import DEV_ISSUER_URL, CommonSettings
 from services.intake.settings import IntakeSettings
 from services.progression.settings import ProgressionSettings
+from services.settlement.settings import SettlementSettings
 
 STRONG = "x" * 40
 
@@ -65,6 +66,20 @@ def test_a_nats_ca_is_tls_too() -> None:
     assert settings.nats_tls_required
 
 
+@pytest.mark.parametrize("url", ["nats://intake:s3cret-pw@nats:4222", "tls://s3cret-token@nats:4222"])
+def test_credentials_in_the_nats_url_are_refused_and_never_echoed(url: str) -> None:
+    with pytest.raises(ValidationError, match="NATS_URL must not hold credentials") as refused:
+        CommonSettings(nats_url=url)
+    assert "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("algorithms", [["HS256"], ["ES256", "HS512"], ["none"], []])
+def test_token_algorithms_are_public_key_ones_only(algorithms: list[str]) -> None:
+    with pytest.raises(ValidationError, match="public-key algorithms only"):
+        CommonSettings(token_algorithms=algorithms)
+    assert CommonSettings(token_algorithms=["RS256"]).token_algorithms == ["RS256"]
+
+
 def test_production_refuses_a_short_secret() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
         CommonSettings(**PRODUCTION, oidc_client_secret="short")
@@ -92,6 +107,26 @@ def test_production_secrets_come_from_the_environment(monkeypatch: pytest.Monkey
     settings = CommonSettings()
     assert settings.nats_password is not None and settings.nats_password.get_secret_value() == STRONG
     assert STRONG not in repr(settings)  # secrets never print
+
+
+def _secrets(settings_class: type[CommonSettings]) -> set[str]:
+    return {
+        name for name, field in settings_class.model_fields.items() if "SecretStr" in str(field.annotation)
+    }
+
+
+def test_each_service_holds_only_its_own_secrets_and_only_intake_a_cpr_key() -> None:
+    common = _secrets(CommonSettings)
+    assert common == {"nats_nkey_seed", "nats_password", "oidc_client_secret"}
+    assert _secrets(IntakeSettings) - common == {
+        "cpr_hmac_key",
+        "cpr_encryption_key",
+        "cpr_previous_encryption_keys",
+    }
+    assert _secrets(ProgressionSettings) - common == {"request_fingerprint_key"}
+    assert _secrets(SettlementSettings) == common
+    for settings_class in (CommonSettings, ProgressionSettings, SettlementSettings):
+        assert [n for n in settings_class.model_fields if "cpr" in n or "pseudonym" in n] == []
 
 
 def test_token_settings_default_per_service() -> None:
