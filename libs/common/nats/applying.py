@@ -8,10 +8,12 @@ letters and the rebuild replay through one.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
@@ -30,6 +32,7 @@ from libs.common.events import (
 from libs.common.tracing import (
     TRACEPARENT,
     TRACESTATE,
+    Span,
     SpanKind,
     Tracing,
     context_of,
@@ -84,38 +87,19 @@ class EventApplier:
         self.settings = database.settings
         self.durable = spec.name
 
-    @contextlib.contextmanager
-    def event_span(self, event: CloudEvent, headers: Mapping[str, str] | None = None) -> Iterator[None]:
+    def event_span(
+        self, event: CloudEvent, headers: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[object]:
         """The event's consumer span, current while it is applied: a child of the trace the message's
         ``traceparent`` header names, else the envelope's (else of the current span)."""
         if _APPLYING.get() == event.id:
-            yield  # applying the event whose span is current already
-            return
+            return contextlib.nullcontext()  # applying the event whose span is current already
         if headers and TRACEPARENT in headers:
             parent = context_of(headers[TRACEPARENT], headers.get(TRACESTATE))
         else:
             parent = context_of(event.traceparent, event.tracestate)
-        applying = _APPLYING.set(event.id)
-        try:
-            with (
-                started_span(self.tracing, f"process {event.type}", SpanKind.CONSUMER, parent) as span,
-                structlog.contextvars.bound_contextvars(event_id=event.id, event_type=event.type),
-            ):
-                if span.is_recording():
-                    span.set_attributes(
-                        {
-                            "messaging.system": "nats",
-                            "messaging.operation.type": "process",
-                            "messaging.destination.name": subject_for(
-                                event.type, self.settings.subject_prefix
-                            ),
-                            "messaging.consumer.group.name": self.durable,
-                            "messaging.message.id": event.id,
-                        }
-                    )
-                yield
-        finally:
-            _APPLYING.reset(applying)
+        started = started_span(self.tracing, f"process {event.type}", SpanKind.CONSUMER, parent)
+        return _Applying(started, event, self)
 
     async def apply_events(
         self,
@@ -177,3 +161,36 @@ class EventApplier:
                     return Outcome.duplicate  # a concurrent delivery of the same event committed first
             raise
         return outcome
+
+
+class _Applying:
+    """``event_span``'s context manager (a class: it is entered once per event of a batch, and a
+    generator-based one with structlog's ``bound_contextvars`` cost more)."""
+
+    __slots__ = ("_applying", "_bound", "_started")
+
+    def __init__(
+        self, started: AbstractContextManager[Span], event: CloudEvent, applier: EventApplier
+    ) -> None:
+        self._started = started
+        span = started.__enter__()
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": subject_for(event.type, applier.settings.subject_prefix),
+                    "messaging.consumer.group.name": applier.durable,
+                    "messaging.message.id": event.id,
+                }
+            )
+        self._applying = _APPLYING.set(event.id)
+        self._bound = structlog.contextvars.bind_contextvars(event_id=event.id, event_type=event.type)
+
+    def __enter__(self) -> object:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        structlog.contextvars.reset_contextvars(**self._bound)
+        _APPLYING.reset(self._applying)
+        self._started.__exit__(kind, exc, tb)
