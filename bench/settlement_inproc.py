@@ -41,6 +41,7 @@ from libs.common.events import CloudEvent, new_event, parse_payload
 from libs.common.ids import uuid7_str
 from libs.common.migrations import upgrade_head
 from libs.common.nats import EventConsumer, NatsLink
+from libs.common.tracing import SpanKind, fallback_tracing, started_span
 from libs.common.uow import UnitOfWork
 from services.settlement.handlers import CONSUMERS
 from services.settlement.models import CutoffRow, ParticipantRow, ProgrammeTermsRow
@@ -163,6 +164,7 @@ def envelopes(ids: list[str], events: int, shape: str) -> list[bytes]:
     seq: dict[str, int] = {}
     out = []
     now = datetime.now(UTC)
+    tracing = fallback_tracing()
     for n in range(events):
         pid = ids[n % len(ids)]
         seq[pid] = seq.get(pid, 0) + 1
@@ -182,7 +184,9 @@ def envelopes(ids: list[str], events: int, shape: str) -> list[bytes]:
             category=category, valid_from=valid_from, valid_to=valid_to, recording_seq=seq[pid],
             recorded_at=now + timedelta(microseconds=n),
         )  # fmt: skip
-        out.append(new_event(payload, subject=f"participant/{pid}").to_json_bytes())
+        # Each in a request's trace of its own, as single posts make them (export off: unsampled).
+        with started_span(tracing, "POST", SpanKind.SERVER, None):
+            out.append(new_event(payload, subject=f"participant/{pid}").to_json_bytes())
     return out
 
 

@@ -96,6 +96,7 @@ def admin_router() -> APIRouter:
             [consumer.spec for consumer in runtime.consumers],
             ids=body.ids,
             consumer=body.consumer,
+            tracing=runtime.tracing,
         )
         log.info("dead_letters_redriven", by=principal.subject, count=len(results))
         return RedriveOut(

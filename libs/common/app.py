@@ -1,5 +1,6 @@
 """The shape every service shares: lifespan (migrations, database, NATS, relay, consumers), request
-context (correlation id, JSON request log, metrics), problem+json errors, health and metrics routes.
+context (``middleware.py``: trace, JSON request log, metrics), problem+json errors, health and metrics
+routes.
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,26 +17,20 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.admin import admin_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.auth import TokenVerifier
-from libs.common.cpr import holds_cpr_shape, mask_cpr_shapes_in_path
 from libs.common.db import Database, sqlite_file
 from libs.common.errors import (
-    PayloadTooLarge,
-    ProblemError,
     ServiceUnavailable,
-    Unauthorized,
-    ValidationFailed,
     install_problem_handlers,
     problem_response,
     refuse_nul_characters,
 )
-from libs.common.logging import CORRELATION_HEADER, configure_logging, correlation_scope, get_logger
+from libs.common.logging import configure_logging, get_logger
 from libs.common.loop_lag import watch_loop_lag
-from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from libs.common.middleware import BODY_METHODS, PUBLIC_PATHS, UNPROBED_PATHS, RequestContextMiddleware
 from libs.common.migrations import upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.offload import WorkerPool
@@ -44,20 +38,21 @@ from libs.common.openapi import ANY_ROUTE_PROBLEMS, AUTHENTICATED_PROBLEMS, Link
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import CommonSettings
 from libs.common.sqlite_checkpoint import WalCheckpointer
+from libs.common.tracing import Tracing, configure_tracing
 
 log = get_logger(__name__)
 
-UNPROBED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-# A request with a body (these methods) to any path but these shows a valid token before a byte of its
-# body is read.
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PATHS = UNPROBED_PATHS | {
-    "/asyncapi.yaml",
-    "/asyncapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-    "/openapi.json",
-}
+# Re-exported: they lived here before the middleware had a module of its own.
+__all__ = [
+    "BODY_METHODS",
+    "PUBLIC_PATHS",
+    "UNPROBED_PATHS",
+    "RequestContextMiddleware",
+    "Runtime",
+    "ServiceDefinition",
+    "create_service_app",
+    "tune_collector",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +86,7 @@ class Runtime:
     relay: OutboxRelay
     consumers: list[EventConsumer]
     tasks: list[asyncio.Task[None]]
+    tracing: Tracing
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -100,7 +96,13 @@ def tune_collector(settings: CommonSettings) -> None:
     gc.set_threshold(*settings.gc_thresholds)
 
 
-def create_service_app(settings: CommonSettings, definition: ServiceDefinition) -> FastAPI:
+def create_service_app(
+    settings: CommonSettings, definition: ServiceDefinition, tracing: Tracing | None = None
+) -> FastAPI:
+    """The service's app; ``tracing``: its tracer provider (by default made from the standard
+    ``OTEL_*`` variables, ``libs/common/tracing.py``)."""
+    tracing = tracing or configure_tracing(settings.service_name)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -116,7 +118,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         link = NatsLink(settings)
         link.start()
         relay = OutboxRelay(database, link)
-        consumers = [EventConsumer(spec, database, link) for spec in definition.consumers]
+        consumers = [EventConsumer(spec, database, link, tracing) for spec in definition.consumers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         checkpointer = None
         database_file = sqlite_file(settings)
@@ -124,7 +126,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
             checkpointer = WalCheckpointer(database_file, settings.sqlite_checkpoint_interval_seconds)
             tasks.append(asyncio.create_task(checkpointer.run(), name="sqlite-checkpoint"))
         tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.durable}") for c in consumers]
-        runtime = Runtime(settings, database, link, relay, consumers, tasks)
+        runtime = Runtime(settings, database, link, relay, consumers, tasks, tracing)
         tasks += [
             asyncio.create_task(job(runtime), name=getattr(job, "__name__", "job"))
             for job in definition.background
@@ -174,6 +176,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
             await app.state.token_verifier.close()
             await database.dispose()
             log.info("service_stopped")
+            tracing.shutdown()
 
     app = FastAPI(
         title=definition.title,
@@ -184,6 +187,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         openapi_url="/openapi.json" if settings.public_docs else None,
     )
     app.state.settings = settings
+    app.state.tracing = tracing
     app.state.token_verifier = TokenVerifier(settings)
     for key, value in definition.extra_state.items():
         setattr(app.state, key, value)
@@ -193,6 +197,7 @@ def create_service_app(settings: CommonSettings, definition: ServiceDefinition) 
         service=settings.service_name,
         max_body_bytes=settings.max_body_bytes,
         verifier=app.state.token_verifier,
+        tracing=tracing,
     )
     app.include_router(
         _operations_router(metrics_on_public_port=settings.metrics_port is None), responses=ANY_ROUTE_PROBLEMS
@@ -266,89 +271,3 @@ def _operations_router(metrics_on_public_port: bool) -> APIRouter:
         return build_asyncapi(settings.subject_prefix, settings.nats_stream)
 
     return router
-
-
-class RequestContextMiddleware:
-    """Binds the correlation id, echoes it back, logs one JSON line per request and counts it.
-
-    Logs the path without the query string, a CPR-shaped run in it masked (CPR numbers never belong in
-    URLs, but a client may still put one there).
-    """
-
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, verifier: TokenVerifier) -> None:
-        self.app = app
-        self.service = service
-        self.max_body_bytes = max_body_bytes
-        self.verifier = verifier
-
-    async def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> ProblemError | None:
-        """Why the request may not go on (None when it may): a route that needs a token gets a valid
-        one before its body is read, so no one unauthenticated makes a service read megabytes. The
-        route's own dependency then finds the token verified already (the verifier keeps it)."""
-        if scope.get("method") not in BODY_METHODS or scope.get("path") in PUBLIC_PATHS:
-            return None  # no body to protect: the route's own dependency checks the token
-        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return Unauthorized("A bearer token is required.")
-        try:
-            await self.verifier.verify(token.strip())
-        except ProblemError as problem:
-            return problem
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(CORRELATION_HEADER.lower().encode())
-        if incoming is not None and holds_cpr_shape(incoming.decode("latin-1")):
-            # Refused before it is bound to a log line or an event (which keep it for ever); not echoed.
-            refused = ValidationFailed.for_field(CORRELATION_HEADER, "must not hold a CPR-shaped number")
-            await problem_response(refused)(scope, receive, send)
-            return
-        status_holder = {"status": 500}
-        started = time.perf_counter()
-        with correlation_scope(incoming.decode("latin-1") if incoming else None) as correlation_id:
-
-            async def send_with_header(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    status_holder["status"] = message["status"]
-                    message.setdefault("headers", [])
-                    message["headers"] = [
-                        *message["headers"],
-                        (CORRELATION_HEADER.lower().encode(), correlation_id.encode()),
-                    ]
-                await send(message)
-
-            try:
-                declared = headers.get(b"content-length", b"")
-                refusal = await self._refusal(scope, headers)
-                if refusal is not None:
-                    await problem_response(refusal)(scope, receive, send_with_header)
-                elif declared.isdigit() and int(declared) > self.max_body_bytes:
-                    # Refused before reading a byte. Bodies without a length are cut off by FastAPI's
-                    # own limit (max_body_size) while they stream in.
-                    too_large = PayloadTooLarge(
-                        f"The request body is {int(declared):,} bytes; the limit is {self.max_body_bytes:,}."
-                    )
-                    await problem_response(too_large)(scope, receive, send_with_header)
-                else:
-                    await self.app(scope, receive, send_with_header)
-            finally:
-                elapsed = time.perf_counter() - started
-                route = scope.get("route")
-                route_path = getattr(route, "path", "unmatched")
-                method = scope.get("method", "")
-                status = status_holder["status"]
-                HTTP_REQUESTS.labels(self.service, method, route_path, str(status)).inc()
-                HTTP_LATENCY.labels(self.service, method, route_path).observe(elapsed)
-                if scope.get("path") not in UNPROBED_PATHS:
-                    log.info(
-                        "request",
-                        method=method,
-                        path=mask_cpr_shapes_in_path(str(scope.get("path", ""))),
-                        route=route_path,
-                        status=status,
-                        duration_ms=round(elapsed * 1000, 2),
-                    )

@@ -50,6 +50,12 @@ subject); old versions stay registered and documented, because the stream still 
 Additive optional fields may be added to an existing version, so consumers must ignore fields they
 do not know.
 
+**Tracing.** Each event carries the W3C trace context of what caused it (the HTTP request, or the event
+a consumer was applying), as the CloudEvents distributed-tracing attributes `traceparent` and
+`tracestate`, and the same `traceparent` (and `tracestate`) as NATS message headers. A consumer
+continues the trace: its span is a child of the `traceparent`. `correlationid` is the trace id alone
+(32 lowercase hex digits), the `X-Correlation-ID` the HTTP request was answered with.
+
 **Privacy.** Events never contain CPR numbers, nor anything derived from one: a person is identified
 by the participant's UUID (`participant_id`) only. The version 1 participant events of intake, no
 longer published, also carried `cpr_pseudonym`, a keyed HMAC-SHA256 of the CPR number that cannot be
@@ -127,8 +133,22 @@ def _envelope_schema() -> dict[str, Any]:
             },
             "correlationid": {
                 "type": "string",
-                "description": "Extension attribute: the X-Correlation-ID of the HTTP request that "
-                "caused the event (or of the event that caused it). Optional.",
+                "description": "Extension attribute: the trace id of traceparent, 32 lowercase hex "
+                "digits (the X-Correlation-ID the HTTP request that caused the event was answered "
+                "with). Events stored before tracing came hold the X-Correlation-ID a client sent then "
+                "(any short printable text). Optional.",
+            },
+            "traceparent": {
+                "type": "string",
+                "description": "Extension attribute (CloudEvents distributed tracing): the W3C "
+                "traceparent of the span that caused the event (the HTTP request, or the event a "
+                "consumer was applying). Optional.",
+                "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+            },
+            "tracestate": {
+                "type": "string",
+                "description": "Extension attribute (CloudEvents distributed tracing): the W3C "
+                "tracestate that goes with traceparent, when there is one. Optional.",
             },
             "data": {
                 "type": "object",
@@ -148,7 +168,15 @@ def _headers_schema() -> dict[str, Any]:
                 "format": "uuid",
                 "description": "The CloudEvent id. JetStream drops a message whose Nats-Msg-Id it has "
                 "stored within the duplicate window, so a re-published event is stored once.",
-            }
+            },
+            "traceparent": {
+                "type": "string",
+                "description": "The event's traceparent attribute (W3C trace context), when it has one.",
+            },
+            "tracestate": {
+                "type": "string",
+                "description": "The event's tracestate attribute, when it has one.",
+            },
         },
     }
 
@@ -276,7 +304,8 @@ def build_asyncapi(prefix: str = "sib", stream: str = "SIB") -> dict[str, Any]:
             "messages": messages,
             "correlationIds": {
                 CORRELATION: {
-                    "description": "The X-Correlation-ID of the request that caused the event.",
+                    "description": "The trace id of the request that caused the event (its "
+                    "X-Correlation-ID); the whole trace context is in traceparent.",
                     "location": "$message.payload#/correlationid",
                 }
             },

@@ -37,6 +37,7 @@ from libs.common.nats import (
     describe_error,
 )
 from libs.common.settings import CommonSettings
+from libs.common.tracing import Tracing
 from libs.common.uow import UnitOfWork
 
 log = get_logger(__name__)
@@ -143,8 +144,10 @@ async def redrive(
     specs: Sequence[ConsumerSpec],
     ids: Sequence[int] | None = None,
     consumer: str | None = None,
+    tracing: Tracing | None = None,
 ) -> list[RedriveResult]:
-    """Apply dead letters again through their consumer; delete each one that now succeeds."""
+    """Apply dead letters again through their consumer (each in a consumer span continuing the trace
+    of its envelope); delete each one that now succeeds."""
     settings = database.settings
     by_name = {spec.name: spec for spec in specs}
     link = NatsLink.around(js, settings)
@@ -164,7 +167,7 @@ async def redrive(
         if spec is None:
             results.append(RedriveResult(letter.id, letter.consumer, letter.event_id, "unknown_consumer"))
             continue
-        runner = runners.setdefault(spec.name, EventConsumer(spec, database, link))
+        runner = runners.setdefault(spec.name, EventConsumer(spec, database, link, tracing))
         try:
             if letter.event is None:
                 raise ValueError("the dead letter's body is not JSON")

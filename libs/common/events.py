@@ -17,7 +17,7 @@ from pydantic_core import to_json
 
 from libs.common.clock import utcnow
 from libs.common.ids import uuid7_str
-from libs.common.logging import get_correlation_id
+from libs.common.tracing import SpanContext, current_trace, trace_fields
 
 TYPE_PREFIX = "dk.sib."
 
@@ -33,7 +33,9 @@ class EventPayload(BaseModel):
 
 
 class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 event in structured JSON mode; ``correlationid`` is an extension."""
+    """A CloudEvents 1.0 event in structured JSON mode. Extensions: ``traceparent`` and ``tracestate``
+    (CloudEvents distributed tracing: the W3C trace context of the span that made the event), and
+    ``correlationid``, the trace id alone (an alias kept for log searches and older readers)."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -46,6 +48,8 @@ class CloudEvent(BaseModel):
     time: AwareDatetime = Field(default_factory=utcnow)
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
     data: dict[str, Any]
 
     def to_json_bytes(self) -> bytes:
@@ -97,12 +101,15 @@ def origin_problem(subject: str, event: CloudEvent, prefix: str) -> str | None:
     return None
 
 
-def _stamp(correlation_id: str | None, time: datetime | None) -> tuple[datetime, str | None]:
-    """A new event's time (aware; now when not given) and correlation id (the request's when not given)."""
+def _stamp(
+    trace: SpanContext | None, time: datetime | None
+) -> tuple[datetime, tuple[str | None, str | None, str | None]]:
+    """A new event's time (aware; now when not given) and its ``traceparent``, ``tracestate`` and
+    ``correlationid`` (of the current span when no span context is given)."""
     at = time or utcnow()
     if at.tzinfo is None:
         raise ValueError("an event's time must carry a time zone")
-    return at, correlation_id or get_correlation_id()
+    return at, trace_fields(trace or current_trace())
 
 
 _SOURCES: dict[str, str] = {}  # per event type: made once, as an event of many is made per item
@@ -129,12 +136,13 @@ def new_event(
     payload: EventPayload | WrittenPayload,
     *,
     subject: str | None = None,
-    correlation_id: str | None = None,
+    trace: SpanContext | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
     """The envelope of one event: a new time-ordered id, the source and type of the payload's contract,
-    its time (now when not given) and correlation id (the request's when not given)."""
-    at, correlation = _stamp(correlation_id, time)
+    its time (now when not given) and the trace it continues (``trace``: the span context of what
+    caused it; the current span's when not given)."""
+    at, (traceparent, tracestate, correlation) = _stamp(trace, time)
     if isinstance(payload, WrittenPayload):
         event_type, data = payload.contract.event_type, payload.data
     else:
@@ -146,6 +154,8 @@ def new_event(
         subject=subject,
         time=at,
         correlationid=correlation,
+        traceparent=traceparent,
+        tracestate=tracestate,
         data=data,
     )
 
@@ -164,15 +174,15 @@ def new_events(
     contract: type[EventPayload],
     written: Iterable[tuple[str, str | None]],
     *,
-    correlation_id: str | None = None,
+    trace: SpanContext | None = None,
     time: datetime | None = None,
 ) -> list[PreparedEvent]:
     """``new_event`` for many payloads of one contract at once, each already written as its
     ``model_dump_json()`` would write it (by the contract's own writer, such as ``StatusRecordedJson``,
     whose tests hold its output equal to the model's), with its subject, all with one time and one
-    correlation id: the parts of the envelope they share are serialised once, not once per event
+    trace: the parts of the envelope they share are serialised once, not once per event
     (docs/performance.md, batch ingest)."""
-    at, correlation = _stamp(correlation_id, time)
+    at, (traceparent, tracestate, correlation) = _stamp(trace, time)
     event_type = contract.event_type
     if _REGISTRY.get(event_type) is not contract:
         raise UnknownEventType(event_type)
@@ -181,6 +191,10 @@ def new_events(
     tail = ',"time":' + to_json(at).decode() + ',"datacontenttype":"application/json"'
     if correlation is not None:
         tail += ',"correlationid":' + to_json(correlation).decode()
+    if traceparent is not None:
+        tail += ',"traceparent":' + to_json(traceparent).decode()
+    if tracestate is not None:
+        tail += ',"tracestate":' + to_json(tracestate).decode()
     tail += ',"data":'
     abouts: dict[str | None, str] = {None: ""}  # per subject: a batch names each participant many times
     prepared = []
@@ -195,6 +209,23 @@ def new_events(
             )
         )
     return prepared
+
+
+_TRACE_KEYS = (("traceparent", '"traceparent":"'), ("tracestate", '"tracestate":"'))
+
+
+def trace_headers(envelope: str) -> dict[str, str]:
+    """The trace context of a stored envelope (``traceparent``, ``tracestate``), as the message headers
+    the relay sends it with. Read off the text, not parsed: the envelope is ours, its attributes come
+    before its ``data``, and a quote inside a value is escaped, so the first match is the attribute."""
+    head = envelope.find(',"data":')
+    found: dict[str, str] = {}
+    for name, key in _TRACE_KEYS:
+        start = envelope.find(key, 0, head)
+        if start >= 0:
+            start += len(key)
+            found[name] = envelope[start : envelope.index('"', start)]
+    return found
 
 
 class UnknownEventType(LookupError):

@@ -2,7 +2,7 @@
 operating system).
 
 - ``uuid4_str``: random (version 4), for ids that should say nothing of when they were made
-  (participants, statements, correlation ids).
+  (participants, statements).
 - ``uuid7_str``: time-ordered (version 7, RFC 9562: a millisecond timestamp, then a counter and random
   bits, rising within the process), for ids that are keys of fast-growing tables: event ids (the
   outbox's unique index, every consumer's inbox key) and status record ids (progression's primary key,

@@ -1,53 +1,29 @@
-"""Structured JSON logs (structlog) with a correlation id that follows a request into its events.
+"""Structured JSON logs (structlog), each line with the trace it belongs to.
 
-The correlation id lives in structlog's context variables: the HTTP middleware binds it from the
-``X-Correlation-ID`` header (or a new one), ``new_event`` copies it into the CloudEvent, and a
-consumer binds it again from the event before handling, so one id shows in every service's logs.
+A line written inside a span (a request, a consumed event) carries that span's ``trace_id`` and
+``span_id`` (``libs/common/tracing.py``), so one trace id shows in every service's logs, in the events a
+request caused and in the consumers that applied them.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import structlog
 
-from libs.common.ids import uuid4_str
+from libs.common.tracing import CORRELATION_HEADER, add_trace_ids
+from libs.common.tracing import correlation_id as get_correlation_id
 
-CORRELATION_HEADER = "X-Correlation-ID"
-_CORRELATION_KEY = "correlation_id"
-_MAX_CORRELATION_ID = 128
-
-
-def get_correlation_id() -> str | None:
-    value = structlog.contextvars.get_contextvars().get(_CORRELATION_KEY)
-    return str(value) if value is not None else None
-
-
-def clean_correlation_id(value: str | None) -> str:
-    """Accept a caller's id if it is short and printable; otherwise make a new one."""
-    if value and len(value) <= _MAX_CORRELATION_ID and value.isprintable() and value.isascii():
-        return value
-    return uuid4_str()
-
-
-@contextmanager
-def correlation_scope(correlation_id: str | None, **extra: Any) -> Iterator[str]:
-    cid = clean_correlation_id(correlation_id)
-    tokens = structlog.contextvars.bind_contextvars(**{_CORRELATION_KEY: cid}, **extra)
-    try:
-        yield cid
-    finally:
-        structlog.contextvars.reset_contextvars(**tokens)
+__all__ = ["CORRELATION_HEADER", "configure_logging", "get_correlation_id", "get_logger"]
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     """Route structlog and the standard library (uvicorn, alembic) through one JSON renderer."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

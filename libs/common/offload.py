@@ -39,7 +39,7 @@ class WorkerPool:
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` in a worker thread; the loop serves others until it returns. The
-        caller's context goes with it (the correlation id of its log lines), as ``asyncio.to_thread``
+        caller's context goes with it (the trace of its log lines), as ``asyncio.to_thread``
         does."""
         context = contextvars.copy_context()
         call = functools.partial(context.run, fn, *args, **kwargs)

@@ -40,11 +40,13 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = Field(default=None, description="The path asked for")
-    correlation_id: str | None = None
+    correlation_id: str | None = Field(
+        default=None, description="The request's trace id (W3C trace context), as in `X-Correlation-ID`"
+    )
     errors: list[ProblemFieldError] | None = Field(default=None, description="One item per invalid field")
 
 
-# The answers of the shared request machinery (libs/common/app.py RequestContextMiddleware and
+# The answers of the shared request machinery (libs/common/middleware.py RequestContextMiddleware and
 # errors.install_problem_handlers) to a request on any route: a body declared too large and a
 # CPR-shaped correlation id are refused before any route runs.
 ANY_ROUTE_PROBLEMS: dict[int | str, dict[str, Any]] = {

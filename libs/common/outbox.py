@@ -1,7 +1,8 @@
 """The outbox relay: publishes committed outbox rows to JetStream, in commit order.
 
 Each message carries ``Nats-Msg-Id`` = event id, so a row published twice (the relay crashed after
-publishing and before marking it) is dropped by JetStream's duplicate window.
+publishing and before marking it) is dropped by JetStream's duplicate window, and the event's W3C
+``traceparent`` (and ``tracestate``), so a consumer continues the trace without opening the envelope.
 
 Marking a pass published: on PostgreSQL each row's ``published_at``; on SQLite, where rows commit in
 ``seq`` order, the one cursor ``outbox_cursor.published_through`` moves past the pass (libs/common/db.py
@@ -44,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_cursor_table, outbox_table
+from libs.common.events import trace_headers
 from libs.common.logging import get_logger
 from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PENDING, OUTBOX_PRUNED, OUTBOX_PUBLISHED
 from libs.common.nats import MSG_ID_HEADER, NatsLink
@@ -221,7 +223,7 @@ class OutboxRelay:
             row.subject,
             row.envelope.encode(),
             stream=self.settings.nats_stream,
-            headers={MSG_ID_HEADER: row.event_id},
+            headers={MSG_ID_HEADER: row.event_id, **trace_headers(row.envelope)},
         )
         if ack.duplicate:
             OUTBOX_DUPLICATES.labels(self.settings.service_name).inc()
@@ -344,7 +346,11 @@ class _PassAcks:
                 row.subject,
                 row.envelope.encode(),
                 reply=f"{self._prefix}.{self._pass}.{index}",
-                headers={MSG_ID_HEADER: row.event_id, EXPECTED_STREAM_HEADER: stream},
+                headers={
+                    MSG_ID_HEADER: row.event_id,
+                    EXPECTED_STREAM_HEADER: stream,
+                    **trace_headers(row.envelope),
+                },
             )
         # No flush: the client's writer sends the messages, and waiting for their acks waits for that;
         # a flush is a PING and its PONG more per pass, felt under single POSTs, whose passes are an

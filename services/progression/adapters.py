@@ -16,7 +16,8 @@ from typing import Any
 from libs.common.coalesce import GroupWriter
 from libs.common.db import Database
 from libs.common.errors import ServiceUnavailable, database_unavailable
-from libs.common.logging import get_correlation_id, get_logger
+from libs.common.logging import get_logger
+from libs.common.tracing import NO_TRACE, current_trace
 from services.progression.schemas import StatusRecordIn
 from services.progression.services import status
 from services.progression.services.context import Caller, IntakeDirectory
@@ -60,7 +61,7 @@ class StatusWriter:
         cost one call to intake's batch read for all of them, after which the request is written again.
         """
         # Taken here, in the request's own context: the group is written by whichever task drains it.
-        correlation_id = get_correlation_id()
+        trace = current_trace() or NO_TRACE
         fingerprint = (
             status.request_fingerprint(self._fingerprint_key, records) if idempotency_key is not None else ""
         )
@@ -79,7 +80,7 @@ class StatusWriter:
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
                 asked_intake=asked_intake,
-                correlation_id=correlation_id,
+                trace=trace,
             )
             if found is None:
                 cprs = write.cprs()

@@ -1,9 +1,10 @@
-"""End to end: a request to intake produces an event that progression and settlement consume, and one
-correlation id shows in all three services' logs."""
+"""End to end: a request to intake produces an event that progression and settlement consume, and the
+trace its caller began (W3C traceparent) shows in all three services' logs."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import time
 import uuid
@@ -39,20 +40,20 @@ def programme_body(programme_id: str) -> dict[str, object]:
     return body
 
 
-def test_programme_created_in_intake_reaches_progression_and_settlement_with_one_correlation_id(
+def test_programme_created_in_intake_reaches_progression_and_settlement_in_one_trace(
     stack: Stack,
 ) -> None:
     programme_id = f"e2e-{uuid.uuid4().hex[:8]}"
-    correlation_id = f"e2e-{uuid.uuid4()}"
+    trace_id = secrets.token_hex(16)
     provider = token(Role.provider, (programme_id,))
 
     created = httpx.post(
         f"{stack.urls['intake']}/v1/programmes",
         json=programme_body(programme_id),
-        headers=token(Role.admin) | {"X-Correlation-ID": correlation_id},
+        headers=token(Role.admin) | {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-00"},
     )
     assert created.status_code == 201, created.text
-    assert created.headers["X-Correlation-ID"] == correlation_id
+    assert created.headers["X-Correlation-ID"] == trace_id
 
     in_progression = eventually(
         lambda: httpx.get(f"{stack.urls['progression']}/v1/programmes/{programme_id}", headers=provider)
@@ -76,17 +77,15 @@ def test_programme_created_in_intake_reaches_progression_and_settlement_with_one
         assert any(r["event"] == "service_stopped" for r in stack.log_records(name)), name
 
     for name in ("intake", "progression", "settlement"):
-        tagged = [r for r in stack.log_records(name) if r.get("correlation_id") == correlation_id]
-        assert tagged, f"{name} logged nothing with the correlation id"
-    intake_events = {
-        r["event"] for r in stack.log_records("intake") if r.get("correlation_id") == correlation_id
-    }
+        tagged = [r for r in stack.log_records(name) if r.get("trace_id") == trace_id]
+        assert tagged, f"{name} logged nothing in the trace"
+    intake_events = {r["event"] for r in stack.log_records("intake") if r.get("trace_id") == trace_id}
     assert {"request", "programme_created"} <= intake_events
     for consumer_service in ("progression", "settlement"):
         handled = [
             r
             for r in stack.log_records(consumer_service)
-            if r.get("correlation_id") == correlation_id and r["event"] == "event_handled"
+            if r.get("trace_id") == trace_id and r["event"] == "event_handled"
         ]
         assert len(handled) == 1
         assert handled[0]["event_type"] == "dk.sib.intake.programme.terms_published.v1"

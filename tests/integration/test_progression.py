@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from datetime import date, timedelta
 from typing import Any
 
+import nats
+import nats.js.errors
 import pytest
 
 from libs.common.auth import Role
 from libs.common.bulk import COPY_FROM_ROWS
+from libs.common.nats import connect_options
 from tests.integration.conftest import SEED, Pair, auth, eventually, outbox_events
 
 PROGRAMME = "hedensted-2022"
@@ -182,10 +186,11 @@ async def test_concurrent_posts_share_group_commits_and_keep_their_own_outcome(p
     assert sorted(r["recording_seq"] for r in records["items"]) == list(range(1, 22))
 
 
-async def test_every_grouped_status_event_carries_its_own_requests_correlation_id(pair: Pair) -> None:
-    """Requests written together by the group writer share a transaction, not a correlation id: 32
-    clients, each with its own X-Correlation-ID, post records one by one and in a batch at once, and
-    each status.recorded event names the request that caused it."""
+async def test_every_grouped_status_event_carries_its_own_requests_trace(pair: Pair, nats_url: str) -> None:
+    """Requests written together by the group writer share a transaction, not a trace: 32 clients, each
+    with its own W3C traceparent (half of them sampled), post records one by one and in a batch at
+    once, and each status.recorded event, in its envelope and in its NATS headers, continues the trace
+    of the request that caused it (its own span a child of that request's server span)."""
     pid = await enrolled_participant(pair)
     days = iter(range(2000))
 
@@ -193,28 +198,70 @@ async def test_every_grouped_status_event_carries_its_own_requests_correlation_i
         valid_from = date(2024, 4, 1) + timedelta(days=next(days))
         return {"participant_id": pid, "code": "sygedagpenge", "valid_from": valid_from.isoformat()}
 
-    async def client(n: int) -> dict[str, str]:
-        headers = JOBCENTER | {"X-Correlation-ID": f"client-{n}"}
-        caused: dict[str, str] = {}
+    def trace_id(n: int) -> str:
+        return f"{0x5EB0 + n:032x}"
+
+    async def client(n: int) -> dict[str, tuple[str, str]]:
+        sent = f"00-{trace_id(n)}-{0xC11E + n:016x}-0{n % 2}"
+        headers = JOBCENTER | {"traceparent": sent}
+        caused: dict[str, tuple[str, str]] = {}
         for _ in range(10):
             response = await post(pair, record(), headers)
             assert response.status_code == 201, response.text
-            caused[response.json()["record_id"]] = f"client-{n}"
+            assert response.headers["X-Correlation-ID"] == trace_id(n)
+            caused[response.json()["record_id"]] = (trace_id(n), sent[-2:])
         batch = {"records": [record() for _ in range(3)]}
         response = await pair.progression.post("/v1/status-records/batch", json=batch, headers=headers)
         assert response.status_code == 201, response.text
-        caused |= {r["record_id"]: f"client-{n}" for r in response.json()["records"]}
+        caused |= {r["record_id"]: (trace_id(n), sent[-2:]) for r in response.json()["records"]}
         return caused
 
-    caused: dict[str, str] = {}
+    caused: dict[str, tuple[str, str]] = {}
     for answers in await asyncio.gather(*(client(n) for n in range(32))):
         caused |= answers
     events = [
         e for e in await outbox_events(pair.progression) if e.type == "dk.sib.progression.status.recorded.v1"
     ]
     assert len(events) == len(caused) == 32 * 13
-    wrong = [e for e in events if e.correlationid != caused[e.data["record_id"]]]
-    assert wrong == [], f"{len(wrong)} of {len(events)} events carry another request's correlation id"
+    wrong = [
+        e
+        for e in events
+        if e.traceparent is None
+        or (e.traceparent[3:35], e.traceparent[-2:]) != caused[e.data["record_id"]]
+        or e.correlationid != e.traceparent[3:35]
+        or int(e.traceparent[36:52], 16) - 0xC11E in range(32)  # the server's span, not the caller's
+    ]
+    assert wrong == [], f"{len(wrong)} of {len(events)} events carry another request's trace"
+    by_id = {e.id: e for e in events}
+    published = await stream_headers(pair, nats_url, "sib.progression.status.recorded.v1")
+    assert published.keys() == by_id.keys()
+    assert all(published[i].get("traceparent") == by_id[i].traceparent for i in by_id)
+
+
+async def stream_headers(pair: Pair, nats_url: str, subject: str) -> dict[str, dict[str, str]]:
+    """The NATS headers of every message on ``subject`` once the relay has published them all, by
+    event id (read as the operator, who may read single messages of the stream)."""
+    runtime = pair.progression.app.state.runtime
+
+    async def published() -> bool:
+        return not await runtime.relay.pending(limit=1)
+
+    await eventually(published)
+    settings = runtime.settings.model_copy(update={"nats_user": "operator"})
+    operator = await nats.connect(nats_url, **connect_options(settings))
+    found: dict[str, dict[str, str]] = {}
+    try:
+        js, seq = operator.jetstream(), 1
+        while True:
+            try:
+                raw = await js.get_msg(settings.nats_stream, seq=seq, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                return found
+            assert raw.data is not None and raw.seq is not None
+            found[json.loads(raw.data)["id"]] = dict(raw.headers or {})
+            seq = raw.seq + 1
+    finally:
+        await operator.close()
 
 
 async def test_a_batch_is_all_or_nothing_and_names_each_bad_record(pair: Pair) -> None:

@@ -8,7 +8,7 @@ import yaml
 
 from libs.common.asyncapi import ASYNCAPI_PATH, asyncapi_yaml, build_asyncapi, published_contracts
 from libs.common.contracts import StatusRecordedV1
-from libs.common.events import registered_contracts, subject_for
+from libs.common.events import CloudEvent, registered_contracts, subject_for
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +120,17 @@ def test_the_envelope_and_the_headers_are_documented(document: dict[str, Any]) -
         "time",
         "datacontenttype",
         "correlationid",
+        "traceparent",
+        "tracestate",
         "data",
     }
+    assert set(envelope["properties"]) == set(CloudEvent.model_fields)  # every attribute the model writes
     assert envelope["properties"]["specversion"]["const"] == "1.0"
     assert envelope["properties"]["datacontenttype"]["const"] == "application/json"
     assert "subject" not in envelope["required"] and "correlationid" not in envelope["required"]
-    assert "Nats-Msg-Id" in schemas["NatsHeaders"]["properties"]
+    assert {"Nats-Msg-Id", "traceparent", "tracestate"} <= set(schemas["NatsHeaders"]["properties"])
+    for absent in ("correlationid", "traceparent", "tracestate"):
+        assert absent not in envelope["required"]
     info = document["info"]["description"]
     for phrase in ("`dk.sib.X`", "`sib.X`", "`SIB`", "At least once", "de-duplicate on `id`", ".vN", "CPR"):
         assert phrase in info

@@ -16,7 +16,7 @@ from libs.common.events import (
     registered_contracts,
     subject_for,
 )
-from libs.common.logging import correlation_scope
+from libs.common.tracing import SpanKind, fallback_tracing, started_span
 
 TERMS = ProgrammeTerms(
     tracks={"sygedagpenge": 120},
@@ -37,16 +37,19 @@ def payload() -> ProgrammeTermsPublishedV1:
     )
 
 
-def test_an_event_is_a_cloudevent_with_the_correlation_id_of_its_request() -> None:
-    with correlation_scope("req-42"):
+def test_an_event_is_a_cloudevent_in_the_trace_of_its_request() -> None:
+    with started_span(fallback_tracing(), "request", SpanKind.SERVER, None) as span:
         event = new_event(payload(), subject="programme/hedensted-2022")
+    ids = span.get_span_context()
     raw = event.to_json_bytes()
     restored = CloudEvent.from_json_bytes(raw)
     assert restored == event
     assert restored.specversion == "1.0"
     assert restored.source == "/sib/intake"
     assert restored.type == "dk.sib.intake.programme.terms_published.v1"
-    assert restored.correlationid == "req-42"
+    assert restored.traceparent == f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
+    assert restored.correlationid == f"{ids.trace_id:032x}"  # the alias: the trace id alone
+    assert new_event(payload()).traceparent is None  # made outside any span: no trace to carry
     assert restored.time.tzinfo is not None
     assert parse_payload(restored) == payload()
 

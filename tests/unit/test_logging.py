@@ -7,29 +7,26 @@ from typing import Any
 import pytest
 import structlog
 
-from libs.common.logging import clean_correlation_id, configure_logging, correlation_scope, get_logger
+from libs.common.logging import configure_logging, get_logger
+from libs.common.tracing import SpanKind, fallback_tracing, started_span
 
 
-def test_logs_are_json_lines_with_service_and_correlation_id(capsys: pytest.CaptureFixture[str]) -> None:
+def test_logs_are_json_lines_with_service_and_the_trace_of_their_span(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("testsvc", "INFO", json=True)
-    with correlation_scope("abc-123"):
+    with started_span(fallback_tracing(), "work", SpanKind.INTERNAL, None) as span:
         get_logger("t").info("something_happened", participant_id="p-1")
     get_logger("t").info("outside")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     inside = next(r for r in lines if r["event"] == "something_happened")
     outside = next(r for r in lines if r["event"] == "outside")
-    assert inside["correlation_id"] == "abc-123"
+    ids = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (f"{ids.trace_id:032x}", f"{ids.span_id:016x}")
     assert inside["service"] == "testsvc"
     assert inside["participant_id"] == "p-1"
     assert inside["timestamp"].endswith("Z")
-    assert "correlation_id" not in outside
-
-
-def test_a_caller_supplied_correlation_id_is_kept_only_when_sane() -> None:
-    assert clean_correlation_id("req-1") == "req-1"
-    for bad in (None, "", "x" * 500, "line\nbreak", "æøå"):
-        replaced = clean_correlation_id(bad)
-        assert replaced != bad and len(replaced) == 36
+    assert "trace_id" not in outside and "span_id" not in outside
 
 
 def test_a_line_below_the_level_is_dropped_before_the_processors_run(

@@ -22,6 +22,7 @@ from libs.common.contracts import (
     StatusCode,
 )
 from libs.common.events import CloudEvent, new_event, parse_payload
+from libs.common.tracing import SpanContext
 from libs.rules.timeline import DayCategory, StatusRecord, resolve
 from services.settlement.domain import (
     Enrolment,
@@ -286,7 +287,8 @@ def test_the_months_recalculated_data_is_what_the_contract_dumps() -> None:
         for n, (old, new) in enumerate(fees)
     ]
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    event = months_recalculated("p-1", "prog-1", changes, now, "corr-1")
+    cause = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=False)
+    event = months_recalculated("p-1", "prog-1", changes, now, cause)
     payload = MonthsRecalculatedV1(
         participant_id="p-1",
         programme_id="prog-1",
@@ -295,15 +297,16 @@ def test_the_months_recalculated_data_is_what_the_contract_dumps() -> None:
             for n, (old, new) in enumerate(fees)
         ],
     )
-    reference = new_event(payload, subject="participant/p-1", correlation_id="corr-1", time=now)
+    reference = new_event(payload, subject="participant/p-1", trace=cause, time=now)
     assert event.data == reference.data
     assert parse_payload(event) == payload
     again = CloudEvent.from_json_bytes(event.to_json_bytes())  # what the outbox carries
     assert again.data == reference.data and again.id == event.id and again.time == now
-    assert (event.source, event.type, event.subject, event.correlationid, event.time) == (
+    assert (event.source, event.type, event.subject, event.traceparent, event.time) == (
         reference.source,
         reference.type,
         reference.subject,
-        reference.correlationid,
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
         reference.time,
     )
+    assert event.correlationid == reference.correlationid == "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -1,5 +1,5 @@
 """The worker pool routes hand report work to: beside the loop, never more at once than its size, with
-the caller's context (the correlation id of its log lines), and the loop's lag sampled meanwhile."""
+the caller's context (the trace of its log lines), and the loop's lag sampled meanwhile."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ import time
 
 from prometheus_client import REGISTRY
 
-from libs.common.logging import correlation_scope, get_correlation_id
 from libs.common.loop_lag import watch_loop_lag
 from libs.common.offload import WorkerPool
+from libs.common.tracing import SpanKind, current_trace, fallback_tracing, started_span
 
 
 async def test_work_runs_beside_the_loop_with_the_callers_context() -> None:
     pool = WorkerPool(2)
     try:
-        with correlation_scope("req-1"):
-            thread, seen = await pool.run(lambda: (threading.current_thread(), get_correlation_id()))
+        with started_span(fallback_tracing(), "request", SpanKind.SERVER, None) as span:
+            thread, seen = await pool.run(lambda: (threading.current_thread(), current_trace()))
         assert thread is not threading.current_thread() and thread.name.startswith("report")
-        assert seen == "req-1"
+        assert seen == span.get_span_context()
     finally:
         pool.shutdown()
 

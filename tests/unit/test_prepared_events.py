@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.trace import TraceFlags, TraceState
 
 from libs.common.contracts import (
     ProgrammeTerms,
@@ -26,14 +28,36 @@ from libs.common.events import (
     UnknownEventType,
     new_event,
     new_events,
+    trace_headers,
 )
-from libs.common.logging import correlation_scope
+from libs.common.tracing import Span, SpanContext, SpanKind, fallback_tracing, started_span, trace_fields
 
 texts = st.text(min_size=1, max_size=30)  # any characters: quotes, backslashes, control, non-ASCII
 zones = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-9, minutes=-30))])
 # hypothesis takes naive bounds and puts each time in one of the zones
 times = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=zones)  # noqa: DTZ001
 ids = st.uuids().map(str)
+# What a request's span context may hold: any ids, any flags, a tracestate of a few members or none.
+span_contexts = st.builds(
+    lambda trace_id, span_id, flags, state: SpanContext(
+        trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags), trace_state=TraceState(state)
+    ),
+    st.integers(min_value=1, max_value=2**128 - 1),
+    st.integers(min_value=1, max_value=2**64 - 1),
+    st.integers(min_value=0, max_value=255),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["rojo", "congo", "t1@vendor"]), st.from_regex(r"[a-z0-9=]{1,12}", fullmatch=True)
+        ),
+        max_size=3,
+        unique_by=lambda member: member[0],
+    ),
+)
+
+
+def the_request() -> AbstractContextManager[Span]:
+    """A request's span, current for the block (what an event made without a span context continues)."""
+    return started_span(fallback_tracing(), "request", SpanKind.SERVER, None)
 
 
 @st.composite
@@ -72,7 +96,7 @@ def terms_published(draw: st.DrawFn) -> ProgrammeTermsPublishedV1:
 
 def prepared(
     items: list[tuple[EventPayload, str | None]],
-    correlation_id: str | None = None,
+    trace: SpanContext | None = None,
     time: datetime | None = None,
 ) -> list[PreparedEvent]:
     """The tests' oracle (it was ``prepare_events`` in libs/common/events.py, which only tests called):
@@ -81,42 +105,50 @@ def prepared(
         return []
     [contract] = {type(payload) for payload, _ in items}
     written = [(payload.model_dump_json(), subject) for payload, subject in items]
-    return new_events(contract, written, correlation_id=correlation_id, time=time)
+    return new_events(contract, written, trace=trace, time=time)
 
 
 @given(
     payload=status_recorded() | terms_published(),
     subject=st.none() | texts,
-    correlation=st.none() | texts,
+    trace=st.none() | span_contexts,
     at=times,
 )
 def test_a_prepared_event_is_byte_for_byte_the_envelope_new_event_serialises(
-    payload: EventPayload, subject: str | None, correlation: str | None, at: datetime
+    payload: EventPayload, subject: str | None, trace: SpanContext | None, at: datetime
 ) -> None:
-    with correlation_scope("from-the-request"):
-        [one] = prepared([(payload, subject)], correlation_id=correlation, time=at)
-        made = new_event(payload, subject=subject, correlation_id=correlation, time=at)
+    with the_request() as request:
+        [one] = prepared([(payload, subject)], trace=trace, time=at)
+        made = new_event(payload, subject=subject, trace=trace, time=at)
     # The same bytes but for the id (each event gets a new one).
     assert one.envelope == made.model_copy(update={"id": one.id}).to_json_bytes().decode()
     assert one.type == payload.event_type
     parsed = CloudEvent.from_json_bytes(one.envelope.encode())
     assert parsed.id == one.id
-    assert parsed.correlationid == (correlation or "from-the-request")
+    traceparent, tracestate, correlation = trace_fields(trace or request.get_span_context())
+    assert (parsed.traceparent, parsed.tracestate, parsed.correlationid) == (
+        traceparent,
+        tracestate,
+        correlation,
+    )
+    # The relay's headers, read off the stored text, are the envelope's attributes.
+    expected = {"traceparent": traceparent} | ({"tracestate": tracestate} if tracestate else {})
+    assert trace_headers(one.envelope) == expected
     assert type(payload).model_validate(parsed.data) == payload
 
 
 @given(
     items=st.lists(st.tuples(status_recorded(), st.none() | texts), max_size=8)
     | st.lists(st.tuples(terms_published(), st.none() | texts), max_size=8),
-    correlation=st.none() | texts,
+    trace=st.none() | span_contexts,
     at=times,
 )
 def test_events_prepared_together_are_each_the_envelope_new_event_serialises(
-    items: list[tuple[EventPayload, str | None]], correlation: str | None, at: datetime
+    items: list[tuple[EventPayload, str | None]], trace: SpanContext | None, at: datetime
 ) -> None:
-    with correlation_scope("from-the-request"):
-        together = prepared(items, correlation_id=correlation, time=at)
-        made = [new_event(p, subject=s, correlation_id=correlation, time=at) for p, s in items]
+    with the_request():
+        together = prepared(items, trace=trace, time=at)
+        made = [new_event(p, subject=s, trace=trace, time=at) for p, s in items]
     assert len(together) == len(items)
     for event, expected, (payload, _) in zip(together, made, items, strict=True):
         assert event.envelope == expected.model_copy(update={"id": event.id}).to_json_bytes().decode()
@@ -197,19 +229,19 @@ def test_the_status_recorded_writer_refuses_what_the_model_refuses() -> None:
         StatusRecordedJson(datetime(2024, 1, 2))  # noqa: DTZ001 - the point of the test
 
 
-@given(payload=status_recorded(), subject=st.none() | texts, correlation=st.none() | texts, at=times)
+@given(payload=status_recorded(), subject=st.none() | texts, trace=st.none() | span_contexts, at=times)
 def test_events_prepared_from_written_payloads_are_the_envelope_new_event_serialises(
-    payload: StatusRecordedV1, subject: str | None, correlation: str | None, at: datetime
+    payload: StatusRecordedV1, subject: str | None, trace: SpanContext | None, at: datetime
 ) -> None:
     write = StatusRecordedJson(payload.recorded_at)
-    with correlation_scope("from-the-request"):
+    with the_request():
         [event] = new_events(
             StatusRecordedV1,
             [(write(**_fields(payload)), subject)],  # type: ignore[arg-type]
-            correlation_id=correlation,
+            trace=trace,
             time=at,
         )
-        made = new_event(payload, subject=subject, correlation_id=correlation, time=at)
+        made = new_event(payload, subject=subject, trace=trace, time=at)
     assert event.envelope == made.model_copy(update={"id": event.id}).to_json_bytes().decode()
     assert event.type == payload.event_type
 

@@ -1,40 +1,39 @@
 """Durable pull consumers: each applies the events of its types through the inbox, exactly once in effect.
 
 A consumer handles each message in one unit of work: it checks the inbox, applies the handler, records
-the event id in the inbox and commits, then acks. A crash between commit and ack means a redelivery
-that the inbox turns into a no-op; a failed handler is retried with a delay up to ``max_deliver``
-times. A message that fails its last delivery, or can never be handled (not a CloudEvent, unknown
-type, invalid payload), is copied to the dead-letter stream with the error and then terminated; see
-libs/common/deadletters.py for listing and re-driving them.
+the event id in the inbox and commits, then acks (the applying, and each event's consumer span, are
+``applying.py``'s). A crash between commit and ack means a redelivery that the inbox turns into a
+no-op; a failed handler is retried with a delay up to ``max_deliver`` times. A message that fails its
+last delivery, or can never be handled (not a CloudEvent, unknown type, invalid payload), is copied to
+the dead-letter stream with the error and then terminated; see libs/common/deadletters.py for listing
+and re-driving them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import nats
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from libs.common.clock import utcnow
 from libs.common.db import Database
-from libs.common.events import (
-    CloudEvent,
-    EventPayload,
-    UnknownEventType,
-    origin_problem,
-    parse_payload,
-    subject_for,
-)
-from libs.common.logging import correlation_scope, get_logger
+from libs.common.events import CloudEvent, UnknownEventType, parse_payload, subject_for
+from libs.common.logging import get_logger
 from libs.common.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from libs.common.nats.applying import (
+    ConsumerSpec,
+    EventApplier,
+    Handler,
+    Outcome,
+    PermanentFailure,
+    describe_error,
+)
 from libs.common.nats.connection import NatsLink
 from libs.common.nats.streams import (
     DL_CONSUMER,
@@ -49,50 +48,23 @@ from libs.common.nats.streams import (
     dead_letter_stream,
     dead_letter_subject,
 )
+from libs.common.tracing import TRACEPARENT, TRACESTATE, Tracing
 from libs.common.uow import UnitOfWork
 
 log = get_logger(__name__)
 
-
-def describe_error(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+# Re-exported: they were defined here before applying had a module of its own.
+__all__ = ["ConsumerSpec", "EventConsumer", "Handler", "Outcome", "PermanentFailure", "describe_error"]
 
 
-Handler = Callable[[UnitOfWork, CloudEvent, EventPayload], Awaitable[None]]
+class EventConsumer(EventApplier):
+    """A durable pull consumer of ``spec``'s event types on the stream."""
 
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    """A durable consumer: its name, the event types it takes, and the handler applying them.
-
-    With ``after_batch``, a fetched batch is applied in one transaction: ``handler`` runs per event and
-    ``after_batch`` once at the end (say, recomputing each touched participant once instead of once per
-    event). A batch that fails is retried one event at a time, so one bad event does not hold up the
-    others; a single event also gets its ``after_batch``."""
-
-    name: str
-    event_types: Sequence[str]
-    handler: Handler
-    after_batch: Callable[[UnitOfWork], Awaitable[None]] | None = None
-
-
-class Outcome(StrEnum):
-    applied = "applied"
-    duplicate = "duplicate"
-
-
-class PermanentFailure(Exception):
-    """A message that can never be handled (not a CloudEvent, unknown type, invalid payload)."""
-
-
-class EventConsumer:
-    def __init__(self, spec: ConsumerSpec, database: Database, link: NatsLink) -> None:
-        self.spec = spec
-        self.database = database
+    def __init__(
+        self, spec: ConsumerSpec, database: Database, link: NatsLink, tracing: Tracing | None = None
+    ) -> None:
+        super().__init__(spec, database, tracing)
         self.link = link
-        self.settings = database.settings
-        self.durable = spec.name
         self._subscription: Any = None
         self._stopping = asyncio.Event()
 
@@ -198,30 +170,26 @@ class EventConsumer:
 
     async def handle(self, msg: Msg) -> None:
         """Process then ack; on failure nak with a delay, or terminate once deliveries are used up."""
-        delivered = msg.metadata.num_delivered
-        event_type = "unknown"
         try:
-            event = self._parse(msg)
-            event_type = event.type
-            with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
-                outcome = await self._process_through_outages(msg, event)
-                if outcome is None:
-                    return  # stopping during an outage: unacked, so JetStream redelivers it later
-                await msg.ack()
-                EVENTS_CONSUMED.labels(
-                    self.settings.service_name, self.durable, event_type, outcome.value
-                ).inc()
-                log.info("event_handled", consumer=self.durable, outcome=outcome.value, delivery=delivered)
+            event = self.parse(msg)
         except PermanentFailure as exc:
-            EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, "rejected").inc()
-            log.error(
-                "event_rejected",
-                consumer=self.durable,
-                error=str(exc),
-                stream_seq=msg.metadata.sequence.stream,
-            )
-            await self.dead_letter(msg, event_type, f"rejected: {exc}")
-            await msg.term()
+            await self._reject(msg, "unknown", exc)
+            return
+        with self.event_span(event, msg.headers):
+            await self._handle(msg, event)
+
+    async def _handle(self, msg: Msg, event: CloudEvent) -> None:
+        delivered = msg.metadata.num_delivered
+        event_type = event.type
+        try:
+            outcome = await self._process_through_outages(msg, event)
+            if outcome is None:
+                return  # stopping during an outage: unacked, so JetStream redelivers it later
+            await msg.ack()
+            EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, outcome.value).inc()
+            log.info("event_handled", consumer=self.durable, outcome=outcome.value, delivery=delivered)
+        except PermanentFailure as exc:
+            await self._reject(msg, event_type, exc)
         except Exception as exc:
             EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, "failed").inc()
             final = delivered >= self.settings.consumer_max_deliver
@@ -240,6 +208,15 @@ class EventConsumer:
             else:
                 await msg.nak(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
 
+    async def _reject(self, msg: Msg, event_type: str, exc: PermanentFailure) -> None:
+        """A message that can never be handled: to the dead letters, and terminated."""
+        EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event_type, "rejected").inc()
+        log.error(
+            "event_rejected", consumer=self.durable, error=str(exc), stream_seq=msg.metadata.sequence.stream
+        )
+        await self.dead_letter(msg, event_type, f"rejected: {exc}")
+        await msg.term()
+
     async def dead_letter(self, msg: Msg, event_type: str, error: str) -> None:
         """Copy the message to the dead-letter stream with why it failed, before it is terminated.
         The message id makes a repeated copy (a crash before the term) a JetStream duplicate."""
@@ -255,6 +232,9 @@ class EventConsumer:
             DL_ERROR: error[:2000],
             DL_FAILED_AT: utcnow().isoformat(),
         }
+        for name in (TRACEPARENT, TRACESTATE):  # the letter stays in the trace of what caused it
+            if msg.headers and name in msg.headers:
+                headers[name] = msg.headers[name]
         subject = dead_letter_subject(self.settings, self.durable)
         for attempt in range(5):
             try:
@@ -289,8 +269,9 @@ class EventConsumer:
         """Apply a fetched batch in one transaction and ack it; on any failure fall back to one at a time."""
         assert self.spec.after_batch is not None
         try:
-            items = [(msg, self._parse(msg)) for msg in msgs]
+            items = [(msg, self.parse(msg)) for msg in msgs]
             payloads = [(msg, event, parse_payload(event)) for msg, event in items]
+            headers = [msg.headers for msg in msgs]
         except (PermanentFailure, UnknownEventType, ValidationError):
             for msg in msgs:
                 await self.handle(msg)
@@ -298,7 +279,9 @@ class EventConsumer:
         outcomes: list[tuple[Msg, CloudEvent, Outcome]] = []
         try:
             async with UnitOfWork(self.database) as uow:
-                applied = await self.apply_events(uow, [(event, payload) for _, event, payload in payloads])
+                applied = await self.apply_events(
+                    uow, [(event, payload) for _, event, payload in payloads], headers
+                )
                 await uow.commit()
             outcomes = [
                 (msg, event, outcome) for (msg, event, _), outcome in zip(payloads, applied, strict=True)
@@ -313,71 +296,14 @@ class EventConsumer:
         for msg, event, outcome in outcomes:
             await msg.ack()
             EVENTS_CONSUMED.labels(self.settings.service_name, self.durable, event.type, outcome.value).inc()
-            # The event's fields on the line itself, not a bound scope per event: below INFO the line
-            # costs only filter_by_level's check.
+            # The event's fields on the line itself, not a span made current per event: below INFO the
+            # line costs only filter_by_level's check.
             log.info(
                 "event_handled",
                 consumer=self.durable,
                 outcome=outcome.value,
                 batch=len(msgs),
-                correlation_id=event.correlationid,
+                trace_id=event.correlationid,
                 event_id=event.id,
                 event_type=event.type,
             )
-
-    async def apply_events(
-        self, uow: UnitOfWork, events: Sequence[tuple[CloudEvent, EventPayload]]
-    ) -> list[Outcome]:
-        """Apply events in one transaction (the caller commits): each unless the inbox has it, then
-        ``after_batch`` once. Used for fetched batches and for replays (rebuild, re-drive)."""
-        outcomes: list[Outcome] = []
-        # One inbox query for the batch and one insert at the end; an event twice in the batch is
-        # applied once.
-        seen = await uow.handled_among(self.durable, [event.id for event, _ in events])
-        applied: list[CloudEvent] = []
-        for event, payload in events:
-            if event.id in seen:
-                outcomes.append(Outcome.duplicate)
-                continue
-            with correlation_scope(event.correlationid, event_id=event.id, event_type=event.type):
-                await self.spec.handler(uow, event, payload)
-            seen.add(event.id)
-            applied.append(event)
-            outcomes.append(Outcome.applied)
-        await uow.mark_handled_many(self.durable, applied)
-        if self.spec.after_batch is not None:
-            await self.spec.after_batch(uow)
-        return outcomes
-
-    def _parse(self, msg: Msg) -> CloudEvent:
-        """The CloudEvent, if it may be on the subject it arrived on: only its owner can publish there
-        (NATS permissions), so its type and source must name that owner too."""
-        try:
-            event = CloudEvent.from_json_bytes(msg.data)
-        except ValidationError as exc:
-            raise PermanentFailure(f"not a CloudEvent: {exc.error_count()} error(s)") from exc
-        problem = origin_problem(msg.subject, event, self.settings.subject_prefix)
-        if problem is not None:
-            raise PermanentFailure(problem)
-        return event
-
-    async def process(self, event: CloudEvent) -> Outcome:
-        """Apply the event exactly once in effect: the inbox row and the effect commit together."""
-        try:
-            payload = parse_payload(event)
-        except UnknownEventType as exc:
-            raise PermanentFailure(f"unknown event type {event.type}") from exc
-        except ValidationError as exc:
-            raise PermanentFailure(
-                f"payload does not match {event.type}: {exc.error_count()} error(s)"
-            ) from exc
-        try:
-            async with UnitOfWork(self.database) as uow:
-                (outcome,) = await self.apply_events(uow, [(event, payload)])
-                await uow.commit()
-        except IntegrityError:
-            async with UnitOfWork(self.database) as check:
-                if await check.already_handled(self.durable, event.id):
-                    return Outcome.duplicate  # a concurrent delivery of the same event committed first
-            raise
-        return outcome

@@ -11,8 +11,9 @@ import httpx
 
 from libs.common.auth import Principal
 from libs.common.errors import ServiceUnavailable
-from libs.common.logging import CORRELATION_HEADER, get_correlation_id, get_logger
+from libs.common.logging import get_logger
 from libs.common.oidc import OidcProvider, ServiceIdentity
+from libs.common.tracing import inject
 from services.progression.settings import ProgressionSettings
 
 log = get_logger(__name__)
@@ -46,10 +47,8 @@ class IntakeDirectory:
         self.identity = ServiceIdentity(self.provider)
 
     def _headers(self, token: str) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {token}"}
-        if correlation_id := get_correlation_id():
-            headers[CORRELATION_HEADER] = correlation_id
-        return headers
+        # The request's trace goes on into intake (W3C traceparent).
+        return inject({"Authorization": f"Bearer {token}"})
 
     async def participants(self, participant_ids: Sequence[str]) -> list[dict[str, Any]]:
         """What intake says of these participants, without any CPR: one call to its batch read for all

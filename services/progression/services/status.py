@@ -25,6 +25,7 @@ from libs.common.db import Database
 from libs.common.errors import Conflict, ValidationFailed
 from libs.common.events import new_events
 from libs.common.ids import uuid7_str
+from libs.common.tracing import SpanContext
 from libs.common.uow import UnitOfWork
 from libs.rules.timeline import Period
 from services.progression.domain import (
@@ -127,7 +128,7 @@ class _NewRecord:
 @dataclass(slots=True)
 class StatusWrite:
     """One request's records as the status write takes them: who names whom, who asks, and the
-    request's correlation id, which its events carry whichever requests share its transaction."""
+    request's span context, whose trace its events carry whichever requests share its transaction."""
 
     records: list[StatusRecordIn]
     refs: list[Reference]
@@ -135,7 +136,7 @@ class StatusWrite:
     prefix: str  # "records[{}]." for a batch: how a bad record is named in the 422
     batch_request: dict[str, Any] | None  # the Idempotency-Key's row, without its record ids
     asked_intake: bool  # participants unknown here have been kept from intake already
-    correlation_id: str | None
+    trace: SpanContext  # NO_TRACE when the request has none
 
     def cprs(self) -> list[str]:
         """The CPR numbers intake must be asked for (one lookup for the request)."""
@@ -151,7 +152,7 @@ def new_write(
     idempotency_key: str | None,
     fingerprint: str,
     asked_intake: bool,
-    correlation_id: str | None,
+    trace: SpanContext,
 ) -> StatusWrite:
     """A request's write: each record's way of naming its citizen checked (no call, no database), and
     intake's answers for its CPR numbers (``found``) applied once they are known."""
@@ -170,7 +171,7 @@ def new_write(
         else None
     )
     return StatusWrite(
-        records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake, correlation_id
+        records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake, trace
     )
 
 
@@ -246,7 +247,7 @@ async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> 
 
     One query reads all the requests' participants (locked), one their source ids and one their
     Idempotency-Keys; the new records are numbered per participant, inserted at once and each
-    announced with its request's correlation id."""
+    announced in its request's trace."""
     async with UnitOfWork(database) as uow:
         # Load: the participants named (locked: their sequence numbers move), the source ids and keys.
         people = await known_participants(
@@ -264,7 +265,7 @@ async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> 
         taken_keys = await BatchRepository(uow.session).existing(keys)
         # Decide each request's outcome.
         plans = _decide(writes, checked, known, taken_keys)
-        # Write the new records, emit their events with their request's correlation id, commit.
+        # Write the new records, emit their events in their request's trace, commit.
         now = utcnow()
         new = [r for plan in plans if isinstance(plan, list) for r in plan if isinstance(r, _NewRecord)]
         rows, events = await _insert(uow, new, people.all(), now)
@@ -278,7 +279,7 @@ async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> 
                 Recorded(rows[r.record_id], created=True) if isinstance(r, _NewRecord) else r for r in plan
             ]
             written = [events[r.record_id] for r in plan if isinstance(r, _NewRecord)]
-            for event in new_events(StatusRecordedV1, written, correlation_id=write.correlation_id, time=now):
+            for event in new_events(StatusRecordedV1, written, trace=write.trace, time=now):
                 uow.emit(event)
             if write.batch_request is not None:
                 batch_repo.add(

@@ -16,6 +16,7 @@ from libs.common.contracts import (
     ParticipantWithdrawn,
     StatusRecordedV1,
 )
+from libs.common.tracing import SpanContext, current_trace
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Validity
 from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow
@@ -28,7 +29,9 @@ from services.settlement.services.programme_facts import ProgrammeFactsCache
 class FactsBatch:
     """What the events of one transaction (a consumer's batch, or a gap repair) touched, recomputed once
     each at its end by ``recompute_touched``; the status records it queued, inserted together by
-    ``insert_queued_records``; and the programmes' terms and cut-offs it read."""
+    ``insert_queued_records``; the programmes' terms and cut-offs it read; and, per participant and
+    programme touched, the span context of the last event that touched it, whose trace the
+    recompute's announcement continues."""
 
     participants: dict[str, Validity | None] = field(default_factory=dict)  # None: every month
     programmes: set[str] = field(default_factory=set)
@@ -37,9 +40,14 @@ class FactsBatch:
     # (records held, highest recording_seq) of participants whose new records were stored
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     programme_facts: ProgrammeFactsCache = field(default_factory=ProgrammeFactsCache)
+    causes: dict[str, SpanContext] = field(default_factory=dict)  # by participant
+    programme_causes: dict[str, SpanContext] = field(default_factory=dict)
 
     def touch(self, participant_id: str, validity: Validity | None) -> None:
-        """The participant's months over ``validity`` (None: all of them) are to be recomputed."""
+        """The participant's months over ``validity`` (None: all of them) are to be recomputed, in the
+        trace of the event being applied."""
+        if (cause := current_trace()) is not None:
+            self.causes[participant_id] = cause
         if participant_id not in self.participants:
             self.participants[participant_id] = validity
             return
@@ -59,16 +67,21 @@ async def recompute_touched(uow: UnitOfWork, batch: FactsBatch) -> None:
     """Recompute, once each, the programmes and participants this transaction's events touched."""
     await insert_queued_records(uow, batch)
     touched, programmes, recorded, counts = batch.participants, batch.programmes, batch.recorded, batch.counts
+    causes, programme_causes = batch.causes, batch.programme_causes
     batch.participants, batch.programmes, batch.recorded, batch.counts = {}, set(), set(), {}
+    batch.causes, batch.programme_causes = {}, {}
     if recorded:
         await note_gaps(uow, recorded, counts)
     for programme_id in sorted(programmes):
-        await recompute_programme(uow, programme_id, batch.programme_facts)
+        await recompute_programme(
+            uow, programme_id, batch.programme_facts, programme_causes.get(programme_id)
+        )
     await recompute_many(
         uow,
         [(participant_id, touched[participant_id]) for participant_id in sorted(touched)],
         skip_programmes=programmes,
         programme_facts=batch.programme_facts,
+        causes=causes,
     )
 
 
@@ -190,3 +203,5 @@ async def apply_cutoff(
         await uow.session.flush()
         batch.programme_facts.forget(event.programme_id)
     batch.programmes.add(event.programme_id)
+    if (cause := current_trace()) is not None:
+        batch.programme_causes[event.programme_id] = cause

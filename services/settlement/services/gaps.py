@@ -25,6 +25,7 @@ from libs.common.errors import ServiceUnavailable
 from libs.common.logging import get_logger
 from libs.common.metrics import GAP_RESYNCS
 from libs.common.oidc import OidcProvider, ServiceIdentity
+from libs.common.tracing import SpanKind, Tracing, fallback_tracing, inject, started_span
 from libs.common.uow import UnitOfWork
 from services.settlement.models import SequenceGapRow
 from services.settlement.services.facts import (
@@ -52,7 +53,8 @@ class ProgressionRecords:
 
     async def records(self, participant_id: str) -> list[dict[str, Any]]:
         response = await self.client.get(
-            f"/v1/participants/{participant_id}/status-records", headers=await self.identity.headers()
+            f"/v1/participants/{participant_id}/status-records",
+            headers=inject(await self.identity.headers()),  # the repair's trace goes on into progression
         )
         response.raise_for_status()
         items: list[dict[str, Any]] = response.json()["items"]
@@ -127,17 +129,24 @@ async def repair(database: Database, source: RecordSource, participant_id: str) 
     return outcome
 
 
-async def repair_due(database: Database, source: RecordSource, stopping: asyncio.Event | None = None) -> int:
-    """One round: every due gap in turn. A participant whose repair fails for an unforeseen reason (a
-    record settlement cannot apply, say) is tried again later, backing off; it never holds up the
-    others' repairs. Returns how many were attempted."""
+async def repair_due(
+    database: Database,
+    source: RecordSource,
+    stopping: asyncio.Event | None = None,
+    tracing: Tracing | None = None,
+) -> int:
+    """One round: every due gap in turn, each repair a trace of its own. A participant whose repair
+    fails for an unforeseen reason (a record settlement cannot apply, say) is tried again later, backing
+    off; it never holds up the others' repairs. Returns how many were attempted."""
     attempted = 0
+    tracing = tracing or fallback_tracing()
     for participant_id in await due_gaps(database):
         if stopping is not None and stopping.is_set():
             break
         attempted += 1
         try:
-            await repair(database, source, participant_id)
+            with started_span(tracing, "gap repair", SpanKind.INTERNAL, None):
+                await repair(database, source, participant_id)
         except Exception as exc:
             log.warning("gap_repair_failed", participant_id=participant_id, error=type(exc).__name__)
             GAP_RESYNCS.labels("settlement", "failed").inc()
@@ -162,7 +171,7 @@ async def run_gap_repair(runtime: Runtime, transport: httpx.AsyncBaseTransport |
     try:
         while not runtime.stopping.is_set():
             try:
-                await repair_due(runtime.database, source, runtime.stopping)
+                await repair_due(runtime.database, source, runtime.stopping, runtime.tracing)
             except Exception as exc:  # database briefly away: try again on the next round
                 log.warning("gap_repair_round_failed", error=type(exc).__name__)
             try:

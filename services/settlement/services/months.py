@@ -7,7 +7,7 @@ deliveries cannot change a fee.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 from libs.common.clock import utcnow
 from libs.common.contracts import MonthsRecalculatedV1
 from libs.common.events import CloudEvent, WrittenPayload, new_event
-from libs.common.logging import get_correlation_id, get_logger
+from libs.common.logging import get_logger
+from libs.common.tracing import SpanContext, current_trace
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Enrolment, Month, TermsVersion, Validity, window_for
 from services.settlement.domain.calculation import month_figures, stored_values_of, touched_indexes
@@ -57,10 +58,13 @@ async def _recompute_chunk(
     out: _Chunk,
     programme_facts: ProgrammeFactsCache,
     skip: Collection[str] = (),
+    causes: Mapping[str, SpanContext] | None = None,
+    cause: SpanContext | None = None,
 ) -> None:
     """Recompute a chunk of participants from stored state: their enrolments, records and stored months
     read with one query each (Core rows, not ORM objects), only the months a change touched computed,
-    and what changed collected in ``out``."""
+    and what changed collected in ``out``, each participant's announcement in the trace of what caused
+    it (``causes``, by participant; else ``cause``; else the current span's)."""
     facts = FactsRepository(uow.session)
     enrolments = {row[0]: row for row in await facts.enrolments([pid for pid, _ in touched])}
     plans: list[_Plan] = []
@@ -95,7 +99,8 @@ async def _recompute_chunk(
     records = await facts.statuses_of(ids, days_between)
     stored_months = await MonthRepository(uow.session).figures_of(ids, months_between)
     now = utcnow()
-    correlation_id = get_correlation_id()
+    trace = cause or current_trace()
+    causes = causes or {}
     no_months: dict[str, StoredFigures] = {}
     for participant_id, programme_id, enrolment, versions, cutoff, only in plans:
         stored = stored_months.get(participant_id, no_months)
@@ -150,7 +155,8 @@ async def _recompute_chunk(
         if changes:
             out.changed += len(changes)
             changes.sort(key=_by_month)
-            out.events.append(months_recalculated(participant_id, programme_id, changes, now, correlation_id))
+            cause = causes.get(participant_id, trace)
+            out.events.append(months_recalculated(participant_id, programme_id, changes, now, cause))
 
 
 def _index_of(key: str) -> int:
@@ -167,7 +173,7 @@ def months_recalculated(
     programme_id: str,
     changes: list[dict[str, Any]],
     now: datetime,
-    correlation_id: str | None,
+    trace: SpanContext | None,
 ) -> CloudEvent:
     """The months.recalculated event, its data built as ``MonthsRecalculatedV1(...).model_dump(mode="json")``
     would build it (a unit test holds them equal), without a pydantic model per month."""
@@ -177,7 +183,7 @@ def months_recalculated(
             {"participant_id": participant_id, "programme_id": programme_id, "changes": changes},
         ),
         subject=f"participant/{participant_id}",
-        correlation_id=correlation_id,
+        trace=trace,
         time=now,
     )
 
@@ -203,30 +209,41 @@ async def recompute_many(
     release: bool = False,
     skip_programmes: Collection[str] = (),
     programme_facts: ProgrammeFactsCache | None = None,
+    causes: Mapping[str, SpanContext] | None = None,
+    cause: SpanContext | None = None,
 ) -> int:
     """Recompute participants (the months over each one's validity, or all of them for None; none of
     ``skip_programmes``) in chunks, each chunk read with three queries and written with one statement
     per kind of change. With ``release`` (a whole programme), each chunk's announcements go to the
     outbox at once instead of being held until the commit. ``programme_facts``: the transaction's
-    programme terms and cut-offs, when it has read them already."""
+    programme terms and cut-offs, when it has read them already. ``causes``: by participant, the span
+    context of the event that touched it, whose trace its announcement continues (else ``cause``'s,
+    else the current span's)."""
     programme_facts = programme_facts or ProgrammeFactsCache()
     changed = 0
     for start in range(0, len(touched), CHUNK):
         out = _Chunk()
-        await _recompute_chunk(uow, touched[start : start + CHUNK], out, programme_facts, skip_programmes)
+        await _recompute_chunk(
+            uow, touched[start : start + CHUNK], out, programme_facts, skip_programmes, causes, cause
+        )
         changed += out.changed
         await _write_chunk(uow, out, events_now=release)
     return changed
 
 
 async def recompute_programme(
-    uow: UnitOfWork, programme_id: str, programme_facts: ProgrammeFactsCache | None = None
+    uow: UnitOfWork,
+    programme_id: str,
+    programme_facts: ProgrammeFactsCache | None = None,
+    cause: SpanContext | None = None,
 ) -> int:
-    """Recompute every month of every participant of the programme."""
+    """Recompute every month of every participant of the programme (announced in the trace of
+    ``cause``, the span context of what caused it; else the current span's)."""
     participants = await FactsRepository(uow.session).participant_ids_of(programme_id)
     return await recompute_many(
         uow,
         [(participant_id, None) for participant_id in participants],
         release=True,
         programme_facts=programme_facts,
+        cause=cause,
     )
