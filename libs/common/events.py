@@ -181,7 +181,7 @@ def new_events(
     ``model_dump_json()`` would write it (by the contract's own writer, such as ``StatusRecordedJson``,
     whose tests hold its output equal to the model's), with its subject, all with one time and one
     trace: the parts of the envelope they share are serialised once, not once per event
-    (docs/performance.md, batch ingest)."""
+    (docs/performance.md#eighth-session-2026-12-04)."""
     at, (traceparent, tracestate, correlation) = _stamp(trace, time)
     event_type = contract.event_type
     if _REGISTRY.get(event_type) is not contract:

@@ -34,7 +34,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     structlog.configure(
         # filter_by_level first: a line below the level costs a level check, not the whole chain (info
         # lines built and then dropped at LOG_LEVEL=WARNING were a share of settlement's catch-up;
-        # figures: docs/performance.md, "first session").
+        # figures: docs/performance.md#first-session-2026-12-02).
         processors=[
             structlog.stdlib.filter_by_level,
             *shared,

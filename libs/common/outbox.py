@@ -70,7 +70,7 @@ def _unpublished(through: ColumnElement[int]) -> ColumnElement[bool]:
 
 
 # Built once: the relay runs these for every pass, and building them was a large share of its CPU when
-# passes are an event or two (single POSTs; figures: docs/performance.md, "from the code's comments").
+# passes are an event or two (single POSTs; figures: docs/performance.md#from-the-codes-comments).
 _PENDING = (
     select(
         outbox_table.c.seq,
@@ -85,7 +85,7 @@ _PENDING = (
 )
 # PostgreSQL marks each row published (SQLite moves the cursor instead: outbox_cursor_table). The
 # pass's sequence numbers as one array. Rendering ``IN`` with a bind parameter (and a
-# cast) per row was a share of a batch's CPU (figures: docs/performance.md, "seventh session");
+# cast) per row was a share of a batch's CPU (figures: docs/performance.md#seventh-session-2026-12-03);
 # ``= ANY(array)`` is one parameter, and it is planned as a lookup of each row by the key
 # (tests/integration/test_query_plans.py).
 _MARK_PUBLISHED_PG = (
@@ -246,7 +246,7 @@ class OutboxRelay:
         if not self.settings.is_postgres:
             self._published_through = rows[-1].seq
         # One increment per event type, not per row: a label lookup per row was a share of a batch's CPU
-        # (figures: docs/performance.md, "third session").
+        # (figures: docs/performance.md#third-session-2026-12-02).
         for event_type, count in Counter(row.event_type for row in rows).items():
             OUTBOX_PUBLISHED.labels(self.settings.service_name, event_type).inc(count)
 
@@ -300,7 +300,7 @@ class _PassAcks:
 
     ``js.publish`` makes a request per message (an inbox, a timer and a task each), far more CPU per
     event than a plain publish whose ack comes back to a subject of the pass's own (figures:
-    docs/performance.md, "from the code's comments"). The messages go out in order on one connection,
+    docs/performance.md#from-the-codes-comments). The messages go out in order on one connection,
     so the stream keeps commit order; a pass counts only when every message has its ack, else nothing
     of it is marked published and the next pass sends it again (the Nats-Msg-Id makes the repeat a
     duplicate)."""
@@ -354,7 +354,7 @@ class _PassAcks:
             )
         # No flush: the client's writer sends the messages, and waiting for their acks waits for that;
         # a flush is a PING and its PONG more per pass, felt under single POSTs, whose passes are an
-        # event or two (figures: docs/performance.md, "from the code's comments").
+        # event or two (figures: docs/performance.md#from-the-codes-comments).
         await asyncio.wait_for(self._complete.wait(), timeout=self.ACK_TIMEOUT_SECONDS)
         for index in range(len(rows)):
             data = self._acks[index].data
@@ -362,7 +362,7 @@ class _PassAcks:
                 raise NoStreamResponseError
             # A plain ack ({"stream":"SIB","seq":n}) needs no parsing: only one naming an error or a
             # duplicate is read (parsing every ack was a share of a batch's CPU; figures:
-            # docs/performance.md, "seventh session").
+            # docs/performance.md#seventh-session-2026-12-03).
             if b'"error"' not in data and b'"duplicate"' not in data:
                 continue
             response = json.loads(data)

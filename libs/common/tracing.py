@@ -88,7 +88,7 @@ _log = logging.getLogger(__name__)  # the standard library's: structlog's config
 class Tracing:
     """A service's tracer provider and the tracer its middleware and consumers start spans with.
     ``lean``: nothing records a span of an unsampled trace (no exporter, no processor, the SDK on), so
-    ``started_span`` makes those without the SDK (docs/performance.md, "Tracing")."""
+    ``started_span`` makes those without the SDK (docs/performance.md#tracing-2026-12-06)."""
 
     provider: TracerProvider
     tracer: Tracer
