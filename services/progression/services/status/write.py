@@ -1,9 +1,5 @@
-"""Status records: storing those of one or more requests (each one record or a batch, all or nothing,
-bulk-inserted), idempotent by the jobcenter's source id or an Idempotency-Key; reading the raw records
-and the resolved timeline.
-
-Requests sent at once are grouped into one write by ``services/progression/adapters.py``, which also
-writes a request again when its outcome says so; nothing here knows of the grouping."""
+"""Storing the status records of one or more requests in one transaction (each request one record or a
+batch, all or nothing, bulk-inserted), idempotent by the jobcenter's source id or an Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -12,36 +8,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from libs.common.clock import as_utc, utcnow
+from libs.common.clock import utcnow
 from libs.common.contracts import (
     STATUS_CODES,
-    StatusCategory,
-    StatusCode,
     StatusRecordedJson,
     StatusRecordedV1,
 )
-from libs.common.cpr import keyed_fingerprint
 from libs.common.db import Database
-from libs.common.errors import Conflict, ValidationFailed
+from libs.common.errors import ValidationFailed
 from libs.common.events import new_events
 from libs.common.ids import uuid7_str
-from libs.common.tracing import SpanContext
 from libs.common.uow import UnitOfWork
-from libs.rules.timeline import Period
-from services.progression.domain import (
-    Cutoff,
-    StatusRecord,
-    cutoff_as_of,
-    iso_week_range,
-    known_as_of,
-    resolve,
-)
+from services.progression.domain import iso_week_range
 from services.progression.models import BatchRequestRow, StatusRecordRow
 from services.progression.repository import (
     BatchRepository,
     KnownParticipant,
     ParticipantRepository,
-    ProgrammeRepository,
     StatusRecordRepository,
 )
 from services.progression.schemas import StatusRecordIn
@@ -49,57 +32,24 @@ from services.progression.services.context import Caller, IntakeDirectory
 from services.progression.services.participants import (
     KnownParticipants,
     Reference,
-    apply_lookup,
     choose_participant,
-    cprs_to_look_up,
     keep_from_intake,
     known_participants,
     locally_known,
-    parse_references,
-    participant_for_reading,
     read_from_intake,
 )
-
-
-# The per-record objects of a batch are plain slotted dataclasses, never changed after they are made:
-# a frozen dataclass sets each field through object.__setattr__, and a batch makes several per record.
-@dataclass(slots=True)
-class StoredRecord:
-    """A record as just stored: the columns of its row, without an ORM object per record."""
-
-    record_id: str
-    participant_id: str
-    programme_id: str
-    code: str
-    valid_from: date
-    valid_to: date | None
-    recording_seq: int
-    recorded_at: datetime
-    source_record_id: str | None
-
-
-def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
-    """A record as the use cases return it: a stored row read back (its time in UTC), or one just
-    stored."""
-    if isinstance(row, StoredRecord):
-        return row
-    return StoredRecord(
-        record_id=row.record_id,
-        participant_id=row.participant_id,
-        programme_id=row.programme_id,
-        code=row.code,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        recording_seq=row.recording_seq,
-        recorded_at=as_utc(row.recorded_at),
-        source_record_id=row.source_record_id,
-    )
-
-
-@dataclass(slots=True)
-class Recorded:
-    row: StoredRecord
-    created: bool
+from services.progression.services.status.records import (
+    Conflicting,
+    Invalid,
+    Outcome,
+    Raced,
+    Recorded,
+    StatusWrite,
+    Stored,
+    StoredRecord,
+    UnknownParticipants,
+    stored_of,
+)
 
 
 def _period(record: StatusRecordIn) -> tuple[date, date | None]:
@@ -123,120 +73,6 @@ class _NewRecord:
     valid_from: date
     valid_to: date | None
     source_record_id: str | None
-
-
-@dataclass(slots=True)
-class StatusWrite:
-    """One request's records as the status write takes them: who names whom, who asks, and the
-    request's span context, whose trace its events carry whichever requests share its transaction."""
-
-    records: list[StatusRecordIn]
-    refs: list[Reference]
-    caller: Caller
-    prefix: str  # "records[{}]." for a batch: how a bad record is named in the 422
-    batch_request: dict[str, Any] | None  # the Idempotency-Key's row, without its record ids
-    asked_intake: bool  # participants unknown here have been kept from intake already
-    trace: SpanContext  # NO_TRACE when the request has none
-
-    def cprs(self) -> list[str]:
-        """The CPR numbers intake must be asked for (one lookup for the request)."""
-        return cprs_to_look_up(self.refs)
-
-
-def new_write(
-    caller: Caller,
-    records: list[StatusRecordIn],
-    found: dict[str, list[dict[str, Any]]] | None,
-    *,
-    batch: bool,
-    idempotency_key: str | None,
-    fingerprint: str,
-    asked_intake: bool,
-    trace: SpanContext,
-) -> StatusWrite:
-    """A request's write: each record's way of naming its citizen checked (no call, no database), and
-    intake's answers for its CPR numbers (``found``) applied once they are known."""
-    refs = [Reference(i, r.participant_id, r.cpr, r.programme_id) for i, r in enumerate(records)]
-    parse_references(refs)
-    if found is not None:
-        apply_lookup(refs, caller, found)
-    batch_request = (
-        {
-            "actor": caller.principal.subject,
-            "key": idempotency_key,
-            "request_fingerprint": fingerprint,
-            "created_at": utcnow(),
-        }
-        if idempotency_key is not None
-        else None
-    )
-    return StatusWrite(
-        records, refs, caller, "records[{}]." if batch else "", batch_request, asked_intake, trace
-    )
-
-
-def apply_found(write: StatusWrite, found: dict[str, list[dict[str, Any]]]) -> None:
-    """Intake's answers for the request's CPR numbers, set on the records that name them."""
-    apply_lookup(write.refs, write.caller, found)
-
-
-def request_fingerprint(fingerprint_key: bytes, records: list[StatusRecordIn]) -> str:
-    """What an Idempotency-Key is held to: a retry with the key must send the same records."""
-    return keyed_fingerprint(fingerprint_key, [r.model_dump(mode="json") for r in records])
-
-
-# What a status write decides for each request of its transaction.
-
-
-@dataclass(slots=True)
-class Stored:
-    """The request's records in request order, each stored now or found stored before."""
-
-    records: list[Recorded]
-
-
-@dataclass(slots=True)
-class Invalid:
-    """Bad records (a bad reference, a source id repeated in the request): nothing of it is stored."""
-
-    errors: list[dict[str, str]]
-
-    def error(self) -> ValidationFailed:
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors[:5])
-        return ValidationFailed(summary, errors=self.errors)
-
-
-@dataclass(slots=True)
-class Conflicting:
-    """A source id known with other content: nothing of the request is stored."""
-
-    source_record_id: str | None
-    index: int
-    record_id: str
-
-    def error(self) -> Conflict:
-        return Conflict(
-            f"source_record_id {self.source_record_id} was recorded with other content",
-            index=self.index,
-            record_id=self.record_id,
-        )
-
-
-@dataclass(slots=True)
-class UnknownParticipants:
-    """Participants progression has not heard of yet (statuses before the participants' events): keep
-    them from intake, all of the request's at once, then write the request again."""
-
-    participant_ids: set[str]
-
-
-@dataclass(slots=True)
-class Raced:
-    """An Idempotency-Key or source id taken by an earlier request of the same transaction: write the
-    request again, and it finds what that request stored."""
-
-
-Outcome = Stored | Invalid | Conflicting | UnknownParticipants | Raced
 
 
 async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> list[Outcome]:
@@ -487,56 +323,3 @@ async def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -
         raise ValidationFailed.for_field("Idempotency-Key", "already used with another request")
     rows = {row.record_id: row for row in await StatusRecordRepository(uow.session).by_ids(stored.record_ids)}
     return [Recorded(stored_of(rows[record_id]), created=False) for record_id in stored.record_ids]
-
-
-async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StoredRecord]:
-    async with UnitOfWork(database) as uow:
-        await participant_for_reading(uow, caller, participant_id)
-        return [
-            stored_of(row)
-            for row in await StatusRecordRepository(uow.session).for_participant(participant_id)
-        ]
-
-
-@dataclass(frozen=True)
-class Timeline:
-    programme_id: str
-    cutoff: date | None
-    periods: list[Period]
-
-
-async def timeline(
-    database: Database, caller: Caller, participant_id: str, as_of: datetime | None
-) -> Timeline:
-    async with UnitOfWork(database) as uow:
-        participant = await participant_for_reading(uow, caller, participant_id)
-        rows = await StatusRecordRepository(uow.session).for_participant(participant_id)
-        programme_repo = ProgrammeRepository(uow.session)
-        programme = await programme_repo.get(participant.programme_id)
-        history = [
-            Cutoff(c.complete_through, as_utc(c.recorded_at))
-            for c in await programme_repo.cutoffs(participant.programme_id)
-        ]
-    records = known_as_of(
-        [
-            StatusRecord(
-                r.record_id,
-                StatusCode(r.code),
-                r.valid_from,
-                r.valid_to,
-                r.recording_seq,
-                as_utc(r.recorded_at),
-            )
-            for r in rows
-        ],
-        as_of,
-    )
-    mapping = (
-        programme.status_categories
-        if programme
-        else {c.value: cat.value for c, (_, cat) in STATUS_CODES.items()}
-    )
-    categories = {StatusCode(code): StatusCategory(category) for code, category in mapping.items()}
-    cutoff = cutoff_as_of(history, as_of)
-    start = min([participant.referred_on, *(r.valid_from for r in records)])
-    return Timeline(participant.programme_id, cutoff, resolve(records, categories, cutoff, start))
