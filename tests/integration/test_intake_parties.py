@@ -12,6 +12,8 @@ import pytest
 
 from libs.common.auth import Role
 from libs.simulator.jobcenter import seed_parties
+from services.intake.domain import PartiesVersion
+from services.intake.repository import PartiesRepository
 from tests.integration.conftest import SEED, ServiceClient, auth, outbox_events
 
 PROGRAMME = SEED["programme_id"]
@@ -178,8 +180,19 @@ async def test_a_version_taking_effect_before_the_latest_one_is_a_422_naming_eff
     assert len(parties_events(await outbox_events(intake))) == 1
 
 
-async def test_concurrent_identical_publications_make_one_version(intake: ServiceClient) -> None:
+async def test_concurrent_identical_publications_make_one_version(
+    intake: ServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await setup(intake)
+    read_versions = PartiesRepository.versions
+
+    async def slow_versions(self: PartiesRepository, programme_id: str) -> list[PartiesVersion]:
+        # Every publication reads, then yields: without the programme's lock they would all read "none".
+        versions = await read_versions(self, programme_id)
+        await asyncio.sleep(0.05)
+        return versions
+
+    monkeypatch.setattr(PartiesRepository, "versions", slow_versions)
     responses = await asyncio.gather(*(publish(intake, seed_parties()) for _ in range(4)))
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 201], [r.text for r in responses]
     assert {json.dumps(r.json(), sort_keys=True) for r in responses} == {
