@@ -44,6 +44,7 @@ from libs.common.auth import ALL_PROGRAMMES, SERVICE_ROLES, Role
 from libs.common.devtoken import dev_token, issuer_directory
 from libs.common.migrations import upgrade_head
 from libs.common.settings import CommonSettings
+from libs.simulator.jobcenter import seed_parties
 from libs.simulator.run import Config as SimulatorConfig
 from libs.simulator.run import simulate
 from services.intake.settings import IntakeSettings
@@ -200,6 +201,14 @@ def main() -> int:
             print(
                 f"seed programme {seed['programme_id']}: {'created' if response.status_code == 201 else 'present'}"
             )
+            parties = httpx.post(
+                f"{urls['intake']}/v1/programmes/{seed['programme_id']}/parties",
+                json=seed_parties(),
+                headers={"Authorization": f"Bearer {admin}"},
+                timeout=10,
+            )
+            if parties.status_code not in (200, 201):
+                print(f"seed parties not published: {parties.status_code} {parties.text}", file=sys.stderr)
             seed_spending(urls["settlement"], admin)
         if demo:
             print(

@@ -19,6 +19,14 @@ from libs.simulator.model import Citizen, Record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_PROGRAMME = REPO_ROOT / "deploy" / "seed" / "hedensted-2022.json"
+SEED_PARTIES = REPO_ROOT / "deploy" / "seed" / "hedensted-2022-parties.json"
+
+
+def seed_parties() -> dict[str, Any]:
+    """The seed programme's made-up parties, as the body of ``POST .../parties``."""
+    body: dict[str, Any] = json.loads(SEED_PARTIES.read_text())
+    body.pop("description", None)
+    return body
 
 
 @dataclass
@@ -65,6 +73,14 @@ class Jobcenter:
         existing = self.intake.get(f"/v1/programmes/{self.config.programme_id}", headers=self.admin)
         if existing.status_code == 404:
             self.check(self.intake.post("/v1/programmes", json=body, headers=self.admin), 200, 201)
+        # The same parties again are a retry (200), so a rerun publishes no new version.
+        self.check(
+            self.intake.post(
+                f"/v1/programmes/{self.config.programme_id}/parties", json=seed_parties(), headers=self.admin
+            ),
+            200,
+            201,
+        )
         # Progression learns the programme from intake's event; its cut-off is refused (404) until then.
         deadline = time.monotonic() + self.config.sync_timeout
         while (

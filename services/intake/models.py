@@ -49,6 +49,19 @@ class ProgrammeTermsRow(Base):
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ProgrammePartiesRow(Base):
+    """One published version of the programme's parties; never updated once written."""
+
+    __tablename__ = "programme_parties"
+
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.programme_id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date)
+    parties: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(200))  # the token's sub
+
+
 class ParticipantRow(Base):
     __tablename__ = "participants"
     __table_args__ = (

@@ -9,12 +9,13 @@ from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.clock import as_utc
-from libs.common.contracts import ProgrammeTerms, WithdrawalReason
-from services.intake.domain import Participant, ParticipantStatus, Programme, TermsVersion
+from libs.common.contracts import ProgrammeParties, ProgrammeTerms, WithdrawalReason
+from services.intake.domain import Participant, ParticipantStatus, PartiesVersion, Programme, TermsVersion
 from services.intake.models import (
     CprAuditRow,
     IdempotencyKeyRow,
     ParticipantRow,
+    ProgrammePartiesRow,
     ProgrammeRow,
     ProgrammeTermsRow,
     TrackSeatsRow,
@@ -72,6 +73,32 @@ def _programme(row: ProgrammeRow, versions: Iterable[ProgrammeTermsRow]) -> Prog
             for v in sorted(versions, key=lambda v: v.version)
         ),
     )
+
+
+class PartiesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def versions(self, programme_id: str) -> list[PartiesVersion]:
+        """Every published version of the programme's parties, oldest first."""
+        query = (
+            select(ProgrammePartiesRow)
+            .where(ProgrammePartiesRow.programme_id == programme_id)
+            .order_by(ProgrammePartiesRow.version)
+        )
+        return [
+            PartiesVersion(
+                version=row.version,
+                effective_from=row.effective_from,
+                published_at=as_utc(row.published_at),
+                recorded_by=row.recorded_by,
+                parties=ProgrammeParties.model_validate(row.parties),
+            )
+            for row in (await self.session.scalars(query)).all()
+        ]
+
+    def add(self, row: ProgrammePartiesRow) -> None:
+        self.session.add(row)
 
 
 class ParticipantRepository:

@@ -6,7 +6,14 @@ from datetime import date
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from libs.common.contracts import ProgrammeId, ProgrammeTerms, TrackName, WithdrawalReason
+from libs.common.contracts import (
+    Creditor,
+    Municipality,
+    ProgrammeId,
+    ProgrammeTerms,
+    TrackName,
+    WithdrawalReason,
+)
 from libs.common.cpr import MASKED_CPR
 from libs.common.dates import WorldDate
 from libs.common.ids import Uuid
@@ -53,6 +60,61 @@ class ProgrammeOut(BaseModel):
 
 class ProgrammeList(BaseModel):
     items: list[ProgrammeOut]
+
+
+class PartiesVersionCreate(BaseModel):
+    """A new version of the programme's parties, whole (a version is never edited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: WorldDate = Field(description="The version applies from this date on.")
+    municipality: Municipality
+    provider: Creditor
+    investor: Creditor
+
+
+class BankAccountOut(BaseModel):
+    iban: str | None = None
+    bic: str | None = None
+    reg_no: str | None = None
+    account_no: str | None = None
+
+
+class PartyOut(BaseModel):
+    name: str
+    cvr: str
+    country: str
+    street: str | None = None
+    city: str | None = None
+    postal_zone: str | None = None
+
+
+class MunicipalityOut(PartyOut):
+    gln: str
+
+
+class CreditorOut(PartyOut):
+    bank_account: BankAccountOut = Field(
+        description="Whole for jobcenter and admin; for anyone else all but the last four characters "
+        "of the numbers are replaced by *."
+    )
+    vat_registered: bool
+
+
+class PartiesVersionOut(BaseModel):
+    version: int
+    effective_from: date
+    published_at: AwareDatetime
+    recorded_by: str = Field(description="The subject of the token that published the version.")
+    municipality: MunicipalityOut
+    provider: CreditorOut
+    investor: CreditorOut
+
+
+class PartiesOut(BaseModel):
+    programme_id: str
+    current: PartiesVersionOut | None = Field(description="The latest version; null before the first.")
+    versions: list[PartiesVersionOut]
 
 
 class Referral(BaseModel):

@@ -9,6 +9,7 @@ from libs.common.contracts import (
     CutoffRetractedV1,
     MeasurementRecordedV1,
     ParticipantEvent,
+    ProgrammePartiesPublishedV1,
     ProgrammeTermsPublishedV1,
     StatementIssuedV1,
     StatementIssuedV2,
@@ -37,6 +38,8 @@ def facts_batch(uow: UnitOfWork) -> FactsBatch:
 async def on_programme_event(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
     if isinstance(payload, ProgrammeTermsPublishedV1):
         await programmes.store_terms(uow, payload)
+    elif isinstance(payload, ProgrammePartiesPublishedV1):
+        await programmes.store_parties(uow, payload)
 
 
 async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
@@ -72,7 +75,7 @@ async def on_measurement(uow: UnitOfWork, event: CloudEvent, payload: EventPaylo
 CONSUMERS = [
     ConsumerSpec(
         name="settlement-programmes",
-        event_types=[ProgrammeTermsPublishedV1.event_type],
+        event_types=[ProgrammeTermsPublishedV1.event_type, ProgrammePartiesPublishedV1.event_type],
         handler=on_programme_event,
     ),
     ConsumerSpec(

@@ -29,6 +29,20 @@ class ProgrammeTermsRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ProgrammePartiesRow(Base):
+    """Settlement's copy of every published version of a programme's parties, from
+    programme.parties_published: who invoices whom, and into which account."""
+
+    __tablename__ = "programme_parties"
+
+    programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date)
+    parties: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ParticipantRow(Base):
     """Settlement's copy of a participant, from intake's events."""
 

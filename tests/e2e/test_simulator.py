@@ -57,6 +57,9 @@ def test_small_simulation_summary_matches_what_the_apis_report(stack: Stack) -> 
         f"{stack.urls['intake']}/v1/participants", params={"programme_id": "sim-e2e"}, headers=jobcenter
     ).json()["items"]
     assert len(participants) == 10
+    parties = httpx.get(f"{stack.urls['intake']}/v1/programmes/sim-e2e/parties", headers=jobcenter).json()
+    assert [v["version"] for v in parties["versions"]] == [1]  # the demo's parties, published once
+    assert parties["current"]["municipality"]["gln"] == "5798000000018"
     people = cohort(7, 10, config(stack, "x").first_month, 2, weeks=10)
     assert summary["cpr_failing_modulus_11"] == sum(1 for c in people if not passes_modulus_11(c.cpr))
     assert summary["records_late"] > 0  # some of the month's records came a month or two later

@@ -31,6 +31,7 @@ from schemathesis.python import asgi
 from libs.common.auth import Role
 from libs.common.cpr import holds_cpr_shape
 from libs.common.errors import PROBLEM_CONTENT_TYPE
+from libs.simulator.jobcenter import seed_parties
 from services.intake.main import create_app as create_intake_app
 from services.intake.settings import IntakeSettings
 from services.progression.main import create_app as create_progression_app
@@ -125,10 +126,12 @@ def _until(answer: Any, expected: int, what: str, timeout: float = 20.0) -> Any:
 
 
 def _seed(apps: dict[str, FastAPI]) -> dict[str, list[str]]:
-    """A programme, an enrolled participant with a status record, a data cut-off and an issued statement,
+    """A programme with its parties, an enrolled participant with a status record, a data cut-off and an issued statement,
     so the fuzzer's ids can name real objects in every service."""
     intake, progression, settlement = apps["intake"], apps["progression"], apps["settlement"]
     assert _request(intake, "POST", "/v1/programmes", Role.admin, SEED).status_code == 201
+    parties = _request(intake, "POST", f"/v1/programmes/{PROGRAMME}/parties", Role.admin, seed_parties())
+    assert parties.status_code == 201, parties.text
     referral = {"programme_id": PROGRAMME, "cpr": CPR, "track": "sygedagpenge", "referred_on": "2024-03-01"}
     participant = _request(intake, "POST", "/v1/participants", Role.jobcenter, referral).json()[
         "participant_id"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from libs.common.auth import Role
+from libs.simulator.jobcenter import seed_parties
 from services.intake.models import CprAuditRow, IdempotencyKeyRow
 from tests.integration.conftest import (
     ADMIN_ROUTES,
@@ -36,6 +37,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/programmes"): OPEN,
     ("GET", "/v1/programmes/{programme_id}"): OPEN,
     ("POST", "/v1/programmes/{programme_id}/terms"): frozenset({A}),
+    ("POST", "/v1/programmes/{programme_id}/parties"): frozenset({J, A}),
+    ("GET", "/v1/programmes/{programme_id}/parties"): frozenset({J, P, INV, A}),
     ("POST", "/v1/participants"): frozenset({J}),
     ("POST", "/v1/participants/lookup"): frozenset({J}),
     ("POST", "/v1/participants/lookup-batch"): frozenset({J}),
@@ -56,6 +59,7 @@ def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
     return {
         ("POST", "/v1/programmes"): copy.deepcopy(SEED) | {"programme_id": "matrix-2026"},
         ("POST", "/v1/programmes/{programme_id}/terms"): {"effective_from": "2030-01-01", "terms": terms},
+        ("POST", "/v1/programmes/{programme_id}/parties"): seed_parties(),
         ("POST", "/v1/participants"): {
             "programme_id": PROGRAMME,
             "cpr": "0101901234",

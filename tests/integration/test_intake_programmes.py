@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from libs.common.auth import Role
+from services.intake.models import ProgrammeTermsRow
 from tests.integration.conftest import SEED, auth, outbox_events
 
 
@@ -154,3 +156,30 @@ async def test_a_body_over_the_limit_is_a_413_problem_read_or_streamed(nats_url:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"] == "urn:sib:problem:payload-too-large"
     assert small.status_code == 201
+
+
+async def test_terms_stored_before_the_invoice_terms_read_with_their_defaults_and_a_retry_stays_a_retry(
+    intake: httpx.AsyncClient,
+) -> None:
+    assert (await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))).status_code == 201
+    # The row as intake wrote it before dispute_window_days, payment_terms_days and vat existed.
+    database = intake.app.state.database  # type: ignore[attr-defined]
+    old_terms = {
+        key: value
+        for key, value in (
+            await intake.get(f"/v1/programmes/{SEED['programme_id']}", headers=auth(Role.admin))
+        )
+        .json()["current"]["terms"]
+        .items()
+        if key not in ("dispute_window_days", "payment_terms_days", "vat")
+    }
+    async with database.sessionmaker() as session:
+        await session.execute(update(ProgrammeTermsRow).values(terms=old_terms))
+        await session.commit()
+    read = (await intake.get(f"/v1/programmes/{SEED['programme_id']}", headers=auth(Role.admin))).json()
+    terms = read["current"]["terms"]
+    assert (terms["dispute_window_days"], terms["payment_terms_days"]) == (30, 30)
+    assert terms["vat"]["category"] == "E" and terms["vat"]["exemption_reason_code"] == "VATEX-EU-132-1G"
+    again = await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
+    assert again.status_code == 200, again.text
+    assert len(await outbox_events(intake)) == 1

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,16 +11,21 @@ from pydantic import ValidationError
 
 from libs.common.contracts import (
     PARTICIPANT_EVENT_TYPES,
+    BankAccount,
     ParticipantEnrolledV1,
     ParticipantEnrolledV2,
     ParticipantEvent,
     ParticipantReferredV2,
     ParticipantWithdrawnV2,
     ProgrammeTerms,
+    ProgrammeTermsPublishedV1,
     StatusCategory,
     StatusCode,
+    VatCategory,
 )
-from libs.common.events import new_event, parse_payload, registered_contracts
+from libs.common.events import CloudEvent, new_event, parse_payload, registered_contracts
+from services.settlement.einvoice.model import EXEMPT_SOCIAL, VatSetting
+from services.settlement.einvoice.model import VatCategory as VatCategory_
 
 BASE = {
     "tracks": {"sygedagpenge": 120, "jobafklaring": 30},
@@ -120,3 +126,95 @@ def test_the_v1_participant_events_stay_readable_beside_the_v2_ones() -> None:
     for payload in (old, ParticipantReferredV2.model_validate(PARTICIPANT)):
         read = parse_payload(new_event(payload, subject="participant/x"))
         assert read == payload and isinstance(read, ParticipantEvent)
+
+
+# Terms as stored and published before dispute_window_days, payment_terms_days and vat existed.
+STORED_BEFORE_THE_INVOICE_TERMS = {
+    "tracks": {"sygedagpenge": 120, "jobafklaring": 30},
+    "follow_up_months": 24,
+    "fee_per_month_dkk": "3500.00",
+    "track_fee_per_month_dkk": {},
+    "month_rule": "full_month",
+    "total_cap_dkk": "5600000.00",
+    "split": {"investor_percent": "60.00", "provider_percent": "40.00"},
+    "investment_dkk": "0.00",
+    "status_categories": {},
+    "settlement_lag_months": 2,
+    "control_baseline_weeks": {},
+    "target_uplift_weeks": "15",
+}
+
+
+def test_terms_stored_before_the_invoice_terms_load_with_their_defaults() -> None:
+    terms = ProgrammeTerms.model_validate(STORED_BEFORE_THE_INVOICE_TERMS)
+    assert (terms.dispute_window_days, terms.payment_terms_days) == (30, 30)
+    assert terms.vat.category is VatCategory.exempt
+    assert terms.vat.percent == 0
+    assert terms.vat.exemption_reason_code == "VATEX-EU-132-1G"
+    # An old event carrying them loads too.
+    event = new_event(
+        ProgrammeTermsPublishedV1(
+            programme_id="hedensted-2022",
+            name="Hedensted",
+            version=1,
+            effective_from=date(2022, 9, 1),
+            published_at=datetime(2022, 9, 1, tzinfo=UTC),
+            terms=terms,
+        ),
+        subject="programme/hedensted-2022",
+    )
+    envelope = event.model_dump(mode="json")
+    envelope["data"]["terms"] = STORED_BEFORE_THE_INVOICE_TERMS
+    payload = parse_payload(CloudEvent.model_validate(envelope))
+    assert isinstance(payload, ProgrammeTermsPublishedV1)
+    assert payload.terms == terms
+
+
+def test_the_default_vat_is_the_einvoice_builders_exemption_for_social_services() -> None:
+    default = ProgrammeTerms.model_validate(BASE).vat
+    assert (
+        VatSetting(
+            VatCategory_(default.category.value),
+            default.percent,
+            default.exemption_reason_code,
+            default.exemption_reason,
+        )
+        == EXEMPT_SOCIAL
+    )
+
+
+@pytest.mark.parametrize(
+    ("vat", "ok"),
+    [
+        ({"category": "S", "percent": "25"}, True),
+        ({"category": "E", "exemption_reason_code": "VATEX-EU-132-1G"}, True),
+        ({"category": "E"}, False),  # an exemption needs its reason
+        ({"category": "E", "percent": "25", "exemption_reason": "x"}, False),
+        ({"category": "S"}, False),  # a standard rate is above 0
+        ({"category": "S", "percent": "25", "exemption_reason": "x"}, False),
+        ({"category": "Z", "percent": "0"}, False),
+    ],
+)
+def test_a_programmes_vat_follows_the_einvoice_rules(vat: dict[str, str], ok: bool) -> None:
+    if ok:
+        ProgrammeTerms.model_validate(BASE | {"vat": vat})
+    else:
+        assert errors_for(BASE | {"vat": vat})[0][0] == "vat"
+
+
+@pytest.mark.parametrize(("days", "ok"), [(0, False), (1, True), (30, True), (365, True), (366, False)])
+def test_the_dispute_window_is_between_a_day_and_a_year(days: int, ok: bool) -> None:
+    if ok:
+        assert ProgrammeTerms.model_validate(BASE | {"dispute_window_days": days}).dispute_window_days == days
+    else:
+        assert errors_for(BASE | {"dispute_window_days": days}) == [("dispute_window_days",)]
+
+
+def test_a_bank_account_is_kept_in_its_normal_form_and_masks_to_its_last_four_characters() -> None:
+    danish = BankAccount(reg_no="5295", account_no="1234567")
+    assert danish.account_no == "0001234567"
+    assert danish.masked().account_no == "******4567"
+    assert danish.masked().reg_no == "****"
+    iban = BankAccount(iban="dk80 3000 0012 3456 78")
+    assert iban.iban == "DK8030000012345678"
+    assert iban.masked().iban == "**************5678"

@@ -59,4 +59,4 @@ def test_every_date_a_request_model_takes_is_bounded_to_1900_2100() -> None:
                     else:
                         raise AssertionError(f"{model.__name__}.{name} took {outside}")
                 checked += 1
-    assert checked == 14  # the request date fields of intake, progression and settlement
+    assert checked == 15  # the request date fields of intake, progression and settlement

@@ -15,13 +15,23 @@ from libs.common.contracts.participant import (
     ParticipantWithdrawnV2,
     WithdrawalReason,
 )
+from libs.common.contracts.parties import (
+    BankAccount,
+    Creditor,
+    Municipality,
+    ProgrammeParties,
+    ProgrammePartiesPublishedV1,
+)
 from libs.common.contracts.programme import (
+    VAT_EXEMPT_SOCIAL,
     MonthRule,
     ProgrammeId,
     ProgrammeTerms,
     ProgrammeTermsPublishedV1,
     Split,
     TrackName,
+    VatCategory,
+    VatTerms,
 )
 from libs.common.contracts.progression import (
     INDICATOR_GROUPS,
@@ -52,7 +62,10 @@ __all__ = [
     "LINES_PER_PART",
     "PARTICIPANT_EVENT_TYPES",
     "STATUS_CODES",
+    "VAT_EXEMPT_SOCIAL",
+    "BankAccount",
     "CprPseudonym",
+    "Creditor",
     "CutoffAdvancedV1",
     "CutoffRetractedV1",
     "MeasurementRecordedV1",
@@ -61,6 +74,7 @@ __all__ = [
     "MonthChange",
     "MonthRule",
     "MonthsRecalculatedV1",
+    "Municipality",
     "ParticipantEnrolled",
     "ParticipantEnrolledV1",
     "ParticipantEnrolledV2",
@@ -72,6 +86,8 @@ __all__ = [
     "ParticipantWithdrawnV1",
     "ParticipantWithdrawnV2",
     "ProgrammeId",
+    "ProgrammeParties",
+    "ProgrammePartiesPublishedV1",
     "ProgrammeTerms",
     "ProgrammeTermsPublishedV1",
     "Split",
@@ -85,5 +101,7 @@ __all__ = [
     "StatusRecordedJson",
     "StatusRecordedV1",
     "TrackName",
+    "VatCategory",
+    "VatTerms",
     "WithdrawalReason",
 ]

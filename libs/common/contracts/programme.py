@@ -62,6 +62,48 @@ class Split(BaseModel):
         return self
 
 
+class VatCategory(StrEnum):
+    """The UNCL5305 codes a programme uses (as ``services/settlement/einvoice/model.py``)."""
+
+    exempt = "E"
+    standard = "S"
+
+
+class VatTerms(BaseModel):
+    """A programme's VAT treatment on its invoices: exempt with a reason (a VATEX code and a text), or
+    standard rated. The same rules as the e-invoice builder's ``VatSetting``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: VatCategory
+    percent: Percent = Decimal("0.00")
+    exemption_reason_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    exemption_reason: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.category is VatCategory.exempt:
+            if self.percent != 0:
+                raise ValueError("an exempt VAT category has a rate of 0")
+            if not (self.exemption_reason_code or self.exemption_reason):
+                raise ValueError("an exempt VAT category needs an exemption reason")
+        elif self.percent <= 0:
+            raise ValueError("a standard VAT rate must be above 0")
+        elif self.exemption_reason_code or self.exemption_reason:
+            raise ValueError("only an exempt VAT category has an exemption reason")
+        return self
+
+
+# Social services are exempt (VAT directive art. 132(1)(g); momsloven § 13, stk. 1, nr. 2).
+VAT_EXEMPT_SOCIAL = VatTerms(
+    category=VatCategory.exempt,
+    percent=Decimal("0"),
+    exemption_reason_code="VATEX-EU-132-1G",
+    exemption_reason="Exempt: services closely linked to welfare and social security work "
+    "(momsloven § 13, stk. 1, nr. 2)",
+)
+
+
 class ProgrammeTerms(BaseModel):
     """One version of a programme's contract terms. Field order matters: later fields are checked
     against earlier ones (per-track values must name a track)."""
@@ -89,6 +131,16 @@ class ProgrammeTerms(BaseModel):
         description="Control group's mean self-supporting weeks in 104 weeks, per track.",
     )
     target_uplift_weeks: Annotated[Decimal, Field(ge=0, le=104)] = Decimal("15")
+    # Later fields have defaults, so terms stored and published before them still load.
+    dispute_window_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=30, description="Days after a statement is issued in which a line may be disputed."
+    )
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] = Field(
+        default=30, description="Days from an invoice's issue date to its due date."
+    )
+    vat: VatTerms = Field(
+        default=VAT_EXEMPT_SOCIAL, description="VAT on the invoices: exempt (default) or standard."
+    )
 
     @field_validator("tracks")
     @classmethod

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import audit, participants, programmes
+from services.intake.api import audit, participants, parties, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
+router.include_router(parties.router)
 router.include_router(participants.router)
 router.include_router(audit.router)
 

@@ -33,3 +33,8 @@ ParticipantReader = Annotated[
     Principal,
     Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.progression_service)),
 ]
+# A programme's parties: the jobcenter and admin publish them; every person role but the integrator reads.
+PartiesWriter = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
+PartiesReader = Annotated[
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+]

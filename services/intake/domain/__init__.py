@@ -8,15 +8,22 @@ from services.intake.domain.participants import (
     StateConflict,
     seat_available,
 )
-from services.intake.domain.programmes import Programme, TermsVersion
+from services.intake.domain.programmes import (
+    PartiesVersion,
+    Programme,
+    TermsVersion,
+    next_parties_version,
+)
 
 __all__ = [
     "InvalidInput",
     "Participant",
     "ParticipantStatus",
+    "PartiesVersion",
     "Programme",
     "RuleViolation",
     "StateConflict",
     "TermsVersion",
+    "next_parties_version",
     "seat_available",
 ]

@@ -3,10 +3,11 @@ other. A published version is never edited; a change is a new version with an ef
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from libs.common.contracts import ProgrammeTerms
+from libs.common.contracts import ProgrammeParties, ProgrammeTerms
 from services.intake.domain.participants import InvalidInput
 
 
@@ -66,3 +67,31 @@ class Programme:
     def track_capacity(self, track: str) -> int | None:
         """Capacity of a track under the current terms; None when the track does not exist."""
         return self.current.terms.tracks.get(track)
+
+
+@dataclass(frozen=True)
+class PartiesVersion:
+    version: int
+    effective_from: date
+    published_at: datetime
+    recorded_by: str
+    parties: ProgrammeParties
+
+
+def next_parties_version(
+    versions: Sequence[PartiesVersion], effective_from: date, parties: ProgrammeParties
+) -> int | None:
+    """The number of a new parties version, or None when it repeats the latest one (a retry). A
+    version cannot take effect before the one it follows (a change is never back-dated over it)."""
+    if not versions:
+        return 1
+    latest = max(versions, key=lambda v: v.version)
+    if latest.effective_from == effective_from and latest.parties == parties:
+        return None
+    if effective_from < latest.effective_from:
+        raise InvalidInput(
+            f"a new version cannot take effect before version {latest.version} "
+            f"({latest.effective_from.isoformat()})",
+            "effective_from",
+        )
+    return latest.version + 1

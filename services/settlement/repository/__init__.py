@@ -4,6 +4,7 @@ of work commits). The names other code imports are re-exported here."""
 from services.settlement.repository.facts import EnrolmentRow, FactsRepository, RecordTuple
 from services.settlement.repository.learning import MeasurementRepository, SpendingRepository
 from services.settlement.repository.months import MONTH_ROW, MONTH_VALUES, MonthRepository
+from services.settlement.repository.parties import PartiesRepository
 from services.settlement.repository.statements import StatementRepository
 from services.settlement.repository.terms import TermsRepository
 
@@ -14,6 +15,7 @@ __all__ = [
     "FactsRepository",
     "MeasurementRepository",
     "MonthRepository",
+    "PartiesRepository",
     "RecordTuple",
     "SpendingRepository",
     "StatementRepository",
