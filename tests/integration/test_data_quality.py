@@ -77,8 +77,10 @@ async def test_the_monitor_states_the_discrepancies_late_records_and_cutoff_lag_
     # B: sickness benefit open-ended from 15 March (posted 20 March: on time); fit_for_work on 1 May.
     await record(pair, b, "sygedagpenge", "2024-03-15", None, "2024-03-20")
     await milestone(pair, b, "fit_for_work", "2024-05-01", "2024-05-02")
-    # C: sickness benefit to 15 May, posted on 31 May (the month's last day: on time); nothing after.
+    # C: sickness benefit to 15 May, posted on 31 May (the month's last day: on time); no record after.
     await record(pair, c, "sygedagpenge", "2024-03-15", "2024-05-15", "2024-05-31")
+    # C's job_start on 20 May, posted on 10 September: after as_of, so not seen by the reading below.
+    await milestone(pair, c, "job_start", "2024-05-20", "2024-09-10")
     # D: sickness benefit to 30 June, posted 30 July (30 days late); education_start on 20 June; a
     # visitation (no exit); and a record posted after as_of, which the reading must not see.
     await record(pair, d, "sygedagpenge", "2024-03-15", "2024-06-30", "2024-07-30")

@@ -3,14 +3,14 @@ domain/corrections.py): what is late, what is a discrepancy, the cut-off's lag, 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from libs.common.contracts import MilestoneKind, StatusCategory, StatusCode
-from libs.rules.timeline import DayCategory, StatusRecord, resolve
+from libs.rules.timeline import DayCategory, Period, StatusRecord, resolve
 from services.progression.domain.data_quality import (
     EXIT_MILESTONES,
     CutoffMove,
@@ -29,7 +29,7 @@ CATEGORIES = {
     StatusCode.sygedagpenge: StatusCategory.public_support,
     StatusCode.employed: StatusCategory.self_supporting,
 }
-T0 = date(2024, 1, 1).isoformat()
+POSTED = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @given(DAYS, st.one_of(st.none(), st.integers(0, 400)), st.integers(-400, 0))
@@ -55,12 +55,13 @@ def test_the_month_end_is_the_last_day_of_the_month() -> None:
     assert days_late(date(2024, 1, 20), date(2024, 2, 3), date(2024, 3, 5)) == 5
 
 
-def _timeline(public_until: date | None, start: date, cutoff: date) -> list:  # type: ignore[type-arg]
-    records = [StatusRecord("r1", StatusCode.sygedagpenge, start, public_until, 1, None)]  # type: ignore[arg-type]
+def _timeline(public_until: date | None, start: date, cutoff: date) -> list[Period]:
+    """Sickness benefit from ``start`` to ``public_until`` (open-ended when None), employed after."""
+    records = [StatusRecord("r1", StatusCode.sygedagpenge, start, public_until, 1, POSTED)]
     if public_until is not None:
         records.append(
-            StatusRecord("r2", StatusCode.employed, public_until + timedelta(days=1), None, 2, None)
-        )  # type: ignore[arg-type]
+            StatusRecord("r2", StatusCode.employed, public_until + timedelta(days=1), None, 2, POSTED)
+        )
     return resolve(records, CATEGORIES, cutoff, start)
 
 
@@ -111,6 +112,9 @@ def test_a_milestone_whose_check_day_is_after_the_cutoff_is_not_yet_a_finding(
 
 
 @given(DAYS, st.integers(1, 26), st.integers(-200, 200))
+@example(date(2024, 5, 16), 4, 28)  # the window's edges are within it
+@example(date(2024, 5, 16), 4, -28)
+@example(date(2024, 5, 16), 4, 29)
 def test_a_turn_to_self_supporting_is_a_discrepancy_exactly_when_no_exit_milestone_is_within_the_window(
     turned: date, weeks: int, offset: int
 ) -> None:
