@@ -3,7 +3,8 @@ the issued statements, counted and summed per statement and month corrected. Pur
 
 For a reader who may not see people, a statement's months go through the small-cell rule
 (``disclosure.suppressed_groups``) against the statement's total, in lines (a statement has at most
-one line per citizen and month), and a total of 1 to ``minimum`` - 1 citizens is withheld."""
+one line per citizen and month), the statements' totals through it against the programme's total,
+and a programme's total of 1 to ``minimum`` - 1 citizens is withheld."""
 
 from __future__ import annotations
 
@@ -73,8 +74,14 @@ def corrections(
         everyone.add(participant_id)
     withheld_any = False
     out = []
+    # The statements' totals are cells of the programme's total shown beside them.
+    hidden_statements = (
+        suppressed_groups({sid: len(t.citizens) for (_, sid), t in statements.items()}, minimum)
+        if minimum > 1
+        else set()
+    )
     for (period, statement_id), tally in sorted(statements.items()):
-        few = 0 < len(tally.citizens) < minimum
+        few = statement_id in hidden_statements
         hidden = (
             suppressed_groups({m: n for m, (n, _) in tally.months.items()}, minimum) if minimum > 1 else set()
         )
