@@ -67,5 +67,10 @@ LEARNING_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", SPENDING_YEAR): {"spending_dkk": "112500000.00"},
 }
 
-REPORT_ROUTES = OUTCOME_ROUTES | LEARNING_ROUTES
+# Corrections of invoiced months (issue 27, the data-quality monitor).
+CORRECTION_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/v1/programmes/{programme_id}/corrections"): READERS,
+}
+
+REPORT_ROUTES = OUTCOME_ROUTES | LEARNING_ROUTES | CORRECTION_ROUTES
 REPORT_BODIES = OUTCOME_BODIES | LEARNING_BODIES

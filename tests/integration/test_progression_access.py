@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/participants/{participant_id}/measurements"): frozenset({J, P, A}),
     ("POST", "/v1/participants/{participant_id}/milestones"): frozenset({P}),
     ("GET", "/v1/participants/{participant_id}/milestones"): frozenset({J, P, A}),
+    ("GET", "/v1/programmes/{programme_id}/data-quality"): frozenset({J, P, INV, A}),
 }
 MATRIX |= ADMIN_ROUTES
 UNAUTHENTICATED = UNAUTHENTICATED_ROUTES

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from services.progression.api import programmes, provider, status
+from services.progression.api import data_quality, programmes, provider, status
 
 router = APIRouter()
 router.include_router(programmes.router)
 router.include_router(status.router)
 router.include_router(provider.router)
+router.include_router(data_quality.router)
 
 __all__ = ["router"]

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from services.settlement.api import learning, months, outcomes, programmes
+from services.settlement.api import corrections, learning, months, outcomes, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
 router.include_router(months.router)
 router.include_router(outcomes.router)
 router.include_router(learning.router)
+router.include_router(corrections.router)
 
 __all__ = ["router"]
