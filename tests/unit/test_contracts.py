@@ -22,10 +22,10 @@ from libs.common.contracts import (
     StatusCategory,
     StatusCode,
     VatCategory,
+    VatTerms,
 )
 from libs.common.events import CloudEvent, new_event, parse_payload, registered_contracts
 from services.settlement.einvoice.model import EXEMPT_SOCIAL, VatSetting
-from services.settlement.einvoice.model import VatCategory as VatCategory_
 
 BASE = {
     "tracks": {"sygedagpenge": 120, "jobafklaring": 30},
@@ -170,17 +170,9 @@ def test_terms_stored_before_the_invoice_terms_load_with_their_defaults() -> Non
     assert payload.terms == terms
 
 
-def test_the_default_vat_is_the_einvoice_builders_exemption_for_social_services() -> None:
-    default = ProgrammeTerms.model_validate(BASE).vat
-    assert (
-        VatSetting(
-            VatCategory_(default.category.value),
-            default.percent,
-            default.exemption_reason_code,
-            default.exemption_reason,
-        )
-        == EXEMPT_SOCIAL
-    )
+def test_the_einvoice_builder_takes_the_programmes_vat_terms_and_the_default_exemption() -> None:
+    assert VatSetting is VatTerms
+    assert ProgrammeTerms.model_validate(BASE).vat == EXEMPT_SOCIAL
 
 
 @pytest.mark.parametrize(

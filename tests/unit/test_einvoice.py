@@ -245,9 +245,11 @@ def test_the_html_rendering_escapes_every_party_value() -> None:
 
 def test_an_exempt_vat_setting_needs_its_reason_and_a_standard_one_none() -> None:
     with pytest.raises(ValueError, match="exemption reason"):
-        VatSetting(EXEMPT_SOCIAL.category, Decimal("0"))
+        VatSetting(category=EXEMPT_SOCIAL.category, percent=Decimal("0"))
     with pytest.raises(ValueError, match="only an exempt"):
-        VatSetting(STANDARD_25.category, Decimal("25"), "VATEX-EU-132-1G")
+        VatSetting(
+            category=STANDARD_25.category, percent=Decimal("25"), exemption_reason_code="VATEX-EU-132-1G"
+        )
 
 
 def test_share_lines_put_the_rounding_on_the_largest_line_and_leave_out_empty_kinds() -> None:

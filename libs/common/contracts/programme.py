@@ -63,7 +63,7 @@ class Split(BaseModel):
 
 
 class VatCategory(StrEnum):
-    """The UNCL5305 codes a programme uses (as ``services/settlement/einvoice/model.py``)."""
+    """The UNCL5305 codes a programme uses."""
 
     exempt = "E"
     standard = "S"
@@ -71,7 +71,7 @@ class VatCategory(StrEnum):
 
 class VatTerms(BaseModel):
     """A programme's VAT treatment on its invoices: exempt with a reason (a VATEX code and a text), or
-    standard rated. The same rules as the e-invoice builder's ``VatSetting``."""
+    standard rated. The e-invoice builder takes it as it is (``services/settlement/einvoice/``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

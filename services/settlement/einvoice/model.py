@@ -14,6 +14,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from libs.common.contracts import VAT_EXEMPT_SOCIAL, VatTerms
+from libs.common.contracts import VatCategory as VatCategory
 from libs.rules import identifiers
 
 ORE = Decimal("0.01")
@@ -32,40 +34,10 @@ class DocumentType(StrEnum):
     credit_note = "CreditNote"
 
 
-class VatCategory(StrEnum):
-    exempt = "E"
-    standard = "S"
-
-
-@dataclass(frozen=True)
-class VatSetting:
-    """A programme's VAT treatment: exempt with a reason (VATEX code and text), or standard rated."""
-
-    category: VatCategory
-    percent: Decimal
-    exemption_reason_code: str | None = None
-    exemption_reason: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.category is VatCategory.exempt:
-            if self.percent != 0:
-                raise ValueError("an exempt VAT category has a rate of 0")
-            if not (self.exemption_reason_code or self.exemption_reason):
-                raise ValueError("an exempt VAT category needs an exemption reason")
-        elif self.percent <= 0:
-            raise ValueError("a standard VAT rate must be above 0")
-        elif self.exemption_reason_code or self.exemption_reason:
-            raise ValueError("only an exempt VAT category has an exemption reason")
-
-
-# Social services are exempt (VAT directive art. 132(1)(g); momsloven § 13, stk. 1, nr. 2).
-EXEMPT_SOCIAL = VatSetting(
-    VatCategory.exempt,
-    Decimal("0"),
-    "VATEX-EU-132-1G",
-    "Exempt: services closely linked to welfare and social security work (momsloven § 13, stk. 1, nr. 2)",
-)
-STANDARD_25 = VatSetting(VatCategory.standard, Decimal("25"))
+# A programme's VAT treatment is one of its terms; the document takes it as the contract states it.
+VatSetting = VatTerms
+EXEMPT_SOCIAL = VAT_EXEMPT_SOCIAL
+STANDARD_25 = VatTerms(category=VatCategory.standard, percent=Decimal("25"))
 
 
 @dataclass(frozen=True)
