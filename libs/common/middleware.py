@@ -45,6 +45,11 @@ PUBLIC_PATHS = UNPROBED_PATHS | {
 _CORRELATION = CORRELATION_HEADER.lower().encode()
 _TRACEPARENT = TRACEPARENT.encode()
 _TRACESTATE = TRACESTATE.encode()
+_CPR_CHECKED_HEADERS = (
+    (CORRELATION_HEADER, _CORRELATION),
+    (TRACEPARENT, _TRACEPARENT),
+    (TRACESTATE, _TRACESTATE),
+)
 
 
 class RequestContextMiddleware:
@@ -84,12 +89,14 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        incoming = headers.get(_CORRELATION)
-        if incoming is not None and holds_cpr_shape(incoming.decode("latin-1")):
-            # An alias that sets nothing now, but a CPR number must not even be answered with a 200.
-            refused = ValidationFailed.for_field(CORRELATION_HEADER, "must not hold a CPR-shaped number")
-            await problem_response(refused)(scope, receive, send)
-            return
+        # The trace headers go into every event the request causes (kept for ever) and the correlation
+        # alias into none, but a CPR number must not even be answered with a 200.
+        for name, key in _CPR_CHECKED_HEADERS:
+            value = headers.get(key)
+            if value is not None and holds_cpr_shape(value.decode("latin-1")):
+                refused = ValidationFailed.for_field(name, "must not hold a CPR-shaped number")
+                await problem_response(refused)(scope, receive, send)
+                return
         status_holder = {"status": 500}
         started = time.perf_counter()
         method = scope.get("method", "")

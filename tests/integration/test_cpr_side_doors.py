@@ -38,6 +38,27 @@ async def test_a_cpr_shaped_correlation_id_is_refused_and_never_logged(pair: Pai
     assert plain.status_code == 200 and len(plain.headers["X-Correlation-ID"]) == 32
 
 
+async def test_a_cpr_shaped_trace_header_is_refused_before_it_reaches_an_event(pair: Pair) -> None:
+    """traceparent and tracestate travel into every event a request causes: a CPR-shaped run in either
+    (a crafted trace id of digits, a vendor value) is a 422 naming the header, and nothing is stored."""
+    jobcenter = auth(Role.jobcenter, PROGRAMME)
+    digits = SHAPED.replace("-", "")
+    before = len(await outbox_events(pair.intake))
+    for header, value in (
+        ("traceparent", f"00-ab{digits}cd{'0' * 18}-{'1' * 16}-01"),
+        ("tracestate", f"vendor={SHAPED}"),
+    ):
+        response = await pair.intake.post(
+            "/v1/programmes", json={"programme_id": "x"}, headers=jobcenter | {header: value}
+        )
+        assert refused(response, header), response.text
+    assert len(await outbox_events(pair.intake)) == before
+    fine = await pair.intake.get(
+        "/v1/programmes", headers=jobcenter | {"traceparent": f"00-{'a1' * 16}-{'1' * 16}-01"}
+    )
+    assert fine.status_code == 200 and fine.headers["X-Correlation-ID"] == "a1" * 16
+
+
 async def test_a_cpr_shaped_idempotency_key_or_source_record_id_stores_nothing(pair: Pair) -> None:
     pid = await enrolled_participant(pair)
     jobcenter = auth(Role.jobcenter, PROGRAMME, subject="jobcenter-hedensted")
