@@ -16,6 +16,8 @@ from enum import StrEnum
 from itertools import pairwise
 
 from libs.common.contracts import MilestoneKind
+from libs.rules.disclosure import MIN_CITIZENS as MIN_CITIZENS
+from libs.rules.disclosure import suppressed_groups as suppressed_groups
 from libs.rules.timeline import DayCategory, Period, day_category
 
 # The milestones that say a citizen left public support (or is about to).
@@ -23,7 +25,6 @@ EXIT_MILESTONES = frozenset(
     {MilestoneKind.job_start, MilestoneKind.education_start, MilestoneKind.fit_for_work}
 )
 # The same rule as settlement's aggregates for readers who may not see people (docs/security.md).
-MIN_CITIZENS = 3
 SHARE_PLACES = Decimal("0.0001")
 DAYS_PLACES = Decimal("0.1")
 
@@ -200,9 +201,6 @@ def small_counts(counts: Mapping[str, int], minimum: int = MIN_CITIZENS) -> dict
     """Counts of citizens in disjoint groups, shown beside their total, as a reader who may not see
     people gets them: a group of 1 to ``minimum`` - 1 is withheld (None), and while the withheld
     groups together hold 1 to ``minimum`` - 1 citizens the smallest shown group is withheld too, so
-    none is the total minus those shown (settlement's domain/disclosure.py, the same rule)."""
-    hidden = {name for name, count in counts.items() if 0 < count < minimum}
-    shown = sorted((count, name) for name, count in counts.items() if count >= minimum)
-    while 0 < sum(counts[name] for name in hidden) < minimum and shown:
-        hidden.add(shown.pop(0)[1])
+    none is the total minus those shown (``libs/rules/disclosure.py``)."""
+    hidden = suppressed_groups(counts, minimum)
     return {name: None if name in hidden else count for name, count in counts.items()}

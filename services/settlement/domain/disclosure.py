@@ -11,30 +11,18 @@ they do not, the smallest shown cell is suppressed too (complementary suppressio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from libs.rules.disclosure import MIN_CITIZENS as MIN_CITIZENS
+from libs.rules.disclosure import suppressed_groups as suppressed_groups
 from services.settlement.domain.outcomes import OutcomeReport
-
-MIN_CITIZENS = 3
 
 ZERO = Decimal("0.00")
 
 # The statement's kinds of citizen lines, and the totals that sum each (``Totals.fees``, ``.adjustments``).
 KIND_TOTALS = {"fee": "fees", "adjustment": "adjustments"}
-
-
-def suppressed_groups(counts: Mapping[str, int], minimum: int = MIN_CITIZENS) -> set[str]:
-    """Which of disjoint groups (each citizen in one group) to suppress when their total is shown:
-    every group of 1 to ``minimum`` - 1 citizens, and, while the suppressed groups together hold 1 to
-    ``minimum`` - 1 citizens, the smallest group still shown (by count, then name). Empty groups are
-    nobody's figure and stay."""
-    suppressed = {name for name, count in counts.items() if 0 < count < minimum}
-    shown = sorted((count, name) for name, count in counts.items() if count >= minimum)
-    while 0 < sum(counts[name] for name in suppressed) < minimum and shown:
-        suppressed.add(shown.pop(0)[1])
-    return suppressed
 
 
 @dataclass
