@@ -34,6 +34,8 @@ class Role(StrEnum):
     jobcenter = "jobcenter"
     provider = "provider"
     investor = "investor"
+    # The municipality's finance officers: approve statements (never their own), record payments.
+    finance = "finance"
     integrator = "integrator"
     admin = "admin"
     # The services' own identities: each may make exactly the calls the architecture has.

@@ -29,7 +29,7 @@ CPR = "070761-4285"
 CPR_DIGITS = "0707614285"
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
-OPEN = frozenset({J, P, INV, G, A})
+OPEN = frozenset({J, P, INV, G, A, Role.finance})
 
 # (method, path template) -> roles that get through (everyone else: 403). Every route must be here.
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -38,7 +38,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/programmes/{programme_id}"): OPEN,
     ("POST", "/v1/programmes/{programme_id}/terms"): frozenset({A}),
     ("POST", "/v1/programmes/{programme_id}/parties"): frozenset({J, A}),
-    ("GET", "/v1/programmes/{programme_id}/parties"): frozenset({J, P, INV, A}),
+    ("GET", "/v1/programmes/{programme_id}/parties"): frozenset({J, P, INV, A, Role.finance}),
     ("POST", "/v1/participants"): frozenset({J}),
     ("POST", "/v1/participants/lookup"): frozenset({J}),
     ("POST", "/v1/participants/lookup-batch"): frozenset({J}),

@@ -36,5 +36,6 @@ ParticipantReader = Annotated[
 # A programme's parties: the jobcenter and admin publish them; every person role but the integrator reads.
 PartiesWriter = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 PartiesReader = Annotated[
-    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+    Principal,
+    Depends(require_roles(Role.jobcenter, Role.finance, Role.provider, Role.investor, Role.admin)),
 ]

@@ -60,10 +60,15 @@ async def months_of(uow: UnitOfWork, participant_id: str) -> Sequence[MonthRow]:
     return [stored[key] for key in sorted(stored)]
 
 
+# Who reads person-level months: an allow-list, so a new role reads none until it is named here.
+PERSON_READERS = frozenset({Role.jobcenter, Role.provider, Role.admin})
+
+
 def refuse_aggregate_readers(principal: Principal) -> None:
-    """The investor and the integrator read no person-level row: 403 before anything is looked up, so
-    the answer does not tell them whether a participant id exists."""
-    if principal.role in (Role.investor, Role.integrator):
+    """Every role but the person readers (the investor, the integrator, finance) reads no person-level
+    row: 403 before anything is looked up, so the answer does not tell them whether a participant id
+    exists."""
+    if principal.role not in PERSON_READERS:
         raise Forbidden("Person-level months are not available to this role.")
 
 
