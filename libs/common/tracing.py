@@ -220,6 +220,22 @@ class _Started:
         span.end()
 
 
+class _Continued:
+    """``started_span``'s context manager when no span is made: the caller's context is current."""
+
+    __slots__ = ("_token", "span")
+
+    def __init__(self, parent: Context) -> None:
+        self.span = trace.get_current_span(parent)
+        self._token = otel_context.attach(parent)
+
+    def __enter__(self) -> Span:
+        return self.span
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any) -> None:
+        otel_context.detach(self._token)
+
+
 def started_span(
     tracing: Tracing, name: str, kind: SpanKind, parent: Context | None
 ) -> AbstractContextManager[Span]:
@@ -227,6 +243,10 @@ def started_span(
     current one when None). With the SDK disabled no span is made, and the parent stays current."""
     found = trace.get_current_span(parent).get_span_context()
     if tracing.lean and not (found.is_valid and found.trace_flags.sampled):
+        if kind is SpanKind.CONSUMER and parent is not None and found.is_valid:
+            # A consumer span nobody records would only add a span id: the event's own trace context
+            # is made current instead (its trace id in the logs and in the events it causes).
+            return _Continued(parent)
         span = _unrecorded(found)  # what the SDK would make, without its cost
     else:
         span = tracing.tracer.start_span(name, context=parent, kind=kind)
