@@ -4,10 +4,14 @@ every status change, statements carry fee, adjustment and cap lines, explanation
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 from libs.common.auth import SERVICE_ROLES, Role
 from libs.common.contracts import StatementIssuedV2, StatementLinesV1
+from libs.common.uow import UnitOfWork
+from libs.simulator.jobcenter import seed_parties
+from services.settlement.repository import PartiesRepository
 from tests.integration.conftest import (
     ADMIN_ROUTES,
     SEED,
@@ -292,6 +296,7 @@ async def test_a_dry_run_shows_what_would_change_and_stores_nothing(trio: Trio) 
 
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
+F = Role.finance
 MATRIX = (
     {
         ("GET", "/v1/programmes/{programme_id}/terms"): frozenset(Role) - SERVICE_ROLES,
@@ -302,10 +307,22 @@ MATRIX = (
         ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
         ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
         ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
+        ("GET", "/v1/programmes/{programme_id}/invoices"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/invoices/{invoice_id}"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/invoices/{invoice_id}/document"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/invoices/{invoice_id}/document.html"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/invoices/{invoice_id}/payments"): frozenset({F, J, P, INV, A}),
+        ("POST", "/v1/invoices/{invoice_id}/payments"): frozenset({F}),
+        ("GET", "/v1/programmes/{programme_id}/receivables"): frozenset({F, J, P, INV, A}),
     }
     | ADMIN_ROUTES
     | REPORT_ROUTES
 )
+
+
+async def _parties_arrived(trio: Trio) -> bool:
+    async with UnitOfWork(trio.settlement.app.state.database) as uow:
+        return await PartiesRepository(uow.session).parties_as_of(PROGRAMME, date(2026, 1, 1)) is not None
 
 
 async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
@@ -314,15 +331,31 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
     assert routes == set(MATRIX) | UNAUTHENTICATED_ROUTES
 
     pid = await enrol(trio, "070761-4285")
+    parties = await trio.intake.post(
+        f"/v1/programmes/{PROGRAMME}/parties", json=seed_parties(), headers=ADMIN
+    )
+    assert parties.status_code == 201
     await status(trio, pid, "employed", "2024-03-15")
     await cutoff(trio, "2024-05-31")
     await wait_for_fee(trio, pid, "2024-05", "3500.00")
+    await eventually(lambda: _parties_arrived(trio))
     issued = await trio.settlement.post(
         f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-06"}, headers=ADMIN
     )
     statement_id = issued.json()["statement_id"]
+    items = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/invoices", headers=ADMIN)).json()["items"]
+    assert {item["creditor"] for item in items} == {"investor", "provider"}
+    # A provider reads the provider's invoice, an investor the investor's; the others either.
+    own_invoice = {role: items[0]["invoice_id"] for role in Role} | {
+        Role(item["creditor"]): item["invoice_id"] for item in items
+    }
     bodies = REPORT_BODIES | {
         ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
+        ("POST", "/v1/invoices/{invoice_id}/payments"): {
+            "amount": "1.00",
+            "paid_on": "2024-07-01",
+            "bank_reference": "MATRIX-1",
+        },
         ("POST", "/v1/programmes/{programme_id}/dry-run"): {
             "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]
         },
@@ -330,7 +363,11 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
     for role in Role:
         for (method, template), allowed in MATRIX.items():
             path = template.format(
-                programme_id=PROGRAMME, participant_id=pid, statement_id=statement_id, month="2024-05"
+                programme_id=PROGRAMME,
+                participant_id=pid,
+                statement_id=statement_id,
+                month="2024-05",
+                invoice_id=own_invoice[role],
             )
             response = await trio.settlement.request(
                 method, path, json=bodies.get((method, template)), headers=auth(role, PROGRAMME)

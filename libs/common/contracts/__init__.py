@@ -46,8 +46,10 @@ from libs.common.contracts.progression import (
 )
 from libs.common.contracts.settlement import (
     LINES_PER_PART,
+    InvoiceIssuedV1,
     MonthChange,
     MonthsRecalculatedV1,
+    PaymentRecordedV1,
     StatementIssuedV1,
     StatementIssuedV2,
     StatementLine,
@@ -68,6 +70,7 @@ __all__ = [
     "Creditor",
     "CutoffAdvancedV1",
     "CutoffRetractedV1",
+    "InvoiceIssuedV1",
     "MeasurementRecordedV1",
     "MilestoneKind",
     "MilestoneRecordedV1",
@@ -85,6 +88,7 @@ __all__ = [
     "ParticipantWithdrawn",
     "ParticipantWithdrawnV1",
     "ParticipantWithdrawnV2",
+    "PaymentRecordedV1",
     "ProgrammeId",
     "ProgrammeParties",
     "ProgrammePartiesPublishedV1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -119,3 +120,41 @@ class StatementIssuedV2(EventPayload):
     totals: dict[str, Decimal]
     line_count: int = Field(ge=0)
     parts: int = Field(ge=0, description="How many statement.lines.v1 events carry the lines")
+
+
+@register
+class InvoiceIssuedV1(EventPayload):
+    """A creditor's e-invoice (Peppol BIS Billing 3.0) or credit note of an issued statement, published
+    in the statement's own transaction. ``amount_dkk`` is the creditor's share, signed as the
+    statement's (a credit note's is negative); ``number`` runs per creditor (by CVR) without gaps.
+    The document itself is served by settlement (``GET /v1/invoices/{invoice_id}/document``)."""
+
+    event_type = "dk.sib.settlement.invoice.issued.v1"
+
+    invoice_id: str
+    programme_id: ProgrammeId
+    statement_id: str
+    creditor: str = Field(description="provider or investor")
+    document_type: str = Field(description="invoice or credit_note")
+    number: str
+    sequence: int = Field(ge=1)
+    issue_date: date
+    due_date: date
+    amount_dkk: Decimal
+    corrects: list[str] = Field(default_factory=list, description="Invoice ids a credit note cites")
+
+
+@register
+class PaymentRecordedV1(EventPayload):
+    """Finance recorded the municipality's payment on an invoice (once per bank reference)."""
+
+    event_type = "dk.sib.settlement.payment.recorded.v1"
+
+    payment_id: str
+    invoice_id: str
+    programme_id: ProgrammeId
+    creditor: str = Field(description="provider or investor")
+    amount_dkk: Decimal
+    paid_on: date
+    bank_reference: str
+    recorded_at: AwareDatetime

@@ -161,6 +161,8 @@ def economics_document(result: Economics) -> dict[str, Any]:
             "projected_total_received_dkk": investor.projected_total_received_dkk,
             "net_result_dkk": investor.net_result_dkk,
             "irr_annual": investor.irr_annual,
+            "paid_to_date_dkk": investor.paid_to_date_dkk,
+            "realised_irr_annual": investor.realised_irr_annual,
             "cash_flows": [
                 {"month": str(f.month), "amount_dkk": f.amount, "kind": f.kind} for f in investor.cash_flows
             ],

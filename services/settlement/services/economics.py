@@ -3,7 +3,8 @@ municipality's savings (the rules: domain/economics/), and the assumptions they 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,14 @@ from services.settlement.domain.economics import (
     IssuedStatement,
     assumptions_from,
     project_economics,
+    realised_irr,
 )
 from services.settlement.models import EconomicAssumptionsRow, StatementRow
 from services.settlement.repository import (
     MonthRepository,
     StatementRepository,
 )
+from services.settlement.repository.invoices import InvoiceRepository
 from services.settlement.services.outcomes import CohortFacts, evaluate_cohort, read_cohort, versions_or_404
 
 
@@ -42,6 +45,7 @@ class EconomicsFacts:
     source: str
     statements: list[StatementRow]
     fees: list[tuple[Decimal, bool]]  # (fee_dkk, provisional) of every month of the programme
+    investor_payments: list[tuple[date, Decimal]]  # (paid_on, amount) on the investor's invoices
 
 
 async def economics_facts(database: Database, principal: Principal, programme_id: str) -> EconomicsFacts:
@@ -50,7 +54,8 @@ async def economics_facts(database: Database, principal: Principal, programme_id
         assumptions, source = await stored_assumptions(uow, programme_id)
         statements = list(await StatementRepository(uow.session).of_programme(programme_id))
         fees = await MonthRepository(uow.session).fees_of_programme(programme_id)
-    return EconomicsFacts(cohort, assumptions, source, statements, fees)
+        payments = await InvoiceRepository(uow.session).payments_of_creditor(programme_id, "investor")
+    return EconomicsFacts(cohort, assumptions, source, statements, fees, payments)
 
 
 def economics(facts: EconomicsFacts) -> Economics:
@@ -78,7 +83,7 @@ def economics(facts: EconomicsFacts) -> Economics:
         for s in facts.statements
     ]
     now = utcnow()
-    return project_economics(
+    projected = project_economics(
         cohort.programme_id,
         cohort.current,
         cohort.cutoff,
@@ -91,6 +96,14 @@ def economics(facts: EconomicsFacts) -> Economics:
         today=now.date(),
         computed_at=now,
     )
+    # Realised: the same investment out, then what the municipality actually paid on investor invoices.
+    investment = next((f for f in projected.investor.cash_flows if f.kind == "investment"), None)
+    investor = replace(
+        projected.investor,
+        paid_to_date_dkk=sum((amount for _, amount in facts.investor_payments), Decimal("0.00")),
+        realised_irr_annual=realised_irr(investment, facts.investor_payments),
+    )
+    return replace(projected, investor=investor)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from services.settlement.domain.economics.assumptions import (
     Assumptions,
     assumptions_from,
 )
-from services.settlement.domain.economics.investor import CashFlow, irr, npv
+from services.settlement.domain.economics.investor import CashFlow, irr, npv, realised_irr
 from services.settlement.domain.economics.projection import (
     METHOD,
     CohortMember,
@@ -57,5 +57,6 @@ __all__ = [
     "irr",
     "npv",
     "project_economics",
+    "realised_irr",
     "support_cost",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.settlement.domain.months import Month
@@ -47,3 +48,13 @@ def irr(flows: Sequence[CashFlow]) -> Decimal | None:
             high = middle
     monthly = (low + high) / 2
     return ((1 + monthly) ** 12 - 1).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def realised_irr(investment: CashFlow | None, payments: Sequence[tuple[date, Decimal]]) -> Decimal | None:
+    """The annual IRR of what the investor actually received: its investment out (as the projection
+    models it) and each payment on its invoices in the month it was paid; None before any payment."""
+    if not payments:
+        return None
+    flows = [investment] if investment is not None else []
+    flows += [CashFlow(Month.of(paid_on), amount, "payment_received") for paid_on, amount in payments]
+    return irr(flows)

@@ -81,6 +81,9 @@ class InvestorResult:
     net_result_dkk: Decimal
     irr_annual: Decimal | None
     cash_flows: list[CashFlow]
+    # From payments recorded on the investor's invoices (services/settlement/services/economics.py).
+    paid_to_date_dkk: Decimal = Decimal("0.00")
+    realised_irr_annual: Decimal | None = None
 
 
 @dataclass(frozen=True)

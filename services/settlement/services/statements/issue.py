@@ -37,6 +37,7 @@ from services.settlement.repository.statements import (
     ledger,
     previous_cap,
 )
+from services.settlement.services.invoices import invoice_statement
 from services.settlement.services.programme_facts import terms_versions
 
 log = get_logger(__name__)
@@ -223,6 +224,7 @@ async def issue_statement(
                     subject=f"programme/{programme_id}",
                 )
             )
+            await invoice_statement(uow, row)
             await uow.commit()
     except IntegrityError:
         async with UnitOfWork(database) as uow:
