@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     eventually,
     outbox_events,
 )
+from tests.integration.settlement_dispute_routes import DISPUTE_BODIES, DISPUTE_ROUTES, prepare
 from tests.integration.settlement_report_routes import REPORT_BODIES, REPORT_ROUTES
 
 PROGRAMME = "hedensted-2022"
@@ -305,6 +306,7 @@ MATRIX = (
     }
     | ADMIN_ROUTES
     | REPORT_ROUTES
+    | DISPUTE_ROUTES
 )
 
 
@@ -321,24 +323,28 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
         f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-06"}, headers=ADMIN
     )
     statement_id = issued.json()["statement_id"]
-    bodies = REPORT_BODIES | {
-        ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
-        ("POST", "/v1/programmes/{programme_id}/dry-run"): {
-            "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]
-        },
-    }
+    await prepare(trio.settlement, issued.json(), {role: auth(role, PROGRAMME) for role in Role})
+    bodies = (
+        DISPUTE_BODIES
+        | REPORT_BODIES
+        | {
+            ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
+            ("POST", "/v1/programmes/{programme_id}/dry-run"): {
+                "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]
+            },
+        }
+    )
     for role in Role:
         for (method, template), allowed in MATRIX.items():
             path = template.format(
-                programme_id=PROGRAMME, participant_id=pid, statement_id=statement_id, month="2024-05"
-            )
-            response = await trio.settlement.request(
-                method, path, json=bodies.get((method, template)), headers=auth(role, PROGRAMME)
-            )
+                programme_id=PROGRAMME, participant_id=pid, statement_id=statement_id, month="2024-05",
+                role=role,
+            )  # fmt: skip
+            body = bodies.get((method, template))
+            body = body(role) if callable(body) else body  # the dispute routes' bodies differ per role
+            response = await trio.settlement.request(method, path, json=body, headers=auth(role, PROGRAMME))
             if role in allowed:
                 assert response.status_code < 400, (role, method, template, response.text)
             else:
                 assert response.status_code == 403, (role, method, template, response.status_code)
-            assert (
-                await trio.settlement.request(method, path, json=bodies.get((method, template)))
-            ).status_code == 401
+            assert (await trio.settlement.request(method, path, json=body)).status_code == 401

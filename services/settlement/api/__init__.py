@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.settlement.api import corrections, learning, months, outcomes, programmes
+from services.settlement.api import corrections, disputes, learning, months, outcomes, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
@@ -10,5 +10,6 @@ router.include_router(months.router)
 router.include_router(outcomes.router)
 router.include_router(learning.router)
 router.include_router(corrections.router)
+router.include_router(disputes.router)
 
 __all__ = ["router"]
