@@ -84,6 +84,20 @@ async def test_an_upheld_dispute_is_referred_to_by_the_adjustment_that_corrects_
     taken = await trio.settlement.post(url, json=body, headers=OTHER_PROVIDER)
     assert taken.status_code == 409 and taken.json()["dispute_id"] == dispute["dispute_id"]
 
+    # One citizen's line: the investor sees neither its amount nor the held totals it would give.
+    as_investor = (
+        await trio.settlement.get(f"/v1/disputes/{dispute['dispute_id']}", headers=INVESTOR)
+    ).json()
+    assert (as_investor["amount_dkk"], as_investor["amounts_suppressed"], as_investor["text"]) == (
+        None,
+        True,
+        None,
+    )
+    listed = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/disputes", headers=INVESTOR)).json()
+    assert listed["held"]["suppressed"] is True and listed["held"]["held_dkk"] is None
+    as_finance = (await trio.settlement.get(f"/v1/disputes/{dispute['dispute_id']}", headers=FINANCE)).json()
+    assert (as_finance["amount_dkk"], as_finance["lines"], as_finance["line_no"]) == ("3500.00", None, None)
+
     resolution = f"/v1/disputes/{dispute['dispute_id']}/resolution"
     upheld = await trio.settlement.post(resolution, json={"outcome": "upheld"}, headers=JOBCENTER)
     assert upheld.status_code == 200 and upheld.json()["state"] == "upheld"
