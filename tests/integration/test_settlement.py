@@ -21,6 +21,7 @@ from tests.integration.conftest import (
     eventually,
     outbox_events,
 )
+from tests.integration.settlement_dispute_routes import DISPUTE_BODIES, DISPUTE_ROUTES, prepare
 from tests.integration.settlement_report_routes import REPORT_BODIES, REPORT_ROUTES
 
 PROGRAMME = "hedensted-2022"
@@ -317,6 +318,7 @@ MATRIX = (
     }
     | ADMIN_ROUTES
     | REPORT_ROUTES
+    | DISPUTE_ROUTES
 )
 
 
@@ -343,39 +345,39 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
         f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-06"}, headers=ADMIN
     )
     statement_id = issued.json()["statement_id"]
+    await prepare(trio.settlement, issued.json(), {role: auth(role, PROGRAMME) for role in Role})
     items = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/invoices", headers=ADMIN)).json()["items"]
     assert {item["creditor"] for item in items} == {"investor", "provider"}
     # A provider reads the provider's invoice, an investor the investor's; the others either.
     own_invoice = {role: items[0]["invoice_id"] for role in Role} | {
         Role(item["creditor"]): item["invoice_id"] for item in items
     }
-    bodies = REPORT_BODIES | {
-        ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
-        ("POST", "/v1/invoices/{invoice_id}/payments"): {
-            "amount": "1.00",
-            "paid_on": "2024-07-01",
-            "bank_reference": "MATRIX-1",
-        },
-        ("POST", "/v1/programmes/{programme_id}/dry-run"): {
-            "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]
-        },
-    }
+    bodies = (
+        DISPUTE_BODIES
+        | REPORT_BODIES
+        | {
+            ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
+            ("POST", "/v1/invoices/{invoice_id}/payments"): {
+                "amount": "1.00",
+                "paid_on": "2024-07-01",
+                "bank_reference": "MATRIX-1",
+            },
+            ("POST", "/v1/programmes/{programme_id}/dry-run"): {
+                "records": [{"participant_id": pid, "code": "employed", "valid_from": "2024-06-01"}]
+            },
+        }
+    )
     for role in Role:
         for (method, template), allowed in MATRIX.items():
             path = template.format(
-                programme_id=PROGRAMME,
-                participant_id=pid,
-                statement_id=statement_id,
-                month="2024-05",
-                invoice_id=own_invoice[role],
-            )
-            response = await trio.settlement.request(
-                method, path, json=bodies.get((method, template)), headers=auth(role, PROGRAMME)
-            )
+                programme_id=PROGRAMME, participant_id=pid, statement_id=statement_id, month="2024-05",
+                role=role, invoice_id=own_invoice[role],
+            )  # fmt: skip
+            body = bodies.get((method, template))
+            body = body(role) if callable(body) else body  # the dispute routes' bodies differ per role
+            response = await trio.settlement.request(method, path, json=body, headers=auth(role, PROGRAMME))
             if role in allowed:
                 assert response.status_code < 400, (role, method, template, response.text)
             else:
                 assert response.status_code == 403, (role, method, template, response.status_code)
-            assert (
-                await trio.settlement.request(method, path, json=bodies.get((method, template)))
-            ).status_code == 401
+            assert (await trio.settlement.request(method, path, json=body)).status_code == 401

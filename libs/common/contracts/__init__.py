@@ -1,5 +1,6 @@
 """Versioned event payload contracts shared by publishers and consumers."""
 
+from libs.common.contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from libs.common.contracts.participant import (
     PARTICIPANT_EVENT_TYPES,
     CprPseudonym,
@@ -71,6 +72,8 @@ __all__ = [
     "CutoffAdvancedV1",
     "CutoffRetractedV1",
     "InvoiceIssuedV1",
+    "DisputeOpenedV1",
+    "DisputeResolvedV1",
     "MeasurementRecordedV1",
     "MilestoneKind",
     "MilestoneRecordedV1",

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.settlement.api import corrections, invoices, learning, months, outcomes, programmes
+from services.settlement.api import corrections, disputes, invoices, learning, months, outcomes, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
@@ -11,5 +11,6 @@ router.include_router(outcomes.router)
 router.include_router(learning.router)
 router.include_router(corrections.router)
 router.include_router(invoices.router)
+router.include_router(disputes.router)
 
 __all__ = ["router"]

@@ -31,6 +31,11 @@ class LineOut(BaseModel):
     amount_dkk: Decimal
     corrects_statement_id: str | None
     corrects_line_no: int | None
+    dispute_id: str | None = Field(
+        default=None,
+        description="On an adjustment of a (citizen, month) an upheld dispute covered: that dispute "
+        "(found when read; not part of the issued document or its sha256)",
+    )
 
 
 class StatementOut(BaseModel):

@@ -13,13 +13,16 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from libs.common.auth import Principal, Role
+from libs.common.clock import as_utc
 from libs.common.db import Database
 from libs.common.errors import NotFound
 from libs.common.uow import UnitOfWork
 from services.settlement.domain.disclosure import MIN_CITIZENS, StatementCells
 from services.settlement.models import StatementRow
-from services.settlement.repository import StatementRepository
+from services.settlement.repository import DisputeRepository, StatementRepository
 from services.settlement.repository.statements import LINE_COLUMNS, LineValues, lines_of
 
 LineDict = dict[str, Any]
@@ -66,10 +69,25 @@ class InvestorStatement:
 
 async def citizen_lines(database: Database, row: StatementRow) -> AsyncIterator[list[LineDict]]:
     """The statement's lines as issued (a dict per line, amounts as text), a chunk at a time: a
-    statement may hold millions."""
+    statement may hold millions. An adjustment of a (citizen, month) that an upheld dispute opened
+    before the statement's issue covered also names it (``dispute_id``): found when read, so the issued
+    document, its sha256 and its events stay as they were."""
     async with UnitOfWork(database, read_only=True) as uow:
+        disputed = await _disputed(uow.session, row)
         async for chunk in lines_of(uow.session, row.statement_id):
-            yield [_line_dict(values) for values in chunk]
+            lines = [_line_dict(values) for values in chunk]
+            if disputed:
+                for line in lines:
+                    found = disputed.get((line["participant_id"], line["month"]))
+                    if found is not None and line["kind"] == "adjustment":
+                        line["dispute_id"] = found
+            yield lines
+
+
+async def _disputed(session: AsyncSession, row: StatementRow) -> dict[tuple[str, str], str]:
+    """(participant, month) -> the latest upheld dispute of it opened before the statement's issue."""
+    keys = await DisputeRepository(session).upheld_keys(row.programme_id, as_utc(row.issued_at))
+    return {(participant_id, month): dispute_id for participant_id, month, dispute_id in keys}
 
 
 async def document(database: Database, row: StatementRow, principal: Principal) -> dict[str, Any]:

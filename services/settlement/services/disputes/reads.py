@@ -1,0 +1,80 @@
+"""Reading disputes: one, a programme's (filtered, with each one's age and the held totals), and the
+held amounts per creditor for the receivables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.clock import utcnow
+from libs.common.db import Database
+from libs.common.errors import NotFound
+from libs.common.uow import UnitOfWork
+from services.settlement.domain.disputes import DisputeState
+from services.settlement.models import DisputeRow
+from services.settlement.repository import DisputeRepository
+from services.settlement.services.disputes.views import DisputeList, DisputeView, dispute_view, held_totals
+
+ZERO = Decimal("0.00")
+
+
+async def held_by_creditor(session: AsyncSession, programme_id: str) -> dict[str, Decimal]:
+    """What the programme's open disputes hold, per creditor: ``{"provider": ..., "investor": ...}``.
+    Each dispute's amount is split when it is opened as statements split (the investor's percent of the
+    statement's terms, rounded half-up to øre, the provider the rest), so the two add up to the held
+    amount and a resolution releases exactly the shares it held."""
+    query = select(DisputeRow.investor_dkk, DisputeRow.provider_dkk).where(
+        DisputeRow.programme_id == programme_id, DisputeRow.state == DisputeState.open.value
+    )
+    held = {"provider": ZERO, "investor": ZERO}
+    for investor, provider in (await session.execute(query)).all():
+        held["investor"] += investor
+        held["provider"] += provider
+    return held
+
+
+async def get_dispute(database: Database, principal: Principal, dispute_id: str) -> DisputeView:
+    async with UnitOfWork(database, read_only=True) as uow:
+        disputes = DisputeRepository(uow.session)
+        row = await disputes.get(dispute_id)
+        if row is None or not principal.can_access(row.programme_id):
+            raise NotFound("No such dispute.")
+        return dispute_view(
+            row, await disputes.lines(dispute_id), await disputes.steps(dispute_id), principal, utcnow()
+        )
+
+
+async def list_disputes(
+    database: Database,
+    principal: Principal,
+    programme_id: str,
+    state: DisputeState | None = None,
+    opened_by: str | None = None,
+    statement_id: str | None = None,
+) -> DisputeList:
+    """The programme's disputes, oldest first, filtered by state, the opener's role and statement; the
+    held totals are over all its open disputes, whatever the filters."""
+    if not principal.can_access(programme_id):
+        raise NotFound(f"No programme {programme_id}.")
+    now = utcnow()
+    async with UnitOfWork(database, read_only=True) as uow:
+        disputes = DisputeRepository(uow.session)
+        rows = await disputes.of_programme(
+            programme_id, state.value if state else None, opened_by, statement_id
+        )
+        items = [
+            dispute_view(
+                row,
+                await disputes.lines(row.dispute_id),
+                await disputes.steps(row.dispute_id),
+                principal,
+                now,
+            )
+            for row in rows
+        ]
+        open_rows = await disputes.of_programme(programme_id, DisputeState.open.value)
+        held = held_totals(open_rows, await disputes.open_participants(programme_id), principal)
+    return DisputeList(items, held)
