@@ -72,6 +72,7 @@ def draft_view(row: StatementDraftRow, created: bool = False) -> DraftView:
         closed_by=row.closed_by,
         closed_at=as_utc(row.closed_at) if row.closed_at else None,
         statement_id=row.draft_id if row.state == ISSUED else None,
+        created=created,
     )
 
 
