@@ -9,8 +9,11 @@ from typing import Any
 
 import httpx
 
-from libs.common.auth import Role
+from libs.common.auth import Principal, Role
+from libs.common.db import Database
 from libs.common.devtoken import dev_token
+from services.settlement.domain import Month
+from services.settlement.services import statements
 
 APPROVER_SUBJECT = "finance-approver"
 
@@ -61,3 +64,13 @@ def issue_sync(
             return drafted
         url, body = _approval(drafted.json())
         return client.post(url, json=body, headers=approver or finance(programme_id))
+
+
+async def issue_direct(
+    database: Database, preparer: Principal, programme_id: str, period: str, approver: Principal | None = None
+) -> statements.Approved:
+    """``issue`` through the use cases themselves (no HTTP): prepared by ``preparer``, approved as
+    computed by a finance officer of the programme."""
+    draft = await statements.prepare_draft(database, preparer, programme_id, Month.parse(period))
+    finance_officer = approver or Principal(APPROVER_SUBJECT, Role.finance, frozenset({programme_id}))
+    return await statements.approve_draft(database, finance_officer, draft.draft_id, draft.sha256)

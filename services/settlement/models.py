@@ -137,7 +137,10 @@ class StatementRow(Base):
     order; ``issued_at`` and ``issued_by`` (the approver) are metadata outside the hash."""
 
     __tablename__ = "statements"
-    __table_args__ = (UniqueConstraint("programme_id", "period"), UniqueConstraint("programme_id", "number"))
+    __table_args__ = (
+        UniqueConstraint("programme_id", "period"),
+        Index("uq_statements_programme_id_number", "programme_id", "number", unique=True),
+    )
 
     statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     programme_id: Mapped[str] = mapped_column(String(64))

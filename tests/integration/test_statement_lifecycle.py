@@ -84,7 +84,9 @@ async def test_approval_issues_exactly_the_reviewed_draft(trio: Trio) -> None:
     events = [e for e in await outbox_events(trio.settlement) if ".statement." in e.type]
     drafted = [StatementDraftedV1.model_validate(e.data) for e in events if ".drafted." in e.type]
     approved = [StatementApprovedV1.model_validate(e.data) for e in events if ".approved." in e.type]
-    assert [(d.draft_id, d.sha256, d.created) for d in drafted] == [(draft["draft_id"], draft["sha256"], True)]
+    assert [(d.draft_id, d.sha256, d.created) for d in drafted] == [
+        (draft["draft_id"], draft["sha256"], True)
+    ]
     assert [(a.statement_id, a.sha256, a.approved_by, a.prepared_by) for a in approved] == [
         (draft["draft_id"], draft["sha256"], "finance-approver", ["jobcenter-hedensted"])
     ]
@@ -114,7 +116,9 @@ async def test_an_approval_after_the_data_changed_is_refused_with_the_new_sha256
     current = changed.json()["sha256"]
     assert current != draft["sha256"]
     # Nothing was kept: no statement, no lines or issued events, the draft still open.
-    assert (await trio.settlement.get(f"/v1/statements/{draft['draft_id']}", headers=FINANCE)).status_code == 404
+    assert (
+        await trio.settlement.get(f"/v1/statements/{draft['draft_id']}", headers=FINANCE)
+    ).status_code == 404
     types = [e.type for e in await outbox_events(trio.settlement) if ".statement." in e.type]
     assert not [t for t in types if ".issued." in t or ".lines." in t or ".approved." in t]
     reviewed = await trio.settlement.get(f"/v1/statements/drafts/{draft['draft_id']}", headers=FINANCE)
@@ -140,7 +144,9 @@ async def test_a_discarded_draft_cannot_be_approved(trio: Trio) -> None:
     assert fresh["draft_id"] != draft["draft_id"] and fresh["sha256"] != draft["sha256"]
     issued = await trio.settlement.post(approval(fresh), json={"sha256": fresh["sha256"]}, headers=FINANCE)
     assert issued.status_code == 201
-    assert (await trio.settlement.delete(f"/v1/statements/drafts/{fresh['draft_id']}", headers=ADMIN)).status_code == 409
+    assert (
+        await trio.settlement.delete(f"/v1/statements/drafts/{fresh['draft_id']}", headers=ADMIN)
+    ).status_code == 409
 
 
 async def test_preparing_again_recomputes_the_same_draft_and_roles_keep_to_their_step(trio: Trio) -> None:
@@ -152,7 +158,9 @@ async def test_preparing_again_recomputes_the_same_draft_and_roles_keep_to_their
     assert again.json()["sha256"] == first.json()["sha256"]
     assert again.json()["prepared_by"] == ["jobcenter-hedensted"]
     # Finance does not prepare; the jobcenter and admin do not approve.
-    assert (await trio.settlement.post(PREPARE, json={"period": "2024-07"}, headers=FINANCE)).status_code == 403
+    assert (
+        await trio.settlement.post(PREPARE, json={"period": "2024-07"}, headers=FINANCE)
+    ).status_code == 403
     body = {"sha256": first.json()["sha256"]}
     for who in (JOBCENTER, ADMIN):
         assert (await trio.settlement.post(approval(first.json()), json=body, headers=who)).status_code == 403

@@ -18,8 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("statements") as batch:
-        batch.add_column(sa.Column("number", sa.Integer(), nullable=True))
+    # Added in place, never by recreating statements (statement_lines refers to it; on SQLite a
+    # recreation fails its foreign key): NOT NULL with a default of 0 until every row is numbered.
+    op.add_column("statements", sa.Column("number", sa.Integer(), nullable=False, server_default="0"))
     statements = sa.table(
         "statements",
         sa.column("statement_id", sa.String),
@@ -41,9 +42,11 @@ def upgrade() -> None:
             .where(statements.c.statement_id == statement_id)
             .values(number=counts[programme_id])
         )
-    with op.batch_alter_table("statements") as batch:
-        batch.alter_column("number", existing_type=sa.Integer(), nullable=False)
-        batch.create_unique_constraint("uq_statements_programme_id_number", ["programme_id", "number"])
+    if connection.dialect.name == "postgresql":
+        op.alter_column("statements", "number", server_default=None)
+    op.create_index(
+        "uq_statements_programme_id_number", "statements", ["programme_id", "number"], unique=True
+    )
     op.create_table(
         "statement_drafts",
         sa.Column("draft_id", sa.String(36), nullable=False),
@@ -76,6 +79,5 @@ def downgrade() -> None:
     op.drop_index("uq_statement_drafts_open_period", table_name="statement_drafts")
     op.drop_index("ix_statement_drafts_programme_id", table_name="statement_drafts")
     op.drop_table("statement_drafts")
-    with op.batch_alter_table("statements") as batch:
-        batch.drop_constraint("uq_statements_programme_id_number", type_="unique")
-        batch.drop_column("number")
+    op.drop_index("uq_statements_programme_id_number", table_name="statements")
+    op.drop_column("statements", "number")
