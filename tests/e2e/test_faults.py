@@ -252,8 +252,12 @@ def test_the_same_events_delivered_twice_and_shuffled_to_a_second_settlement_giv
                 await b.dispose()
 
         def same() -> bool:
+            # What the stream carries; the carried tables (drafts, assumptions) are on no stream.
             report = asyncio.run(differences())
-            return all(c["only_live"] == c["only_rebuilt"] == 0 for c in report.values())
+            carried = service_ops("settlement").carried
+            return all(
+                c["only_live"] == c["only_rebuilt"] == 0 for t, c in report.items() if t not in carried
+            )
 
         wait_until(same, 30, "the second settlement's months to equal the first's")
         report = asyncio.run(differences())
