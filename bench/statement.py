@@ -27,12 +27,14 @@ from libs.common.auth import Principal, Role
 from libs.common.db import Database, outbox_table
 from libs.common.migrations import upgrade_head
 from libs.common.uow import UnitOfWork
-from services.settlement.models import MonthRow, StatementLineRow, StatementRow
+from services.settlement.domain import Month
+from services.settlement.models import MonthRow, StatementDraftRow, StatementLineRow, StatementRow
 from services.settlement.services.months import recompute_programme
-from services.settlement.services.statements import issue_statement
+from services.settlement.services.statements import Approved, approve_draft, prepare_draft
 from services.settlement.settings import SettlementSettings
 
 ADMIN = Principal("bench", Role.admin, frozenset({"*"}))
+APPROVER = Principal("bench-finance", Role.finance, frozenset({PROGRAMME}))
 
 
 def settings_for(size: int, database: str, var: Path) -> SettlementSettings:
@@ -63,10 +65,17 @@ async def prepare(settings: SettlementSettings, size: int) -> dict[str, Any]:
         await database.dispose()
 
 
+async def draft_and_approve(database: Database, period: str) -> Approved:
+    """As the platform issues: a draft prepared (one ledger pass, hashed only), approved by finance."""
+    draft = await prepare_draft(database, ADMIN, PROGRAMME, Month.parse(period))
+    return await approve_draft(database, APPROVER, draft.draft_id, draft.sha256)
+
+
 async def forget_statements(database: Database) -> None:
     async with UnitOfWork(database) as uow:
         await uow.session.execute(delete(StatementLineRow))
         await uow.session.execute(delete(StatementRow))
+        await uow.session.execute(delete(StatementDraftRow))
         await uow.session.execute(delete(outbox_table))
         await uow.commit()
 
@@ -111,7 +120,7 @@ async def issue(settings: SettlementSettings, runs: int, second: bool, profile: 
             began, cpu = time.perf_counter(), time.process_time()
             if profiler and run == runs - 1:
                 profiler.start()
-            first = await issue_statement(database, ADMIN, PROGRAMME, "2026-04")
+            first = await draft_and_approve(database, "2026-04")
             first_s, first_cpu = time.perf_counter() - began, time.process_time() - cpu
             if profiler and run == runs - 1 and not second:
                 profiler.stop()
@@ -123,7 +132,7 @@ async def issue(settings: SettlementSettings, runs: int, second: bool, profile: 
             if second:
                 await change_some_months(database, restore=False)
                 began, cpu = time.perf_counter(), time.process_time()
-                issued = await issue_statement(database, ADMIN, PROGRAMME, "2026-05")
+                issued = await draft_and_approve(database, "2026-05")
                 result |= {
                     "second_s": round(time.perf_counter() - began, 2),
                     "second_cpu_s": round(time.process_time() - cpu, 2),

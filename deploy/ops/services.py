@@ -58,7 +58,10 @@ def service_ops(name: str) -> ServiceOps:
             "measurements",
         ),
     }
-    carried = ("economic_assumptions", "municipal_spending") if name == "settlement" else ()
+    # statement_drafts: working state, not on the stream (only what approval issued is).
+    carried = (
+        ("economic_assumptions", "municipal_spending", "statement_drafts") if name == "settlement" else ()
+    )
     return ServiceOps(
         name, settings_class, consumers, metadata, read_model[name], name == "settlement", carried
     )

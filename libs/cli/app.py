@@ -17,7 +17,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # a crash must not print the token held in a local
 )
-statement_app = typer.Typer(help="One statement: its lines and totals, or its CSV.", no_args_is_help=True)
+statement_app = typer.Typer(
+    help="One statement: its lines and totals, or its CSV; drafts prepared, approved, discarded.",
+    no_args_is_help=True,
+)
 events_app = typer.Typer(help="The platform's events on NATS JetStream.", no_args_is_help=True)
 app.add_typer(statement_app, name="statement")
 app.add_typer(events_app, name="events")

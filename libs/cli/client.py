@@ -87,10 +87,14 @@ class Services:
         *,
         params: Mapping[str, str | int] | None = None,
         accept: str = "application/json",
+        method: str = "GET",
+        json: Any = None,
     ) -> httpx.Response:
         url = self.urls[service]
         try:
-            response = self._client(service).get(path, params=params, headers={"Accept": accept})
+            response = self._client(service).request(
+                method, path, params=params, json=json, headers={"Accept": accept}
+            )
         except httpx.TimeoutException:
             fail(f"{service} at {url} did not answer in time", EXIT_UNREACHABLE)
         except httpx.TransportError:
@@ -100,7 +104,19 @@ class Services:
         return response
 
     def get(self, service: str, path: str, *, params: Mapping[str, str | int] | None = None) -> Any:
-        response = self.request(service, path, params=params)
+        return self.send(service, path, params=params)
+
+    def send(
+        self,
+        service: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        method: str = "GET",
+        json: Any = None,
+    ) -> Any:
+        """The JSON answer of a request (a write too: ``method`` and ``json``)."""
+        response = self.request(service, path, params=params, method=method, json=json)
         try:
             return response.json()
         except ValueError:

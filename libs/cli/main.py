@@ -6,11 +6,11 @@ It never talks to a database, never shows a full CPR number (an admin token only
 """
 
 from libs.cli.app import Context, app, events_app, main, state, statement_app
-from libs.cli.commands import events, intake, progression, settlement
+from libs.cli.commands import events, intake, lifecycle, progression, settlement
 from libs.cli.output import aware, cell, console, money_sum, print_json, table
 
 # Importing the command modules registers their commands on ``app``.
-COMMANDS = (intake, progression, settlement, events)
+COMMANDS = (intake, progression, settlement, lifecycle, events)
 
 __all__ = [
     "COMMANDS",

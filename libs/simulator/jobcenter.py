@@ -51,6 +51,8 @@ class Jobcenter:
         scope = [config.programme_id]
         self.jobcenter = {"Authorization": f"Bearer {dev_token(Role.jobcenter, scope, 'sim-jobcenter')}"}
         self.admin = {"Authorization": f"Bearer {dev_token(Role.admin, subject='sim-admin')}"}
+        # The approver of the statements: never the jobcenter that prepared them (four eyes).
+        self.finance = {"Authorization": f"Bearer {dev_token(Role.finance, scope, 'sim-finance')}"}
         self.intake = httpx.Client(base_url=config.intake_url, timeout=60)
         self.progression = httpx.Client(base_url=config.progression_url, timeout=120)
         self.settlement = httpx.Client(base_url=config.settlement_url, timeout=120)
@@ -178,11 +180,22 @@ class Jobcenter:
             time.sleep(0.05)
 
     def issue_statement(self, period: date) -> None:
-        self.check(
+        """The month's statement in two steps and by two people: the jobcenter prepares the draft, a
+        finance officer (another ``sub``) approves it naming the sha256 it reviewed."""
+        draft = self.check(
             self.settlement.post(
                 f"/v1/programmes/{self.config.programme_id}/statements",
                 json={"period": f"{period:%Y-%m}"},
                 headers=self.jobcenter,
+            ),
+            200,
+            201,
+        )
+        self.check(
+            self.settlement.post(
+                f"/v1/statements/drafts/{draft['draft_id']}/approval",
+                json={"sha256": draft["sha256"]},
+                headers=self.finance,
             ),
             200,
             201,

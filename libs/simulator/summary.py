@@ -53,6 +53,9 @@ def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally) -> dict
         settlement.get(f"/v1/programmes/{programme}/statements", headers=headers), 200
     )["items"]
     adjustments = [line for s in statements for line in s["lines"] if line["kind"] == "adjustment"]
+    drafts = jobcenter.check(
+        settlement.get(f"/v1/programmes/{programme}/statement-drafts", headers=headers), 200
+    )["items"]
     outcomes = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/outcomes", headers=headers), 200)
     economics = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/economics", headers=headers), 200)
     return {
@@ -64,6 +67,8 @@ def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally) -> dict
         "records_late": tally.late,
         "records_correcting": tally.corrections,
         "statements_issued": tally.statements,
+        # Each drafted by the jobcenter and approved by finance, another person.
+        "statements_approved_by": sorted({d["closed_by"] for d in drafts if d["state"] == "issued"}),
         "seconds": round(tally.seconds, 1),
         "status_mix": dict(sorted(mix.items())),
         "fees_invoiced_dkk": summary["invoiced_dkk"],
@@ -106,7 +111,8 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         f"\n[bold]Simulated {s['citizens']} citizens[/bold] ({', '.join(f'{n} {t}' for t, n in s['tracks'].items())}; "
         f"{s['cpr_failing_modulus_11']} CPR numbers fail modulus 11, as post-2007 numbers may) in {s['seconds']} s: "
         f"{s['records_posted']:,} status records posted, {s['records_late']:,} late, {s['records_correcting']:,} correcting "
-        f"invoiced months; {s['statements_issued']} statements."
+        f"invoiced months; {s['statements_issued']} statements, each drafted by the jobcenter and approved by "
+        f"{', '.join(s['statements_approved_by']) or 'nobody'}."
     )
     mix = Table(title="Status of the cohort at the end of each window (or the cut-off)")
     mix.add_column("latest status")

@@ -6,7 +6,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.common.db import Money, make_metadata
@@ -119,12 +130,17 @@ class MonthRow(Base):
 
 
 class StatementRow(Base):
-    """An issued statement: immutable. ``content`` is its document without the lines (statement_id,
-    programme_id, period, covers_through, issued_at, terms_version, totals); the lines are the
-    statement's rows in ``statement_lines``, ``line_count`` of them."""
+    """An issued statement: immutable. ``content`` is its hashed document without the lines
+    (statement_id, programme_id, period, covers_through, terms_version, number, totals; a statement
+    issued before drafts holds issued_at instead of number); the lines are the statement's rows in
+    ``statement_lines``, ``line_count`` of them. ``number`` runs 1, 2, ... per programme in issue
+    order; ``issued_at`` and ``issued_by`` (the approver) are metadata outside the hash."""
 
     __tablename__ = "statements"
-    __table_args__ = (UniqueConstraint("programme_id", "period"),)
+    __table_args__ = (
+        UniqueConstraint("programme_id", "period"),
+        Index("uq_statements_programme_id_number", "programme_id", "number", unique=True),
+    )
 
     statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     programme_id: Mapped[str] = mapped_column(String(64))
@@ -135,6 +151,40 @@ class StatementRow(Base):
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
     line_count: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+
+
+class StatementDraftRow(Base):
+    """A statement's draft for a period: only what was computed when it was last prepared (sha256,
+    totals, line count, the number it would get); its lines are computed afresh whenever read and never
+    stored. At most one open (``draft``) draft per programme and period. Issued, it becomes the
+    statement of the same id."""
+
+    __tablename__ = "statement_drafts"
+    __table_args__ = (
+        Index(
+            "uq_statement_drafts_open_period",
+            "programme_id",
+            "period",
+            unique=True,
+            sqlite_where=text("state = 'draft'"),
+            postgresql_where=text("state = 'draft'"),
+        ),
+    )
+
+    draft_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    state: Mapped[str] = mapped_column(String(16))  # draft, discarded, issued
+    prepared_by: Mapped[list[str]] = mapped_column(JSON)  # every sub that prepared or recomputed it
+    prepared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    number: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    line_count: Mapped[int] = mapped_column(Integer)
+    totals: Mapped[dict[str, Any]] = mapped_column(JSON)
+    closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # approver or discarder
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class StatementLineRow(Base):
@@ -290,6 +340,8 @@ class PaymentRow(Base):
     bank_reference: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
 class DisputeRow(Base):
     """A dispute of lines of an issued statement (services/disputes/): its target, amount held while
     open (and each creditor's share of it, fixed when opened), state and the opener."""

@@ -23,6 +23,7 @@ from libs.common.auth import Role
 from libs.common.devtoken import dev_token
 from tests.e2e.conftest import Stack
 from tests.e2e.faults import create_programme, headers, synthetic_cpr
+from tests.issuing import issue_sync
 
 CITIZENS = 3
 CSV_HEADER = "line_no,kind,participant_id,month,amount_dkk,corrects_statement_id,corrects_line_no"
@@ -102,12 +103,7 @@ def test_sib_reads_every_service_and_never_shows_a_cpr_or_a_token(stack: Stack, 
     )
     assert cutoff.status_code == 200, cutoff.text
     wait_for_months(stack, participants)
-    issued = httpx.post(
-        f"{stack.urls['settlement']}/v1/programmes/{programme_id}/statements",
-        json={"period": "2024-04"},
-        headers=programme.jobcenter,
-        timeout=30,
-    )
+    issued = issue_sync(stack.urls["settlement"], programme_id, "2024-04", programme.jobcenter)
     assert issued.status_code == 201, issued.text
     statement = issued.json()
     statement_id = statement["statement_id"]
@@ -178,6 +174,23 @@ def test_sib_reads_every_service_and_never_shows_a_cpr_or_a_token(stack: Stack, 
     dead = f"http://127.0.0.1:{free_port()}"
     unreachable = sib(f"--settlement-url={dead}", "months", first, code=2)
     assert dead in unreachable.stderr and "settlement" in unreachable.stderr
+
+    # the lifecycle: the jobcenter drafts May, finance cannot approve a draft it did not review as
+    # it stands, the jobcenter cannot approve at all, and discards it
+    jobcenter_token = dev_token(Role.jobcenter, (programme_id,), "cli-jobcenter")
+    finance_token = dev_token(Role.finance, (programme_id,), "cli-finance")
+    drafted = sib.json("--token", jobcenter_token, "statement", "draft", programme_id, "2024-05")
+    assert drafted["state"] == "draft" and drafted["number"] == 2
+    assert drafted["sha256"][:12] in sib("--token", finance_token, "statement", "drafts", programme_id).stdout
+    stale = sib(
+        "--token", finance_token, "statement", "approve", drafted["draft_id"], "--sha256=" + "0" * 64, code=1
+    )
+    assert "review it again" in stale.stderr
+    assert "Forbidden" in sib(
+        "--token", jobcenter_token, "statement", "approve", drafted["draft_id"], f"--sha256={drafted['sha256']}",
+        code=1,
+    ).stderr  # fmt: skip
+    assert "discarded" in sib("--token", jobcenter_token, "statement", "discard", drafted["draft_id"]).stdout
 
     # a token is sent, never shown: a valid one from SIB_TOKEN, and one the services refuse
     token = dev_token(Role.provider, (programme_id,))

@@ -43,6 +43,7 @@ from tests.e2e.faults import (
     status_records,
     stream_events,
 )
+from tests.issuing import issue_sync
 
 STATUS_RECORDED = "dk.sib.progression.status.recorded.v1"
 
@@ -109,11 +110,7 @@ def test_kill_9_settlement_while_1000_records_flow_then_restart_months_equal_a_f
     )
     assert cutoff.status_code == 200, cutoff.text
     wait_until(lambda: settlement_holds(stack, 1000), 120, "settlement to hold all 1,000 records")
-    statement = httpx.post(
-        f"{stack.urls['settlement']}/v1/programmes/{programme.programme_id}/statements",
-        json={"period": "2026-02"},
-        headers=programme.jobcenter,
-    )
+    statement = issue_sync(stack.urls["settlement"], programme.programme_id, "2026-02", programme.jobcenter)
     assert statement.status_code == 201, statement.text
 
     # Nothing lost, nothing doubled: the same record ids on both sides, each once, each event once.
@@ -207,10 +204,8 @@ def test_the_same_events_delivered_twice_and_shuffled_to_a_second_settlement_giv
     ).is_success
     wait_until(lambda: settlement_holds(stack, 120), 60, "settlement to hold every record")
     assert (
-        httpx.post(
-            f"{stack.urls['settlement']}/v1/programmes/{programme.programme_id}/statements",
-            json={"period": "2025-01"},
-            headers=programme.jobcenter,
+        issue_sync(
+            stack.urls["settlement"], programme.programme_id, "2025-01", programme.jobcenter
         ).status_code
         == 201
     )
@@ -257,8 +252,12 @@ def test_the_same_events_delivered_twice_and_shuffled_to_a_second_settlement_giv
                 await b.dispose()
 
         def same() -> bool:
+            # What the stream carries; the carried tables (drafts, assumptions) are on no stream.
             report = asyncio.run(differences())
-            return all(c["only_live"] == c["only_rebuilt"] == 0 for c in report.values())
+            carried = service_ops("settlement").carried
+            return all(
+                c["only_live"] == c["only_rebuilt"] == 0 for t, c in report.items() if t not in carried
+            )
 
         wait_until(same, 30, "the second settlement's months to equal the first's")
         report = asyncio.run(differences())

@@ -40,6 +40,9 @@ def test_small_simulation_summary_matches_what_the_apis_report(stack: Stack) -> 
     api_summary = httpx.get(f"{settlement}/v1/programmes/sim-e2e/summary", headers=jobcenter).json()
     assert summary["fees_invoiced_dkk"] == api_summary["invoiced_dkk"]
     assert summary["statements_issued"] == api_summary["statements"] == 6
+    # Drafted by the jobcenter, each approved by a finance officer: two people.
+    assert summary["statements_approved_by"] == ["sim-finance"]
+    assert "approved by sim-finance" in printed
     assert summary["records_posted"] == api_summary["status_records_held"]
     statements = httpx.get(f"{settlement}/v1/programmes/sim-e2e/statements", headers=jobcenter).json()[
         "items"

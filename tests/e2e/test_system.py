@@ -17,6 +17,7 @@ import httpx
 from libs.common.auth import Role
 from libs.common.devtoken import dev_token
 from tests.e2e.conftest import Stack
+from tests.issuing import issue_sync
 
 SEED = Path(__file__).resolve().parents[2] / "deploy" / "seed" / "hedensted-2022.json"
 
@@ -189,8 +190,7 @@ def test_a_correction_of_an_invoiced_month_appears_as_an_adjustment_line(stack: 
     while month("2024-05").get("fee_dkk") != "3500.00":
         assert time.monotonic() < deadline, "settlement never computed May"
         time.sleep(0.1)
-    statements_url = f"{stack.urls['settlement']}/v1/programmes/{programme_id}/statements"
-    first = httpx.post(statements_url, json={"period": "2024-07"}, headers=jobcenter)
+    first = issue_sync(stack.urls["settlement"], programme_id, "2024-07", jobcenter)
     assert first.status_code == 201, first.text
     assert [(line["kind"], line["month"]) for line in first.json()["lines"]] == [
         ("fee", "2024-03"),
@@ -214,7 +214,7 @@ def test_a_correction_of_an_invoiced_month_appears_as_an_adjustment_line(stack: 
     while month("2024-04").get("fee_dkk") != "0.00":
         assert time.monotonic() < deadline, "settlement never saw the correction"
         time.sleep(0.1)
-    second = httpx.post(statements_url, json={"period": "2024-08"}, headers=jobcenter)
+    second = issue_sync(stack.urls["settlement"], programme_id, "2024-08", jobcenter)
     assert second.status_code == 201
     adjustment = next(line for line in second.json()["lines"] if line["kind"] == "adjustment")
     assert (adjustment["month"], adjustment["amount_dkk"]) == ("2024-04", "-3500.00")

@@ -151,18 +151,24 @@ def _seed(apps: dict[str, FastAPI]) -> dict[str, list[str]]:
         200,
         "cut-off",
     )
+    prepare = f"/v1/programmes/{PROGRAMME}/statements"
+    draft = _until(
+        lambda: _request(settlement, "POST", prepare, Role.jobcenter, {"period": "2024-04"}), 201, "draft"
+    ).json()
+    approval = f"/v1/statements/drafts/{draft['draft_id']}/approval"
     statement = _until(
-        lambda: _request(
-            settlement,
-            "POST",
-            f"/v1/programmes/{PROGRAMME}/statements",
-            Role.jobcenter,
-            {"period": "2024-04"},
-        ),
+        lambda: _request(settlement, "POST", approval, Role.finance, {"sha256": draft["sha256"]}),
         201,
-        "statement",
+        "approval",
     ).json()["statement_id"]
-    return {"programmes": [PROGRAMME], "participants": [participant], "statements": [statement]}
+    # An open draft too, for the fuzzed draft routes to read, discard or approve.
+    opened = _request(settlement, "POST", prepare, Role.jobcenter, {"period": "2024-05"}).json()
+    return {
+        "programmes": [PROGRAMME],
+        "participants": [participant],
+        "statements": [statement],
+        "drafts": [opened["draft_id"], statement],
+    }
 
 
 @pytest.fixture
@@ -218,6 +224,7 @@ def _config(role: Role, budget: Budget, known: dict[str, list[str]]) -> schemath
                 "path.programme_id": {"dictionary": "programmes", "probability": 0.8},
                 "path.participant_id": {"dictionary": "participants", "probability": 0.6},
                 "path.statement_id": {"dictionary": "statements", "probability": 0.6},
+                "path.draft_id": {"dictionary": "drafts", "probability": 0.6},
                 "body.cpr": {"dictionary": "cprs", "probability": 0.5},
                 "body.cprs[*]": {"dictionary": "cprs", "probability": 0.5},
             },

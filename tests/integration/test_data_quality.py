@@ -18,12 +18,12 @@ from services.progression.models import CutoffRow, MilestoneRow, StatusRecordRow
 from tests.integration.conftest import Pair, Trio, auth
 from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, PROVIDER, enrolled_participant
 from tests.integration.test_settlement import cutoff, enrol, status, wait_for_fee
+from tests.issuing import issue
 
 INVESTOR = auth(Role.investor, PROGRAMME)
 INTEGRATOR = auth(Role.integrator, PROGRAMME)
 DATA_QUALITY = f"/v1/programmes/{PROGRAMME}/data-quality"
 CORRECTIONS = f"/v1/programmes/{PROGRAMME}/corrections"
-STATEMENTS = f"/v1/programmes/{PROGRAMME}/statements"
 
 
 def noon(day: str) -> datetime:
@@ -213,7 +213,7 @@ async def test_corrections_of_invoiced_months_are_counted_and_summed_per_stateme
     await cutoff(trio, "2024-07-31")
     for pid in citizens:
         await wait_for_fee(trio, pid, "2024-07", "3500.00")
-    issued = await trio.settlement.post(STATEMENTS, json={"period": "2024-08"}, headers=JOBCENTER)
+    issued = await issue(trio.settlement, PROGRAMME, "2024-08", JOBCENTER)
     assert issued.status_code == 201, issued.text
     first = issued.json()["statement_id"]
     # Late corrections: a few days of sickness benefit in June for A and B, and in May for C; under
@@ -224,7 +224,7 @@ async def test_corrections_of_invoiced_months_are_counted_and_summed_per_stateme
     await status(trio, c, "sygedagpenge", "2024-05-20", "2024-05-21")
     for pid, month in ((a, "2024-06"), (b, "2024-06"), (c, "2024-05")):
         await wait_for_fee(trio, pid, month, "0.00")
-    issued = await trio.settlement.post(STATEMENTS, json={"period": "2024-09"}, headers=JOBCENTER)
+    issued = await issue(trio.settlement, PROGRAMME, "2024-09", JOBCENTER)
     second = issued.json()["statement_id"]
 
     response = await trio.settlement.get(CORRECTIONS, headers=JOBCENTER)

@@ -22,6 +22,7 @@ from tests.integration.test_settlement import (
     status,
     wait_for_fee,
 )
+from tests.issuing import issue
 
 STATEMENTS = f"/v1/programmes/{PROGRAMME}/statements"
 CUTOFF = f"/v1/programmes/{PROGRAMME}/data-cutoff"
@@ -49,14 +50,14 @@ async def test_a_statement_for_a_month_that_has_not_begun_is_refused(trio: Trio)
 
     await eventually(known)
     for period in ("9999-12", next_month(), "1899-12"):
-        response = await trio.settlement.post(STATEMENTS, json={"period": period}, headers=JOBCENTER)
+        response = await issue(trio.settlement, PROGRAMME, period, JOBCENTER)
         assert refused_naming(response, "period"), (period, response.text)
     # Nothing was issued, so a real period is still open.
     assert (await trio.settlement.get(STATEMENTS, headers=JOBCENTER)).json()["items"] == []
     current = "{:04d}-{:02d}".format(*current_month_in_denmark())
 
     async def issued() -> bool:  # once settlement has the programme's terms (by event)
-        response = await trio.settlement.post(STATEMENTS, json={"period": current}, headers=JOBCENTER)
+        response = await issue(trio.settlement, PROGRAMME, current, JOBCENTER)
         return response.status_code == 201
 
     await eventually(issued)
@@ -108,7 +109,7 @@ async def test_a_mistaken_cutoff_is_retracted_and_the_months_invoiced_under_it_a
     # self-supporting and are invoiced.
     await cutoff(trio, "2024-09-30")
     await wait_for_fee(trio, pid, "2024-09", "3500.00")
-    mistaken = await trio.settlement.post(STATEMENTS, json={"period": "2024-11"}, headers=JOBCENTER)
+    mistaken = await issue(trio.settlement, PROGRAMME, "2024-11", JOBCENTER)
     assert mistaken.status_code == 201, mistaken.text
     invoiced = {line["month"]: line for line in mistaken.json()["lines"]}
     assert [(m, invoiced[m]["amount_dkk"]) for m in sorted(invoiced)] == [
@@ -172,7 +173,7 @@ async def test_a_mistaken_cutoff_is_retracted_and_the_months_invoiced_under_it_a
     # Settlement recomputes: July to September are provisional again (never invoiced), and the next
     # statement brings each of them back to what it may carry now: nothing.
     await wait_for_fee(trio, pid, "2024-07", "0.00", provisional=True)
-    corrected = await trio.settlement.post(STATEMENTS, json={"period": "2024-12"}, headers=JOBCENTER)
+    corrected = await issue(trio.settlement, PROGRAMME, "2024-12", JOBCENTER)
     assert corrected.status_code == 201, corrected.text
     lines = corrected.json()["lines"]
     assert [(line["kind"], line["month"], line["amount_dkk"]) for line in lines] == [

@@ -40,6 +40,7 @@ from tests.integration.test_settlement import (
     status,
     wait_for_fee,
 )
+from tests.issuing import issue
 from tests.pg_roles import beside
 
 
@@ -69,16 +70,12 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     await status(trio, second, "employed", "2024-04-02", "2024-06-30")
     await cutoff(trio, "2024-07-31")
     await wait_for_fee(trio, first, "2024-07", "3500.00")
-    issued = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-08"}, headers=ADMIN
-    )
+    issued = await issue(trio.settlement, PROGRAMME, "2024-08", ADMIN)
     assert issued.status_code == 201
     # A late correction of invoiced months, then a statement with adjustment lines.
     await status(trio, first, "kontanthjaelp", "2024-06-01", "2024-06-30")
     await wait_for_fee(trio, first, "2024-06", "0.00")
-    adjusted = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-09"}, headers=ADMIN
-    )
+    adjusted = await issue(trio.settlement, PROGRAMME, "2024-09", ADMIN)
     assert any(line["kind"] == "adjustment" for line in adjusted.json()["lines"])
     # Entered over REST, carried on no stream: a rebuild copies it over.
     assumptions = await trio.settlement.put(

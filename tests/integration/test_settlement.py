@@ -23,6 +23,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.settlement_dispute_routes import DISPUTE_BODIES, DISPUTE_ROUTES, prepare
 from tests.integration.settlement_report_routes import REPORT_BODIES, REPORT_ROUTES
+from tests.issuing import issue
 
 PROGRAMME = "hedensted-2022"
 JOBCENTER = auth(Role.jobcenter, PROGRAMME, subject="jobcenter-hedensted")
@@ -115,7 +116,7 @@ async def test_months_statements_and_an_adjustment_for_a_corrected_month(trio: T
     assert by_month["2024-08"]["provisional"] is True and by_month["2024-08"]["unknown_days"] == 31
 
     url = f"/v1/programmes/{PROGRAMME}/statements"
-    first = await trio.settlement.post(url, json={"period": "2024-08"}, headers=JOBCENTER)
+    first = await issue(trio.settlement, PROGRAMME, "2024-08", JOBCENTER)
     assert first.status_code == 201, first.text
     statement = first.json()
     assert statement["covers_through"] == "2024-06"
@@ -126,13 +127,13 @@ async def test_months_statements_and_an_adjustment_for_a_corrected_month(trio: T
     assert statement["totals"]["net"] == "7000.00"
     assert (statement["totals"]["investor"], statement["totals"]["provider"]) == ("4200.00", "2800.00")
     assert len(statement["sha256"]) == 64
-    again = await trio.settlement.post(url, json={"period": "2024-08"}, headers=JOBCENTER)
+    again = await issue(trio.settlement, PROGRAMME, "2024-08", JOBCENTER)
     assert again.status_code == 200 and again.json() == statement
 
     # A late correction: three sick days in June, an invoiced month.
     await status(trio, pid, "sygedagpenge", "2024-06-10", "2024-06-12")
     await wait_for_fee(trio, pid, "2024-06", "0.00")
-    second = await trio.settlement.post(url, json={"period": "2024-09"}, headers=JOBCENTER)
+    second = await issue(trio.settlement, PROGRAMME, "2024-09", JOBCENTER)
     assert second.status_code == 201
     lines = second.json()["lines"]
     assert [(line["kind"], line["month"], line["amount_dkk"]) for line in lines] == [
@@ -191,8 +192,12 @@ async def test_months_statements_and_an_adjustment_for_a_corrected_month(trio: T
     assert (await trio.settlement.post(url, json={"period": "2024-10"}, headers=PROVIDER)).status_code == 403
 
     events = [e for e in await outbox_events(trio.settlement) if ".statement." in e.type]
-    # Each statement: its lines in statement.lines.v1 parts, then its statement.issued.v2.
-    assert [e.type.rsplit(".", 2)[-2] for e in events] == ["lines", "issued", "lines", "issued"]
+    # Each statement: drafted, then in the approval's transaction its lines in statement.lines.v1
+    # parts, its statement.issued.v2 and the approval.
+    assert [e.type.rsplit(".", 2)[-2] for e in events] == [
+        "drafted", "lines", "issued", "approved", "drafted", "lines", "issued", "approved",
+    ]  # fmt: skip
+    events = [e for e in events if e.type.rsplit(".", 2)[-2] in ("lines", "issued")]
     issued = [StatementIssuedV2.model_validate(e.data) for e in events[1::2]]
     assert [e.period for e in issued] == ["2024-08", "2024-09"]
     assert [(e.line_count, e.parts, e.sha256) for e in issued] == [
@@ -218,9 +223,7 @@ async def test_the_cap_is_a_line_of_its_own(trio: Trio) -> None:
     await status(trio, pid, "employed", "2024-03-15")
     await cutoff(trio, "2024-06-30")
     await wait_for_fee(trio, pid, "2024-06", "3500.00")
-    response = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-08"}, headers=ADMIN
-    )
+    response = await issue(trio.settlement, PROGRAMME, "2024-08", ADMIN)
     body = response.json()
     # Earned through June, by the full-month rule: March's 17 of 31 days (3500 x 17/31 = 1919.35) and
     # three whole months (10,500.00), 12,419.35 in all; the cap takes back all above 5,000.00.
@@ -241,9 +244,7 @@ async def test_an_even_split_gives_the_half_ore_to_the_investor(trio: Trio) -> N
     await status(trio, pid, "employed", "2024-03-15")
     await cutoff(trio, "2024-05-31")
     await wait_for_fee(trio, pid, "2024-05", "3500.00")
-    response = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-07"}, headers=ADMIN
-    )
+    response = await issue(trio.settlement, PROGRAMME, "2024-07", ADMIN)
     assert response.status_code == 201, response.text
     totals = response.json()["totals"]
     assert totals["cumulative_invoiced"] == "1000.01"
@@ -302,9 +303,13 @@ MATRIX = (
     {
         ("GET", "/v1/programmes/{programme_id}/terms"): frozenset(Role) - SERVICE_ROLES,
         ("POST", "/v1/programmes/{programme_id}/statements"): frozenset({J, A}),
-        ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, A}),
-        ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, A}),
-        ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, A}),
+        ("GET", "/v1/programmes/{programme_id}/statement-drafts"): frozenset({J, F, A}),
+        ("GET", "/v1/statements/drafts/{draft_id}"): frozenset({J, F, A}),
+        ("DELETE", "/v1/statements/drafts/{draft_id}"): frozenset({J, A}),
+        ("POST", "/v1/statements/drafts/{draft_id}/approval"): frozenset({F}),
+        ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, F, A}),
+        ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, F, A}),
+        ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, F, A}),
         ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
         ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
         ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
@@ -341,9 +346,7 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
     await cutoff(trio, "2024-05-31")
     await wait_for_fee(trio, pid, "2024-05", "3500.00")
     await eventually(lambda: _parties_arrived(trio))
-    issued = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-06"}, headers=ADMIN
-    )
+    issued = await issue(trio.settlement, PROGRAMME, "2024-06", ADMIN)
     statement_id = issued.json()["statement_id"]
     await prepare(trio.settlement, issued.json(), {role: auth(role, PROGRAMME) for role in Role})
     items = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/invoices", headers=ADMIN)).json()["items"]
@@ -352,11 +355,16 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
     own_invoice = {role: items[0]["invoice_id"] for role in Role} | {
         Role(item["creditor"]): item["invoice_id"] for item in items
     }
+    # One draft for finance to approve (2024-07), another for the preparers to discard (2024-08).
+    drafts_url = f"/v1/programmes/{PROGRAMME}/statements"
+    to_approve = (await trio.settlement.post(drafts_url, json={"period": "2024-07"}, headers=ADMIN)).json()
+    to_discard = (await trio.settlement.post(drafts_url, json={"period": "2024-08"}, headers=ADMIN)).json()
     bodies = (
         DISPUTE_BODIES
         | REPORT_BODIES
         | {
             ("POST", "/v1/programmes/{programme_id}/statements"): {"period": "2024-07"},
+            ("POST", "/v1/statements/drafts/{draft_id}/approval"): {"sha256": to_approve["sha256"]},
             ("POST", "/v1/invoices/{invoice_id}/payments"): {
                 "amount": "1.00",
                 "paid_on": "2024-07-01",
@@ -369,9 +377,10 @@ async def test_role_by_endpoint_matrix_of_settlement(trio: Trio) -> None:
     )
     for role in Role:
         for (method, template), allowed in MATRIX.items():
+            draft_id = to_discard["draft_id"] if method == "DELETE" else to_approve["draft_id"]
             path = template.format(
                 programme_id=PROGRAMME, participant_id=pid, statement_id=statement_id, month="2024-05",
-                role=role, invoice_id=own_invoice[role],
+                role=role, invoice_id=own_invoice[role], draft_id=draft_id,
             )  # fmt: skip
             body = bodies.get((method, template))
             body = body(role) if callable(body) else body  # the dispute routes' bodies differ per role

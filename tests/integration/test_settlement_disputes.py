@@ -16,6 +16,7 @@ from libs.common.contracts import DisputeOpenedV1, DisputeResolvedV1
 from services.settlement.domain.statements import content_hash
 from services.settlement.services import disputes, statements
 from services.settlement.services.disputes import opening
+from tests import issuing
 from tests.integration.conftest import Trio, auth, outbox_events
 from tests.integration.test_settlement import (
     JOBCENTER,
@@ -35,10 +36,8 @@ CPRS = ("070761-4285", "010203-1234", "150585-2468")
 
 
 async def issue(settlement: Any, period: str) -> dict[str, Any]:
-    """Issue the statement of a period (today's single POST)."""
-    response = await settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": period}, headers=JOBCENTER
-    )
+    """Issue the statement of a period: drafted by the jobcenter, approved by finance."""
+    response = await issuing.issue(settlement, PROGRAMME, period, JOBCENTER)
     assert response.status_code in (200, 201), response.text
     return dict(response.json())
 

@@ -19,6 +19,7 @@ from tests.integration.test_settlement import (
     status,
     wait_for_fee,
 )
+from tests.issuing import issue
 
 STATEMENTS = f"/v1/programmes/{PROGRAMME}/statements"
 OUTCOMES = f"/v1/programmes/{PROGRAMME}/outcomes"
@@ -44,7 +45,7 @@ async def test_an_investor_reads_lines_per_month_and_kind_and_small_cells_suppre
     for pid in citizens:
         await wait_for_fee(trio, pid, "2024-07", "3500.00")
 
-    issued = await trio.settlement.post(STATEMENTS, json={"period": "2024-08"}, headers=JOBCENTER)
+    issued = await issue(trio.settlement, PROGRAMME, "2024-08", JOBCENTER)
     assert issued.status_code == 201, issued.text
     first = issued.json()
     # The jobcenter still reads a line per citizen and month.
@@ -67,7 +68,7 @@ async def test_an_investor_reads_lines_per_month_and_kind_and_small_cells_suppre
     # A late correction of D's June: the next statement's adjustment is one citizen's.
     await status(trio, d, "sygedagpenge", "2024-06-10", "2024-06-12")
     await wait_for_fee(trio, d, "2024-06", "0.00")
-    issued = await trio.settlement.post(STATEMENTS, json={"period": "2024-09"}, headers=JOBCENTER)
+    issued = await issue(trio.settlement, PROGRAMME, "2024-09", JOBCENTER)
     second = issued.json()
     assert sorted((line["kind"], line["participant_id"], line["month"], line["amount_dkk"])
                   for line in second["lines"]) == sorted(

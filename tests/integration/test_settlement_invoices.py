@@ -18,6 +18,7 @@ from libs.simulator.jobcenter import seed_parties
 from services.settlement.repository import PartiesRepository
 from services.settlement.services.invoices import invoice_statement
 from services.settlement.services.statements import issue as issue_module
+from tests import issuing
 from tests.einvoice_validation import fatal, validate
 from tests.integration.conftest import Trio, auth, eventually, outbox_events
 from tests.integration.test_settlement import ADMIN, PROGRAMME, cutoff, enrol, status, wait_for_fee
@@ -34,10 +35,8 @@ ZERO = Decimal("0.00")
 
 
 async def issue(trio: Trio, period: str) -> dict[str, Any]:
-    """Issue the statement of a period (the lead switches this to draft and approve)."""
-    response = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": period}, headers=JOBCENTER
-    )
+    """Issue the statement of a period: drafted by the jobcenter, approved by finance."""
+    response = await issuing.issue(trio.settlement, PROGRAMME, period, JOBCENTER)
     assert response.status_code in (200, 201), response.text
     body: dict[str, Any] = response.json()
     return body

@@ -21,6 +21,7 @@ from tests.integration.test_settlement import (
     status,
     wait_for_fee,
 )
+from tests.issuing import issue
 
 OUTCOMES = f"/v1/programmes/{PROGRAMME}/outcomes"
 ECONOMICS = f"/v1/programmes/{PROGRAMME}/economics"
@@ -121,9 +122,7 @@ async def test_outcomes_count_weeks_project_open_windows_and_hide_people_from_in
 
 async def test_economics_follow_the_statements_and_the_assumptions(trio: Trio) -> None:
     a, _ = await cohort(trio)
-    issued = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-09"}, headers=ADMIN
-    )
+    issued = await issue(trio.settlement, PROGRAMME, "2024-09", ADMIN)
     assert issued.status_code == 201
     totals = issued.json()["totals"]
     assert totals["cumulative_invoiced"] == "10500.00"  # A's May, June, July

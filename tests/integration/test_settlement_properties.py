@@ -43,8 +43,9 @@ from services.settlement.domain import Enrolment, Month, TermsVersion, compute_m
 from services.settlement.handlers import after_facts, on_fact
 from services.settlement.models import Base
 from services.settlement.repository import MonthRepository, StatementRepository
-from services.settlement.services import programmes, statements
+from services.settlement.services import programmes
 from services.settlement.settings import SettlementSettings
+from tests.issuing import issue_direct
 
 PROGRAMME = "prop-2024"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -204,7 +205,7 @@ async def run(scenario: dict[str, Any], database_settings: dict[str, Any]) -> No
             while issue_at and issue_at[0][0] == position:
                 _, period = issue_at.pop(0)
                 with contextlib.suppress(NotFound):  # the terms have not arrived yet
-                    result = await statements.issue_statement(
+                    result = await issue_direct(
                         database, ADMIN, PROGRAMME, str(Month(2024, 1).plus(period - 1))
                     )
                     issued[result.statement.statement_id] = result.statement.content
@@ -228,7 +229,7 @@ async def run(scenario: dict[str, Any], database_settings: dict[str, Any]) -> No
             rows = await MonthRepository(uow.session).of_programme(PROGRAMME)
         assert again == stored
 
-        final = await statements.issue_statement(database, ADMIN, PROGRAMME, "2025-12")
+        final = await issue_direct(database, ADMIN, PROGRAMME, "2025-12")
         covers = Month.parse(final.statement.covers_through)
         async with UnitOfWork(database) as uow:
             lines = await StatementRepository(uow.session).lines_of_programme(PROGRAMME)

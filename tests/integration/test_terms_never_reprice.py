@@ -9,6 +9,7 @@ import copy
 from libs.common.auth import Role
 from tests.integration.conftest import SEED, Trio, auth, eventually
 from tests.integration.test_settlement import JOBCENTER, PROGRAMME, cutoff, enrol, status, wait_for_fee
+from tests.issuing import issue
 
 ADMIN = auth(Role.admin)
 
@@ -18,9 +19,7 @@ async def test_a_new_terms_version_cannot_take_effect_on_an_invoiced_month(trio:
     await status(trio, pid, "employed", "2024-03-15", "2024-07-31")
     await cutoff(trio, "2024-07-31")
     await wait_for_fee(trio, pid, "2024-06", "3500.00")
-    issued = await trio.settlement.post(
-        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-08"}, headers=JOBCENTER
-    )
+    issued = await issue(trio.settlement, PROGRAMME, "2024-08", JOBCENTER)
     assert issued.status_code == 201 and issued.json()["covers_through"] == "2024-06"
 
     async def learnt() -> bool:

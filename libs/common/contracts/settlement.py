@@ -120,6 +120,13 @@ class StatementIssuedV2(EventPayload):
     totals: dict[str, Decimal]
     line_count: int = Field(ge=0)
     parts: int = Field(ge=0, description="How many statement.lines.v1 events carry the lines")
+    number: int | None = Field(
+        default=None,
+        ge=1,
+        description="The statement's number (1, 2, ... per programme). Present on statements issued by "
+        "approving a draft, whose hashed document holds number instead of issued_at: statement_id, "
+        "programme_id, period, covers_through, terms_version, number, lines and totals",
+    )
 
 
 @register
@@ -158,3 +165,42 @@ class PaymentRecordedV1(EventPayload):
     paid_on: date
     bank_reference: str
     recorded_at: AwareDatetime
+
+
+@register
+class StatementDraftedV1(EventPayload):
+    """A statement's draft was prepared (or prepared again, recomputed) for a period: what it held then.
+    A draft is not an invoice; only its approval issues a statement (statement.approved.v1, then
+    statement.issued.v2, under the draft's id)."""
+
+    event_type = "dk.sib.settlement.statement.drafted.v1"
+
+    draft_id: str
+    programme_id: ProgrammeId
+    period: str
+    number: int = Field(ge=1, description="The number the statement would get if issued now")
+    sha256: str = Field(description="Of the document the draft would issue, as computed now")
+    line_count: int = Field(ge=0)
+    totals: dict[str, Decimal]
+    prepared_by: str = Field(description="Subject of the token that prepared it this time")
+    created: bool = Field(description="False when an open draft of the period was recomputed")
+    prepared_at: AwareDatetime
+
+
+@register
+class StatementApprovedV1(EventPayload):
+    """A user of the finance role approved a draft, naming the sha256 they reviewed, and so issued it:
+    the statement (statement.issued.v2, same id, same sha256) follows in the same transaction. The
+    approver is never one of the draft's preparers."""
+
+    event_type = "dk.sib.settlement.statement.approved.v1"
+
+    draft_id: str
+    statement_id: str
+    programme_id: ProgrammeId
+    period: str
+    number: int = Field(ge=1)
+    sha256: str
+    approved_by: str = Field(description="Subject of the approver's token")
+    prepared_by: list[str] = Field(description="Subjects of everyone who prepared the draft")
+    approved_at: AwareDatetime

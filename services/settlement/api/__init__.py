@@ -2,10 +2,20 @@
 
 from fastapi import APIRouter
 
-from services.settlement.api import corrections, disputes, invoices, learning, months, outcomes, programmes
+from services.settlement.api import (
+    corrections,
+    disputes,
+    drafts,
+    invoices,
+    learning,
+    months,
+    outcomes,
+    programmes,
+)
 
 router = APIRouter()
 router.include_router(programmes.router)
+router.include_router(drafts.router)
 router.include_router(months.router)
 router.include_router(outcomes.router)
 router.include_router(learning.router)

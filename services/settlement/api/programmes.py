@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from libs.common.auth import CurrentPrincipal, Principal, Role, require_roles
-from libs.common.db import Database
 from libs.common.deps import DatabaseDep
 from libs.common.errors import Forbidden, NotFound
 from libs.common.ids import Uuid
-from services.settlement.api.statement_documents import statement_csv_chunks, statement_json, statement_list
-from services.settlement.models import StatementRow
+from services.settlement.api.statement_documents import statement_list, statement_response
 from services.settlement.schemas import (
     InvestorStatementList,
     InvestorStatementOut,
     ProgrammeTermsOut,
     StatementList,
     StatementOut,
-    StatementRequest,
     SummaryOut,
     TermsVersionOut,
 )
@@ -28,9 +25,9 @@ from services.settlement.services import programmes, statements
 
 router = APIRouter(prefix="/v1")
 
-Issuer = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 Reader = Annotated[
-    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+    Principal,
+    Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.finance, Role.admin)),
 ]
 
 
@@ -49,50 +46,6 @@ async def get_terms(programme_id: str, principal: CurrentPrincipal, db: Database
         name=view.name,
         in_force=TermsVersionOut(**vars(view.in_force)) if view.in_force else None,
         versions=[TermsVersionOut(**vars(v)) for v in view.versions],
-    )
-
-
-def _statement_response(
-    database: Database, row: StatementRow, principal: Principal, request: Request, status_code: int = 200
-) -> StreamingResponse:
-    """The statement as JSON (``StatementOut``; the investor's ``InvestorStatementOut``) or, asked with
-    ``Accept: text/csv``, as CSV; streamed a chunk of lines at a time from statement_lines (a statement
-    may hold millions of lines)."""
-    if "text/csv" in request.headers.get("accept", ""):
-        return StreamingResponse(
-            statement_csv_chunks(database, row, principal),
-            status_code=status_code,
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="statement-{row.period}.csv"'},
-        )
-    return StreamingResponse(
-        statement_json(database, row, principal),
-        status_code=status_code,
-        media_type="application/json",
-    )
-
-
-@router.post(
-    "/programmes/{programme_id}/statements",
-    status_code=status.HTTP_201_CREATED,
-    response_model=StatementOut,
-    tags=["statements"],
-    summary="Issue the statement of a period (jobcenter or admin); the same period again returns it (200)",
-    responses={
-        200: {"description": "The period was issued already: that statement (a retry)"},
-        409: {"description": "A later period has been issued already"},
-    },
-)
-async def issue(
-    programme_id: str, body: StatementRequest, principal: Issuer, db: DatabaseDep, request: Request
-) -> StreamingResponse:
-    result = await statements.issue_statement(db, principal, programme_id, body.period)
-    return _statement_response(
-        db,
-        result.statement,
-        principal,
-        request,
-        status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
     )
 
 
@@ -117,7 +70,7 @@ async def list_statements(programme_id: str, principal: Reader, db: DatabaseDep)
 )
 async def get_statement(statement_id: Uuid, principal: Reader, db: DatabaseDep, request: Request) -> Any:
     row = await statements.readable_statement(db, principal, statement_id)
-    return _statement_response(db, row, principal, request)
+    return statement_response(db, row, principal, request)
 
 
 @router.get(

@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
 from libs.common.auth import Principal
 from libs.common.db import Database
 from libs.common.reports import safe_cell
@@ -27,6 +30,7 @@ from services.settlement.services.statements import (
     citizen_lines,
     investor_statement,
     reads_citizen_lines,
+    statement_fields,
 )
 
 
@@ -52,7 +56,7 @@ async def statement_json(database: Database, row: StatementRow, principal: Princ
     if not reads_citizen_lines(principal):
         yield investor_out(await investor_statement(database, row)).model_dump_json().encode()
         return
-    head = StatementOut.model_validate(row.content | {"lines": [], "sha256": row.sha256}).model_dump_json()
+    head = StatementOut.model_validate(statement_fields(row) | {"lines": []}).model_dump_json()
     before, _, after = head.partition('"lines":[]')
     yield (before + '"lines":[').encode()
     first = True
@@ -74,13 +78,13 @@ async def statement_csv_chunks(
     (withheld ones empty) and the sha256."""
     if reads_citizen_lines(principal):
         totals: dict[str, Any] = row.content["totals"]
-        yield _csv_rows([CSV_COLUMNS])
+        yield csv_rows([CSV_COLUMNS])
         async for chunk in citizen_lines(database, row):
-            yield _csv_rows(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in chunk)
+            yield csv_rows(["" if line[c] is None else line[c] for c in CSV_COLUMNS] for line in chunk)
     else:
         view = investor_out(await investor_statement(database, row))
         totals = view.totals
-        yield _csv_rows(
+        yield csv_rows(
             [INVESTOR_CSV_COLUMNS]
             + [
                 [cell.month or "", cell.kind, "" if cell.citizens is None else cell.citizens,
@@ -88,14 +92,32 @@ async def statement_csv_chunks(
                 for cell in view.lines
             ]
         )  # fmt: skip
-    yield _csv_rows(
+    yield csv_rows(
         [[], ["total", "value"],
          *([name, "" if value is None else value] for name, value in totals.items()),
          ["sha256", row.sha256]]
     )  # fmt: skip
 
 
-def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
+def statement_response(
+    database: Database, row: StatementRow, principal: Principal, request: Request, status_code: int = 200
+) -> StreamingResponse:
+    """The statement as JSON (``StatementOut``; the investor's ``InvestorStatementOut``) or, asked with
+    ``Accept: text/csv``, as CSV; streamed a chunk of lines at a time from statement_lines (a statement
+    may hold millions of lines)."""
+    if "text/csv" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            statement_csv_chunks(database, row, principal),
+            status_code=status_code,
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="statement-{row.period}.csv"'},
+        )
+    return StreamingResponse(
+        statement_json(database, row, principal), status_code=status_code, media_type="application/json"
+    )
+
+
+def csv_rows(rows: Iterable[Sequence[Any]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows([safe_cell(cell) for cell in row] for row in rows)
     return out.getvalue()

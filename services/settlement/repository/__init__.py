@@ -2,6 +2,7 @@
 of work commits). The names other code imports are re-exported here."""
 
 from services.settlement.repository.disputes import DisputeRepository
+from services.settlement.repository.drafts import DraftRepository
 from services.settlement.repository.facts import EnrolmentRow, FactsRepository, RecordTuple
 from services.settlement.repository.learning import MeasurementRepository, SpendingRepository
 from services.settlement.repository.months import MONTH_ROW, MONTH_VALUES, MonthRepository
@@ -13,6 +14,7 @@ __all__ = [
     "MONTH_ROW",
     "MONTH_VALUES",
     "DisputeRepository",
+    "DraftRepository",
     "EnrolmentRow",
     "FactsRepository",
     "MeasurementRepository",

@@ -246,6 +246,12 @@ class StatementRepository:
         )
         return (await self.session.scalars(query)).all()
 
+    async def count(self, programme_id: str) -> int:
+        query = (
+            select(func.count()).select_from(StatementRow).where(StatementRow.programme_id == programme_id)
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
     async def latest_period(self, programme_id: str) -> str | None:
         query = select(func.max(StatementRow.period)).where(StatementRow.programme_id == programme_id)
         return (await self.session.execute(query)).scalar_one_or_none()

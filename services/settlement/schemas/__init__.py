@@ -1,5 +1,6 @@
 """Settlement's request and response models, one module per group of routes."""
 
+from services.settlement.schemas.drafts import ApprovalRequest, DraftList, DraftOut, DraftSummaryOut
 from services.settlement.schemas.learning import (
     LearningKpiOut,
     LearningTrackOut,
@@ -38,7 +39,11 @@ from services.settlement.schemas.statements import (
 )
 
 __all__ = [
+    "ApprovalRequest",
     "DecidingPeriod",
+    "DraftList",
+    "DraftOut",
+    "DraftSummaryOut",
     "DryRunChange",
     "DryRunOut",
     "DryRunRecord",

@@ -45,9 +45,15 @@ class StatementOut(BaseModel):
     covers_through: str
     issued_at: AwareDatetime
     terms_version: int
+    number: int = Field(description="1, 2, ... per programme, in issue order")
     lines: list[LineOut]
     totals: dict[str, Decimal]
     sha256: str
+    hashed: list[str] = Field(
+        description="The fields the sha256 covers: it is the sha256 of their canonical JSON (sorted keys, "
+        "no spaces, amounts as text). A statement issued from a draft leaves issued_at out, so its draft "
+        "had the same sha256"
+    )
 
 
 class StatementList(BaseModel):
@@ -79,6 +85,7 @@ class InvestorStatementOut(BaseModel):
     covers_through: str
     issued_at: AwareDatetime
     terms_version: int
+    number: int
     min_citizens: int = Field(description="A cell from fewer citizens than this is suppressed")
     lines: list[InvestorLineOut]
     totals: dict[str, Decimal | None] = Field(

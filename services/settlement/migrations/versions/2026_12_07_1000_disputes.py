@@ -14,7 +14,7 @@ from alembic import op
 from libs.common.db import Money
 
 revision: str = "settlement_0015"
-down_revision: str | None = "settlement_0013"
+down_revision: str | None = "settlement_0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

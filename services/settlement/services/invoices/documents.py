@@ -29,8 +29,8 @@ from services.settlement.repository.statements import lines_of
 
 def buyer_reference(statement: StatementRow) -> str:
     """The reference the municipality's finance system matches a document by (Peppol BuyerReference):
-    the statement's programme and period, until statements carry a number of their own."""
-    return f"{statement.programme_id}/{statement.period}"
+    the programme and the statement's number."""
+    return f"{statement.programme_id}/{statement.number}"
 
 
 def _address(party: Creditor | Municipality) -> Address:

@@ -1,53 +1,35 @@
-"""Issuing a statement: the programme's ledger streamed through the domain's line rules, written and
-announced a part at a time."""
+"""Issuing a statement (when its draft is approved): the programme's ledger streamed through the domain's
+line rules, written and announced a part at a time, in the approval's unit of work."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert
 
-from libs.common.auth import Principal
 from libs.common.clock import utcnow
 from libs.common.contracts import LINES_PER_PART, StatementIssuedV2, StatementLinesV1
-from libs.common.db import Database, outbox_table
-from libs.common.errors import Conflict, NotFound
+from libs.common.db import outbox_table
+from libs.common.errors import Conflict
 from libs.common.events import CloudEvent, WrittenPayload, new_event, subject_for
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
-from services.settlement.domain import Month, terms_in_force
+from services.settlement.domain import Month
 from services.settlement.domain.months import ORE
-from services.settlement.domain.statements import (
-    DocumentHash,
-    LineKind,
-    LineStream,
-    NewLine,
-    canonical_line,
-    finish_statement,
-)
-from services.settlement.models import ProgrammeTermsRow, StatementRow
+from services.settlement.domain.statements import DocumentHash, NewLine, Totals, canonical_line
+from services.settlement.models import StatementRow
 from services.settlement.repository import StatementRepository
-from services.settlement.repository.statements import (
-    LineValues,
-    add_line_values,
-    ledger,
-    previous_cap,
-)
+from services.settlement.repository.statements import LineValues, add_line_values
 from services.settlement.services.invoices import invoice_statement
-from services.settlement.services.programme_facts import terms_versions
+from services.settlement.services.statements.compute import (
+    KIND_TEXT,
+    LineRun,
+    lock_programme,
+    plan_statement,
+)
 
 log = get_logger(__name__)
-ZERO = Decimal("0.00")
-
-
-@dataclass(frozen=True)
-class Issued:
-    statement: StatementRow
-    created: bool
 
 
 class _PartWriter:
@@ -115,9 +97,6 @@ class _PartWriter:
         await write_to_outbox(self.uow, event)
 
 
-KIND_TEXT = {kind: kind.value for kind in LineKind}
-
-
 async def write_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     """Write an event to the outbox now, in the transaction (``uow.emit`` holds events until the
     commit, which for a statement's millions of lines would hold them all in memory). The relay
@@ -133,104 +112,89 @@ async def write_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     )
 
 
-async def issue_statement(
-    database: Database, principal: Principal, programme_id: str, period_text: str
-) -> Issued:
-    """Issue the statement of a period; the same period again returns the one already issued.
+@dataclass(frozen=True)
+class IssuedIn:
+    """A statement issued in a unit of work not yet committed: its row, totals and how many lines and
+    parts of lines were written."""
+
+    statement: StatementRow
+    totals: Totals
+    line_count: int
+    parts: int
+
+
+async def issue_in(
+    uow: UnitOfWork, programme_id: str, period: Month, statement_id: str, issued_by: str
+) -> IssuedIn:
+    """Issue the period's statement under ``statement_id`` in the caller's unit of work (the caller
+    commits, or rolls back): its lines written and announced a part at a time, statement.issued
+    emitted. Statements are issued in period order, one per period (409 otherwise).
 
     Lines are made by streaming the programme's ledger (current fees and issued lines, sorted) through
-    the domain's ``LineStream``, written in parts: memory stays flat whatever the statement's size."""
-    principal.require_programme(programme_id)
-    period = Month.parse(period_text)
-    try:
-        async with UnitOfWork(database) as uow:
-            statements = StatementRepository(uow.session)
-            # Statements of one programme are issued one at a time (row lock on PostgreSQL).
-            await uow.session.execute(
-                select(ProgrammeTermsRow.version)
-                .where(ProgrammeTermsRow.programme_id == programme_id)
-                .with_for_update()
-            )
-            existing = await statements.for_period(programme_id, period_text)
-            if existing is not None:
-                return Issued(existing, created=False)
-            latest = await statements.latest_period(programme_id)
-            if latest is not None and period_text < latest:
-                raise Conflict(
-                    f"Statements are issued in order; the latest is for {latest}.", latest_period=latest
-                )
-            versions = await terms_versions(uow, programme_id)
-            if not versions:
-                raise NotFound(f"No programme {programme_id}.")
-            version = terms_in_force(versions, period.last_day) or min(versions, key=lambda v: v.version)
-            covers_through = period.plus(-version.terms.settlement_lag_months)
-            statement_id = str(uuid.uuid4())
-            now = utcnow()
-            header: dict[str, Any] = {
-                "statement_id": statement_id,
-                "programme_id": programme_id,
-                "period": period_text,
-                "covers_through": str(covers_through),
-                "issued_at": now.isoformat(),
-                "terms_version": version.version,
-            }
-            # The row first (its lines refer to it); its totals and sha256 once every line is written.
-            row = StatementRow(
+    the domain's ``LineStream``: memory stays flat whatever the statement's size."""
+    period_text = str(period)
+    await lock_programme(uow, programme_id)
+    statements = StatementRepository(uow.session)
+    existing = await statements.for_period(programme_id, period_text)
+    if existing is not None:
+        raise Conflict(
+            f"The statement of {period_text} is issued already.", statement_id=existing.statement_id
+        )
+    latest = await statements.latest_period(programme_id)
+    if latest is not None and period_text < latest:
+        raise Conflict(f"Statements are issued in order; the latest is for {latest}.", latest_period=latest)
+    plan = await plan_statement(uow, programme_id, period, statement_id)
+    header = plan.header()
+    now = utcnow()
+    # The row first (its lines refer to it); its totals and sha256 once every line is written.
+    row = StatementRow(
+        statement_id=statement_id,
+        programme_id=programme_id,
+        period=period_text,
+        covers_through=plan.covers_through,
+        issued_at=now,
+        issued_by=issued_by,
+        content=header,
+        sha256="",
+        line_count=0,
+        number=plan.number,
+    )
+    statements.add(row)
+    await statements.flush()
+    run = LineRun(uow, plan)
+    writer = _PartWriter(uow, statement_id, programme_id, header)
+    async for lines in run.batches():
+        await writer.add(lines)
+    await writer.close()
+    totals = run.totals
+    assert totals is not None
+    content = plan.content(totals)
+    sha = writer.hash.hexdigest(content)
+    row.content, row.sha256, row.line_count = content, sha, writer.count
+    uow.emit(
+        new_event(
+            StatementIssuedV2(
                 statement_id=statement_id,
                 programme_id=programme_id,
                 period=period_text,
-                covers_through=str(covers_through),
+                covers_through=plan.covers_through,
                 issued_at=now,
-                issued_by=principal.subject,
-                content=header,
-                sha256="",
-                line_count=0,
-            )
-            statements.add(row)
-            await statements.flush()
-            cap_before = await previous_cap(uow.session, programme_id)
-            stream = LineStream()
-            writer = _PartWriter(uow, statement_id, programme_id, header)
-            async for rows in ledger(uow.session, programme_id, str(covers_through)):
-                await writer.add(stream.feed(rows))
-            await writer.add(stream.finish())
-            cap_line, totals = finish_statement(
-                stream, cap_before, version.terms.total_cap_dkk, version.terms.split.investor_percent
-            )
-            await writer.add([cap_line] if cap_line else [])
-            await writer.close()
-            content = header | {"totals": {name: str(value) for name, value in vars(totals).items()}}
-            sha = writer.hash.hexdigest(content)
-            row.content, row.sha256, row.line_count = content, sha, writer.count
-            uow.emit(
-                new_event(
-                    StatementIssuedV2(
-                        statement_id=statement_id,
-                        programme_id=programme_id,
-                        period=period_text,
-                        covers_through=str(covers_through),
-                        issued_at=now,
-                        net_dkk=totals.net,
-                        cumulative_invoiced_dkk=totals.cumulative_invoiced,
-                        investor_dkk=totals.investor,
-                        provider_dkk=totals.provider,
-                        sha256=sha,
-                        terms_version=version.version,
-                        issued_by=principal.subject,
-                        totals=dict(vars(totals)),
-                        line_count=writer.count,
-                        parts=writer.parts,
-                    ),
-                    subject=f"programme/{programme_id}",
-                )
-            )
-            await invoice_statement(uow, row)
-            await uow.commit()
-    except IntegrityError:
-        async with UnitOfWork(database) as uow:
-            again = await StatementRepository(uow.session).for_period(programme_id, period_text)
-        if again is None:
-            raise
-        return Issued(again, created=False)
+                net_dkk=totals.net,
+                cumulative_invoiced_dkk=totals.cumulative_invoiced,
+                investor_dkk=totals.investor,
+                provider_dkk=totals.provider,
+                sha256=sha,
+                terms_version=plan.terms_version,
+                issued_by=issued_by,
+                totals=dict(vars(totals)),
+                line_count=writer.count,
+                parts=writer.parts,
+                number=plan.number,
+            ),
+            subject=f"programme/{programme_id}",
+        )
+    )
+    # The creditors' e-invoices of the statement, numbered in this transaction (no gaps when it rolls back).
+    await invoice_statement(uow, row)
     log.info("statement_issued", programme_id=programme_id, period=period_text, lines=writer.count)
-    return Issued(row, created=True)
+    return IssuedIn(row, totals, writer.count, writer.parts)

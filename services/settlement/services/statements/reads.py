@@ -36,7 +36,27 @@ def _line_dict(values: LineValues) -> LineDict:
 
 
 def reads_citizen_lines(principal: Principal) -> bool:
-    return principal.role in (Role.jobcenter, Role.provider, Role.admin)
+    """Per-citizen lines (pseudonymous participant ids): finance checks what it approves line by line."""
+    return principal.role in (Role.jobcenter, Role.provider, Role.finance, Role.admin)
+
+
+def issued_at(row: StatementRow) -> str:
+    """When it was issued: in the hashed document of a statement issued before drafts, else the row's."""
+    if "issued_at" in row.content:
+        return str(row.content["issued_at"])
+    return as_utc(row.issued_at).isoformat()
+
+
+def statement_fields(row: StatementRow) -> dict[str, Any]:
+    """The statement's document without its lines, with what is shown beside it: its number and
+    issued_at (outside the hash when not in ``content``), its sha256, and ``hashed``, the fields the
+    sha256 covers (content_hash of them is the sha256)."""
+    return row.content | {
+        "issued_at": issued_at(row),
+        "number": row.number,
+        "sha256": row.sha256,
+        "hashed": sorted([*row.content, "lines"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class InvestorStatement:
     covers_through: str
     issued_at: str
     terms_version: int
+    number: int
     min_citizens: int
     lines: list[InvestorLine]
     totals: dict[str, Decimal | None]
@@ -98,7 +119,7 @@ async def document(database: Database, row: StatementRow, principal: Principal) 
     lines: list[LineDict] = []
     async for chunk in citizen_lines(database, row):
         lines += chunk
-    return row.content | {"lines": lines, "sha256": row.sha256}
+    return statement_fields(row) | {"lines": lines}
 
 
 async def investor_statement(database: Database, row: StatementRow) -> InvestorStatement:
@@ -116,8 +137,9 @@ async def investor_statement(database: Database, row: StatementRow) -> InvestorS
         programme_id=content["programme_id"],
         period=content["period"],
         covers_through=content["covers_through"],
-        issued_at=content["issued_at"],
+        issued_at=issued_at(row),
         terms_version=content["terms_version"],
+        number=row.number,
         min_citizens=MIN_CITIZENS,
         lines=[InvestorLine(c.month, c.kind, c.citizens, c.amount, c.suppressed) for c in shown],
         totals={

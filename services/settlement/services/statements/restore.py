@@ -53,7 +53,7 @@ async def restore_statement(uow: UnitOfWork, event: StatementIssuedV1) -> bool:
     lines = [line.model_dump(mode="json") for line in event.lines]
     if content_hash(header | {"lines": lines, "totals": totals}) != event.sha256:
         raise ValueError(f"statement {event.statement_id} does not match its sha256")
-    _add_row(uow, event, header | {"totals": totals}, len(lines))
+    await _add_row(uow, event, header | {"totals": totals}, len(lines))
     await statements.flush()
     await add_lines(
         uow.session,
@@ -103,7 +103,7 @@ async def restore_statement_v2(uow: UnitOfWork, event: StatementIssuedV2) -> boo
         )
     header = _header_of(event, event.terms_version)
     totals = {name: str(value) for name, value in event.totals.items()}
-    _add_row(uow, event, header | {"totals": totals}, event.line_count)
+    await _add_row(uow, event, header | {"totals": totals}, event.line_count)
     await statements.flush()
     digest = DocumentHash(header)
     count = 0
@@ -124,19 +124,26 @@ async def restore_statement_v2(uow: UnitOfWork, event: StatementIssuedV2) -> boo
 
 
 def _header_of(event: StatementIssuedV1 | StatementIssuedV2, terms_version: int) -> dict[str, Any]:
-    return {
+    """The hashed header: a statement issued from a draft (it has a number) holds its number and no
+    time, so its draft hashed the same; one issued before drafts held its issued_at."""
+    header: dict[str, Any] = {
         "statement_id": event.statement_id,
         "programme_id": event.programme_id,
         "period": event.period,
         "covers_through": event.covers_through,
-        "issued_at": event.issued_at.isoformat(),
         "terms_version": terms_version,
     }
+    if isinstance(event, StatementIssuedV2) and event.number is not None:
+        return header | {"number": event.number}
+    return header | {"issued_at": event.issued_at.isoformat()}
 
 
-def _add_row(
+async def _add_row(
     uow: UnitOfWork, event: StatementIssuedV1 | StatementIssuedV2, content: dict[str, Any], line_count: int
 ) -> None:
+    number = event.number if isinstance(event, StatementIssuedV2) else None
+    if number is None:  # issued before statements had numbers: they are restored in issue order
+        number = await StatementRepository(uow.session).count(event.programme_id) + 1
     uow.session.add(
         StatementRow(
             statement_id=event.statement_id,
@@ -148,5 +155,6 @@ def _add_row(
             content=content,
             sha256=event.sha256,
             line_count=line_count,
+            number=number,
         )
     )
