@@ -100,9 +100,7 @@ async def test_statements_with_a_correction_and_the_cap_make_valid_invoices_and_
     await wait_for_fee(trio, pid, "2024-10", "3500.00")
     monkeypatch.setattr(issue_module, "invoice_statement", numbered_then_failing)
     try:
-        failed = await trio.settlement.post(
-            f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-12"}, headers=JOBCENTER
-        )
+        failed = await issuing.issue(trio.settlement, PROGRAMME, "2024-12", JOBCENTER)
         assert failed.status_code == 500
     except RuntimeError:
         pass

@@ -5,18 +5,36 @@ from __future__ import annotations
 import typing
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.settlement.domain.disputes import DisputeState
 from services.settlement.models import DisputeLineRow, DisputeRow, DisputeStepRow, StatementLineRow
 
 lines_table = typing.cast(Table, StatementLineRow.__table__)
+OPEN = DisputeState.open.value
+ZERO = Decimal("0.00")
 
 
 class DisputeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def held_by_creditor(self, programme_id: str) -> dict[str, Decimal]:
+        """What the programme's open disputes hold, per creditor: ``{"provider": ..., "investor": ...}``.
+        Each dispute's amount is split when it is opened as statements split (the investor's percent of
+        the statement's terms, rounded half-up to øre, the provider the rest), so the two add up to the
+        held amount and a resolution releases exactly the shares it held."""
+        query = select(DisputeRow.investor_dkk, DisputeRow.provider_dkk).where(
+            DisputeRow.programme_id == programme_id, DisputeRow.state == OPEN
+        )
+        held = {"provider": ZERO, "investor": ZERO}
+        for investor, provider in (await self.session.execute(query)).all():
+            held["investor"] += investor
+            held["provider"] += provider
+        return held
 
     async def get(self, dispute_id: str, *, for_update: bool = False) -> DisputeRow | None:
         query = select(DisputeRow).where(DisputeRow.dispute_id == dispute_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
@@ -14,7 +13,6 @@ from libs.common.db import Database
 from libs.common.errors import NotFound
 from libs.common.uow import UnitOfWork
 from services.settlement.domain.disputes import DisputeState
-from services.settlement.models import DisputeRow
 from services.settlement.repository import DisputeRepository
 from services.settlement.services.disputes.views import DisputeList, DisputeView, dispute_view, held_totals
 
@@ -22,18 +20,8 @@ ZERO = Decimal("0.00")
 
 
 async def held_by_creditor(session: AsyncSession, programme_id: str) -> dict[str, Decimal]:
-    """What the programme's open disputes hold, per creditor: ``{"provider": ..., "investor": ...}``.
-    Each dispute's amount is split when it is opened as statements split (the investor's percent of the
-    statement's terms, rounded half-up to øre, the provider the rest), so the two add up to the held
-    amount and a resolution releases exactly the shares it held."""
-    query = select(DisputeRow.investor_dkk, DisputeRow.provider_dkk).where(
-        DisputeRow.programme_id == programme_id, DisputeRow.state == DisputeState.open.value
-    )
-    held = {"provider": ZERO, "investor": ZERO}
-    for investor, provider in (await session.execute(query)).all():
-        held["investor"] += investor
-        held["provider"] += provider
-    return held
+    """What the programme's open disputes hold, per creditor (``DisputeRepository.held_by_creditor``)."""
+    return await DisputeRepository(session).held_by_creditor(programme_id)
 
 
 async def get_dispute(database: Database, principal: Principal, dispute_id: str) -> DisputeView:

@@ -1,9 +1,9 @@
 """A dispute as its reader may see it.
 
-Jobcenter, provider and admin (who read a statement's citizen lines) see everything: the lines a
-dispute covers with their participant ids, the line number, the text and the evidence. Finance and the
-investor see the dispute's statement, month, kind, reason, amounts, state and steps, never a participant
-id, line number or evidence; the text only when they opened it. The investor's view also follows the
+Jobcenter, provider, finance and admin (who read a statement's citizen lines) see everything: the lines
+a dispute covers with their participant ids, the line number, the text and the evidence. The investor
+sees the dispute's statement, month, kind, reason, amounts, state and steps, never a participant
+id, line number or evidence; the text only when it opened it. Its view also follows the
 small-cell rule (domain/disclosure.py): the amounts of a dispute covering fewer than ``MIN_CITIZENS``
 citizens are withheld, and so are the held totals when the withheld disputes together cover 1 to
 ``MIN_CITIZENS`` - 1 citizens, so no withheld amount is the remainder of figures shown."""

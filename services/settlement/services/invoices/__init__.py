@@ -5,7 +5,6 @@ payments and the receivables (DOMAIN.md "Invoices and payments"; services/settle
 
 from services.settlement.services.invoices.create import invoice_number, invoice_statement
 from services.settlement.services.invoices.documents import buyer_reference
-from services.settlement.services.invoices.holds import held_by_creditor
 from services.settlement.services.invoices.payments import (
     PaymentView,
     Recorded,
@@ -31,7 +30,6 @@ __all__ = [
     "buyer_reference",
     "document_bytes",
     "get_invoice",
-    "held_by_creditor",
     "invoice_document",
     "invoice_number",
     "invoice_statement",

@@ -23,9 +23,9 @@ from services.settlement.domain.invoices import (
 )
 from services.settlement.einvoice import EInvoice, render, to_xml
 from services.settlement.models import InvoiceRow
+from services.settlement.repository.disputes import DisputeRepository
 from services.settlement.repository.invoices import InvoiceRepository
 from services.settlement.services.invoices.documents import load_document
-from services.settlement.services.invoices.holds import held_by_creditor
 
 # A token says a role, not which party its user speaks for: a provider reads the provider's invoices,
 # an investor the investor's; the municipality's roles read both.
@@ -217,7 +217,7 @@ async def receivables(database: Database, principal: Principal, programme_id: st
     day = today()
     out: list[Receivable] = []
     async with UnitOfWork(database) as uow:
-        held = await held_by_creditor(uow.session, programme_id)
+        held = await DisputeRepository(uow.session).held_by_creditor(programme_id)
         for creditor in CREDITORS if own is None else (own,):
             rows = await InvoiceRepository(uow.session).of_creditor(programme_id, creditor)
             found = await creditor_balances(uow, programme_id, creditor, day)
