@@ -37,6 +37,7 @@ class StoredRecord:
     recording_seq: int
     recorded_at: datetime
     source_record_id: str | None
+    recorded_by: str | None = None  # the poster's token subject (None: posted before it was kept)
 
 
 def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
@@ -54,6 +55,7 @@ def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
         recording_seq=row.recording_seq,
         recorded_at=as_utc(row.recorded_at),
         source_record_id=row.source_record_id,
+        recorded_by=row.recorded_by,
     )
 
 
