@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from libs.common.clock import as_utc, utcnow
 from libs.common.cpr import keyed_fingerprint
@@ -37,7 +39,9 @@ class StoredRecord:
     recording_seq: int
     recorded_at: datetime
     source_record_id: str | None
-    recorded_by: str | None = None  # the poster's token subject (None: posted before it was kept)
+    # The poster's token subject (None: posted before it was kept): the data-quality monitor's, so left
+    # out of the answers serialised from this class (excluded in the type: no cost per dump).
+    recorded_by: Annotated[str | None, Field(exclude=True)] = None
 
 
 def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
