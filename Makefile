@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # make test runs the suite in this many processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
 TEST_WORKERS ?= 2
 
-.PHONY: bootstrap run test test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters
+.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ run: bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The slow tests (marker slow, left out of make test, which keeps a run of every fault kind): the API
+# fuzzer's default run and the PostgreSQL runs of the longest fault and property tests.
+test-slow: bootstrap
+	$(PY) -m pytest -n $(TEST_WORKERS) -m slow $(PYTEST_ARGS)
+
+# make test and make test-slow in one run (not the fuzzer's long run: make test-fuzz).
+test-all: bootstrap
+	$(PY) -m pytest -n $(TEST_WORKERS) -m 'not fuzz_long' $(PYTEST_ARGS)
 
 test-unit: bootstrap
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

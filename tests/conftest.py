@@ -57,6 +57,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_issuer_dir, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``slow_on("postgresql")`` makes that database's run of a test ``slow``; it runs before the
+    ``-m`` selection (tryfirst) so that selection sees the mark."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        databases = {callspec.params.get("database"), callspec.params.get("stack")}
+        if any(database in databases for mark in item.iter_markers("slow_on") for database in mark.args):
+            item.add_marker(pytest.mark.slow)
+
+
 def issuer_for_tests() -> DevelopmentIssuer:
     assert _issuer_dir is not None
     return DevelopmentIssuer.load_or_create(_issuer_dir)

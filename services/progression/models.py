@@ -62,6 +62,9 @@ class StatusRecordRow(Base):
     recording_seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source_record_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The poster's token subject: its feed in the data-quality monitor; null for records from before
+    # it was kept (migration progression_0007). Not in status.recorded: no reader of the stream needs it.
+    recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class CutoffRow(Base):

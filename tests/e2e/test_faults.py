@@ -81,6 +81,7 @@ def assert_fresh_recompute_is_identical(stack: Stack) -> None:
     assert "participant_months   identical" in result.stdout
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 def test_kill_9_settlement_while_1000_records_flow_then_restart_months_equal_a_fresh_recompute_and_nothing_doubles(
     stack: Stack,
 ) -> None:
@@ -143,6 +144,7 @@ def test_kill_9_settlement_while_1000_records_flow_then_restart_months_equal_a_f
     assert_fresh_recompute_is_identical(stack)
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 def test_nats_stopped_while_the_jobcenter_posts_every_post_succeeds_and_every_event_arrives_after_restart(
     stack: Stack,
 ) -> None:
@@ -358,6 +360,7 @@ def test_database_unreachable_gives_503_with_retry_after_writes_nothing_and_reco
     wait_until(lambda: settlement_holds(stack, len(records)), 30, "settlement to receive them once")
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 def test_sigterm_during_a_large_batch_finishes_the_request_then_stops_and_loses_no_event(
     stack: Stack,
 ) -> None:

@@ -6,7 +6,8 @@ stateful phase follows the OpenAPI links from a create to the reads of what it m
 
 A run fails on any 5xx, any answer that does not match the document (status code, content type, body
 schema) and any problem+json holding a CPR-shaped number. The default run is small and deterministic
-(a fixed seed, derandomized generation) so CI repeats it exactly; ``make test-fuzz`` runs the larger one
+(a fixed seed, derandomized generation) so each run repeats it exactly; it is the suite's longest test,
+so it is marked ``slow`` (``make test-slow``, ``make test-all``); ``make test-fuzz`` runs the larger one
 (marker ``fuzz_long``). Each run records how many cases it sent per service and role and how long it
 took; tests/conftest.py prints that at the end of the session (lines starting ``api-fuzz``).
 """
@@ -307,6 +308,8 @@ def run_fuzzer(stack: Stack, budget: Budget, request: pytest.FixtureRequest) -> 
 
 # The default run on PostgreSQL, the production database, whose text and number handling is the stricter
 # one; the long run on both.
+# The suite's longest test, so slow (docs/testing.md#slow-tests).
+@pytest.mark.slow
 @pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_every_service_answers_every_role_as_documented_under_the_fuzzer(
     stack: Stack, request: pytest.FixtureRequest

@@ -109,6 +109,7 @@ async def test_the_monitor_states_the_discrepancies_late_records_and_cutoff_lag_
             "milestone_on": "2024-05-01",
             "turned_on": None,
             "checked_on": "2024-05-29",
+            "feed": "jobcenter-hedensted",
         },
         {
             "participant_id": c,
@@ -118,6 +119,7 @@ async def test_the_monitor_states_the_discrepancies_late_records_and_cutoff_lag_
             "milestone_on": None,
             "turned_on": "2024-05-16",
             "checked_on": "2024-06-13",
+            "feed": "jobcenter-hedensted",
         },
     ]
     assert seen["discrepancies"] == sorted(expected, key=lambda x: x["participant_id"])  # in id order

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from libs.common.auth import Role
@@ -107,6 +108,7 @@ async def test_redriving_an_event_the_consumer_already_applied_is_a_duplicate_no
     assert inbox == 1 and await backbone.effect_count() == 1
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 async def test_settlement_lists_and_redrives_dead_letters_over_its_admin_api_and_the_command(
     nats_url: str, database: dict[str, Any]
 ) -> None:

@@ -45,6 +45,7 @@ def lag_samples() -> tuple[float, float]:
     return count, count - within
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 async def test_the_loop_keeps_answering_while_a_large_outcomes_report_is_made(
     settlement: ServiceClient,
 ) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import nats
+import pytest
 from sqlalchemy import func, select, update
 
 from deploy.ops import rebuild, service_ops
@@ -62,6 +63,7 @@ async def settlement_caught_up(trio: Trio) -> None:
     await eventually(drained, timeout=30)
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_identical(trio: Trio) -> None:
     first = await enrol(trio, "070761-4285")
     second = await enrol(trio, "010190-1234", enrolled_on="2024-04-02")
@@ -125,6 +127,7 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     assert again["participant_months"]["only_live"] == again["participant_months"]["only_rebuilt"] == 1
 
 
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 async def test_a_lost_status_event_is_noticed_as_a_sequence_gap_and_resynced_from_progression(
     nats_url: str, database: dict[str, Any]
 ) -> None:

@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,6 +71,7 @@ batches = st.lists(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=batches)
+@pytest.mark.slow_on("postgresql")  # the SQLite run stays in make test
 def test_the_counts_kept_equal_counting_the_records_and_the_gaps_follow(
     database: dict[str, Any], batches: list[list[tuple[str, int]]]
 ) -> None:

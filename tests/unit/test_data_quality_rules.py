@@ -132,6 +132,30 @@ def test_a_turn_to_self_supporting_is_a_discrepancy_exactly_when_no_exit_milesto
     assert [d.turned_on for d in discrepancies("p", periods, other_kind, window, today)] == [turned]
 
 
+@given(DAYS, st.integers(1, 26), st.booleans())
+def test_a_finding_rests_on_the_record_deciding_its_day_or_for_a_turn_on_the_record_that_made_it(
+    turned: date, weeks: int, employed_after: bool
+) -> None:
+    window = timedelta(weeks=weeks)
+    today = turned + window + timedelta(days=30)
+    # r1: public support to the day before the turn; r2 (when present) self-supporting from the turn,
+    # else the cut-off makes the uncovered days self-supporting. r1 is the one the milestone is checked on.
+    periods = _timeline(turned - timedelta(days=1), turned - timedelta(days=60), today)
+    if not employed_after:
+        periods = resolve(
+            [StatusRecord("r1", StatusCode.sygedagpenge, turned - timedelta(days=60), turned - timedelta(days=1), 1, POSTED)],
+            CATEGORIES,
+            today,
+            turned - timedelta(days=60),
+        )  # fmt: skip
+    milestone = Milestone("m", MilestoneKind.job_start, turned - window - timedelta(days=20))
+    found = {d.kind: d.record_id for d in discrepancies("p", periods, [milestone], window, today)}
+    assert found == {
+        DiscrepancyKind.milestone_still_supported: "r1",
+        DiscrepancyKind.exit_without_milestone: "r2" if employed_after else "r1",
+    }
+
+
 def test_the_cutoff_lag_is_the_days_from_a_months_end_to_the_move_that_covers_it_for_good() -> None:
     moves = [
         CutoffMove(date(2024, 3, 31), date(2024, 4, 10)),  # March: 10 days

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from libs.rules.disclosure import suppressed_overlapping
 from services.settlement.domain.disclosure import (
     KIND_TOTALS,
     MIN_CITIZENS,
@@ -205,3 +206,35 @@ def test_the_chart_leaves_out_months_of_the_window_seen_for_fewer_than_three_cit
     assert everyone[0] == Decimal("0.6667") and everyone[23] == 1
     small = window_month_shares(counts, min_citizens=3)
     assert small[0] == Decimal("0.6667") and small[23] is None
+
+
+def test_overlapping_groups_are_withheld_until_the_withheld_citizens_are_three_counted_once() -> None:
+    # Two feeds of the same two citizens hold 4 by count but 2 people: the third feed goes too.
+    assert suppressed_overlapping({"a": {"x", "y"}, "b": {"x", "y"}, "c": {"p", "q", "r"}}) == {"a", "b", "c"}
+    assert suppressed_groups({"a": 2, "b": 2, "c": 3}) == {"a", "b"}  # counts alone would show c
+    assert suppressed_overlapping({"a": {"x"}, "b": {"x", "p", "q"}, "c": {"r", "s", "t"}}) == {"a", "b"}
+    assert suppressed_overlapping({"a": set(), "b": {"x", "y", "z"}}) == set()
+
+
+GROUPS = st.dictionaries(st.sampled_from("abcd"), st.frozensets(st.sampled_from("pqrstuvw"), max_size=6))
+
+
+@given(GROUPS)
+@example({"a": frozenset("pq"), "b": frozenset("pq"), "c": frozenset("rst")})
+def test_overlapping_groups_never_show_one_or_two_citizens_nor_leave_one_or_two_behind_those_shown(
+    groups: dict[str, frozenset[str]],
+) -> None:
+    hidden = suppressed_overlapping(groups)
+    shown = [members for name, members in groups.items() if name not in hidden]
+    assert all(not 0 < len(members) < MIN_CITIZENS for members in shown)
+    withheld = set().union(*(groups[name] for name in hidden))
+    assert not 0 < len(withheld) < MIN_CITIZENS or not any(shown)
+
+
+@given(st.dictionaries(st.sampled_from("abcde"), st.integers(0, 10)))
+def test_for_disjoint_groups_the_overlapping_rule_is_the_counting_rule(counts: dict[str, int]) -> None:
+    first = iter(range(1000))
+    groups = {name: {next(first) for _ in range(count)} for name, count in counts.items()}
+    assert suppressed_overlapping({k: {str(v) for v in vs} for k, vs in groups.items()}) == suppressed_groups(
+        counts
+    )

@@ -13,7 +13,7 @@ from libs.common.dates import WorldDate, today_in_denmark
 from libs.common.deps import DatabaseDep, WorkersDep
 from libs.common.errors import ValidationFailed
 from libs.common.reports import csv_response, json_response, to_csv, wants_csv
-from services.progression.domain.data_quality import Lateness
+from services.progression.domain.data_quality import FEED_UNKNOWN, Lateness
 from services.progression.services import data_quality as service
 
 router = APIRouter(prefix="/v1", tags=["data quality"])
@@ -26,6 +26,7 @@ FormatQuery = Annotated[str | None, Query(alias="format", description="json (def
 # One CSV table for every section: a row's ``section`` says which columns it fills.
 CSV_COLUMNS = (
     "section",
+    "feed",
     "participant_id",
     "kind",
     "milestone_id",
@@ -43,6 +44,9 @@ CSV_COLUMNS = (
     "covered_on",
     "lag_days",
 )
+
+
+LATENESS_FIELDS = ("records", "late", "share_late", "mean_days_late", "max_days_late")
 
 
 def _lateness(lateness: Lateness | None) -> dict[str, Any] | None:
@@ -71,7 +75,13 @@ def document(report: service.DataQualityReport) -> dict[str, Any]:
             ],
         },
         "late_records": _lateness(report.late),
+        # A feed withheld by the small-cell rule keeps its name, its figures null.
+        "late_records_by_feed": [
+            {"feed": row.feed} | (_lateness(row.lateness) or dict.fromkeys(LATENESS_FIELDS))
+            for row in report.late_by_feed
+        ],
         "discrepancy_counts": report.discrepancy_counts,
+        "discrepancy_counts_by_feed": report.discrepancy_counts_by_feed,
     }
     if report.person_level:
         out["late_records_by_month"] = [
@@ -86,6 +96,7 @@ def document(report: service.DataQualityReport) -> dict[str, Any]:
                 "milestone_on": d.milestone_on,
                 "turned_on": d.turned_on,
                 "checked_on": d.checked_on,
+                "feed": report.record_feeds.get(d.record_id or "", FEED_UNKNOWN),
             }
             for d in report.discrepancies or []
         ]
@@ -98,9 +109,14 @@ def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         {"section": "discrepancy_count", "kind": kind, "citizens": count}
         for kind, count in doc["discrepancy_counts"].items()
     ]
+    rows += [
+        {"section": "discrepancy_count_by_feed", "feed": feed, "citizens": count}
+        for feed, count in doc["discrepancy_counts_by_feed"].items()
+    ]
     if doc["late_records"] is not None:
         rows.append({"section": "late_records"} | doc["late_records"])
     rows += [{"section": "late_records_by_month"} | row for row in doc.get("late_records_by_month", [])]
+    rows += [{"section": "late_records_by_feed"} | row for row in doc["late_records_by_feed"]]
     rows += [{"section": "cutoff_lag"} | row for row in doc["cutoff"]["months"]]
     return rows
 
@@ -115,7 +131,8 @@ def _respond(facts: service.DataQualityFacts, csv_wanted: bool) -> Response:
 @router.get(
     "/programmes/{programme_id}/data-quality",
     summary="Discrepancies between the provider's exit milestones and the jobcenter's timeline, late "
-    "status records and the data cut-off's lag (the investor reads counts only)",
+    "status records and the data cut-off's lag, per programme and per jobcenter feed (the investor reads "
+    "counts only)",
     responses={
         200: {"content": {"text/csv": {}}},
         404: {"description": "No such programme in the caller's scope"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,12 +19,15 @@ from itertools import pairwise
 from libs.common.contracts import MilestoneKind
 from libs.rules.disclosure import MIN_CITIZENS as MIN_CITIZENS
 from libs.rules.disclosure import suppressed_groups as suppressed_groups
-from libs.rules.timeline import DayCategory, Period, day_category
+from libs.rules.disclosure import suppressed_overlapping as suppressed_overlapping
+from libs.rules.timeline import DayCategory, Period
 
 # The milestones that say a citizen left public support (or is about to).
 EXIT_MILESTONES = frozenset(
     {MilestoneKind.job_start, MilestoneKind.education_start, MilestoneKind.fit_for_work}
 )
+# The feed of records posted before their poster was kept (status_records.recorded_by null).
+FEED_UNKNOWN = "unknown"
 # The same rule as settlement's aggregates for readers who may not see people (docs/security.md).
 SHARE_PLACES = Decimal("0.0001")
 DAYS_PLACES = Decimal("0.1")
@@ -62,7 +66,10 @@ class Milestone:
 @dataclass(frozen=True, slots=True)
 class Discrepancy:
     """One finding for one citizen. ``milestone_*`` are None for an exit without a milestone,
-    ``turned_on`` (the first self-supporting day) None for a milestone the timeline does not show."""
+    ``turned_on`` (the first self-supporting day) None for a milestone the timeline does not show.
+    ``record_id`` is the jobcenter's record the finding rests on (its feed is the finding's feed): the
+    one deciding the checked day, or for a turn the one starting the self-supporting days, else the
+    one whose end began them."""
 
     participant_id: str
     kind: DiscrepancyKind
@@ -71,6 +78,14 @@ class Discrepancy:
     milestone_on: date | None
     turned_on: date | None
     checked_on: date
+    record_id: str | None
+
+
+def period_at(periods: Sequence[Period], day: date) -> Period | None:
+    for period in periods:
+        if period.start <= day and (period.end is None or day <= period.end):
+            return period
+    return None
 
 
 def discrepancies(
@@ -90,7 +105,8 @@ def discrepancies(
     found: list[Discrepancy] = []
     for milestone in exits:
         checked = milestone.on + window
-        if checked <= today and day_category(list(periods), checked) is DayCategory.public_support:
+        deciding = period_at(periods, checked)
+        if checked <= today and deciding is not None and deciding.category is DayCategory.public_support:
             found.append(
                 Discrepancy(
                     participant_id,
@@ -100,6 +116,7 @@ def discrepancies(
                     milestone.on,
                     None,
                     checked,
+                    deciding.record_id,
                 )
             )
     for before, after in pairwise(periods):
@@ -113,7 +130,14 @@ def discrepancies(
             continue
         found.append(
             Discrepancy(
-                participant_id, DiscrepancyKind.exit_without_milestone, None, None, None, turned, checked
+                participant_id,
+                DiscrepancyKind.exit_without_milestone,
+                None,
+                None,
+                None,
+                turned,
+                checked,
+                after.record_id or before.record_id,
             )
         )
     return found
@@ -204,3 +228,15 @@ def small_counts(counts: Mapping[str, int], minimum: int = MIN_CITIZENS) -> dict
     none is the total minus those shown (``libs/rules/disclosure.py``)."""
     hidden = suppressed_groups(counts, minimum)
     return {name: None if name in hidden else count for name, count in counts.items()}
+
+
+def feed_of(recorded_by: str | None) -> str:
+    """A record's jobcenter feed: the subject of the token that posted it."""
+    return recorded_by if recorded_by is not None else FEED_UNKNOWN
+
+
+def small_feed_counts(citizens: Mapping[str, AbstractSet[str]]) -> dict[str, int | None]:
+    """Citizens per feed as a reader who may not see people gets them: a citizen may be in more than
+    one feed, so the rule is applied to the feeds' citizens themselves (``suppressed_overlapping``)."""
+    hidden = suppressed_overlapping(citizens)
+    return {feed: None if feed in hidden else len(members) for feed, members in citizens.items()}

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progression.models import MilestoneRow, ParticipantRow, StatusRecordRow
 
-RecordTuple = tuple[str, str, str, date, date | None, int, datetime]
+RecordTuple = tuple[str, str, str, date, date | None, int, datetime, str | None]
 MilestoneTuple = tuple[str, str, str, date, datetime]
 
 
@@ -20,8 +20,8 @@ class DataQualityRepository:
         self.session = session
 
     async def records(self, programme_id: str) -> Sequence[RecordTuple]:
-        """(participant_id, record_id, code, valid_from, valid_to, recording_seq, recorded_at) of
-        every record of the programme, a participant's together in recording order."""
+        """(participant_id, record_id, code, valid_from, valid_to, recording_seq, recorded_at,
+        recorded_by) of every record of the programme, a participant's together in recording order."""
         query = (
             select(
                 StatusRecordRow.participant_id,
@@ -31,6 +31,7 @@ class DataQualityRepository:
                 StatusRecordRow.valid_to,
                 StatusRecordRow.recording_seq,
                 StatusRecordRow.recorded_at,
+                StatusRecordRow.recorded_by,
             )
             .where(StatusRecordRow.programme_id == programme_id)
             .order_by(StatusRecordRow.participant_id, StatusRecordRow.recording_seq)

@@ -3,8 +3,8 @@ provider's exit milestones and the jobcenter's timeline, late status records, an
 lag. Read-only. The facts are read in a few set-based queries (``data_quality_facts``), then folded in
 one pass per participant (``data_quality``, run beside the event loop by the route).
 
-Status records do not keep which token posted them, so the programme's records are its jobcenter's one
-feed here."""
+Lateness and discrepancies are also given per jobcenter feed: the subject of the token that posted a
+record (its feed ``unknown`` for records posted before that was kept)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from libs.common.uow import UnitOfWork
 from libs.rules.timeline import Cutoff, StatusRecord, cutoff_as_of, resolve
 from services.progression.domain.data_quality import (
     EXIT_MILESTONES,
+    FEED_UNKNOWN,
     MIN_CITIZENS,
     CutoffMove,
     Discrepancy,
@@ -34,9 +35,12 @@ from services.progression.domain.data_quality import (
     cutoff_lags,
     days_late,
     discrepancies,
+    feed_of,
     month_end,
     period_end,
     small_counts,
+    small_feed_counts,
+    suppressed_overlapping,
 )
 from services.progression.repository import ProgrammeRepository
 from services.progression.repository.data_quality import (
@@ -73,10 +77,18 @@ class LateMonth:
 
 
 @dataclass(frozen=True)
+class FeedLateness:
+    feed: str
+    lateness: Lateness | None  # None: withheld from a reader who may not see people (small cell)
+
+
+@dataclass(frozen=True)
 class DataQualityReport:
     """The monitor's answer. For a reader who may not see people, ``discrepancies`` is None,
     ``late_by_month`` empty, counts of 1 to MIN_CITIZENS - 1 citizens None, and ``late`` None when the
-    programme's records are of 1 to MIN_CITIZENS - 1 citizens."""
+    programme's records are of 1 to MIN_CITIZENS - 1 citizens; per feed, the same rule over the feeds'
+    citizens (``suppressed_overlapping``). ``record_feeds`` names the feed of each discrepancy's
+    record."""
 
     programme_id: str
     as_of: date
@@ -89,6 +101,9 @@ class DataQualityReport:
     late_by_month: list[LateMonth]
     cutoff_lags: list[MonthLag]
     person_level: bool
+    late_by_feed: list[FeedLateness]
+    discrepancy_counts_by_feed: dict[str, int | None]  # citizens with a finding resting on the feed
+    record_feeds: dict[str, str]
 
 
 async def data_quality_facts(
@@ -139,11 +154,14 @@ def data_quality(facts: DataQualityFacts) -> DataQualityReport:
     found: list[Discrepancy] = []
     late = Lateness()
     by_month: dict[str, Lateness] = {}
+    by_feed: dict[str, Lateness] = {}
+    feed_citizens: dict[str, set[str]] = {}
+    record_feed: dict[str, str] = {}
     citizens_with_records = 0
     seen: set[str] = set()
     for pid, rows in groupby(facts.records, key=itemgetter(0)):
         records = []
-        for _, record_id, code, valid_from, valid_to, seq, recorded_at in rows:
+        for _, record_id, code, valid_from, valid_to, seq, recorded_at, recorded_by in rows:
             recorded = as_utc(recorded_at)
             if recorded >= facts.known_until:
                 continue
@@ -152,6 +170,9 @@ def data_quality(facts: DataQualityFacts) -> DataQualityReport:
             late = late.add(delay)
             month = _month(month_end(period_end(valid_from, valid_to)))
             by_month[month] = by_month.get(month, Lateness()).add(delay)
+            feed = record_feed[record_id] = feed_of(recorded_by)
+            by_feed[feed] = by_feed.get(feed, Lateness()).add(delay)
+            feed_citizens.setdefault(feed, set()).add(pid)
         if not records:
             continue
         citizens_with_records += 1
@@ -170,6 +191,11 @@ def data_quality(facts: DataQualityFacts) -> DataQualityReport:
         kind.value: len({d.participant_id for d in found if d.kind is kind}) for kind in DiscrepancyKind
     }
     total = len({d.participant_id for d in found})
+    found_feeds = {d.record_id: record_feed.get(d.record_id or "", FEED_UNKNOWN) for d in found}
+    found_citizens: dict[str, set[str]] = {feed: set() for feed in feed_citizens}
+    for d in found:
+        found_citizens.setdefault(found_feeds[d.record_id], set()).add(d.participant_id)
+    feeds = sorted(feed_citizens)
     lags = cutoff_lags(
         [CutoffMove(c.complete_through, c.recorded_at.astimezone(DENMARK).date()) for c in facts.cutoffs]
     )
@@ -188,9 +214,13 @@ def data_quality(facts: DataQualityFacts) -> DataQualityReport:
             [LateMonth(month, by_month[month]) for month in sorted(by_month)],
             lags,
             True,
+            [FeedLateness(feed, by_feed[feed]) for feed in feeds],
+            {feed: len(found_citizens[feed]) for feed in sorted(found_citizens)},
+            {record_id: feed for record_id, feed in found_feeds.items() if record_id is not None},
         )
     counts = small_counts(citizens) | {TOTAL: None if 0 < total < MIN_CITIZENS else total}
     few = 0 < citizens_with_records < MIN_CITIZENS
+    hidden_feeds = suppressed_overlapping(feed_citizens)
     return DataQualityReport(
         facts.programme_id,
         facts.as_of,
@@ -203,4 +233,7 @@ def data_quality(facts: DataQualityFacts) -> DataQualityReport:
         [],
         lags,
         False,
+        [FeedLateness(feed, None if feed in hidden_feeds else by_feed[feed]) for feed in feeds],
+        small_feed_counts({feed: found_citizens[feed] for feed in sorted(found_citizens)}),
+        {},
     )

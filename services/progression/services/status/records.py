@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from libs.common.clock import as_utc, utcnow
 from libs.common.cpr import keyed_fingerprint
@@ -37,6 +39,9 @@ class StoredRecord:
     recording_seq: int
     recorded_at: datetime
     source_record_id: str | None
+    # The poster's token subject (None: posted before it was kept): the data-quality monitor's, so left
+    # out of the answers serialised from this class (excluded in the type: no cost per dump).
+    recorded_by: Annotated[str | None, Field(exclude=True)] = None
 
 
 def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
@@ -54,6 +59,7 @@ def stored_of(row: StatusRecordRow | StoredRecord) -> StoredRecord:
         recording_seq=row.recording_seq,
         recorded_at=as_utc(row.recorded_at),
         source_record_id=row.source_record_id,
+        recorded_by=row.recorded_by,
     )
 
 

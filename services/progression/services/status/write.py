@@ -73,6 +73,7 @@ class _NewRecord:
     valid_from: date
     valid_to: date | None
     source_record_id: str | None
+    recorded_by: str  # the token's subject: the record's feed in the data-quality monitor
 
 
 async def record_statuses(database: Database, writes: Sequence[StatusWrite]) -> list[Outcome]:
@@ -172,6 +173,7 @@ def _checked(
     if errors:
         return Invalid(errors)
     prepared = []
+    poster = write.caller.principal.subject
     for ref, record in zip(write.refs, write.records, strict=True):
         assert ref.row is not None
         prepared.append(
@@ -183,6 +185,7 @@ def _checked(
                 record.code.value,
                 *_period(record),
                 record.source_record_id,
+                poster,
             )
         )
     return prepared
@@ -287,6 +290,7 @@ async def _insert(
                 seq,
                 now,
                 record.source_record_id,
+                record.recorded_by,
             )
         )
         payloads[record.record_id] = (
