@@ -7,7 +7,8 @@ stateful phase follows the OpenAPI links from a create to the reads of what it m
 A run fails on any 5xx, any answer that does not match the document (status code, content type, body
 schema) and any problem+json holding a CPR-shaped number. The default run is small and deterministic
 (a fixed seed, derandomized generation) so each run repeats it exactly; it is the suite's longest test,
-so it is marked ``slow`` (``make test-slow``, ``make test-all``); ``make test-fuzz`` runs the larger one
+so it is marked ``slow`` (``make test-slow``, ``make test-all``) and ``make test`` runs a shorter one
+(``SMOKE``: four roles, fewer cases, every route); ``make test-fuzz`` runs the larger one
 (marker ``fuzz_long``). Each run records how many cases it sent per service and role and how long it
 took; tests/conftest.py prints that at the end of the session (lines starting ``api-fuzz``).
 """
@@ -63,6 +64,7 @@ class Budget:
     # A role a route refuses is answered 403 before the body is read, so those cases would test nothing
     # more for it than the valid ones do; the roles that may call most routes get them.
     deep_roles: frozenset[Role]
+    roles: tuple[Role, ...] = ROLES  # the tokens each service is fuzzed with
 
 
 DEFAULT = Budget(
@@ -70,6 +72,15 @@ DEFAULT = Budget(
     stateful_max_steps=4,
     stateful_examples=4,
     deep_roles=frozenset({Role.jobcenter, Role.admin}),
+)
+# The run kept in make test (so CI fuzzes every route on every change): the person roles that may call
+# the most routes, and finance, with fewer cases; the others are answered 403 before a body is read.
+SMOKE = Budget(
+    max_examples=2,
+    stateful_max_steps=3,
+    stateful_examples=2,
+    deep_roles=frozenset({Role.jobcenter}),
+    roles=(Role.jobcenter, Role.provider, Role.finance, Role.admin),
 )
 LONG = Budget(max_examples=50, stateful_max_steps=10, stateful_examples=30, deep_roles=frozenset(Role))
 
@@ -284,7 +295,7 @@ def run_fuzzer(stack: Stack, budget: Budget, request: pytest.FixtureRequest) -> 
     total_cases, started = 0, time.perf_counter()
     lines = []
     for service in SERVICES:
-        for role in ROLES:
+        for role in budget.roles:
             outcome = fuzz(stack.apps[service], role, budget, stack.known)
             cases = sum(outcome.cases.values())
             total_cases += cases
@@ -297,7 +308,7 @@ def run_fuzzer(stack: Stack, budget: Budget, request: pytest.FixtureRequest) -> 
                 failures.append(f"{service} as {role.value}: {operation}: {check}: {title}\n{detail}")
             failures += [f"{service} as {role.value}: {error}" for error in outcome.errors]
     lines.append(
-        f"api-fuzz[{database}] total: {total_cases} cases, 3 services x {len(ROLES)} roles, "
+        f"api-fuzz[{database}] total: {total_cases} cases, 3 services x {len(budget.roles)} roles, "
         f"in {time.perf_counter() - started:.1f} s"
     )
     for line in lines:
@@ -315,6 +326,13 @@ def test_every_service_answers_every_role_as_documented_under_the_fuzzer(
     stack: Stack, request: pytest.FixtureRequest
 ) -> None:
     run_fuzzer(stack, DEFAULT, request)
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_every_route_answers_the_busiest_roles_as_documented_under_a_short_fuzz(
+    stack: Stack, request: pytest.FixtureRequest
+) -> None:
+    run_fuzzer(stack, SMOKE, request)
 
 
 @pytest.mark.fuzz_long
