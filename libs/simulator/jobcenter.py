@@ -179,9 +179,9 @@ class Jobcenter:
                 raise RuntimeError(f"settlement did not catch up within {self.config.sync_timeout:.0f} s")
             time.sleep(0.05)
 
-    def issue_statement(self, period: date) -> None:
+    def issue_statement(self, period: date) -> dict[str, Any]:
         """The month's statement in two steps and by two people: the jobcenter prepares the draft, a
-        finance officer (another ``sub``) approves it naming the sha256 it reviewed."""
+        finance officer (another ``sub``) approves it naming the sha256 it reviewed; returns it issued."""
         draft = self.check(
             self.settlement.post(
                 f"/v1/programmes/{self.config.programme_id}/statements",
@@ -191,7 +191,7 @@ class Jobcenter:
             200,
             201,
         )
-        self.check(
+        return self.check(
             self.settlement.post(
                 f"/v1/statements/drafts/{draft['draft_id']}/approval",
                 json={"sha256": draft["sha256"]},

@@ -1,7 +1,9 @@
 """The simulated jobcenter: plays two years of a programme against the public REST APIs (httpx), in
 simulated time, month by month: refer and enrol citizens, post last month's statuses in a batch (some
-late, some correcting invoiced months), advance the data cut-off, issue the month's statement. Then
-it reads back what the platform reports and prints a summary.
+late, some correcting invoiced months), advance the data cut-off, draft the month's statement and
+approve it as finance; then the provider disputes a few lines, the jobcenter resolves them and finance
+records the invoices' payments (settling.py). Then it reads back what the platform reports and prints a
+summary.
 
     python -m libs.simulator --citizens 150 --months 29 --seed 42
 """
@@ -18,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from libs.common.settings import CommonSettings
 from libs.simulator.jobcenter import REPO_ROOT, SEED_PROGRAMME, Config, Jobcenter
 from libs.simulator.model import Schedule, cohort, passes_modulus_11
+from libs.simulator.settling import Settling
 from libs.simulator.summary import Tally, print_summary, read_back
 
 
@@ -35,6 +38,7 @@ def simulate(
     schedule = Schedule(config.seed, config.late_share, config.correction_share)
     tally = Tally(modulus_11_failures=sum(1 for c in people if not passes_modulus_11(c.cpr)))
     jobcenter = Jobcenter(config, settings)
+    settling = Settling(jobcenter)
     try:
         jobcenter.ensure_programme()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -57,12 +61,14 @@ def simulate(
                 if cutoff is not None:
                     jobcenter.advance_cutoff(cutoff)
                 jobcenter.wait_for_settlement(tally.posted, cutoff)
-                jobcenter.issue_statement(month)
+                statement = jobcenter.issue_statement(month)
                 tally.statements += 1
+                # Disputes and payments; an upheld dispute's corrected status counts as posted.
+                tally.posted += settling.after_issue(statement, month)
                 progress.advance(task)
         tally.late, tally.corrections = tally.by_kind["late"], tally.by_kind["correction"]
         tally.seconds = time.monotonic() - started
-        summary = read_back(jobcenter, people, tally)
+        summary = read_back(jobcenter, people, tally, settling.settled)
     finally:
         jobcenter.close()
     print_summary(console, summary)

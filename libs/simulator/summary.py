@@ -14,6 +14,7 @@ from rich.table import Table
 
 from libs.simulator.jobcenter import Jobcenter
 from libs.simulator.model import Citizen
+from libs.simulator.settling import Settled
 
 
 @dataclass
@@ -27,7 +28,57 @@ class Tally:
     by_kind: Counter[str] = field(default_factory=Counter)
 
 
-def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally) -> dict[str, Any]:
+def money(items: list[dict[str, Any]], creditor: str, document_type: str) -> tuple[int, str]:
+    found = [i for i in items if i["creditor"] == creditor and i["document_type"] == document_type]
+    return len(found), str(sum((Decimal(i["amount_dkk"]) for i in found), Decimal("0.00")))
+
+
+def settlement_of_accounts(jobcenter: Jobcenter, settled: Settled) -> dict[str, Any]:
+    """Invoices, credit notes, payments, receivables and disputes, as finance reads them."""
+    programme, settlement, finance = jobcenter.config.programme_id, jobcenter.settlement, jobcenter.finance
+    invoices = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/invoices", headers=finance), 200)[
+        "items"
+    ]
+    receivables = jobcenter.check(
+        settlement.get(f"/v1/programmes/{programme}/receivables", headers=finance), 200
+    )["items"]
+    disputes = jobcenter.check(settlement.get(f"/v1/programmes/{programme}/disputes", headers=finance), 200)
+    creditors = {}
+    for row in receivables:
+        creditor = row["creditor"]
+        invoiced, credited = money(invoices, creditor, "invoice"), money(invoices, creditor, "credit_note")
+        creditors[creditor] = {
+            "invoices": invoiced[0],
+            "invoiced_dkk": invoiced[1],
+            "credit_notes": credited[0],
+            "credited_dkk": credited[1],
+            "statuses": dict(
+                sorted(Counter(i["status"] for i in invoices if i["creditor"] == creditor).items())
+            ),
+        } | {
+            key: row[key]
+            for key in (
+                "owed_dkk",
+                "paid_dkk",
+                "open_dkk",
+                "overdue_dkk",
+                "unapplied_credit_dkk",
+                "held_by_disputes_dkk",
+            )
+        }
+    return {
+        "creditors": creditors,
+        "payments_recorded": settled.payments,
+        "payments_recorded_dkk": str(settled.paid_dkk),
+        "invoice_paid_in_part": settled.paid_in_part,
+        "invoice_left_unpaid": settled.left_unpaid,
+        "disputes_by_state": dict(sorted(Counter(d["state"] for d in disputes["items"]).items())),
+        "held_by_disputes_dkk": disputes["held"]["held_dkk"],
+        "corrected_statuses_posted": settled.corrections_posted,
+    }
+
+
+def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally, settled: Settled) -> dict[str, Any]:
     """What the platform itself reports, through the same APIs an operator would use."""
     programme = jobcenter.config.programme_id
     settlement, progression = jobcenter.settlement, jobcenter.progression
@@ -69,6 +120,9 @@ def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally) -> dict
         "statements_issued": tally.statements,
         # Each drafted by the jobcenter and approved by finance, another person.
         "statements_approved_by": sorted({d["closed_by"] for d in drafts if d["state"] == "issued"}),
+        "statements_prepared_by": sorted(
+            {p for d in drafts if d["state"] == "issued" for p in d["prepared_by"]}
+        ),
         "seconds": round(tally.seconds, 1),
         "status_mix": dict(sorted(mix.items())),
         "fees_invoiced_dkk": summary["invoiced_dkk"],
@@ -97,8 +151,11 @@ def read_back(jobcenter: Jobcenter, people: list[Citizen], tally: Tally) -> dict
                 "projected_total_received_dkk",
                 "net_result_dkk",
                 "irr_annual",
+                "realised_irr_annual",
+                "paid_to_date_dkk",
             )
         },
+        "accounts": settlement_of_accounts(jobcenter, settled),
         "municipality": {
             key: economics["municipality"][key]
             for key in ("avoided_public_support_weeks", "estimated_savings_dkk", "net_gain_dkk")
@@ -111,7 +168,8 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         f"\n[bold]Simulated {s['citizens']} citizens[/bold] ({', '.join(f'{n} {t}' for t, n in s['tracks'].items())}; "
         f"{s['cpr_failing_modulus_11']} CPR numbers fail modulus 11, as post-2007 numbers may) in {s['seconds']} s: "
         f"{s['records_posted']:,} status records posted, {s['records_late']:,} late, {s['records_correcting']:,} correcting "
-        f"invoiced months; {s['statements_issued']} statements, each drafted by the jobcenter and approved by "
+        f"invoiced months; {s['statements_issued']} statements, each drafted by "
+        f"{', '.join(s['statements_prepared_by']) or 'nobody'} and approved by "
         f"{', '.join(s['statements_approved_by']) or 'nobody'}."
     )
     mix = Table(title="Status of the cohort at the end of each window (or the cut-off)")
@@ -147,6 +205,10 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         ),
         ("investor: net result (DKK), IRR", f"{Decimal(inv['net_result_dkk']):,.2f}, {inv['irr_annual']}"),
         (
+            "investor: paid to date (DKK), realised IRR",
+            f"{Decimal(inv['paid_to_date_dkk']):,.2f}, {inv['realised_irr_annual']}",
+        ),
+        (
             "municipality: savings / net gain (DKK)",
             f"{Decimal(mun['estimated_savings_dkk']):,.2f} / {Decimal(mun['net_gain_dkk']):,.2f}",
         ),
@@ -154,3 +216,26 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     for name, value in rows:
         money.add_row(name, value)
     console.print(money)
+    print_accounts(console, s["accounts"])
+
+
+def print_accounts(console: Console, a: dict[str, Any]) -> None:
+    table = Table(title="Invoices, credit notes and payments per creditor (DKK)")
+    for column in ("creditor", "invoices", "credit notes", "paid", "open", "overdue", "held by disputes"):
+        table.add_column(column, justify="left" if column == "creditor" else "right")
+    for creditor, c in a["creditors"].items():
+        table.add_row(
+            creditor,
+            f"{c['invoices']}: {Decimal(c['invoiced_dkk']):,.2f}",
+            f"{c['credit_notes']}: {Decimal(c['credited_dkk']):,.2f}",
+            f"{Decimal(c['paid_dkk']):,.2f}",
+            f"{Decimal(c['open_dkk']):,.2f}",
+            f"{Decimal(c['overdue_dkk']):,.2f}",
+            f"{Decimal(c['held_by_disputes_dkk']):,.2f}",
+        )
+    console.print(table)
+    states = ", ".join(f"{n} {state}" for state, n in a["disputes_by_state"].items()) or "none"
+    console.print(
+        f"{a['payments_recorded']} payments recorded by finance ({Decimal(a['payments_recorded_dkk']):,.2f} DKK); "
+        f"disputes: {states} (upheld ones posted {a['corrected_statuses_posted']} corrected status records)."
+    )

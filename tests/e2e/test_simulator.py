@@ -1,10 +1,13 @@
 """The simulated jobcenter in a small configuration (10 citizens, 6 months) against the real stack:
-its summary matches what the APIs report, and the same seed gives the same run."""
+its summary matches what the APIs report (statements approved by another person, invoices, payments,
+disputes), and the same seed gives the same run."""
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -66,6 +69,8 @@ def test_small_simulation_summary_matches_what_the_apis_report(stack: Stack) -> 
     people = cohort(7, 10, config(stack, "x").first_month, 2, weeks=10)
     assert summary["cpr_failing_modulus_11"] == sum(1 for c in people if not passes_modulus_11(c.cpr))
     assert summary["records_late"] > 0  # some of the month's records came a month or two later
+    assert "Invoices, credit notes and payments per creditor" in printed
+    check_the_accounts(stack, "sim-e2e", summary)
     # No CPR number in what the simulator prints.
     for citizen in people:
         assert citizen.cpr not in printed and citizen.cpr[:6] + "-" + citizen.cpr[6:] not in printed
@@ -84,3 +89,74 @@ def test_the_same_seed_gives_the_same_run_on_another_programme(stack: Stack) -> 
         "outcome",
     ):
         assert first[key] == second[key], key
+
+
+def check_the_accounts(stack: Stack, programme_id: str, summary: dict[str, Any]) -> None:
+    """Four eyes, an invoice per creditor of every statement with a share, the payments in the
+    receivables, an upheld dispute's adjustment referring to it, a rejected one no longer held."""
+    settlement = stack.urls["settlement"]
+    finance = headers(Role.finance, (programme_id,))
+
+    def get(path: str, **params: str) -> Any:
+        response = httpx.get(f"{settlement}{path}", params=params, headers=finance)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    drafts = get(f"/v1/programmes/{programme_id}/statement-drafts")["items"]
+    assert drafts and all(d["state"] == "issued" for d in drafts)
+    assert all(d["closed_by"] not in d["prepared_by"] for d in drafts)
+    statements = get(f"/v1/programmes/{programme_id}/statements")["items"]
+    invoices = get(f"/v1/programmes/{programme_id}/invoices")["items"]
+    with_share = 0
+    for statement in statements:
+        for creditor in ("provider", "investor"):
+            share = Decimal(statement["totals"][creditor])
+            made = [
+                i
+                for i in invoices
+                if i["statement_id"] == statement["statement_id"] and i["creditor"] == creditor
+            ]
+            if share == 0:
+                assert made == []
+                continue
+            with_share += 1
+            assert [(Decimal(i["amount_dkk"]), i["document_type"]) for i in made] == [
+                (share, "invoice" if share > 0 else "credit_note")
+            ]
+    assert with_share >= 4  # a short run still invoices both creditors more than once
+    receivables = {r["creditor"]: r for r in get(f"/v1/programmes/{programme_id}/receivables")["items"]}
+    paid = sum((Decimal(r["paid_dkk"]) for r in receivables.values()), Decimal("0.00"))
+    assert summary["accounts"]["payments_recorded"] > 0
+    assert paid == Decimal(summary["accounts"]["payments_recorded_dkk"]) > 0
+    by_id = {i["invoice_id"]: i for i in invoices}
+    assert Counter(i["status"] for i in invoices)["paid"] > 0
+    in_part, unpaid = (
+        by_id[summary["accounts"][key]] for key in ("invoice_paid_in_part", "invoice_left_unpaid")
+    )
+    assert (
+        0 < Decimal(in_part["paid_dkk"]) < Decimal(in_part["amount_dkk"])
+        and in_part["status"] == "partially_paid"
+    )
+    assert Decimal(unpaid["paid_dkk"]) == 0 and unpaid["status"] != "paid"
+    for creditor, row in receivables.items():
+        assert summary["accounts"]["creditors"][creditor]["paid_dkk"] == row["paid_dkk"]
+
+    disputes = get(f"/v1/programmes/{programme_id}/disputes")["items"]
+    by_state = {d["state"]: d for d in disputes}
+    assert summary["accounts"]["disputes_by_state"] == dict(
+        sorted(Counter(d["state"] for d in disputes).items())
+    )
+    upheld, rejected = by_state["upheld"], by_state["rejected"]
+    referring = [
+        line
+        for s in statements
+        for line in s["lines"]
+        if line["kind"] == "adjustment" and line.get("dispute_id") == upheld["dispute_id"]
+    ]
+    assert [(line["participant_id"], line["month"]) for line in referring] == [
+        (line["participant_id"], line["month"]) for line in upheld["lines"]
+    ]
+    assert sum(Decimal(line["amount_dkk"]) for line in referring) < 0  # the first week on sygedagpenge
+    assert rejected["held"] is False and rejected["resolution_reason"]
+    assert [s["step"] for s in rejected["steps"]] == ["opened", "rejected"]
+    assert {s["by"] for s in upheld["steps"]} == {"sim-provider", "sim-jobcenter"}
