@@ -1,5 +1,6 @@
 """``make run``: start NATS, migrate, start intake, progression and settlement, create the seed
-programme, run the jobcenter simulator once (150 citizens through two years, in simulated time), print
+programme, run the jobcenter simulator once (150 citizens through two years, in simulated time: statements drafted,
+approved by finance, invoiced, paid and disputed), print
 URLs and a development token per role. Ctrl-C stops everything it started.
 
 ``make run`` (DEMO=1, the default) runs on a fresh demo database (SQLite under ``var/demo/``, or
@@ -212,7 +213,8 @@ def main() -> int:
             seed_spending(urls["settlement"], admin)
         if demo:
             print(
-                "\nDemo: a simulated jobcenter feeds 150 citizens through two years (make run DEMO=0 skips it)"
+                "\nDemo: a simulated jobcenter feeds 150 citizens through two years; finance approves and pays, "
+                "the provider disputes (make run DEMO=0 skips it)"
             )
             simulate(
                 SimulatorConfig(

@@ -157,6 +157,33 @@ def check_the_accounts(stack: Stack, programme_id: str, summary: dict[str, Any])
         (line["participant_id"], line["month"]) for line in upheld["lines"]
     ]
     assert sum(Decimal(line["amount_dkk"]) for line in referring) < 0  # the first week on sygedagpenge
+    # The jobcenter posted the corrected status, and the issued lines sum to the month's fee now.
+    jobcenter = headers(Role.jobcenter, (programme_id,))
+    (disputed,) = upheld["lines"]
+    records = httpx.get(
+        f"{stack.urls['progression']}/v1/participants/{disputed['participant_id']}/status-records",
+        headers=jobcenter,
+    ).json()["items"]
+    first = f"{disputed['month']}-01"
+    assert any(
+        r["code"] == "sygedagpenge" and r["valid_from"] == first and r["valid_to"] == f"{first[:8]}07"
+        for r in records
+    )
+    months = httpx.get(
+        f"{settlement}/v1/participants/{disputed['participant_id']}/months", headers=jobcenter
+    ).json()["items"]
+    month = next(m for m in months if m["month"] == disputed["month"])
+    issued = [
+        line
+        for s in statements
+        for line in s["lines"]
+        if (line["participant_id"], line["month"]) == (disputed["participant_id"], disputed["month"])
+    ]
+    assert (
+        Decimal(month["fee_dkk"])
+        == Decimal(month["invoiced_dkk"])
+        == sum(Decimal(line["amount_dkk"]) for line in issued)
+    )
     assert rejected["held"] is False and rejected["resolution_reason"]
     assert [s["step"] for s in rejected["steps"]] == ["opened", "rejected"]
     assert {s["by"] for s in upheld["steps"]} == {"sim-provider", "sim-jobcenter"}
