@@ -27,7 +27,9 @@ async def restore_invoice(uow: UnitOfWork, event: InvoiceIssuedV1) -> bool:
     assert event.parties_version is not None and event.terms_version is not None
     assert event.created_at is not None
     counter = (
-        await session.execute(select(InvoiceCounterRow).where(InvoiceCounterRow.seller_cvr == event.seller_cvr))
+        await session.execute(
+            select(InvoiceCounterRow).where(InvoiceCounterRow.seller_cvr == event.seller_cvr)
+        )
     ).scalar_one_or_none()
     if counter is None:
         session.add(InvoiceCounterRow(seller_cvr=event.seller_cvr, last_sequence=event.sequence))
