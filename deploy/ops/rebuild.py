@@ -222,7 +222,8 @@ async def compare(ops: ServiceOps, live: Database, rebuilt: Database) -> dict[st
 
 
 async def carry_over(ops: ServiceOps, live: Database, rebuilt: Database) -> None:
-    """Copy the tables no event carries (entered over REST: economic assumptions, municipal spending)."""
+    """Copy the tables no event carries whole (entered over REST: economic assumptions, municipal
+    spending, drafts, disputes with their lines and steps), in ``ops.carried``'s order."""
     for table_name in ops.carried:
         table = ops.metadata.tables[table_name]
         async with UnitOfWork(live) as uow:

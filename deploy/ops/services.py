@@ -56,11 +56,26 @@ def service_ops(name: str) -> ServiceOps:
             "statements",
             "statement_lines",
             "measurements",
+            # From settlement's own invoice.issued.v1 and payment.recorded.v1 (every column on them).
+            "invoice_counters",
+            "invoices",
+            "invoice_payments",
         ),
     }
-    # statement_drafts: working state, not on the stream (only what approval issued is).
+    # statement_drafts: working state, not on the stream (only what approval issued is). Disputes:
+    # their events leave out the text, evidence and steps, so only the live rows hold them. In
+    # foreign-key order: a dispute before its lines and steps.
     carried = (
-        ("economic_assumptions", "municipal_spending", "statement_drafts") if name == "settlement" else ()
+        (
+            "economic_assumptions",
+            "municipal_spending",
+            "statement_drafts",
+            "disputes",
+            "dispute_lines",
+            "dispute_steps",
+        )
+        if name == "settlement"
+        else ()
     )
     return ServiceOps(
         name, settings_class, consumers, metadata, read_model[name], name == "settlement", carried

@@ -7,8 +7,10 @@ from libs.common.contracts import (
     PARTICIPANT_EVENT_TYPES,
     CutoffAdvancedV1,
     CutoffRetractedV1,
+    InvoiceIssuedV1,
     MeasurementRecordedV1,
     ParticipantEvent,
+    PaymentRecordedV1,
     ProgrammePartiesPublishedV1,
     ProgrammeTermsPublishedV1,
     StatementIssuedV1,
@@ -21,6 +23,7 @@ from libs.common.nats import ConsumerSpec
 from libs.common.uow import UnitOfWork
 from services.settlement.services import facts, programmes, progress, statements
 from services.settlement.services.facts import FactsBatch
+from services.settlement.services.invoices.restore import restore_invoice, restore_payment
 
 _FACTS_BATCH = "settlement.facts_batch"
 
@@ -57,8 +60,13 @@ async def after_facts(uow: UnitOfWork) -> None:
 
 
 async def on_statement_issued(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> None:
-    """Settlement's own statements: already stored when live; restored from the stream in a rebuild."""
-    if isinstance(payload, StatementIssuedV1):
+    """Settlement's own statements, invoices and payments: already stored when live; restored from the
+    stream in a rebuild (an invoice after its statement's issued.v2, a payment after its invoice)."""
+    if isinstance(payload, InvoiceIssuedV1):
+        await restore_invoice(uow, payload)
+    elif isinstance(payload, PaymentRecordedV1):
+        await restore_payment(uow, payload)
+    elif isinstance(payload, StatementIssuedV1):
         await statements.restore_statement(uow, payload)
     elif isinstance(payload, StatementLinesV1):
         await statements.restore_lines(uow, payload)
@@ -91,7 +99,13 @@ CONSUMERS = [
     ),
     ConsumerSpec(
         name="settlement-statements",
-        event_types=[StatementIssuedV1.event_type, StatementLinesV1.event_type, StatementIssuedV2.event_type],
+        event_types=[
+            StatementIssuedV1.event_type,
+            StatementLinesV1.event_type,
+            StatementIssuedV2.event_type,
+            InvoiceIssuedV1.event_type,
+            PaymentRecordedV1.event_type,
+        ],
         handler=on_statement_issued,
     ),
     ConsumerSpec(

@@ -35,12 +35,14 @@ from tests.integration.test_settlement import (
     ADMIN,
     JOBCENTER,
     PROGRAMME,
+    PROVIDER,
     cutoff,
     enrol,
     months,
     status,
     wait_for_fee,
 )
+from tests.integration.test_settlement_invoices import FINANCE, invoices, publish_parties
 from tests.issuing import issue
 from tests.pg_roles import beside
 
@@ -72,6 +74,7 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     await status(trio, second, "employed", "2024-04-02", "2024-06-30")
     await cutoff(trio, "2024-07-31")
     await wait_for_fee(trio, first, "2024-07", "3500.00")
+    await publish_parties(trio)  # so each statement makes invoices
     issued = await issue(trio.settlement, PROGRAMME, "2024-08", ADMIN)
     assert issued.status_code == 201
     # A late correction of invoiced months, then a statement with adjustment lines.
@@ -89,6 +92,31 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
         headers=ADMIN,
     )
     assert assumptions.status_code == 200, assumptions.text
+    made = await invoices(trio)
+    assert len(made) >= 3 and all(i["parties_version"] == 1 for i in made), made
+    # A payment (on the stream), a dispute opened and withdrawn and an open draft (copied over).
+    first_invoice = next(i for i in made if i["statement_id"] == issued.json()["statement_id"])
+    paid = await trio.settlement.post(
+        f"/v1/invoices/{first_invoice['invoice_id']}/payments",
+        json={"amount": "100.00", "paid_on": "2024-09-20", "bank_reference": "BANK-1"},
+        headers=FINANCE,
+    )
+    assert paid.status_code == 201, paid.text
+    line_no = next(x["line_no"] for x in adjusted.json()["lines"] if x["kind"] in ("fee", "adjustment"))
+    opened = await trio.settlement.post(
+        f"/v1/statements/{adjusted.json()['statement_id']}/disputes",
+        json={"line_no": line_no, "reason_code": "status_wrong", "text": "Sick 10-12 June."},
+        headers=PROVIDER,
+    )
+    assert opened.status_code == 201, opened.text
+    withdrawn = await trio.settlement.post(
+        f"/v1/disputes/{opened.json()['dispute_id']}/withdrawal", headers=PROVIDER
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    drafted = await trio.settlement.post(
+        f"/v1/programmes/{PROGRAMME}/statements", json={"period": "2024-10"}, headers=JOBCENTER
+    )
+    assert drafted.status_code == 201, drafted.text
     await settlement_caught_up(trio)
 
     # The operator's NATS user replays the stream (a service's may use only its own consumers).
@@ -97,8 +125,9 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     stats, report = await rebuild(ops, live_settings)
 
     assert stats.skipped == 0 and stats.applied == stats.events > 0
-    # Each statement: one statement.lines.v1 part (its few lines), then its statement.issued.v2.
-    assert stats.per_consumer["settlement-statements"] == 4
+    # Each statement: one statement.lines.v1 part (its few lines), then its statement.issued.v2, then
+    # an invoice.issued.v1 per invoice; and the payment.recorded.v1.
+    assert stats.per_consumer["settlement-statements"] == 4 + len(made) + 1
     for table_name, counts in report.items():
         assert counts["only_live"] == counts["only_rebuilt"] == 0, (table_name, counts)
     assert report["statements"]["same"] == 2
@@ -110,6 +139,13 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     )
     assert report["status_records"]["same"] == 4
     assert report["economic_assumptions"]["same"] == 1
+    # Invoices, their counters and payments from the stream; drafts and disputes copied over.
+    assert report["invoices"]["same"] == len(made)
+    assert report["invoice_counters"]["same"] == 2  # the provider's and the investor's series
+    assert report["invoice_payments"]["same"] == 1
+    assert report["statement_drafts"]["same"] == 3
+    assert report["disputes"]["same"] == report["dispute_lines"]["same"] == 1
+    assert report["dispute_steps"]["same"] == 2  # opened, withdrawn
 
     # The comparison sees a difference when there is one: change one live month and compare again.
     live = Database(live_settings)

@@ -149,6 +149,12 @@ class InvoiceIssuedV1(EventPayload):
     due_date: date
     amount_dkk: Decimal
     corrects: list[str] = Field(default_factory=list, description="Invoice ids a credit note cites")
+    # Optional (added after v1 was first published): with them a rebuild restores the invoice row.
+    seller_cvr: str | None = Field(default=None, description="The creditor's CVR: its number series")
+    payable_dkk: Decimal | None = Field(default=None, description="amount_dkk with the programme's VAT")
+    parties_version: int | None = Field(default=None, ge=1, description="Parties version in force")
+    terms_version: int | None = Field(default=None, ge=1, description="Terms version of the statement")
+    created_at: AwareDatetime | None = None
 
 
 @register
@@ -165,6 +171,8 @@ class PaymentRecordedV1(EventPayload):
     paid_on: date
     bank_reference: str
     recorded_at: AwareDatetime
+    # Optional (added after v1 was first published): the finance officer's sub, for a rebuild.
+    recorded_by: str | None = None
 
 
 @register

@@ -105,6 +105,11 @@ async def invoice_statement(uow: UnitOfWork, statement: StatementRow) -> list[In
                     due_date=row.due_date,
                     amount_dkk=share,
                     corrects=corrects,
+                    seller_cvr=seller_cvr,
+                    payable_dkk=row.payable_dkk,
+                    parties_version=parties_version,
+                    terms_version=terms_version,
+                    created_at=row.created_at,
                 ),
                 subject=f"programme/{statement.programme_id}",
             )

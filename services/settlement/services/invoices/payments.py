@@ -112,6 +112,7 @@ async def record_payment(
                         paid_on=paid_on,
                         bank_reference=bank_reference,
                         recorded_at=payment.recorded_at,
+                        recorded_by=payment.recorded_by,
                     ),
                     subject=f"programme/{row.programme_id}",
                 )
