@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from libs.common.auth import Role
+from libs.common.contracts import DEFAULT_LEGAL_BASIS
 from services.intake.models import ProgrammeTermsRow
 from tests.integration.conftest import SEED, auth, outbox_events
 
@@ -70,6 +71,9 @@ async def test_the_same_id_with_other_terms_is_a_conflict_naming_the_programme(
         (lambda b: b["terms"].update(follow_up_months=0), "terms.follow_up_months"),
         (lambda b: b.update(programme_id="Not A Slug"), "programme_id"),
         (lambda b: b["terms"].pop("total_cap_dkk"), "terms.total_cap_dkk"),
+        (lambda b: b["terms"].update(retention_years=0), "terms.retention_years"),
+        (lambda b: b["terms"].update(retention_years=31), "terms.retention_years"),
+        (lambda b: b["terms"].update(legal_basis=" "), "terms.legal_basis"),
     ],
 )
 async def test_invalid_terms_get_a_422_naming_the_field_and_write_nothing(
@@ -85,6 +89,24 @@ async def test_invalid_terms_get_a_422_naming_the_field_and_write_nothing(
     assert problem["status"] == 422
     assert field in [error["field"] for error in problem["errors"]]
     assert await outbox_events(intake) == []
+
+
+@pytest.mark.parametrize("path", ["/v1/programmes", "/v1/programmes/hedensted-2022/terms"])
+async def test_a_legal_basis_naming_a_cpr_number_is_a_422_that_does_not_echo_it(
+    intake: httpx.AsyncClient, path: str
+) -> None:
+    assert (await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))).status_code == 201
+    terms = copy.deepcopy(SEED["terms"]) | {"legal_basis": "GDPR art. 9(2)(b); borger 070761-4285"}
+    body = (
+        {"effective_from": "2030-01-01", "terms": terms}
+        if path.endswith("/terms")
+        else SEED | {"terms": terms}
+    )
+    response = await intake.post(path, json=body, headers=auth(Role.admin))
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["terms.legal_basis"]
+    assert "070761" not in response.text and "4285" not in response.text
+    assert len(await outbox_events(intake)) == 1  # the creation's, nothing more
 
 
 async def test_malformed_json_is_a_problem_not_a_500(intake: httpx.AsyncClient) -> None:
@@ -162,7 +184,8 @@ async def test_terms_stored_before_the_invoice_terms_read_with_their_defaults_an
     intake: httpx.AsyncClient,
 ) -> None:
     assert (await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))).status_code == 201
-    # The row as intake wrote it before dispute_window_days, payment_terms_days and vat existed.
+    # The row as intake wrote it before dispute_window_days, payment_terms_days, vat, retention_years and
+    # legal_basis existed.
     database = intake.app.state.database  # type: ignore[attr-defined]
     old_terms = {
         key: value
@@ -171,7 +194,7 @@ async def test_terms_stored_before_the_invoice_terms_read_with_their_defaults_an
         )
         .json()["current"]["terms"]
         .items()
-        if key not in ("dispute_window_days", "payment_terms_days", "vat")
+        if key not in ("dispute_window_days", "payment_terms_days", "vat", "retention_years", "legal_basis")
     }
     async with database.sessionmaker() as session:
         await session.execute(update(ProgrammeTermsRow).values(terms=old_terms))
@@ -179,6 +202,7 @@ async def test_terms_stored_before_the_invoice_terms_read_with_their_defaults_an
     read = (await intake.get(f"/v1/programmes/{SEED['programme_id']}", headers=auth(Role.admin))).json()
     terms = read["current"]["terms"]
     assert (terms["dispute_window_days"], terms["payment_terms_days"]) == (30, 30)
+    assert (terms["retention_years"], terms["legal_basis"]) == (5, DEFAULT_LEGAL_BASIS)
     assert terms["vat"]["category"] == "E" and terms["vat"]["exemption_reason_code"] == "VATEX-EU-132-1G"
     again = await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))
     assert again.status_code == 200, again.text

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from libs.common.contracts import (
+    DEFAULT_LEGAL_BASIS,
     PARTICIPANT_EVENT_TYPES,
     BankAccount,
     ParticipantEnrolledV1,
@@ -128,7 +129,8 @@ def test_the_v1_participant_events_stay_readable_beside_the_v2_ones() -> None:
         assert read == payload and isinstance(read, ParticipantEvent)
 
 
-# Terms as stored and published before dispute_window_days, payment_terms_days and vat existed.
+# Terms as stored and published before dispute_window_days, payment_terms_days, vat, retention_years and
+# legal_basis existed.
 STORED_BEFORE_THE_INVOICE_TERMS = {
     "tracks": {"sygedagpenge": 120, "jobafklaring": 30},
     "follow_up_months": 24,
@@ -148,6 +150,7 @@ STORED_BEFORE_THE_INVOICE_TERMS = {
 def test_terms_stored_before_the_invoice_terms_load_with_their_defaults() -> None:
     terms = ProgrammeTerms.model_validate(STORED_BEFORE_THE_INVOICE_TERMS)
     assert (terms.dispute_window_days, terms.payment_terms_days) == (30, 30)
+    assert (terms.retention_years, terms.legal_basis) == (5, DEFAULT_LEGAL_BASIS)
     assert terms.vat.category is VatCategory.exempt
     assert terms.vat.percent == 0
     assert terms.vat.exemption_reason_code == "VATEX-EU-132-1G"
@@ -210,3 +213,38 @@ def test_a_bank_account_is_kept_in_its_normal_form_and_masks_to_its_last_four_ch
     iban = BankAccount(iban="dk80 3000 0012 3456 78")
     assert iban.iban == "DK8030000012345678"
     assert iban.masked().iban == "**************5678"
+
+
+@pytest.mark.parametrize(("years", "ok"), [(0, False), (1, True), (5, True), (30, True), (31, False)])
+def test_retention_is_between_one_and_thirty_years(years: int, ok: bool) -> None:
+    if ok:
+        assert ProgrammeTerms.model_validate(BASE | {"retention_years": years}).retention_years == years
+    else:
+        assert errors_for(BASE | {"retention_years": years}) == [("retention_years",)]
+
+
+def test_the_legal_basis_is_free_text_kept_as_written_but_never_empty() -> None:
+    basis = "GDPR art. 6(1)(e) og 9(2)(b); lov om en aktiv beskæftigelsesindsats § 2"
+    assert ProgrammeTerms.model_validate(BASE | {"legal_basis": f"  {basis} "}).legal_basis == basis
+    for empty in ("", "   ", "x" * 501):
+        assert errors_for(BASE | {"legal_basis": empty}) == [("legal_basis",)]
+
+
+@given(
+    day=st.integers(1, 28),
+    month=st.integers(1, 12),
+    year=st.integers(0, 99),
+    serial=st.integers(0, 9999),
+    hyphen=st.booleans(),
+    before=st.sampled_from(["", "see ", "lov nr. 548; borger "]),
+    after=st.sampled_from(["", " ", "; art. 9"]),
+)
+def test_a_legal_basis_holding_a_cpr_shaped_number_is_refused_without_echoing_it(
+    day: int, month: int, year: int, serial: int, hyphen: bool, before: str, after: str
+) -> None:
+    cpr = f"{day:02}{month:02}{year:02}{'-' if hyphen else ''}{serial:04}"
+    with pytest.raises(ValidationError) as info:
+        ProgrammeTerms.model_validate(BASE | {"legal_basis": before + cpr + after})
+    [error] = info.value.errors(include_input=False)
+    assert error["loc"] == ("legal_basis",)
+    assert cpr not in str(error["msg"])

@@ -24,6 +24,7 @@ from libs.common.contracts.parties import (
     ProgrammePartiesPublishedV1,
 )
 from libs.common.contracts.programme import (
+    DEFAULT_LEGAL_BASIS,
     VAT_EXEMPT_SOCIAL,
     MonthRule,
     ProgrammeId,
@@ -62,6 +63,7 @@ from libs.common.contracts.settlement import (
 from libs.common.contracts.vocabulary import STATUS_CODES, StatusCategory, StatusCode
 
 __all__ = [
+    "DEFAULT_LEGAL_BASIS",
     "INDICATORS",
     "INDICATOR_GROUPS",
     "LINES_PER_PART",

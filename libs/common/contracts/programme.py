@@ -16,12 +16,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from libs.common.contracts.vocabulary import StatusCategory, StatusCode
+from libs.common.cpr import refuse_cpr_shape
 from libs.common.events import EventPayload, register
 
 ProgrammeId = Annotated[
@@ -103,6 +105,19 @@ VAT_EXEMPT_SOCIAL = VatTerms(
     "(momsloven § 13, stk. 1, nr. 2)",
 )
 
+# What a Danish municipality relies on for a jobcenter's employment effort; the jobcenter confirms or
+# replaces it per programme (docs/privacy.md).
+DEFAULT_LEGAL_BASIS = (
+    "GDPR art. 6(1)(e) and 9(2)(b); lov om en aktiv beskæftigelsesindsats; lov om sygedagpenge"
+)
+
+# Constraints before the CPR check, so blank text is refused after stripping.
+LegalBasis = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(refuse_cpr_shape),
+]
+
 
 class ProgrammeTerms(BaseModel):
     """One version of a programme's contract terms. Field order matters: later fields are checked
@@ -140,6 +155,16 @@ class ProgrammeTerms(BaseModel):
     )
     vat: VatTerms = Field(
         default=VAT_EXEMPT_SOCIAL, description="VAT on the invoices: exempt (default) or standard."
+    )
+    retention_years: Annotated[int, Field(ge=1, le=30)] = Field(
+        default=5,
+        description="Years after the end of a citizen's window before their personal data is erased "
+        "(5: the Danish bookkeeping act's period for accounting material).",
+    )
+    legal_basis: LegalBasis = Field(
+        default=DEFAULT_LEGAL_BASIS,
+        description="The legal basis the municipality processes the citizens' data on; free text, "
+        "never a CPR number (422).",
     )
 
     @field_validator("tracks")
