@@ -37,6 +37,19 @@ def canonical_uuid(value: str) -> str:
 # A client's own id or key (source record id, Idempotency-Key): anything but a CPR-shaped number.
 NoCpr = Annotated[str, AfterValidator(refuse_cpr_shape)]
 
+
+def written_text(value: str) -> str:
+    """A person's text (a reason, a reference): trimmed, not blank, and never CPR-shaped."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return refuse_cpr_shape(value)
+
+
+# Free text a person writes (a dispute's text, a rejection's reason, a bank reference): trimmed before
+# its length is checked, refused when blank or when it holds a CPR-shaped number (never echoed).
+WrittenText = Annotated[str, AfterValidator(written_text)]
+
 # An id that must be a UUID, at the edge of the API: a path, query or body field.
 Uuid = Annotated[
     str,

@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from libs.common.ids import NoCpr, Uuid
+from libs.common.ids import Uuid, WrittenText
 from services.settlement.domain.disputes import Outcome, ReasonCode
 
 
@@ -30,7 +30,7 @@ class DisputeRequest(BaseModel):
         default=None, description="fee or adjustment (the cap is refused: it follows from them)"
     )
     reason_code: ReasonCode
-    text: NoCpr = Field(min_length=1, max_length=2000, description="Why; never a CPR number (422)")
+    text: WrittenText = Field(max_length=2000, description="Why; never a CPR number (422)")
     evidence: Evidence = Field(default_factory=Evidence, description="Ids only")
 
     @model_validator(mode="after")
@@ -47,8 +47,8 @@ class ResolutionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
-    reason: NoCpr | None = Field(
-        default=None, min_length=1, max_length=2000, description="Required when rejected; never a CPR"
+    reason: WrittenText | None = Field(
+        default=None, max_length=2000, description="Required when rejected; never a CPR"
     )
 
     @model_validator(mode="after")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from libs.common.dates import WorldDate
-from libs.common.ids import NoCpr
+from libs.common.ids import WrittenText
 
 
 class InvoiceOut(BaseModel):
@@ -47,7 +46,7 @@ class PaymentIn(BaseModel):
         gt=0, max_digits=14, decimal_places=2, description='DKK, a decimal string ("1250.00")'
     )
     paid_on: WorldDate
-    bank_reference: Annotated[NoCpr, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    bank_reference: WrittenText = Field(max_length=100)
 
     @field_validator("amount", mode="before")
     @classmethod
