@@ -112,6 +112,8 @@ class CprAuditRow(Base):
     endpoint: Mapped[str] = mapped_column(String(200))
     participant_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # What a run over many rows did (a key rotation's counts); never a CPR number.
+    detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class IdempotencyKeyRow(Base):

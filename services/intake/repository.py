@@ -118,12 +118,16 @@ class ParticipantRepository:
             query = query.where(ParticipantRow.programme_id == programme_id)
         return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
 
-    async def by_pseudonyms(self, pseudonyms: Iterable[str]) -> list[ParticipantRow]:
+    async def by_pseudonyms(
+        self, pseudonyms: Iterable[str], programme_id: str | None = None
+    ) -> list[ParticipantRow]:
         """Every participation of the citizens with these pseudonyms: one query for a whole batch."""
         wanted = sorted(set(pseudonyms))
         if not wanted:
             return []
         query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym.in_(wanted))
+        if programme_id is not None:
+            query = query.where(ParticipantRow.programme_id == programme_id)
         return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
 
     async def by_ids(self, participant_ids: Iterable[str]) -> list[ParticipantRow]:
@@ -132,6 +136,17 @@ class ParticipantRepository:
         if not wanted:
             return []
         query = select(ParticipantRow).where(ParticipantRow.participant_id.in_(wanted))
+        return list((await self.session.scalars(query)).all())
+
+    async def batch_after(self, after: str, limit: int) -> list[ParticipantRow]:
+        """The next ``limit`` rows by id after ``after`` (keyset), locked until the batch commits."""
+        query = (
+            select(ParticipantRow)
+            .where(ParticipantRow.participant_id > after)
+            .order_by(ParticipantRow.participant_id)
+            .limit(limit)
+            .with_for_update()
+        )
         return list((await self.session.scalars(query)).all())
 
     async def seats_taken(self, programme_id: str, track: str) -> int:

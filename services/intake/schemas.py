@@ -239,12 +239,31 @@ class AuditEntryOut(BaseModel):
     at: AwareDatetime
     actor: str
     role: str
-    action: str = Field(description="write, read or lookup")
+    action: str = Field(description="write, read, lookup or rotate")
     endpoint: str
     participant_id: str | None
     correlation_id: str | None
+    detail: str | None = Field(None, description="a key rotation's counts; never a CPR number")
 
 
 class AuditPageOut(BaseModel):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+class KeyRotationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    after: Uuid | None = Field(
+        None, description="resume after this participant id (`next_after` of the last answer)"
+    )
+    max_batches: int = Field(100, ge=1, le=1000, description="batches of 500 rows to do in this call")
+
+
+class KeyRotationOut(BaseModel):
+    scanned: int
+    reencrypted: int
+    repseudonymised: int
+    unreadable: int = Field(description="rows no configured key decrypts: keep the old keys and investigate")
+    batches: int
+    next_after: str | None = Field(description="null when every row was done; else call again with it")

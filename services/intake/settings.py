@@ -14,12 +14,15 @@ class IntakeSettings(CommonSettings):
     service_name: str = "intake"
     # Keyed pseudonym of a CPR number (HMAC-SHA256); never a plain hash.
     cpr_hmac_key: SecretStr = SecretStr(DEV_CPR_HMAC_KEY)
+    # The pseudonym keys it replaced: lookups try them too until `make rotate-keys` has recomputed
+    # every pseudonym (comma-separated in the environment).
+    cpr_previous_hmac_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # Key that encrypts stored CPR numbers (AES-GCM, base64 of 32 bytes), and the keys it replaced:
     # still able to decrypt until every row is rotated (comma-separated in the environment).
     cpr_encryption_key: SecretStr = SecretStr(DEV_CPR_ENCRYPTION_KEY)
     cpr_previous_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cpr_previous_encryption_keys", mode="before")
+    @field_validator("cpr_previous_encryption_keys", "cpr_previous_hmac_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

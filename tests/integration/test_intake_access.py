@@ -49,6 +49,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/participants"): frozenset({J, P, A}),
     ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A, Role.progression_service}),
     ("GET", "/v1/audit"): frozenset({A}),
+    ("POST", "/v1/admin/rotate-keys"): frozenset({A}),
 }
 MATRIX |= ADMIN_ROUTES
 UNAUTHENTICATED = UNAUTHENTICATED_ROUTES
@@ -78,6 +79,7 @@ def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
             "reason": "other",
         },
         ("PUT", "/v1/participants/{participant_id}/coach"): {"coach_name": "Jonas"},
+        ("POST", "/v1/admin/rotate-keys"): {},
     }
 
 

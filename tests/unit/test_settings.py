@@ -120,6 +120,7 @@ def test_each_service_holds_only_its_own_secrets_and_only_intake_a_cpr_key() -> 
     assert common == {"nats_nkey_seed", "nats_password", "oidc_client_secret"}
     assert _secrets(IntakeSettings) - common == {
         "cpr_hmac_key",
+        "cpr_previous_hmac_keys",
         "cpr_encryption_key",
         "cpr_previous_encryption_keys",
     }
@@ -187,3 +188,11 @@ def test_libpq_tls_files_in_the_url_are_refused_with_the_environment_variable_to
         IntakeSettings(database_url=f"postgresql://u@h/db?sslmode=verify-full&{parameter}=/etc/ca.pem")
     with pytest.raises(ValidationError, match="not both"):
         IntakeSettings(database_url="postgresql://u@h/db?sslmode=require&ssl=require")
+
+
+def test_previous_pseudonym_keys_are_comma_separated_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CPR_PREVIOUS_HMAC_KEYS", " old-one , old-two,")
+    keys = IntakeSettings().cpr_previous_hmac_keys
+    assert [key.get_secret_value() for key in keys] == ["old-one", "old-two"]

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import audit, participants, parties, programmes
+from services.intake.api import audit, keys, participants, parties, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
 router.include_router(parties.router)
 router.include_router(participants.router)
 router.include_router(audit.router)
+router.include_router(keys.router)
 
 __all__ = ["router"]

@@ -35,6 +35,7 @@ async def get_audit(
                 endpoint=entry.endpoint,
                 participant_id=entry.participant_id,
                 correlation_id=entry.correlation_id,
+                detail=entry.detail,
             )
             for entry in page.items
         ],

@@ -25,6 +25,7 @@ class AuditEntry:
     endpoint: str
     participant_id: str | None
     correlation_id: str | None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ def _entry(row: CprAuditRow) -> AuditEntry:
         row.endpoint,
         row.participant_id,
         row.correlation_id,
+        row.detail,
     )
 
 

@@ -24,6 +24,7 @@ log = get_logger(__name__)
 class CprProtection:
     cipher: CprCipher
     pseudonym_key: bytes
+    previous_pseudonym_keys: tuple[bytes, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: IntakeSettings) -> CprProtection:
@@ -33,13 +34,26 @@ class CprProtection:
                 [key.get_secret_value() for key in settings.cpr_previous_encryption_keys],
             ),
             pseudonym_key=settings.cpr_hmac_key.get_secret_value().encode(),
+            previous_pseudonym_keys=tuple(
+                key.get_secret_value().encode() for key in settings.cpr_previous_hmac_keys
+            ),
         )
 
     def pseudonym(self, cpr: Cpr) -> str:
         return cpr_pseudonym(cpr, self.pseudonym_key)
 
+    def pseudonyms(self, cpr: Cpr) -> list[str]:
+        """The pseudonym under the current key, then under each previous one: what a lookup matches
+        while a rotation of the pseudonym key is under way."""
+        return [cpr_pseudonym(cpr, key) for key in (self.pseudonym_key, *self.previous_pseudonym_keys)]
+
     def fingerprint(self, body: dict[str, Any]) -> str:
         return keyed_fingerprint(self.pseudonym_key, body)
+
+    def fingerprints(self, body: dict[str, Any]) -> list[str]:
+        """The body's fingerprint under every configured key: a retry recorded before the pseudonym key
+        changed is still recognised."""
+        return [keyed_fingerprint(key, body) for key in (self.pseudonym_key, *self.previous_pseudonym_keys)]
 
 
 @dataclass(frozen=True)
@@ -50,8 +64,11 @@ class Caller:
     endpoint: str
 
 
-def audit(uow: UnitOfWork, caller: Caller, action: str, participant_id: str | None) -> None:
-    AuditRepository(uow.session).add(CprAuditRow(**_audit_values(caller, action, participant_id)))
+def audit(
+    uow: UnitOfWork, caller: Caller, action: str, participant_id: str | None, detail: str | None = None
+) -> None:
+    values = _audit_values(caller, action, participant_id)
+    AuditRepository(uow.session).add(CprAuditRow(**values, detail=detail))
 
 
 async def audit_many(

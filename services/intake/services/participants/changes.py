@@ -56,14 +56,14 @@ async def refer(
     """Refer a citizen. The same CPR in the same programme again is a 409 naming the participant;
     a retry carrying the same Idempotency-Key replays the first answer."""
     cpr = parse_cpr_field(request.cpr)
-    pseudonym = protection.pseudonym(cpr)
-    fingerprint = protection.fingerprint(request.model_dump(mode="json"))
+    pseudonyms = protection.pseudonyms(cpr)  # the current key's first; the others while a rotation runs
+    fingerprints = protection.fingerprints(request.model_dump(mode="json"))
     caller.principal.require_programme(request.programme_id)
     now = utcnow()
     try:
         async with UnitOfWork(database) as uow:
             if idempotency_key is not None:
-                replay = await _replay(uow, protection, caller, idempotency_key, fingerprint)
+                replay = await _replay(uow, protection, caller, idempotency_key, fingerprints)
                 if replay is not None:
                     await uow.commit()
                     return replay
@@ -76,7 +76,7 @@ async def refer(
                     "track", f"not a track of this programme; tracks are {tracks}"
                 )
             participants = ParticipantRepository(uow.session)
-            existing = await participants.by_pseudonym(pseudonym, request.programme_id)
+            existing = await participants.by_pseudonyms(pseudonyms, request.programme_id)
             if existing:
                 raise _already_referred(existing[0].participant_id)
             participant_id = str(uuid.uuid4())
@@ -85,7 +85,7 @@ async def refer(
                 programme_id=request.programme_id,
                 track=request.track,
                 status="referred",
-                cpr_pseudonym=pseudonym,
+                cpr_pseudonym=pseudonyms[0],
                 cpr_encrypted=protection.cipher.encrypt(cpr, participant_id),
                 referred_on=request.referred_on,
                 coach_name=request.coach_name,
@@ -101,7 +101,7 @@ async def refer(
                         actor=caller.principal.subject,
                         key=idempotency_key,
                         endpoint=caller.endpoint,
-                        request_fingerprint=fingerprint,
+                        request_fingerprint=fingerprints[0],
                         resource_id=row.participant_id,
                         created_at=now,
                     )
@@ -115,11 +115,11 @@ async def refer(
         # A concurrent referral of the same citizen (or the same key) committed first.
         async with UnitOfWork(database) as uow:
             if idempotency_key is not None:
-                replay = await _replay(uow, protection, caller, idempotency_key, fingerprint)
+                replay = await _replay(uow, protection, caller, idempotency_key, fingerprints)
                 if replay is not None:
                     await uow.commit()
                     return replay
-            found = await ParticipantRepository(uow.session).by_pseudonym(pseudonym, request.programme_id)
+            found = await ParticipantRepository(uow.session).by_pseudonyms(pseudonyms, request.programme_id)
         if found:
             raise _already_referred(found[0].participant_id) from None
         raise
@@ -141,12 +141,12 @@ def _subject(participant: Participant) -> str:
 
 
 async def _replay(
-    uow: UnitOfWork, protection: CprProtection, caller: Caller, key: str, fingerprint: str
+    uow: UnitOfWork, protection: CprProtection, caller: Caller, key: str, fingerprints: list[str]
 ) -> ParticipantView | None:
     stored = await IdempotencyRepository(uow.session).get(caller.principal.subject, key)
     if stored is None:
         return None
-    if stored.endpoint != caller.endpoint or stored.request_fingerprint != fingerprint:
+    if stored.endpoint != caller.endpoint or stored.request_fingerprint not in fingerprints:
         raise ValidationFailed.for_field("Idempotency-Key", "already used with another request")
     row = await ParticipantRepository(uow.session).row(stored.resource_id)
     if row is None:

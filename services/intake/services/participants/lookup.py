@@ -27,11 +27,10 @@ async def lookup(
 ) -> list[ParticipantView]:
     """Find a citizen's participations by CPR (jobcenter only), within the token's programmes."""
     cpr = parse_cpr_field(raw_cpr)
-    pseudonym = protection.pseudonym(cpr)
     async with UnitOfWork(database) as uow:
         rows = [
             row
-            for row in await ParticipantRepository(uow.session).by_pseudonym(pseudonym)
+            for row in await ParticipantRepository(uow.session).by_pseudonyms(protection.pseudonyms(cpr))
             if caller.principal.can_access(row.programme_id)
         ]
         if not rows:
@@ -66,15 +65,23 @@ async def lookup_batch(
             parsed.append(parse_cpr(raw))
         except CprError as exc:  # the message never contains the number
             parsed.append(str(exc))
-    pseudonyms = {cpr.digits: protection.pseudonym(cpr) for cpr in parsed if isinstance(cpr, Cpr)}
+    # Every configured pseudonym key's pseudonym, each leading back to its number: during a rotation a
+    # citizen's rows may be under either key.
+    owners = {
+        pseudonym: cpr.digits
+        for cpr in parsed
+        if isinstance(cpr, Cpr)
+        for pseudonym in protection.pseudonyms(cpr)
+    }
+    distinct = set(owners.values())
     async with UnitOfWork(database) as uow:
         found: dict[str, list[ParticipantRow]] = {}
-        for row in await ParticipantRepository(uow.session).by_pseudonyms(pseudonyms.values()):
+        for row in await ParticipantRepository(uow.session).by_pseudonyms(owners):
             if caller.principal.can_access(row.programme_id):
-                found.setdefault(row.cpr_pseudonym, []).append(row)
+                found.setdefault(owners[row.cpr_pseudonym], []).append(row)
         audited: list[str | None] = []
-        for pseudonym in pseudonyms.values():
-            audited += [r.participant_id for r in found.get(pseudonym, [])] or [None]
+        for digits in dict.fromkeys(owners.values()):
+            audited += [r.participant_id for r in found.get(digits, [])] or [None]
         await audit_many(uow, caller, "lookup", audited)
         await uow.commit()
     answers = []
@@ -82,13 +89,13 @@ async def lookup_batch(
         if isinstance(cpr, str):
             answers.append(LookupAnswer(index, error=cpr))
         else:
-            rows = found.get(pseudonyms[cpr.digits], [])
+            rows = found.get(cpr.digits, [])
             answers.append(
                 LookupAnswer(index, participants=[ParticipantView(to_participant(r), None) for r in rows])
             )
     log.info(
         "participants_looked_up",
-        cprs=len(pseudonyms),
+        cprs=len(distinct),
         invalid=len(parsed) - sum(isinstance(c, Cpr) for c in parsed),
     )
     return answers
