@@ -33,6 +33,7 @@ class LineOut(BaseModel):
     corrects_line_no: int | None
     dispute_id: str | None = Field(
         default=None,
+        exclude_if=lambda value: value is None,  # absent, as in the streamed document, when none
         description="On an adjustment of a (citizen, month) an upheld dispute covered: that dispute "
         "(found when read; not part of the issued document or its sha256)",
     )
