@@ -1,6 +1,6 @@
 """Disputes of issued statements with intake, progression and settlement beside each other (real
-database, real nats-server): an upheld dispute's correction refers to it, a rejected one releases its
-held amount, only the opener withdraws, the window closes, no CPR gets in."""
+database, real nats-server): an upheld dispute's correction refers to it (a later one does not), a
+rejected one releases its held amount, only the opener withdraws, the window closes, no CPR gets in."""
 
 from __future__ import annotations
 
@@ -139,15 +139,27 @@ async def test_an_upheld_dispute_is_referred_to_by_the_adjustment_that_corrects_
     issued["lines"] = [{k: v for k, v in x.items() if k != "dispute_id"} for x in document["lines"]]
     assert content_hash(issued) == second["sha256"]
 
+    # A later, unrelated correction of the same (citizen, month) corrects the second statement's
+    # adjustment, not the disputed line: it names no dispute.
+    await status(trio, pids[0], "employed", "2024-06-10", "2024-06-12")
+    await wait_for_fee(trio, pids[0], "2024-06", "3500.00")
+    third = await issue(trio.settlement, "2024-10")
+    later = line_of(third, pids[0], "2024-06")
+    assert (later["kind"], later["amount_dkk"]) == ("adjustment", "3500.00")
+    assert (later["corrects_statement_id"], later["corrects_line_no"]) == (
+        second["statement_id"], adjustment["line_no"],
+    )  # fmt: skip
+    assert [x for x in third["lines"] if "dispute_id" in x] == []
+
     # For every (citizen, month) the issued lines still sum to the current fee.
     for pid in pids:
         for month, figures in (await months(trio, pid)).items():
             issued_sum = sum(
-                (Decimal(x["amount_dkk"]) for s in (statement, second) for x in s["lines"]
+                (Decimal(x["amount_dkk"]) for s in (statement, second, third) for x in s["lines"]
                  if (x["participant_id"], x["month"]) == (pid, month)),
                 Decimal("0.00"),
             )  # fmt: skip
-            if month <= second["covers_through"] and not figures["provisional"]:
+            if month <= third["covers_through"] and not figures["provisional"]:
                 assert issued_sum == Decimal(figures["fee_dkk"]), (pid, month)
 
     events = await outbox_events(trio.settlement)

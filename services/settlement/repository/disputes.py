@@ -102,20 +102,20 @@ class DisputeRepository:
             found.setdefault(dispute_id, set()).add(participant_id)
         return found
 
-    async def upheld_keys(self, programme_id: str, before: datetime) -> list[tuple[str, str, str]]:
-        """(participant_id, month, dispute_id) of the upheld disputes of the programme opened before a
-        moment, oldest first."""
+    async def upheld_lines(self, programme_id: str, before: datetime) -> dict[tuple[str, int], str]:
+        """(statement_id, line_no) of each line an upheld dispute of the programme opened before a
+        moment covered -> that dispute (the latest opened, should a line have several)."""
         query = (
-            select(DisputeLineRow.participant_id, DisputeLineRow.month, DisputeRow.dispute_id)
+            select(DisputeLineRow.statement_id, DisputeLineRow.line_no, DisputeRow.dispute_id)
             .join(DisputeRow, DisputeRow.dispute_id == DisputeLineRow.dispute_id)
             .where(
                 DisputeRow.programme_id == programme_id,
-                DisputeRow.state == "upheld",
+                DisputeRow.state == DisputeState.upheld.value,
                 DisputeRow.opened_at < before,
             )
-            .order_by(DisputeRow.opened_at)
+            .order_by(DisputeRow.opened_at, DisputeRow.dispute_id)
         )
-        return [(p, m, d) for p, m, d in (await self.session.execute(query)).all()]
+        return {(s, n): d for s, n, d in (await self.session.execute(query)).all()}
 
     async def next_step(self, dispute_id: str) -> int:
         query = select(func.coalesce(func.max(DisputeStepRow.seq), 0)).where(
