@@ -211,9 +211,16 @@ async def test_a_rejected_dispute_of_the_investors_cell_makes_the_held_amount_pa
     assert listed.json()["held"]["held_dkk"] == "0.00"
     assert [d["state"] for d in listed.json()["items"]] == ["rejected"]
     # The line is free again: the provider may dispute it now.
-    assert (
-        await trio.settlement.post(url, json=opening_body(line_no=may_line), headers=PROVIDER)
-    ).status_code == 201
+    again = await trio.settlement.post(url, json=opening_body(line_no=may_line), headers=PROVIDER)
+    assert again.status_code == 201
+    # The list gives each dispute its own lines and steps; the investor's none of the lines.
+    listed = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/disputes", headers=FINANCE)).json()
+    may = sorted(x["line_no"] for x in statement["lines"] if (x["month"], x["kind"]) == ("2024-05", "fee"))
+    assert [(sorted(x["line_no"] for x in d["lines"]), [s["step"] for s in d["steps"]]) for d in listed["items"]] == [
+        (may, ["opened", "rejected"]), ([may_line], ["opened"]),
+    ]  # fmt: skip
+    listed = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/disputes", headers=INVESTOR)).json()
+    assert [(d["lines"], len(d["steps"])) for d in listed["items"]] == [(None, 2), (None, 1)]
 
 
 async def test_only_the_opener_withdraws_a_dispute(trio: Trio) -> None:

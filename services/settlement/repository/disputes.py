@@ -16,6 +16,11 @@ from services.settlement.models import DisputeLineRow, DisputeRow, DisputeStepRo
 lines_table = typing.cast(Table, StatementLineRow.__table__)
 OPEN = DisputeState.open.value
 ZERO = Decimal("0.00")
+CHUNK = 500  # ids per IN query: well under SQLite's bound parameters
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
 class DisputeRepository:
@@ -73,6 +78,24 @@ class DisputeRepository:
     async def steps(self, dispute_id: str) -> Sequence[DisputeStepRow]:
         query = select(DisputeStepRow).where(DisputeStepRow.dispute_id == dispute_id)
         return (await self.session.scalars(query.order_by(DisputeStepRow.seq))).all()
+
+    async def lines_of(self, dispute_ids: Sequence[str]) -> dict[str, list[DisputeLineRow]]:
+        """The lines of each of these disputes, by line number (an IN query per ``CHUNK`` ids)."""
+        found: dict[str, list[DisputeLineRow]] = {d: [] for d in dispute_ids}
+        for ids in _chunks(dispute_ids):
+            query = select(DisputeLineRow).where(DisputeLineRow.dispute_id.in_(ids))
+            for line in (await self.session.scalars(query.order_by(DisputeLineRow.line_no))).all():
+                found[line.dispute_id].append(line)
+        return found
+
+    async def steps_of(self, dispute_ids: Sequence[str]) -> dict[str, list[DisputeStepRow]]:
+        """The steps of each of these disputes, in order (an IN query per ``CHUNK`` ids)."""
+        found: dict[str, list[DisputeStepRow]] = {d: [] for d in dispute_ids}
+        for ids in _chunks(dispute_ids):
+            query = select(DisputeStepRow).where(DisputeStepRow.dispute_id.in_(ids))
+            for step in (await self.session.scalars(query.order_by(DisputeStepRow.seq))).all():
+                found[step.dispute_id].append(step)
+        return found
 
     async def of_programme(
         self,

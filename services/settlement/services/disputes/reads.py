@@ -15,6 +15,7 @@ from libs.common.uow import UnitOfWork
 from services.settlement.domain.disputes import DisputeState
 from services.settlement.repository import DisputeRepository
 from services.settlement.services.disputes.views import DisputeList, DisputeView, dispute_view, held_totals
+from services.settlement.services.statements import reads_citizen_lines
 
 ZERO = Decimal("0.00")
 
@@ -30,9 +31,8 @@ async def get_dispute(database: Database, principal: Principal, dispute_id: str)
         row = await disputes.get(dispute_id)
         if row is None or not principal.can_access(row.programme_id):
             raise NotFound("No such dispute.")
-        return dispute_view(
-            row, await disputes.lines(dispute_id), await disputes.steps(dispute_id), principal, utcnow()
-        )
+        lines = await disputes.lines(dispute_id) if reads_citizen_lines(principal) else None
+        return dispute_view(row, lines, await disputes.steps(dispute_id), principal, utcnow())
 
 
 async def list_disputes(
@@ -53,14 +53,12 @@ async def list_disputes(
         rows = await disputes.of_programme(
             programme_id, state.value if state else None, opened_by, statement_id
         )
+        ids = [row.dispute_id for row in rows]
+        # Lines only for who reads citizen lines (the investor's view has none).
+        lines = await disputes.lines_of(ids) if reads_citizen_lines(principal) else {}
+        steps = await disputes.steps_of(ids)
         items = [
-            dispute_view(
-                row,
-                await disputes.lines(row.dispute_id),
-                await disputes.steps(row.dispute_id),
-                principal,
-                now,
-            )
+            dispute_view(row, lines.get(row.dispute_id), steps[row.dispute_id], principal, now)
             for row in rows
         ]
         open_rows = await disputes.of_programme(programme_id, DisputeState.open.value)
