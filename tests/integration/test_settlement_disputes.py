@@ -14,7 +14,8 @@ from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
 from libs.common.contracts import DisputeOpenedV1, DisputeResolvedV1
 from services.settlement.domain.statements import content_hash
-from services.settlement.services import disputes, statements
+from services.settlement.repository import DisputeRepository
+from services.settlement.services import statements
 from services.settlement.services.disputes import opening
 from tests import issuing
 from tests.integration.conftest import Trio, auth, outbox_events
@@ -60,7 +61,7 @@ def line_of(statement: dict[str, Any], pid: str, month: str) -> dict[str, Any]:
 
 async def held(trio: Trio) -> dict[str, Decimal]:
     async with trio.settlement.app.state.database.sessionmaker() as session:
-        return await disputes.held_by_creditor(session, PROGRAMME)
+        return await DisputeRepository(session).held_by_creditor(PROGRAMME)
 
 
 def opening_body(**target: Any) -> dict[str, Any]:

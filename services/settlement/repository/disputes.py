@@ -11,12 +11,23 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.settlement.domain.disputes import DisputeState
-from services.settlement.models import DisputeLineRow, DisputeRow, DisputeStepRow, StatementLineRow
+from services.settlement.models import (
+    DisputeLineRow,
+    DisputeRow,
+    DisputeStepRow,
+    StatementLineRow,
+    StatementRow,
+)
 
 lines_table = typing.cast(Table, StatementLineRow.__table__)
 OPEN = DisputeState.open.value
 ZERO = Decimal("0.00")
 CHUNK = 500  # ids per IN query: well under SQLite's bound parameters
+
+
+def _money(value: object) -> Decimal:
+    """A SUM as Decimal in øre (SQLite may answer a float or an int)."""
+    return Decimal(str(value)).quantize(ZERO)
 
 
 def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
@@ -32,14 +43,17 @@ class DisputeRepository:
         Each dispute's amount is split when it is opened as statements split (the investor's percent of
         the statement's terms, rounded half-up to øre, the provider the rest), so the two add up to the
         held amount and a resolution releases exactly the shares it held."""
-        query = select(DisputeRow.investor_dkk, DisputeRow.provider_dkk).where(
-            DisputeRow.programme_id == programme_id, DisputeRow.state == OPEN
-        )
-        held = {"provider": ZERO, "investor": ZERO}
-        for investor, provider in (await self.session.execute(query)).all():
-            held["investor"] += investor
-            held["provider"] += provider
-        return held
+        query = select(
+            func.coalesce(func.sum(DisputeRow.investor_dkk), ZERO),
+            func.coalesce(func.sum(DisputeRow.provider_dkk), ZERO),
+        ).where(DisputeRow.programme_id == programme_id, DisputeRow.state == OPEN)
+        investor, provider = (await self.session.execute(query)).one()
+        return {"provider": _money(provider), "investor": _money(investor)}
+
+    async def statement_for_update(self, statement_id: str) -> StatementRow | None:
+        """The statement, locked (a row lock on PostgreSQL): one opening of its lines at a time."""
+        query = select(StatementRow).where(StatementRow.statement_id == statement_id).with_for_update()
+        return (await self.session.scalars(query)).first()
 
     async def get(self, dispute_id: str, *, for_update: bool = False) -> DisputeRow | None:
         query = select(DisputeRow).where(DisputeRow.dispute_id == dispute_id)

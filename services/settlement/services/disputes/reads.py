@@ -1,11 +1,7 @@
-"""Reading disputes: one, a programme's (filtered, with each one's age and the held totals), and the
-held amounts per creditor for the receivables."""
+"""Reading disputes: one, and a programme's (filtered, with each one's age and the held totals). The
+held amounts per creditor for the receivables: ``DisputeRepository.held_by_creditor``."""
 
 from __future__ import annotations
-
-from decimal import Decimal
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.clock import utcnow
@@ -16,13 +12,6 @@ from services.settlement.domain.disputes import DisputeState
 from services.settlement.repository import DisputeRepository
 from services.settlement.services.disputes.views import DisputeList, DisputeView, dispute_view, held_totals
 from services.settlement.services.statements import reads_citizen_lines
-
-ZERO = Decimal("0.00")
-
-
-async def held_by_creditor(session: AsyncSession, programme_id: str) -> dict[str, Decimal]:
-    """What the programme's open disputes hold, per creditor (``DisputeRepository.held_by_creditor``)."""
-    return await DisputeRepository(session).held_by_creditor(programme_id)
 
 
 async def get_dispute(database: Database, principal: Principal, dispute_id: str) -> DisputeView:
