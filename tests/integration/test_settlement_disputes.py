@@ -1,6 +1,6 @@
 """Disputes of issued statements with intake, progression and settlement beside each other (real
-database, real nats-server): an upheld dispute's correction refers to it, a rejected one releases its
-held amount, only the opener withdraws, the window closes, no CPR gets in."""
+database, real nats-server): an upheld dispute's correction refers to it (a later one does not), a
+rejected one releases its held amount, only the opener withdraws, the window closes, no CPR gets in."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from libs.common.auth import Principal, Role
 from libs.common.clock import utcnow
 from libs.common.contracts import DisputeOpenedV1, DisputeResolvedV1
 from services.settlement.domain.statements import content_hash
-from services.settlement.services import disputes, statements
+from services.settlement.repository import DisputeRepository
+from services.settlement.services import statements
 from services.settlement.services.disputes import opening
 from tests import issuing
 from tests.integration.conftest import Trio, auth, outbox_events
@@ -60,7 +61,7 @@ def line_of(statement: dict[str, Any], pid: str, month: str) -> dict[str, Any]:
 
 async def held(trio: Trio) -> dict[str, Decimal]:
     async with trio.settlement.app.state.database.sessionmaker() as session:
-        return await disputes.held_by_creditor(session, PROGRAMME)
+        return await DisputeRepository(session).held_by_creditor(PROGRAMME)
 
 
 def opening_body(**target: Any) -> dict[str, Any]:
@@ -139,15 +140,27 @@ async def test_an_upheld_dispute_is_referred_to_by_the_adjustment_that_corrects_
     issued["lines"] = [{k: v for k, v in x.items() if k != "dispute_id"} for x in document["lines"]]
     assert content_hash(issued) == second["sha256"]
 
+    # A later, unrelated correction of the same (citizen, month) corrects the second statement's
+    # adjustment, not the disputed line: it names no dispute.
+    await status(trio, pids[0], "employed", "2024-06-10", "2024-06-12")
+    await wait_for_fee(trio, pids[0], "2024-06", "3500.00")
+    third = await issue(trio.settlement, "2024-10")
+    later = line_of(third, pids[0], "2024-06")
+    assert (later["kind"], later["amount_dkk"]) == ("adjustment", "3500.00")
+    assert (later["corrects_statement_id"], later["corrects_line_no"]) == (
+        second["statement_id"], adjustment["line_no"],
+    )  # fmt: skip
+    assert [x for x in third["lines"] if "dispute_id" in x] == []
+
     # For every (citizen, month) the issued lines still sum to the current fee.
     for pid in pids:
         for month, figures in (await months(trio, pid)).items():
             issued_sum = sum(
-                (Decimal(x["amount_dkk"]) for s in (statement, second) for x in s["lines"]
+                (Decimal(x["amount_dkk"]) for s in (statement, second, third) for x in s["lines"]
                  if (x["participant_id"], x["month"]) == (pid, month)),
                 Decimal("0.00"),
             )  # fmt: skip
-            if month <= second["covers_through"] and not figures["provisional"]:
+            if month <= third["covers_through"] and not figures["provisional"]:
                 assert issued_sum == Decimal(figures["fee_dkk"]), (pid, month)
 
     events = await outbox_events(trio.settlement)
@@ -199,9 +212,16 @@ async def test_a_rejected_dispute_of_the_investors_cell_makes_the_held_amount_pa
     assert listed.json()["held"]["held_dkk"] == "0.00"
     assert [d["state"] for d in listed.json()["items"]] == ["rejected"]
     # The line is free again: the provider may dispute it now.
-    assert (
-        await trio.settlement.post(url, json=opening_body(line_no=may_line), headers=PROVIDER)
-    ).status_code == 201
+    again = await trio.settlement.post(url, json=opening_body(line_no=may_line), headers=PROVIDER)
+    assert again.status_code == 201
+    # The list gives each dispute its own lines and steps; the investor's none of the lines.
+    listed = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/disputes", headers=FINANCE)).json()
+    may = sorted(x["line_no"] for x in statement["lines"] if (x["month"], x["kind"]) == ("2024-05", "fee"))
+    assert [(sorted(x["line_no"] for x in d["lines"]), [s["step"] for s in d["steps"]]) for d in listed["items"]] == [
+        (may, ["opened", "rejected"]), ([may_line], ["opened"]),
+    ]  # fmt: skip
+    listed = (await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/disputes", headers=INVESTOR)).json()
+    assert [(d["lines"], len(d["steps"])) for d in listed["items"]] == [(None, 2), (None, 1)]
 
 
 async def test_only_the_opener_withdraws_a_dispute(trio: Trio) -> None:

@@ -11,11 +11,27 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.settlement.domain.disputes import DisputeState
-from services.settlement.models import DisputeLineRow, DisputeRow, DisputeStepRow, StatementLineRow
+from services.settlement.models import (
+    DisputeLineRow,
+    DisputeRow,
+    DisputeStepRow,
+    StatementLineRow,
+    StatementRow,
+)
 
 lines_table = typing.cast(Table, StatementLineRow.__table__)
 OPEN = DisputeState.open.value
 ZERO = Decimal("0.00")
+CHUNK = 500  # ids per IN query: well under SQLite's bound parameters
+
+
+def _money(value: object) -> Decimal:
+    """A SUM as Decimal in øre (SQLite may answer a float or an int)."""
+    return Decimal(str(value)).quantize(ZERO)
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
 class DisputeRepository:
@@ -27,14 +43,17 @@ class DisputeRepository:
         Each dispute's amount is split when it is opened as statements split (the investor's percent of
         the statement's terms, rounded half-up to øre, the provider the rest), so the two add up to the
         held amount and a resolution releases exactly the shares it held."""
-        query = select(DisputeRow.investor_dkk, DisputeRow.provider_dkk).where(
-            DisputeRow.programme_id == programme_id, DisputeRow.state == OPEN
-        )
-        held = {"provider": ZERO, "investor": ZERO}
-        for investor, provider in (await self.session.execute(query)).all():
-            held["investor"] += investor
-            held["provider"] += provider
-        return held
+        query = select(
+            func.coalesce(func.sum(DisputeRow.investor_dkk), ZERO),
+            func.coalesce(func.sum(DisputeRow.provider_dkk), ZERO),
+        ).where(DisputeRow.programme_id == programme_id, DisputeRow.state == OPEN)
+        investor, provider = (await self.session.execute(query)).one()
+        return {"provider": _money(provider), "investor": _money(investor)}
+
+    async def statement_for_update(self, statement_id: str) -> StatementRow | None:
+        """The statement, locked (a row lock on PostgreSQL): one opening of its lines at a time."""
+        query = select(StatementRow).where(StatementRow.statement_id == statement_id).with_for_update()
+        return (await self.session.scalars(query)).first()
 
     async def get(self, dispute_id: str, *, for_update: bool = False) -> DisputeRow | None:
         query = select(DisputeRow).where(DisputeRow.dispute_id == dispute_id)
@@ -74,6 +93,24 @@ class DisputeRepository:
         query = select(DisputeStepRow).where(DisputeStepRow.dispute_id == dispute_id)
         return (await self.session.scalars(query.order_by(DisputeStepRow.seq))).all()
 
+    async def lines_of(self, dispute_ids: Sequence[str]) -> dict[str, list[DisputeLineRow]]:
+        """The lines of each of these disputes, by line number (an IN query per ``CHUNK`` ids)."""
+        found: dict[str, list[DisputeLineRow]] = {d: [] for d in dispute_ids}
+        for ids in _chunks(dispute_ids):
+            query = select(DisputeLineRow).where(DisputeLineRow.dispute_id.in_(ids))
+            for line in (await self.session.scalars(query.order_by(DisputeLineRow.line_no))).all():
+                found[line.dispute_id].append(line)
+        return found
+
+    async def steps_of(self, dispute_ids: Sequence[str]) -> dict[str, list[DisputeStepRow]]:
+        """The steps of each of these disputes, in order (an IN query per ``CHUNK`` ids)."""
+        found: dict[str, list[DisputeStepRow]] = {d: [] for d in dispute_ids}
+        for ids in _chunks(dispute_ids):
+            query = select(DisputeStepRow).where(DisputeStepRow.dispute_id.in_(ids))
+            for step in (await self.session.scalars(query.order_by(DisputeStepRow.seq))).all():
+                found[step.dispute_id].append(step)
+        return found
+
     async def of_programme(
         self,
         programme_id: str,
@@ -102,20 +139,20 @@ class DisputeRepository:
             found.setdefault(dispute_id, set()).add(participant_id)
         return found
 
-    async def upheld_keys(self, programme_id: str, before: datetime) -> list[tuple[str, str, str]]:
-        """(participant_id, month, dispute_id) of the upheld disputes of the programme opened before a
-        moment, oldest first."""
+    async def upheld_lines(self, programme_id: str, before: datetime) -> dict[tuple[str, int], str]:
+        """(statement_id, line_no) of each line an upheld dispute of the programme opened before a
+        moment covered -> that dispute (the latest opened, should a line have several)."""
         query = (
-            select(DisputeLineRow.participant_id, DisputeLineRow.month, DisputeRow.dispute_id)
+            select(DisputeLineRow.statement_id, DisputeLineRow.line_no, DisputeRow.dispute_id)
             .join(DisputeRow, DisputeRow.dispute_id == DisputeLineRow.dispute_id)
             .where(
                 DisputeRow.programme_id == programme_id,
-                DisputeRow.state == "upheld",
+                DisputeRow.state == DisputeState.upheld.value,
                 DisputeRow.opened_at < before,
             )
-            .order_by(DisputeRow.opened_at)
+            .order_by(DisputeRow.opened_at, DisputeRow.dispute_id)
         )
-        return [(p, m, d) for p, m, d in (await self.session.execute(query)).all()]
+        return {(s, n): d for s, n, d in (await self.session.execute(query)).all()}
 
     async def next_step(self, dispute_id: str) -> int:
         query = select(func.coalesce(func.max(DisputeStepRow.seq), 0)).where(

@@ -1,10 +1,10 @@
 """Disputes of issued statements' lines (docs/domain.md "Disputes"): opening (``opening``), ending
-(``closing``: upheld, rejected, withdrawn), reading and the held amounts (``reads``), each reader's view
+(``closing``: upheld, rejected, withdrawn), reading (``reads``), each reader's view
 (``views``). Rules: ``domain/disputes.py``."""
 
 from services.settlement.services.disputes.closing import resolve_dispute, withdraw_dispute
 from services.settlement.services.disputes.opening import Opened, Target, open_dispute
-from services.settlement.services.disputes.reads import get_dispute, held_by_creditor, list_disputes
+from services.settlement.services.disputes.reads import get_dispute, list_disputes
 from services.settlement.services.disputes.views import (
     DisputedLine,
     DisputeList,
@@ -22,7 +22,6 @@ __all__ = [
     "Step",
     "Target",
     "get_dispute",
-    "held_by_creditor",
     "list_disputes",
     "open_dispute",
     "resolve_dispute",

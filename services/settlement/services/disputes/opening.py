@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from libs.common.auth import Principal, Role
@@ -24,7 +23,7 @@ from services.settlement.domain.disputes import (
     check_window,
     held_shares,
 )
-from services.settlement.models import DisputeLineRow, DisputeRow, DisputeStepRow, StatementRow
+from services.settlement.models import DisputeLineRow, DisputeRow, DisputeStepRow
 from services.settlement.repository import DisputeRepository
 from services.settlement.services.disputes.views import DisputeView, dispute_view
 from services.settlement.services.programme_facts import terms_versions
@@ -85,15 +84,10 @@ async def _open(
         )
     now = utcnow()
     async with UnitOfWork(database) as uow:
-        # One opening of a statement's lines at a time (row lock on PostgreSQL).
-        statement = (
-            await uow.session.scalars(
-                select(StatementRow).where(StatementRow.statement_id == statement_id).with_for_update()
-            )
-        ).first()
+        disputes = DisputeRepository(uow.session)
+        statement = await disputes.statement_for_update(statement_id)
         if statement is None or not principal.can_access(statement.programme_id):
             raise NotFound("No such statement.")
-        disputes = DisputeRepository(uow.session)
         lines = await disputes.statement_lines(statement_id, target.line_no, target.month, target.kind)
         try:
             if target.line_no is not None:

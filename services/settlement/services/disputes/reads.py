@@ -1,11 +1,7 @@
-"""Reading disputes: one, a programme's (filtered, with each one's age and the held totals), and the
-held amounts per creditor for the receivables."""
+"""Reading disputes: one, and a programme's (filtered, with each one's age and the held totals). The
+held amounts per creditor for the receivables: ``DisputeRepository.held_by_creditor``."""
 
 from __future__ import annotations
-
-from decimal import Decimal
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.clock import utcnow
@@ -15,13 +11,7 @@ from libs.common.uow import UnitOfWork
 from services.settlement.domain.disputes import DisputeState
 from services.settlement.repository import DisputeRepository
 from services.settlement.services.disputes.views import DisputeList, DisputeView, dispute_view, held_totals
-
-ZERO = Decimal("0.00")
-
-
-async def held_by_creditor(session: AsyncSession, programme_id: str) -> dict[str, Decimal]:
-    """What the programme's open disputes hold, per creditor (``DisputeRepository.held_by_creditor``)."""
-    return await DisputeRepository(session).held_by_creditor(programme_id)
+from services.settlement.services.statements import reads_citizen_lines
 
 
 async def get_dispute(database: Database, principal: Principal, dispute_id: str) -> DisputeView:
@@ -30,9 +20,8 @@ async def get_dispute(database: Database, principal: Principal, dispute_id: str)
         row = await disputes.get(dispute_id)
         if row is None or not principal.can_access(row.programme_id):
             raise NotFound("No such dispute.")
-        return dispute_view(
-            row, await disputes.lines(dispute_id), await disputes.steps(dispute_id), principal, utcnow()
-        )
+        lines = await disputes.lines(dispute_id) if reads_citizen_lines(principal) else None
+        return dispute_view(row, lines, await disputes.steps(dispute_id), principal, utcnow())
 
 
 async def list_disputes(
@@ -53,14 +42,12 @@ async def list_disputes(
         rows = await disputes.of_programme(
             programme_id, state.value if state else None, opened_by, statement_id
         )
+        ids = [row.dispute_id for row in rows]
+        # Lines only for who reads citizen lines (the investor's view has none).
+        lines = await disputes.lines_of(ids) if reads_citizen_lines(principal) else {}
+        steps = await disputes.steps_of(ids)
         items = [
-            dispute_view(
-                row,
-                await disputes.lines(row.dispute_id),
-                await disputes.steps(row.dispute_id),
-                principal,
-                now,
-            )
+            dispute_view(row, lines.get(row.dispute_id), steps[row.dispute_id], principal, now)
             for row in rows
         ]
         open_rows = await disputes.of_programme(programme_id, DisputeState.open.value)

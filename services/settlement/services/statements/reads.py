@@ -90,25 +90,28 @@ class InvestorStatement:
 
 async def citizen_lines(database: Database, row: StatementRow) -> AsyncIterator[list[LineDict]]:
     """The statement's lines as issued (a dict per line, amounts as text), a chunk at a time: a
-    statement may hold millions. An adjustment of a (citizen, month) that an upheld dispute opened
-    before the statement's issue covered also names it (``dispute_id``): found when read, so the issued
-    document, its sha256 and its events stay as they were."""
+    statement may hold millions. An adjustment that corrects a line an upheld dispute covered (its
+    ``corrects_statement_id``/``corrects_line_no``), the dispute opened before this statement's issue,
+    also names it (``dispute_id``): found when read, so the issued document, its sha256 and its events
+    stay as they were."""
     async with UnitOfWork(database, read_only=True) as uow:
         disputed = await _disputed(uow.session, row)
         async for chunk in lines_of(uow.session, row.statement_id):
             lines = [_line_dict(values) for values in chunk]
             if disputed:
                 for line in lines:
-                    found = disputed.get((line["participant_id"], line["month"]))
-                    if found is not None and line["kind"] == "adjustment":
+                    if line["kind"] != "adjustment":
+                        continue
+                    found = disputed.get((line["corrects_statement_id"], line["corrects_line_no"]))
+                    if found is not None:
                         line["dispute_id"] = found
             yield lines
 
 
-async def _disputed(session: AsyncSession, row: StatementRow) -> dict[tuple[str, str], str]:
-    """(participant, month) -> the latest upheld dispute of it opened before the statement's issue."""
-    keys = await DisputeRepository(session).upheld_keys(row.programme_id, as_utc(row.issued_at))
-    return {(participant_id, month): dispute_id for participant_id, month, dispute_id in keys}
+async def _disputed(session: AsyncSession, row: StatementRow) -> dict[tuple[str, int], str]:
+    """(statement_id, line_no) of a line an upheld dispute opened before the statement's issue covered
+    -> that dispute."""
+    return await DisputeRepository(session).upheld_lines(row.programme_id, as_utc(row.issued_at))
 
 
 async def document(database: Database, row: StatementRow, principal: Principal) -> dict[str, Any]:
