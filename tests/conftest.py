@@ -57,16 +57,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_issuer_dir, ignore_errors=True)
 
 
+_RUNS_ON = ("database", "stack")
+
+
+def _runs_on(item: pytest.Item) -> set[object]:
+    """The databases (or stacks) a test is run on: its fixtures' params, whichever of them this run
+    selected (a node id names one)."""
+    found: set[object] = set()
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        found |= {callspec.params[name] for name in _RUNS_ON if name in callspec.params}
+    fixtureinfo = getattr(item, "_fixtureinfo", None)  # pytest keeps no public map of a test's fixtures
+    for name in _RUNS_ON:
+        for fixturedef in fixtureinfo.name2fixturedefs.get(name, ()) if fixtureinfo else ():
+            for param in fixturedef.params or ():
+                found.add(param.values[0] if isinstance(param, pytest.ParameterSet) else param)
+    return found
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``slow_on("postgresql")`` makes that database's run of a test ``slow``; it runs before the
-    ``-m`` selection (tryfirst) so that selection sees the mark."""
+    ``-m`` selection (tryfirst) so that selection sees the mark. A value the test never runs on is a
+    usage error, not a mark that silently does nothing."""
     for item in items:
+        named = {value for mark in item.iter_markers("slow_on") for value in mark.args}
+        if not named:
+            continue
+        if unknown := named - _runs_on(item):
+            raise pytest.UsageError(
+                f"{item.nodeid}: slow_on({', '.join(sorted(map(repr, unknown)))}) names no database or "
+                "stack the test runs on"
+            )
         callspec = getattr(item, "callspec", None)
         if callspec is None:
             continue
         databases = {callspec.params.get("database"), callspec.params.get("stack")}
-        if any(database in databases for mark in item.iter_markers("slow_on") for database in mark.args):
+        if databases & named:
             item.add_marker(pytest.mark.slow)
 
 

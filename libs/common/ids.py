@@ -18,7 +18,7 @@ import re
 from typing import Annotated
 
 import uuid_utils
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 from libs.common.cpr import refuse_cpr_shape
 
@@ -38,17 +38,14 @@ def canonical_uuid(value: str) -> str:
 NoCpr = Annotated[str, AfterValidator(refuse_cpr_shape)]
 
 
-def written_text(value: str) -> str:
-    """A person's text (a reason, a reference): trimmed, not blank, and never CPR-shaped."""
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    return refuse_cpr_shape(value)
-
-
 # Free text a person writes (a dispute's text, a rejection's reason, a bank reference): trimmed before
-# its length is checked, refused when blank or when it holds a CPR-shaped number (never echoed).
-WrittenText = Annotated[str, AfterValidator(written_text)]
+# its length is checked (a use site's Field(max_length) joins the same string check), refused when
+# blank or when it holds a CPR-shaped number (never echoed).
+WrittenText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    AfterValidator(refuse_cpr_shape),
+]
 
 # An id that must be a UUID, at the edge of the API: a path, query or body field.
 Uuid = Annotated[

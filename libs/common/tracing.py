@@ -251,7 +251,7 @@ def started_span(
     else:
         span = tracing.tracer.start_span(name, context=parent, kind=kind)
         if not span.get_span_context().is_valid and parent is not None:
-            span = trace.get_current_span(parent)
+            return _Continued(parent)  # the SDK disabled: no span, the parent stays current
     return _Started(span, parent)
 
 

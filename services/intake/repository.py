@@ -112,12 +112,6 @@ class ParticipantRepository:
         row = await self.row(participant_id)
         return to_participant(row) if row else None
 
-    async def by_pseudonym(self, pseudonym: str, programme_id: str | None = None) -> list[ParticipantRow]:
-        query = select(ParticipantRow).where(ParticipantRow.cpr_pseudonym == pseudonym)
-        if programme_id is not None:
-            query = query.where(ParticipantRow.programme_id == programme_id)
-        return list((await self.session.scalars(query.order_by(ParticipantRow.programme_id))).all())
-
     async def by_pseudonyms(
         self, pseudonyms: Iterable[str], programme_id: str | None = None
     ) -> list[ParticipantRow]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from libs.common.auth import Role
+from libs.common.cpr import parse_cpr
 from services.intake.main import create_app
 from services.intake.models import CprAuditRow, ParticipantRow
 from services.intake.rotate_keys import OPERATOR
@@ -36,7 +38,7 @@ CPRS = [
     "060645-5239",
     "070735-6230",
 ]
-KEY_A, KEY_B = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+KEY_A, KEY_B, KEY_C = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2, 3))
 HMAC_1, HMAC_2 = "rotation-test-hmac-key-one-0123456789", "rotation-test-hmac-key-two-0123456789"
 JOBCENTER = auth(Role.jobcenter, *PROGRAMMES, subject="jobcenter")
 ADMIN = auth(Role.admin, subject="ops")
@@ -142,12 +144,59 @@ async def test_a_rotation_stopped_after_one_batch_and_resumed_lets_the_old_keys_
 
 
 async def test_without_the_rotation_the_old_key_cannot_go(nats_url: str, database: dict[str, Any]) -> None:
-    """The other side of the test above: it proves something only if dropping A without rotating breaks."""
+    """The other side of the test above: it proves something only if dropping A without rotating breaks:
+    every read is a 409 (the number named nowhere) and no lookup finds anyone."""
     async with running(create_app(settings(nats_url, database, [KEY_A], [HMAC_1])), "http://intake") as old:
         ids = await enrol_everyone(old)
     async with running(create_app(settings(nats_url, database, [KEY_B], [HMAC_2])), "http://intake") as new:
-        with pytest.raises(AssertionError):
-            await every_cpr_decrypts_and_is_found(new, ids)
+        for participant_id in ids.values():
+            read = await new.get(f"/v1/participants/{participant_id}", headers=JOBCENTER)
+            assert read.status_code == 409, read.text
+            assert read.json()["type"] == "urn:sib:problem:conflict"
+            assert read.json()["participant_id"] == participant_id and "cpr" not in read.json()
+        for cpr in CPRS:
+            found = await new.post("/v1/participants/lookup", json={"cpr": cpr}, headers=JOBCENTER)
+            assert (found.status_code, found.json()) == (200, {"items": []})
+        batch = await new.post("/v1/participants/lookup-batch", json={"cprs": CPRS}, headers=JOBCENTER)
+        assert batch.status_code == 200, batch.text
+        assert [item["participants"] for item in batch.json()["items"]] == [[]] * len(CPRS)
+
+
+async def test_a_row_under_a_key_no_longer_configured_is_counted_and_passed_over(
+    nats_url: str,
+    database: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The first row by id holds a token under key C, configured nowhere: the command exits 1 and
+    counts it, and rotates every row after it."""
+    caplog.set_level(logging.DEBUG)
+    async with running(create_app(settings(nats_url, database, [KEY_A], [HMAC_1])), "http://intake") as old:
+        ids = await enrol_everyone(old)
+    first_id, first_name = min((pid, name) for name, pid in ids.items())
+    lost_key = CprProtection.from_settings(settings(nats_url, database, [KEY_C], [HMAC_1]))
+    rotating = settings(nats_url, database, [KEY_B, KEY_A], [HMAC_2, HMAC_1])
+    async with running(create_app(rotating), "http://intake") as client:
+        async with client.app.state.database.sessionmaker() as session:
+            row = await session.get_one(ParticipantRow, first_id)
+            row.cpr_encrypted = lost_key.cipher.encrypt(parse_cpr(first_name.split("@")[0]), first_id)
+            await session.commit()
+        capsys.readouterr()
+        assert await run_command(rotating, "", batch_size=2) == 1
+        out = capsys.readouterr().out  # the log lines, then the report
+        report = json.loads(out.splitlines()[-1])
+        assert '"event": "cpr_token_not_rotated"' in out and all(cpr not in out for cpr in CPRS)
+        assert (report["scanned"], report["reencrypted"], report["unreadable"]) == (len(ids), len(ids) - 1, 1)
+        assert report["next_after"] is None
+    async with running(create_app(settings(nats_url, database, [KEY_B], [HMAC_2])), "http://intake") as new:
+        for name, participant_id in ids.items():
+            read = await new.get(f"/v1/participants/{participant_id}", headers=JOBCENTER)
+            if participant_id == first_id:
+                assert read.status_code == 409, read.text
+            else:
+                assert (read.status_code, read.json()["cpr"]) == (200, name.split("@")[0]), read.text
+    for cpr in CPRS:
+        assert cpr not in caplog.text and cpr.replace("-", "") not in caplog.text
 
 
 @pytest.mark.parametrize("role", [role for role in Role if role is not Role.admin])

@@ -13,10 +13,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from libs.common.tracing import (
+    SpanContext,
     SpanKind,
     configure_tracing,
     context_of,
     correlation_id,
+    current_trace,
     exporters_requested,
     started_span,
 )
@@ -163,3 +165,49 @@ def test_a_span_made_without_the_sdk_is_the_one_the_sdk_would_make(
         assert ours.trace_id != theirs.trace_id  # each a new trace
     else:
         assert ours.trace_id == theirs.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
+
+
+UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+
+
+def ids_of(span_context: SpanContext | None) -> tuple[int, int, int] | None:
+    return (
+        None
+        if span_context is None
+        else (span_context.trace_id, span_context.span_id, span_context.trace_flags)
+    )
+
+
+def test_a_lean_consumer_of_an_unsampled_event_continues_the_event_s_own_context() -> None:
+    """No span nobody records (docs/performance.md): the event's trace context is current for the
+    block, the one before it again after; a sampled event gets a consumer span of its own."""
+    lean = configure_tracing("progression")
+    assert lean.lean
+    with started_span(lean, "request", SpanKind.SERVER, None) as outer:
+        before = outer.get_span_context()
+        parent = context_of(UNSAMPLED)
+        with started_span(lean, "event", SpanKind.CONSUMER, parent):
+            assert ids_of(current_trace()) == (0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, 0)
+        assert ids_of(current_trace()) == ids_of(before)
+        with started_span(lean, "event", SpanKind.CONSUMER, context_of(CALLER)) as consumer:
+            made = consumer.get_span_context()
+            assert consumer.is_recording() and ids_of(current_trace()) == ids_of(made)
+            assert made.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736 and made.span_id != 0x00F067AA0BA902B7
+        assert ids_of(current_trace()) == ids_of(before)
+
+
+@pytest.mark.parametrize("traceparent", [UNSAMPLED, CALLER])
+def test_with_the_sdk_disabled_a_consumer_continues_the_event_s_context(
+    monkeypatch: pytest.MonkeyPatch, traceparent: str
+) -> None:
+    """The parent stays current, whether the no-op tracer hands back its span or gives none."""
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    disabled = configure_tracing("progression")
+    parent = context_of(traceparent)
+    expected = ids_of(current_trace())
+    with started_span(disabled, "event", SpanKind.CONSUMER, parent) as span:
+        assert not span.is_recording()
+        assert ids_of(current_trace()) == ids_of(span.get_span_context())
+        found = ids_of(current_trace())
+        assert found is not None and found[:2] == (0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7)
+    assert ids_of(current_trace()) == expected

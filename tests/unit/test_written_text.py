@@ -40,3 +40,14 @@ def test_text_is_trimmed_and_a_cpr_in_it_is_refused_unechoed(
     with pytest.raises(ValidationError) as refused:
         model.model_validate(valid | {field: "see 070761-4285"})
     assert "4285" not in str(refused.value.errors(include_input=False))
+
+
+@pytest.mark.parametrize(("model", "valid", "field", "limit"), [(PaymentIn, PAYMENT, "bank_reference", 100)])
+def test_padded_text_exactly_at_the_limit_is_trimmed_before_its_length_is_checked(
+    model: type[BaseModel], valid: dict[str, Any], field: str, limit: int
+) -> None:
+    at_limit = "x" * limit
+    assert getattr(model.model_validate(valid | {field: f"  {at_limit} \n"}), field) == at_limit
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate(valid | {field: at_limit + "x"})
+    assert [error["loc"] for error in refused.value.errors()] == [(field,)]

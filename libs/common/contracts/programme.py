@@ -16,15 +16,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from libs.common.contracts.vocabulary import StatusCategory, StatusCode
-from libs.common.cpr import refuse_cpr_shape
 from libs.common.events import EventPayload, register
+from libs.common.ids import WrittenText
 
 ProgrammeId = Annotated[
     str,
@@ -111,13 +110,6 @@ DEFAULT_LEGAL_BASIS = (
     "GDPR art. 6(1)(e) and 9(2)(b); lov om en aktiv beskæftigelsesindsats; lov om sygedagpenge"
 )
 
-# Constraints before the CPR check, so blank text is refused after stripping.
-LegalBasis = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-    AfterValidator(refuse_cpr_shape),
-]
-
 
 class ProgrammeTerms(BaseModel):
     """One version of a programme's contract terms. Field order matters: later fields are checked
@@ -161,8 +153,9 @@ class ProgrammeTerms(BaseModel):
         description="Years after the end of a citizen's window before their personal data is erased "
         "(5: the Danish bookkeeping act's period for accounting material).",
     )
-    legal_basis: LegalBasis = Field(
+    legal_basis: WrittenText = Field(
         default=DEFAULT_LEGAL_BASIS,
+        max_length=500,
         description="The legal basis the municipality processes the citizens' data on; free text, "
         "never a CPR number (422).",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from libs.common.deps import DatabaseDep
@@ -27,11 +29,4 @@ async def post_rotate_keys(
     report = await rotate_keys(
         db, protection, caller, after=request.after or "", max_batches=request.max_batches
     )
-    return KeyRotationOut(
-        scanned=report.scanned,
-        reencrypted=report.reencrypted,
-        repseudonymised=report.repseudonymised,
-        unreadable=report.unreadable,
-        batches=report.batches,
-        next_after=report.next_after,
-    )
+    return KeyRotationOut(**asdict(report))

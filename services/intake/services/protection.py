@@ -47,9 +47,6 @@ class CprProtection:
         while a rotation of the pseudonym key is under way."""
         return [cpr_pseudonym(cpr, key) for key in (self.pseudonym_key, *self.previous_pseudonym_keys)]
 
-    def fingerprint(self, body: dict[str, Any]) -> str:
-        return keyed_fingerprint(self.pseudonym_key, body)
-
     def fingerprints(self, body: dict[str, Any]) -> list[str]:
         """The body's fingerprint under every configured key: a retry recorded before the pseudonym key
         changed is still recognised."""

@@ -73,14 +73,14 @@ async def lookup_batch(
         if isinstance(cpr, Cpr)
         for pseudonym in protection.pseudonyms(cpr)
     }
-    distinct = set(owners.values())
+    distinct = list(dict.fromkeys(owners.values()))  # each citizen once, in the order asked
     async with UnitOfWork(database) as uow:
         found: dict[str, list[ParticipantRow]] = {}
         for row in await ParticipantRepository(uow.session).by_pseudonyms(owners):
             if caller.principal.can_access(row.programme_id):
                 found.setdefault(owners[row.cpr_pseudonym], []).append(row)
         audited: list[str | None] = []
-        for digits in dict.fromkeys(owners.values()):
+        for digits in distinct:
             audited += [r.participant_id for r in found.get(digits, [])] or [None]
         await audit_many(uow, caller, "lookup", audited)
         await uow.commit()
