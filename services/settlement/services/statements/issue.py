@@ -16,16 +16,15 @@ from libs.common.events import CloudEvent, WrittenPayload, new_event, subject_fo
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Month
-from services.settlement.domain.months import ORE
-from services.settlement.domain.statements import DocumentHash, NewLine, Totals, canonical_line
+from services.settlement.domain.statements import DocumentHash, NewLine, Totals
 from services.settlement.models import StatementRow
 from services.settlement.repository import StatementRepository
-from services.settlement.repository.statements import LineValues, add_line_values
+from services.settlement.repository.statements import add_line_values
 from services.settlement.services.invoices import invoice_statement
 from services.settlement.services.statements.compute import (
-    KIND_TEXT,
     LineRun,
     lock_programme,
+    number_lines,
     plan_statement,
 )
 
@@ -59,22 +58,10 @@ class _PartWriter:
 
     async def _write(self, lines: list[NewLine]) -> None:
         first = self.count + 1
-        values: list[LineValues] = []
-        canonical: list[str] = []
-        event_lines: list[list[Any]] = []
-        for number, (kind, participant_id, month, amount, corrects_id, corrects_no) in enumerate(
-            lines, first
-        ):
-            # With øre, as Money stores it: the text hashed is the text stored and served.
-            amount = amount.quantize(ORE)
-            kind_text, amount_text = KIND_TEXT[kind], str(amount)
-            values.append((number, kind_text, participant_id, month, amount, corrects_id, corrects_no))
-            canonical.append(
-                canonical_line(
-                    number, kind_text, participant_id, month, amount_text, corrects_id, corrects_no
-                )
-            )
-            event_lines.append([kind_text, participant_id, month, amount_text, corrects_id, corrects_no])
+        values, canonical = number_lines(lines, first)
+        event_lines = [
+            [kind, pid, month, str(amount), cid, cno] for _, kind, pid, month, amount, cid, cno in values
+        ]
         await add_line_values(self.uow.session, self.statement_id, self.programme_id, values)
         self.hash.add(canonical)
         self.count += len(lines)
