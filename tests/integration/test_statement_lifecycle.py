@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from libs.common.auth import Role
 from libs.common.contracts import StatementApprovedV1, StatementDraftedV1
 from services.settlement.domain import content_hash
@@ -104,14 +106,19 @@ async def test_the_preparer_cannot_approve_their_own_draft(trio: Trio) -> None:
     assert statements.json()["items"] == []
 
 
-async def test_an_approval_after_the_data_changed_is_refused_with_the_new_sha256(trio: Trio) -> None:
+async def test_an_approval_after_the_data_changed_is_refused_with_the_new_sha256(
+    trio: Trio, caplog: pytest.LogCaptureFixture
+) -> None:
     pid = await ready(trio)
     draft = await prepare(trio)
     # A correction between review and approval: a sick day in April.
     await status(trio, pid, "sygedagpenge", "2024-04-22", "2024-04-22")
     await wait_for_fee(trio, pid, "2024-04", "0.00")
+    caplog.set_level("INFO")
     changed = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
     assert changed.status_code == 409, changed.text
+    # Refused as soon as the sha256 is known: nothing logged as issued (nor its invoices numbered).
+    assert not [r for r in caplog.records if "statement_issued" in r.getMessage()]
     assert changed.json()["detail"] == "The draft changed; review it again."
     current = changed.json()["sha256"]
     assert current != draft["sha256"]

@@ -23,7 +23,6 @@ from services.settlement.repository.statements import add_line_values
 from services.settlement.services.invoices import invoice_statement
 from services.settlement.services.statements.compute import (
     LineRun,
-    lock_programme,
     number_lines,
     plan_statement,
 )
@@ -111,16 +110,22 @@ class IssuedIn:
 
 
 async def issue_in(
-    uow: UnitOfWork, programme_id: str, period: Month, statement_id: str, issued_by: str
+    uow: UnitOfWork,
+    programme_id: str,
+    period: Month,
+    statement_id: str,
+    issued_by: str,
+    expected_sha256: str,
 ) -> IssuedIn:
     """Issue the period's statement under ``statement_id`` in the caller's unit of work (the caller
-    commits, or rolls back): its lines written and announced a part at a time, statement.issued
-    emitted. Statements are issued in period order, one per period (409 otherwise).
+    holds the programme's lock and commits, or rolls back): its lines written and announced a part at
+    a time, statement.issued emitted. Statements are issued in period order, one per period (409
+    otherwise). A document that does not hash to ``expected_sha256`` (the one reviewed) is refused
+    with 409 before its invoices are numbered or anything is emitted or logged.
 
     Lines are made by streaming the programme's ledger (current fees and issued lines, sorted) through
     the domain's ``LineStream``: memory stays flat whatever the statement's size."""
     period_text = str(period)
-    await lock_programme(uow, programme_id)
     statements = StatementRepository(uow.session)
     existing = await statements.for_period(programme_id, period_text)
     if existing is not None:
@@ -157,6 +162,9 @@ async def issue_in(
     assert totals is not None
     content = plan.content(totals)
     sha = writer.hash.hexdigest(content)
+    if sha != expected_sha256:
+        # Leaving without commit rolls back the lines, parts and events written so far.
+        raise Conflict("The draft changed; review it again.", sha256=sha)
     row.content, row.sha256, row.line_count = content, sha, writer.count
     uow.emit(
         new_event(
