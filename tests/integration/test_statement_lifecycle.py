@@ -78,6 +78,10 @@ async def test_approval_issues_exactly_the_reviewed_draft(trio: Trio) -> None:
     # A retry of the approval returns the statement; preparing the period again shows it issued.
     again = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
     assert again.status_code == 200 and again.json() == statement
+    # Retried naming another sha256, it is refused with the one issued.
+    other = await trio.settlement.post(approval(draft), json={"sha256": "0" * 64}, headers=FINANCE)
+    assert other.status_code == 409, other.text
+    assert (other.json()["statement_id"], other.json()["sha256"]) == (draft["draft_id"], draft["sha256"])
     assert (await prepare(trio))["state"] == "issued"
     listed = await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/statement-drafts", headers=FINANCE)
     assert [(d["state"], d["closed_by"], d["statement_id"]) for d in listed.json()["items"]] == [
