@@ -11,6 +11,7 @@ import pytest
 from libs.common.auth import Role
 from libs.common.contracts import StatementApprovedV1, StatementDraftedV1
 from services.settlement.domain import content_hash
+from services.settlement.services.statements.compute import HASHED_HEADER
 from tests.integration.conftest import Trio, auth, outbox_events
 from tests.integration.test_settlement import (
     ADMIN,
@@ -74,6 +75,10 @@ async def test_approval_issues_exactly_the_reviewed_draft(trio: Trio) -> None:
     assert statement["lines"] == shown["lines"] and statement["totals"] == shown["totals"]
     assert content_hash({k: statement[k] for k in statement["hashed"]}) == statement["sha256"]
     assert "issued_at" not in statement["hashed"]
+    issued_draft = await trio.settlement.get(f"/v1/statements/drafts/{draft['draft_id']}", headers=FINANCE)
+    assert (issued_draft.json()["statement_id"], issued_draft.json()["hashed"]) == (
+        draft["draft_id"], statement["hashed"]
+    )  # fmt: skip
 
     # A retry of the approval returns the statement; preparing the period again shows it issued.
     again = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
@@ -148,6 +153,10 @@ async def test_a_discarded_draft_cannot_be_approved(trio: Trio) -> None:
     for _ in range(2):  # discarding again changes nothing
         discarded = await trio.settlement.delete(url, headers=JOBCENTER)
         assert discarded.status_code == 200 and discarded.json()["state"] == "discarded"
+    # Read, it names what its sha256 covered (the whole header) and no statement.
+    kept = (await trio.settlement.get(url, headers=FINANCE)).json()
+    assert (kept["sha256"], kept["statement_id"]) == (draft["sha256"], None)
+    assert kept["hashed"] == sorted([*HASHED_HEADER, "totals", "lines"])
     refused = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
     assert refused.status_code == 409, refused.text
     # The period gets a new draft, which can be issued; the discarded one cannot be discarded into it.
