@@ -13,6 +13,7 @@ from lxml import etree
 from libs.common import clock
 from libs.common.auth import Role
 from libs.common.contracts import InvoiceIssuedV1, PaymentRecordedV1
+from libs.common.dates import today_in_denmark
 from libs.common.uow import UnitOfWork
 from libs.simulator.jobcenter import seed_parties
 from services.settlement.repository import PartiesRepository
@@ -199,6 +200,11 @@ async def test_payments_partial_full_overdue_and_an_idempotent_retry(
     for bad in ({"amount": "0"}, {"amount": "-1.00"}, {"amount": 1.5}):
         refused = await trio.settlement.post(url, json=body | bad | {"bank_reference": "X"}, headers=FINANCE)
         assert refused.status_code == 422 and "amount" in refused.text
+    tomorrow = (today_in_denmark() + timedelta(days=1)).isoformat()  # a payment not yet made
+    ahead = await trio.settlement.post(
+        url, json=body | {"paid_on": tomorrow, "bank_reference": "BANK-AHEAD"}, headers=FINANCE
+    )
+    assert ahead.status_code == 422 and ahead.json()["errors"][0]["field"] == "paid_on", ahead.text
 
     got = (await trio.settlement.get(f"/v1/invoices/{investor['invoice_id']}", headers=INVESTOR)).json()
     assert (got["status"], got["paid_dkk"], got["open_dkk"]) == ("partially_paid", "2000.00", "3351.61")

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from libs.common.auth import Role
 from libs.common.contracts import StatementApprovedV1, StatementDraftedV1
 from services.settlement.domain import content_hash
+from services.settlement.services.statements.compute import HASHED_HEADER
 from tests.integration.conftest import Trio, auth, outbox_events
 from tests.integration.test_settlement import (
     ADMIN,
@@ -72,10 +75,18 @@ async def test_approval_issues_exactly_the_reviewed_draft(trio: Trio) -> None:
     assert statement["lines"] == shown["lines"] and statement["totals"] == shown["totals"]
     assert content_hash({k: statement[k] for k in statement["hashed"]}) == statement["sha256"]
     assert "issued_at" not in statement["hashed"]
+    issued_draft = await trio.settlement.get(f"/v1/statements/drafts/{draft['draft_id']}", headers=FINANCE)
+    assert (issued_draft.json()["statement_id"], issued_draft.json()["hashed"]) == (
+        draft["draft_id"], statement["hashed"]
+    )  # fmt: skip
 
     # A retry of the approval returns the statement; preparing the period again shows it issued.
     again = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
     assert again.status_code == 200 and again.json() == statement
+    # Retried naming another sha256, it is refused with the one issued.
+    other = await trio.settlement.post(approval(draft), json={"sha256": "0" * 64}, headers=FINANCE)
+    assert other.status_code == 409, other.text
+    assert (other.json()["statement_id"], other.json()["sha256"]) == (draft["draft_id"], draft["sha256"])
     assert (await prepare(trio))["state"] == "issued"
     listed = await trio.settlement.get(f"/v1/programmes/{PROGRAMME}/statement-drafts", headers=FINANCE)
     assert [(d["state"], d["closed_by"], d["statement_id"]) for d in listed.json()["items"]] == [
@@ -104,14 +115,19 @@ async def test_the_preparer_cannot_approve_their_own_draft(trio: Trio) -> None:
     assert statements.json()["items"] == []
 
 
-async def test_an_approval_after_the_data_changed_is_refused_with_the_new_sha256(trio: Trio) -> None:
+async def test_an_approval_after_the_data_changed_is_refused_with_the_new_sha256(
+    trio: Trio, caplog: pytest.LogCaptureFixture
+) -> None:
     pid = await ready(trio)
     draft = await prepare(trio)
     # A correction between review and approval: a sick day in April.
     await status(trio, pid, "sygedagpenge", "2024-04-22", "2024-04-22")
     await wait_for_fee(trio, pid, "2024-04", "0.00")
+    caplog.set_level("INFO")
     changed = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
     assert changed.status_code == 409, changed.text
+    # Refused as soon as the sha256 is known: nothing logged as issued (nor its invoices numbered).
+    assert not [r for r in caplog.records if "statement_issued" in r.getMessage()]
     assert changed.json()["detail"] == "The draft changed; review it again."
     current = changed.json()["sha256"]
     assert current != draft["sha256"]
@@ -137,6 +153,10 @@ async def test_a_discarded_draft_cannot_be_approved(trio: Trio) -> None:
     for _ in range(2):  # discarding again changes nothing
         discarded = await trio.settlement.delete(url, headers=JOBCENTER)
         assert discarded.status_code == 200 and discarded.json()["state"] == "discarded"
+    # Read, it names what its sha256 covered (the whole header) and no statement.
+    kept = (await trio.settlement.get(url, headers=FINANCE)).json()
+    assert (kept["sha256"], kept["statement_id"]) == (draft["sha256"], None)
+    assert kept["hashed"] == sorted([*HASHED_HEADER, "totals", "lines"])
     refused = await trio.settlement.post(approval(draft), json={"sha256": draft["sha256"]}, headers=FINANCE)
     assert refused.status_code == 409, refused.text
     # The period gets a new draft, which can be issued; the discarded one cannot be discarded into it.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.settlement.domain.economics import CashFlow, irr, realised_irr
+from services.settlement.domain.economics import CashFlow, realised_irr
 from services.settlement.domain.invoices import (
     ZERO,
     Document,
@@ -133,23 +133,3 @@ def test_the_realised_irr_of_a_known_flow_is_the_rate_computed_by_hand() -> None
     halves = [(date(2024, 7, 1), Decimal("550.00")), (date(2025, 1, 1), Decimal("605.00"))]
     assert realised_irr(investment, halves) == Decimal("0.2100")
     assert realised_irr(investment, []) is None
-
-
-@given(
-    investment=st.decimals(min_value=Decimal("1000"), max_value=Decimal("1000000"), places=2),
-    payments=st.lists(
-        st.tuples(
-            st.integers(1, 36), st.decimals(min_value=Decimal("1"), max_value=Decimal("100000"), places=2)
-        ),
-        min_size=1,
-        max_size=8,
-    ),
-)
-def test_payments_received_as_the_projection_foresaw_give_the_projected_irr(
-    investment: Decimal, payments: list[tuple[int, Decimal]]
-) -> None:
-    start = Month(2024, 1)
-    out = CashFlow(start, -investment, "investment")
-    projected = [out] + [CashFlow(start.plus(m), amount, "projected_payment") for m, amount in payments]
-    received = [(start.plus(m).first_day, amount) for m, amount in payments]
-    assert realised_irr(out, received) == irr(projected)

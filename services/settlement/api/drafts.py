@@ -103,8 +103,7 @@ async def _draft_json(document: DraftDocument) -> AsyncIterator[bytes]:
         fields | {
             "draft_id": row.draft_id, "programme_id": row.programme_id, "period": row.period,
             "state": row.state, "prepared_by": row.prepared_by, "prepared_at": as_utc(row.prepared_at),
-            "statement_id": row.draft_id, "lines": [],
-            "hashed": sorted([*(name for name in fields if name not in ("line_count", "sha256")), "lines"]),
+            "lines": [],
         }
     ).model_dump_json(exclude={"lines"})  # fmt: skip
     yield ("]," + rest[1:]).encode()

@@ -4,13 +4,13 @@ payments, and the receivables per creditor."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from libs.common.auth import Principal, Role, require_roles
+from libs.common.dates import WorldDate
 from libs.common.deps import DatabaseDep, WorkersDep
 from libs.common.ids import Uuid
 from services.settlement.domain.invoices import InvoiceStatus
@@ -51,8 +51,8 @@ async def list_invoices(
     document_type: Literal["invoice", "credit_note"] | None = None,
     invoice_status: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
     statement_id: Uuid | None = None,
-    issued_from: date | None = None,
-    issued_to: date | None = None,
+    issued_from: WorldDate | None = None,
+    issued_to: WorldDate | None = None,
 ) -> InvoiceList:
     views = await service.list_invoices(
         db,

@@ -20,8 +20,9 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from services.settlement.domain.months import ORE
+
 ZERO = Decimal("0.00")
-ORE = Decimal("0.01")
 
 
 class DocumentKind(StrEnum):

@@ -42,7 +42,9 @@ class DraftOut(BaseModel):
     state: str
     prepared_by: list[str]
     prepared_at: AwareDatetime
-    statement_id: str = Field(description="The id its statement gets: the draft's")
+    statement_id: str | None = Field(
+        default=None, description="Its statement's id (the draft's), once issued"
+    )
     covers_through: str | None = None
     terms_version: int | None = None
     number: int

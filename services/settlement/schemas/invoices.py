@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from libs.common.dates import WorldDate
+from libs.common.dates import WorldDate, not_after_today
 from libs.common.ids import WrittenText
 
 
@@ -45,8 +45,14 @@ class PaymentIn(BaseModel):
     amount: Decimal = Field(
         gt=0, max_digits=14, decimal_places=2, description='DKK, a decimal string ("1250.00")'
     )
-    paid_on: WorldDate
+    paid_on: WorldDate = Field(description="The day the money arrived; never later than today (Danish time)")
     bank_reference: WrittenText = Field(max_length=100)
+
+    @field_validator("paid_on")
+    @classmethod
+    def _not_ahead(cls, value: date) -> date:
+        # A payment not yet made would count in the realised IRR.
+        return not_after_today(value)
 
     @field_validator("amount", mode="before")
     @classmethod

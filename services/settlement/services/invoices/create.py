@@ -26,11 +26,10 @@ def invoice_number(sequence: int) -> str:
     return f"SIB-{sequence}"
 
 
-async def cited_invoices(uow: UnitOfWork, statement_id: str, creditor: str) -> list[str]:
-    """The creditor's invoices a credit note of this statement corrects: those of the statements its
-    adjustment lines refer to; where that statement's document was itself a credit note, the invoices
+async def cited_invoices(uow: UnitOfWork, statements: list[str], creditor: str) -> list[str]:
+    """The creditor's invoices a credit note corrects: those of ``statements`` (the ones its statement's
+    adjustment lines refer to); where that statement's document was itself a credit note, the invoices
     that one cites (so a credit note always cites invoices)."""
-    statements = await corrected_statements(uow.session, statement_id)
     cited: list[str] = []
     for row in await InvoiceRepository(uow.session).of_statements(statements, creditor):
         for invoice_id in [row.invoice_id] if row.document_type == DocumentKind.invoice else row.corrects:
@@ -57,6 +56,8 @@ async def invoice_statement(uow: UnitOfWork, statement: StatementRow) -> list[In
     invoices = InvoiceRepository(uow.session)
     totals = statement.content["totals"]
     made: list[InvoiceRow] = []
+    # The statements its lines correct: one scan of its lines, whichever creditors get a credit note.
+    corrected: list[str] | None = None
     # Counters are locked in CVR order, so two programmes sharing sellers never wait on each other.
     creditors = sorted(CREDITORS, key=lambda name: (getattr(parties, name).cvr, name))
     for creditor in creditors:
@@ -66,11 +67,11 @@ async def invoice_statement(uow: UnitOfWork, statement: StatementRow) -> list[In
         kind = document_kind(share)
         seller_cvr = getattr(parties, creditor).cvr
         sequence = await invoices.next_sequence(seller_cvr)
-        corrects = (
-            await cited_invoices(uow, statement.statement_id, creditor)
-            if kind is DocumentKind.credit_note
-            else []
-        )
+        corrects: list[str] = []
+        if kind is DocumentKind.credit_note:
+            if corrected is None:
+                corrected = await corrected_statements(uow.session, statement.statement_id)
+            corrects = await cited_invoices(uow, corrected, creditor)
         row = InvoiceRow(
             invoice_id=str(uuid.uuid4()),
             programme_id=statement.programme_id,

@@ -25,12 +25,12 @@ from services.settlement.einvoice import EInvoice, render, to_xml
 from services.settlement.models import InvoiceRow
 from services.settlement.repository.disputes import DisputeRepository
 from services.settlement.repository.invoices import InvoiceRepository
+from services.settlement.services.invoices.create import CREDITORS
 from services.settlement.services.invoices.documents import load_document
 
 # A token says a role, not which party its user speaks for: a provider reads the provider's invoices,
 # an investor the investor's; the municipality's roles read both.
 OWN_CREDITOR = {Role.provider: "provider", Role.investor: "investor"}
-CREDITORS = ("investor", "provider")
 
 
 def today() -> date:

@@ -59,13 +59,11 @@ async def approve_draft(database: Database, principal: Principal, draft_id: str,
             return Approved(statement, created=False)
         if draft.state == DISCARDED:
             raise Conflict("The draft was discarded; prepare the period's statement again.")
+        # The programme is locked above: issue_in relies on it (and refuses a changed draft with 409).
         issued = await issue_in(
-            uow, draft.programme_id, Month.parse(draft.period), draft_id, principal.subject
+            uow, draft.programme_id, Month.parse(draft.period), draft_id, principal.subject, sha256
         )
         statement = issued.statement
-        if statement.sha256 != sha256:
-            # Leaving without commit rolls back the lines, parts and events written so far.
-            raise Conflict("The draft changed; review it again.", sha256=statement.sha256)
         now = utcnow()
         draft.state, draft.closed_by, draft.closed_at = ISSUED, principal.subject, now
         draft.number, draft.sha256, draft.line_count = (

@@ -27,7 +27,7 @@ from services.settlement.domain.statements import (
 )
 from services.settlement.models import ProgrammeTermsRow
 from services.settlement.repository import StatementRepository
-from services.settlement.repository.statements import ledger, previous_cap
+from services.settlement.repository.statements import LineValues, ledger, previous_cap
 from services.settlement.services.programme_facts import terms_versions
 
 KIND_TEXT = {kind: kind.value for kind in LineKind}
@@ -107,6 +107,20 @@ class LineRun:
             yield [cap_line]
 
 
+def number_lines(lines: list[NewLine], first: int) -> tuple[list[LineValues], list[str]]:
+    """The lines numbered from ``first`` as stored (amounts with øre, as Money stores them) and their
+    canonical text: the one rule for a draft's hash and an issued statement's, so the two cannot differ."""
+    values: list[LineValues] = []
+    canonical: list[str] = []
+    for number, (kind, participant_id, month, amount, corrects_id, corrects_no) in enumerate(lines, first):
+        amount, kind_text = amount.quantize(ORE), KIND_TEXT[kind]
+        values.append((number, kind_text, participant_id, month, amount, corrects_id, corrects_no))
+        canonical.append(
+            canonical_line(number, kind_text, participant_id, month, str(amount), corrects_id, corrects_no)
+        )
+    return values, canonical
+
+
 class HashWriter:
     """Hashes the lines into the document's sha256 and counts them, writing nothing; with ``keep``,
     also holds the latest batch as line dicts (``take``) for a reader of the draft."""
@@ -118,23 +132,13 @@ class HashWriter:
         self._kept: list[dict[str, Any]] = []
 
     def add(self, lines: list[NewLine]) -> None:
-        canonical: list[str] = []
-        for number, (kind, participant_id, month, amount, corrects_id, corrects_no) in enumerate(
-            lines, self.count + 1
-        ):
-            # With øre, as issuing stores it: the text hashed is the text issued.
-            kind_text, amount_text = KIND_TEXT[kind], str(amount.quantize(ORE))
-            canonical.append(
-                canonical_line(
-                    number, kind_text, participant_id, month, amount_text, corrects_id, corrects_no
-                )
-            )
-            if self.keep:
-                self._kept.append(
-                    {"line_no": number, "kind": kind_text, "participant_id": participant_id,
-                     "month": month, "amount_dkk": amount_text, "corrects_statement_id": corrects_id,
-                     "corrects_line_no": corrects_no}
-                )  # fmt: skip
+        values, canonical = number_lines(lines, self.count + 1)
+        if self.keep:
+            self._kept += [
+                {"line_no": number, "kind": kind_text, "participant_id": participant_id, "month": month,
+                 "amount_dkk": str(amount), "corrects_statement_id": corrects_id, "corrects_line_no": corrects_no}
+                for number, kind_text, participant_id, month, amount, corrects_id, corrects_no in values
+            ]  # fmt: skip
         self.hash.add(canonical)
         self.count += len(lines)
 

@@ -24,13 +24,14 @@ from services.settlement.models import StatementDraftRow, StatementRow
 from services.settlement.repository import DraftRepository, StatementRepository
 from services.settlement.repository.drafts import DISCARDED, ISSUED, OPEN
 from services.settlement.services.statements.compute import (
+    HASHED_HEADER,
     HashWriter,
     LineRun,
     compute_statement,
     lock_programme,
     plan_statement,
 )
-from services.settlement.services.statements.reads import citizen_lines
+from services.settlement.services.statements.reads import citizen_lines, statement_fields
 
 log = get_logger(__name__)
 
@@ -186,7 +187,8 @@ async def discard_draft(database: Database, principal: Principal, draft_id: str)
 class DraftDocument:
     """A draft's document for a reader: its lines (``lines``, a batch of line dicts at a time; computed
     afresh when the draft is open, as stored when issued, none when discarded), then its ``fields``:
-    number, covers_through, terms_version, totals, line_count and sha256 as of those lines."""
+    number, covers_through, terms_version, totals, line_count and sha256 as of those lines, and
+    ``hashed``, the fields that sha256 covers (a discarded draft's covered its whole header)."""
 
     database: Database
     row: StatementDraftRow
@@ -200,11 +202,15 @@ class DraftDocument:
             assert statement is not None
             async for chunk in citizen_lines(self.database, statement):
                 yield chunk
-            self.fields = statement.content | {"line_count": statement.line_count, "sha256": statement.sha256}
+            self.fields = statement.content | {
+                "line_count": statement.line_count,
+                "sha256": statement.sha256,
+                "hashed": statement_fields(statement)["hashed"],
+            }
             return
         if row.state == DISCARDED:
             self.fields = {"number": row.number, "totals": row.totals, "line_count": row.line_count,
-                           "sha256": row.sha256}  # fmt: skip
+                           "sha256": row.sha256, "hashed": sorted([*HASHED_HEADER, "totals", "lines"])}  # fmt: skip
             return
         async with UnitOfWork(self.database, read_only=True) as uow:
             plan = await plan_statement(uow, row.programme_id, Month.parse(row.period), row.draft_id)
@@ -215,4 +221,9 @@ class DraftDocument:
                     yield kept
         assert run.totals is not None
         content = plan.content(run.totals)
-        self.fields = content | {"line_count": writer.count, "sha256": writer.hash.hexdigest(content)}
+        sha256 = writer.hash.hexdigest(content)
+        self.fields = content | {
+            "line_count": writer.count,
+            "sha256": sha256,
+            "hashed": sorted([*content, "lines"]),
+        }

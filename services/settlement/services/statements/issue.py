@@ -16,16 +16,14 @@ from libs.common.events import CloudEvent, WrittenPayload, new_event, subject_fo
 from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from services.settlement.domain import Month
-from services.settlement.domain.months import ORE
-from services.settlement.domain.statements import DocumentHash, NewLine, Totals, canonical_line
+from services.settlement.domain.statements import DocumentHash, NewLine, Totals
 from services.settlement.models import StatementRow
 from services.settlement.repository import StatementRepository
-from services.settlement.repository.statements import LineValues, add_line_values
+from services.settlement.repository.statements import add_line_values
 from services.settlement.services.invoices import invoice_statement
 from services.settlement.services.statements.compute import (
-    KIND_TEXT,
     LineRun,
-    lock_programme,
+    number_lines,
     plan_statement,
 )
 
@@ -59,22 +57,10 @@ class _PartWriter:
 
     async def _write(self, lines: list[NewLine]) -> None:
         first = self.count + 1
-        values: list[LineValues] = []
-        canonical: list[str] = []
-        event_lines: list[list[Any]] = []
-        for number, (kind, participant_id, month, amount, corrects_id, corrects_no) in enumerate(
-            lines, first
-        ):
-            # With øre, as Money stores it: the text hashed is the text stored and served.
-            amount = amount.quantize(ORE)
-            kind_text, amount_text = KIND_TEXT[kind], str(amount)
-            values.append((number, kind_text, participant_id, month, amount, corrects_id, corrects_no))
-            canonical.append(
-                canonical_line(
-                    number, kind_text, participant_id, month, amount_text, corrects_id, corrects_no
-                )
-            )
-            event_lines.append([kind_text, participant_id, month, amount_text, corrects_id, corrects_no])
+        values, canonical = number_lines(lines, first)
+        event_lines = [
+            [kind, pid, month, str(amount), cid, cno] for _, kind, pid, month, amount, cid, cno in values
+        ]
         await add_line_values(self.uow.session, self.statement_id, self.programme_id, values)
         self.hash.add(canonical)
         self.count += len(lines)
@@ -124,16 +110,22 @@ class IssuedIn:
 
 
 async def issue_in(
-    uow: UnitOfWork, programme_id: str, period: Month, statement_id: str, issued_by: str
+    uow: UnitOfWork,
+    programme_id: str,
+    period: Month,
+    statement_id: str,
+    issued_by: str,
+    expected_sha256: str,
 ) -> IssuedIn:
     """Issue the period's statement under ``statement_id`` in the caller's unit of work (the caller
-    commits, or rolls back): its lines written and announced a part at a time, statement.issued
-    emitted. Statements are issued in period order, one per period (409 otherwise).
+    holds the programme's lock and commits, or rolls back): its lines written and announced a part at
+    a time, statement.issued emitted. Statements are issued in period order, one per period (409
+    otherwise). A document that does not hash to ``expected_sha256`` (the one reviewed) is refused
+    with 409 before its invoices are numbered or anything is emitted or logged.
 
     Lines are made by streaming the programme's ledger (current fees and issued lines, sorted) through
     the domain's ``LineStream``: memory stays flat whatever the statement's size."""
     period_text = str(period)
-    await lock_programme(uow, programme_id)
     statements = StatementRepository(uow.session)
     existing = await statements.for_period(programme_id, period_text)
     if existing is not None:
@@ -170,6 +162,9 @@ async def issue_in(
     assert totals is not None
     content = plan.content(totals)
     sha = writer.hash.hexdigest(content)
+    if sha != expected_sha256:
+        # Leaving without commit rolls back the lines, parts and events written so far.
+        raise Conflict("The draft changed; review it again.", sha256=sha)
     row.content, row.sha256, row.line_count = content, sha, writer.count
     uow.emit(
         new_event(
