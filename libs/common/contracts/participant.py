@@ -112,3 +112,15 @@ PARTICIPANT_EVENT_TYPES = (
     ParticipantEnrolledV2.event_type,
     ParticipantWithdrawnV2.event_type,
 )
+
+
+@register
+class ParticipantErasedV1(EventPayload):
+    """A citizen's personal data was erased in intake (retention passed, or the jobcenter ordered it).
+    It carries the participant id and nothing else: progression and settlement erase their rows of that
+    participant, and the stream eraser removes the participant's events from the stream and the dead
+    letters, except the accounting records (statement lines) that must be kept."""
+
+    event_type = "dk.sib.intake.participant.erased.v1"
+
+    participant_id: str = Field(description="UUID of the participant whose personal data was erased")
