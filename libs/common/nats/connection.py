@@ -8,11 +8,11 @@ import contextlib
 import ssl
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from libs.common.logging import get_logger
+from libs.common.nats.client import SibNatsClient
 from libs.common.nats.streams import ensure_stream
 from libs.common.settings import CommonSettings
 
@@ -78,18 +78,19 @@ class NatsLink:
 
     async def connect(self) -> None:
         """Connect once (raises if NATS does not answer) and make sure the stream exists."""
-        client = await nats.connect(
-            servers=[self.settings.nats_url],
-            name=f"sib-{self.settings.service_name}",
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            connect_timeout=2,
-            error_cb=self._on_error,
-            disconnected_cb=self._on_disconnected,
-            reconnected_cb=self._on_reconnected,
-            **connect_options(self.settings),
-        )
+        options: dict[str, Any] = {
+            "servers": [self.settings.nats_url],
+            "name": f"sib-{self.settings.service_name}",
+            "allow_reconnect": True,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.5,  # nats-py annotates an int; it sleeps this many seconds
+            "connect_timeout": 2,
+            "error_cb": self._on_error,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+        }
+        client = SibNatsClient()
+        await client.connect(**options, **connect_options(self.settings))
         self.client = client
         self._js = client.jetstream(timeout=5)
         await ensure_stream(self._js, self.settings)
