@@ -247,12 +247,19 @@ class CommonSettings(BaseSettings):
         return self.oidc_client_id or f"sib-{self.service_name}"
 
     def _secret_fields(self) -> list[tuple[str, str]]:
-        """Every SecretStr field, so subclasses' secrets are checked too."""
+        """Every SecretStr field, and each SecretStr of a list of them (the previous keys a rotation
+        still reads), so subclasses' secrets are checked too."""
         found = []
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 found.append((name, value.get_secret_value()))
+            elif isinstance(value, list):
+                found += [
+                    (f"{name}[{index}]", item.get_secret_value())
+                    for index, item in enumerate(value)
+                    if isinstance(item, SecretStr)
+                ]
         return found
 
     @field_validator("database_url")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg as AsyncpgDialect
 from sqlalchemy.engine import make_url
 
-from libs.common.settings import DEV_ISSUER_URL, CommonSettings
+from libs.common.settings import DEV_CPR_HMAC_KEY, DEV_ISSUER_URL, CommonSettings
 from services.intake.settings import IntakeSettings
 from services.progression.settings import ProgressionSettings
 from services.settlement.settings import SettlementSettings
@@ -196,3 +196,23 @@ def test_previous_pseudonym_keys_are_comma_separated_in_the_environment(
     monkeypatch.setenv("CPR_PREVIOUS_HMAC_KEYS", " old-one , old-two,")
     keys = IntakeSettings().cpr_previous_hmac_keys
     assert [key.get_secret_value() for key in keys] == ["old-one", "old-two"]
+
+
+@pytest.mark.parametrize(
+    ("previous", "says"),
+    [
+        (
+            {"cpr_previous_hmac_keys": [DEV_CPR_HMAC_KEY]},
+            r"cpr_previous_hmac_keys\[0\] is a development secret",
+        ),
+        (
+            {"cpr_previous_encryption_keys": ["k" * 40, "short"]},
+            r"cpr_previous_encryption_keys\[1\] must be at least 32 characters",
+        ),
+    ],
+)
+def test_production_checks_the_previous_keys_a_rotation_still_reads(
+    previous: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ValidationError, match=says):
+        IntakeSettings(**PRODUCTION, **INTAKE_KEYS, **previous)
