@@ -25,8 +25,9 @@ DEMO ?= 1
 run: bootstrap
 	DEMO=$(DEMO) $(PY) -m deploy.run_local
 
+# --durations: the slowest tests, so the suite's 15-minute budget stays visible (docs/testing.md).
 test: bootstrap
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # The slow tests (marker slow, left out of make test, which keeps a run of every fault kind): the API
 # fuzzer's default run and the PostgreSQL runs of the longest fault and property tests.
