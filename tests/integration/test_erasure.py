@@ -8,6 +8,7 @@ from the stream (which still holds the citizen's earlier events) ends identical.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,20 +17,35 @@ from sqlalchemy import JSON, String, Text, cast, func, or_, select
 from sqlalchemy.sql.schema import MetaData
 
 from deploy.ops import rebuild, service_ops
-from libs.common.clock import as_utc
-from libs.common.contracts import INDICATORS, ParticipantEnrolledV2, ParticipantErasedV1
+from libs.common.clock import as_utc, utcnow
+from libs.common.contracts import (
+    INDICATORS,
+    ParticipantEnrolledV2,
+    ParticipantErasedV1,
+    StatusCategory,
+    StatusCode,
+    StatusRecordedV1,
+)
 from libs.common.cpr import parse_cpr
 from libs.common.db import Database, inbox_table, messaging_metadata
 from libs.common.events import CloudEvent, new_event
+from libs.common.migrations import upgrade_head_async
+from libs.common.nats import ConsumerSpec, EventConsumer
 from libs.common.uow import UnitOfWork
 from services.intake.models import ParticipantRow as IntakeParticipant
+from services.progression.handlers import CONSUMERS as PROGRESSION_CONSUMERS
+from services.progression.main import MIGRATIONS as PROGRESSION_MIGRATIONS
 from services.progression.models import Base as ProgressionBase
 from services.progression.models import ErasedParticipantRow as ProgressionTombstone
 from services.progression.models import StatusRecordRow as ProgressionRecord
+from services.progression.settings import ProgressionSettings
 from services.settlement.domain.statements import content_hash
+from services.settlement.handlers import CONSUMERS as SETTLEMENT_CONSUMERS
+from services.settlement.main import MIGRATIONS as SETTLEMENT_MIGRATIONS
 from services.settlement.models import Base as SettlementBase
 from services.settlement.models import ErasedParticipantRow as SettlementTombstone
 from services.settlement.repository.erasure import ACCOUNTING_EVENT_TYPES
+from services.settlement.settings import SettlementSettings
 from tests.integration.conftest import Trio, eventually
 from tests.integration.test_rebuild_and_gaps import settlement_caught_up
 from tests.integration.test_settlement import (
@@ -44,6 +60,7 @@ from tests.integration.test_settlement import (
     wait_for_fee,
 )
 from tests.issuing import issue
+from tests.pg_roles import beside
 
 ERASED_CPR, KEPT_CPR = "070761-4285", "010190-1234"
 # Where the erased participant's id may stay: the accounting records and the tombstones.
@@ -268,3 +285,61 @@ async def test_an_erased_participant_leaves_only_accounting_records_and_settleme
         assert counts["only_live"] == counts["only_rebuilt"] == 0, (table_name, counts)
     assert report["erased_participants"]["same"] == 1
     assert report["participants"]["same"] == 1  # the kept citizen only
+
+
+def _consumer(consumers: list[ConsumerSpec], name: str, database: Database) -> EventConsumer:
+    spec = next(spec for spec in consumers if spec.name == name)
+    link: Any = None  # applying a batch never touches NATS
+    return EventConsumer(spec, database, link)
+
+
+async def test_an_erasure_in_the_same_batch_as_the_events_before_and_after_it_leaves_nothing_of_them(
+    database: dict[str, Any],
+) -> None:
+    """A consumer's batch (or a replay's run) holding the participant's events, its erasure and a late
+    event: progression and settlement end with no row of it but the tombstone."""
+    pid, programme = str(uuid.uuid4()), "hedensted-2022"
+    enrolled = ParticipantEnrolledV2(
+        participant_id=pid, programme_id=programme, track="sygedagpenge", referred_on=date(2024, 3, 1),
+        enrolled_on=date(2024, 3, 15), consent_given_on=date(2024, 3, 10),
+    )  # fmt: skip
+
+    def recorded(seq: int) -> StatusRecordedV1:
+        return StatusRecordedV1(
+            record_id=str(uuid.uuid4()), participant_id=pid, programme_id=programme, code=StatusCode("employed"),
+            category=StatusCategory("self_supporting"), valid_from=date(2024, 4, seq), valid_to=None,
+            recording_seq=seq, recorded_at=utcnow(),
+        )  # fmt: skip
+
+    erased = ParticipantErasedV1(participant_id=pid)
+    batch = [enrolled, recorded(1), erased, recorded(2), enrolled]
+    events = [(new_event(payload, subject=f"participant/{pid}"), payload) for payload in batch]
+    for settings, migrations, consumers, name, metadata in (
+        (
+            ProgressionSettings(sib_env="test", **beside(database, "_p")),
+            PROGRESSION_MIGRATIONS,
+            PROGRESSION_CONSUMERS,
+            "progression-participants",
+            ProgressionBase.metadata,
+        ),
+        (
+            SettlementSettings(sib_env="test", **beside(database, "_s")),
+            SETTLEMENT_MIGRATIONS,
+            SETTLEMENT_CONSUMERS,
+            "settlement-facts",
+            SettlementBase.metadata,
+        ),
+    ):
+        await upgrade_head_async(settings, migrations)
+        db = Database(settings)
+        try:
+            consumer = _consumer(consumers, name, db)
+            wanted = [
+                (event, payload) for event, payload in events if event.type in consumer.spec.event_types
+            ]
+            async with UnitOfWork(db) as uow:
+                await consumer.apply_events(uow, wanted)
+                await uow.commit()
+            assert await occurrences(db, metadata, [pid]) == {"erased_participants": 1}, name
+        finally:
+            await db.dispose()
