@@ -20,6 +20,7 @@ from deploy.ops import rebuild, service_ops
 from libs.common.clock import as_utc, utcnow
 from libs.common.contracts import (
     INDICATORS,
+    MeasurementRecordedV1,
     ParticipantEnrolledV2,
     ParticipantErasedV1,
     StatusCategory,
@@ -297,7 +298,8 @@ async def test_an_erasure_in_the_same_batch_as_the_events_before_and_after_it_le
     database: dict[str, Any],
 ) -> None:
     """A consumer's batch (or a replay's run) holding the participant's events, its erasure and a late
-    event: progression and settlement end with no row of it but the tombstone."""
+    event, then a late measurement for settlement's measurement consumer: progression and settlement end
+    with no row of it but the tombstone."""
     pid, programme = str(uuid.uuid4()), "hedensted-2022"
     enrolled = ParticipantEnrolledV2(
         participant_id=pid, programme_id=programme, track="sygedagpenge", referred_on=date(2024, 3, 1),
@@ -312,34 +314,37 @@ async def test_an_erasure_in_the_same_batch_as_the_events_before_and_after_it_le
         )  # fmt: skip
 
     erased = ParticipantErasedV1(participant_id=pid)
-    batch = [enrolled, recorded(1), erased, recorded(2), enrolled]
+    late_measurement = MeasurementRecordedV1(
+        measurement_id=str(uuid.uuid4()), participant_id=pid, programme_id=programme,
+        measured_on=date(2024, 4, 20), scores=dict.fromkeys(INDICATORS, 5), recorded_at=utcnow(),
+    )  # fmt: skip
+    batch = [enrolled, recorded(1), erased, recorded(2), enrolled, late_measurement]
     events = [(new_event(payload, subject=f"participant/{pid}"), payload) for payload in batch]
-    for settings, migrations, consumers, name, metadata in (
+    for settings, migrations, consumers, names, metadata in (
         (
             ProgressionSettings(sib_env="test", **beside(database, "_p")),
             PROGRESSION_MIGRATIONS,
             PROGRESSION_CONSUMERS,
-            "progression-participants",
+            ("progression-participants",),
             ProgressionBase.metadata,
         ),
         (
             SettlementSettings(sib_env="test", **beside(database, "_s")),
             SETTLEMENT_MIGRATIONS,
             SETTLEMENT_CONSUMERS,
-            "settlement-facts",
+            ("settlement-facts", "settlement-measurements"),
             SettlementBase.metadata,
         ),
     ):
         await upgrade_head_async(settings, migrations)
         db = Database(settings)
         try:
-            consumer = _consumer(consumers, name, db)
-            wanted = [
-                (event, payload) for event, payload in events if event.type in consumer.spec.event_types
-            ]
-            async with UnitOfWork(db) as uow:
-                await consumer.apply_events(uow, wanted)
-                await uow.commit()
-            assert await occurrences(db, metadata, [pid]) == {"erased_participants": 1}, name
+            for name in names:  # each consumer its events, one transaction each
+                consumer = _consumer(consumers, name, db)
+                wanted = [(e, payload) for e, payload in events if e.type in consumer.spec.event_types]
+                async with UnitOfWork(db) as uow:
+                    await consumer.apply_events(uow, wanted)
+                    await uow.commit()
+            assert await occurrences(db, metadata, [pid]) == {"erased_participants": 1}, names
         finally:
             await db.dispose()
