@@ -46,7 +46,7 @@ def service_ops(name: str) -> ServiceOps:
     metadata = importlib.import_module(f"services.{name}.models").Base.metadata
     read_model: dict[str, tuple[str, ...]] = {
         "intake": (),
-        "progression": ("programmes", "participants"),
+        "progression": ("programmes", "participants", "erased_participants"),
         "settlement": (
             "programme_terms",
             "participants",
@@ -56,6 +56,7 @@ def service_ops(name: str) -> ServiceOps:
             "statements",
             "statement_lines",
             "measurements",
+            "erased_participants",  # from participant.erased.v1
             # From settlement's own invoice.issued.v1 and payment.recorded.v1 (every column on them).
             "invoice_counters",
             "invoices",

@@ -117,3 +117,14 @@ class MilestoneRow(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class ErasedParticipantRow(Base):
+    """A participant whose personal data was erased (intake's participant.erased.v1): every row of it is
+    gone, and this id is refused from now on, so a late or replayed event or post cannot bring it back.
+    ``erased_at`` is the event's time, so a rebuild from the stream writes the same row."""
+
+    __tablename__ = "erased_participants"
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -9,6 +9,7 @@ from libs.common.contracts import (
     CutoffRetractedV1,
     InvoiceIssuedV1,
     MeasurementRecordedV1,
+    ParticipantErasedV1,
     ParticipantEvent,
     PaymentRecordedV1,
     ProgrammePartiesPublishedV1,
@@ -21,7 +22,7 @@ from libs.common.contracts import (
 from libs.common.events import CloudEvent, EventPayload
 from libs.common.nats import ConsumerSpec
 from libs.common.uow import UnitOfWork
-from services.settlement.services import facts, programmes, progress, statements
+from services.settlement.services import erasure, facts, programmes, progress, statements
 from services.settlement.services.facts import FactsBatch
 from services.settlement.services.invoices.restore import restore_invoice, restore_payment
 
@@ -52,6 +53,8 @@ async def on_fact(uow: UnitOfWork, event: CloudEvent, payload: EventPayload) -> 
         facts.apply_status_recorded(facts_batch(uow), payload)
     elif isinstance(payload, CutoffAdvancedV1 | CutoffRetractedV1):
         await facts.apply_cutoff(uow, facts_batch(uow), payload)
+    elif isinstance(payload, ParticipantErasedV1):
+        await erasure.erase_participant(uow, facts_batch(uow), payload.participant_id, event.time)
 
 
 async def after_facts(uow: UnitOfWork) -> None:
@@ -93,6 +96,8 @@ CONSUMERS = [
             StatusRecordedV1.event_type,
             CutoffAdvancedV1.event_type,
             CutoffRetractedV1.event_type,
+            # With the facts: in stream order after the participant's events it erases the rows of.
+            ParticipantErasedV1.event_type,
         ],
         handler=on_fact,
         after_batch=after_facts,

@@ -375,3 +375,30 @@ def test_a_record_or_cutoff_at_the_end_of_time_is_computed_and_explained_without
     assert [(p.start, p.end, p.category) for p in periods] == [
         (date(2024, 3, 1), None, DayCategory.self_supporting)
     ]
+
+
+@given(rounds, rounds, st.decimals(min_value=0, max_value=30000, places=2), st.integers(0, 100))
+def test_an_erased_participant_is_settled_at_what_was_invoiced_and_nobody_else_changes(
+    before: list[dict[tuple[str, Month], Decimal]],
+    after: list[dict[tuple[str, Month], Decimal]],
+    cap: Decimal,
+    investor: int,
+) -> None:
+    """Erasing a participant (its months gone, its id settled) makes the same next statement as keeping
+    its months at exactly what was invoiced for them: no line for it, every other line and total alike."""
+    issued: list[IssuedLine] = []
+    for number, current in enumerate(before):
+        lines, _ = build_statement(current, issued, cap, Decimal(investor))
+        issued += [IssuedLine(LineRef(f"s{number}", i), line) for i, line in enumerate(lines)]
+    erased = min((pid for state in before for pid, _ in state), default="p1")
+    current = {key: fee for key, fee in after[-1].items() if key[0] != erased}
+    frozen = dict(current)
+    for item in issued:
+        line = item.line
+        if line.participant_id == erased and line.month is not None:
+            key = (erased, line.month)
+            frozen[key] = frozen.get(key, Decimal("0.00")) + line.amount
+    lines, totals = build_statement(current, issued, cap, Decimal(investor), settled=frozenset({erased}))
+    oracle_lines, oracle_totals = build_statement(frozen, issued, cap, Decimal(investor))
+    assert [line for line in lines if line.participant_id == erased] == []
+    assert lines == oracle_lines and totals == oracle_totals

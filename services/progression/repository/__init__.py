@@ -113,8 +113,10 @@ class ParticipantRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, participant_id: str) -> ParticipantRow | None:
-        return await self.session.get(ParticipantRow, participant_id)
+    async def get(self, participant_id: str, *, for_update: bool = False) -> ParticipantRow | None:
+        return await self.session.get(
+            ParticipantRow, participant_id, with_for_update=True if for_update else None
+        )
 
     async def by_ids(self, participant_ids: Iterable[str]) -> dict[str, ParticipantRow]:
         wanted = set(participant_ids)

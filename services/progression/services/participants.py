@@ -16,6 +16,7 @@ from libs.common.logging import get_logger
 from libs.common.uow import UnitOfWork
 from services.progression.models import ParticipantRow
 from services.progression.repository import KnownParticipant, Participant, ParticipantRepository
+from services.progression.services import erasure
 from services.progression.services.context import Caller, IntakeDirectory
 
 log = get_logger(__name__)
@@ -23,7 +24,10 @@ log = get_logger(__name__)
 
 async def apply_participant_event(uow: UnitOfWork, event: ParticipantEvent) -> None:
     """Fields are only ever set to what an event says (never cleared), so any order of the referred,
-    enrolled and withdrawn events ends in the same row."""
+    enrolled and withdrawn events ends in the same row. Nothing is kept of an erased participant (a late
+    or replayed event after its participant.erased.v1)."""
+    if await erasure.is_erased(uow, event.participant_id):
+        return
     # Inserted unless a status post has just read the participant from intake and kept it.
     row = await ParticipantRepository(uow.session).add_if_absent(
         {
@@ -161,11 +165,14 @@ async def read_from_intake(
 
 async def keep_from_intake(uow: UnitOfWork, participants: Sequence[dict[str, Any]]) -> None:
     """Keep what intake says of these participants, each unless its row is there already (the event
-    may have been consumed, in another transaction, while intake was being asked): one insert for all."""
+    may have been consumed, in another transaction, while intake was being asked): one insert for all.
+    An erased participant is not kept again (intake may still answer for it until its own erasure)."""
 
     def day(data: dict[str, Any], key: str) -> date | None:
         return date.fromisoformat(data[key]) if data.get(key) else None
 
+    erased = await erasure.erased_among(uow, {data["participant_id"] for data in participants})
+    participants = [data for data in participants if data["participant_id"] not in erased]
     now = utcnow()
     await ParticipantRepository(uow.session).add_all_if_absent(
         [

@@ -47,7 +47,9 @@ def _milestone(row: MilestoneRow) -> Milestone:
 
 
 async def _participant_for_provider(uow: UnitOfWork, caller: Caller, participant_id: str) -> ParticipantRow:
-    row = await ParticipantRepository(uow.session).get(participant_id)
+    """The participant, locked until the record is committed (PostgreSQL), so an erasure running at the
+    same time deletes the record after it, or this finds no participant (404, as for an erased one)."""
+    row = await ParticipantRepository(uow.session).get(participant_id, for_update=True)
     if row is None or not caller.principal.can_access(row.programme_id):
         raise NotFound("No such participant.")
     return row

@@ -4,6 +4,7 @@ from services.settlement.models.base import Base
 from services.settlement.models.disputes import DisputeLineRow, DisputeRow, DisputeStepRow
 from services.settlement.models.facts import (
     CutoffRow,
+    ErasedParticipantRow,
     MeasurementCopyRow,
     ParticipantRow,
     RecordSequenceRow,
@@ -28,6 +29,7 @@ __all__ = [
     "DisputeRow",
     "DisputeStepRow",
     "EconomicAssumptionsRow",
+    "ErasedParticipantRow",
     "InvoiceCounterRow",
     "InvoiceRow",
     "MeasurementCopyRow",

@@ -109,3 +109,15 @@ class MeasurementCopyRow(Base):
     measured_on: Mapped[date] = mapped_column(Date)
     scores: Mapped[dict[str, int]] = mapped_column(JSON)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ErasedParticipantRow(Base):
+    """A participant whose personal data was erased (intake's participant.erased.v1): its person-level
+    rows are gone, its issued statement lines stay as accounting records, and this id is refused from now
+    on (a late event stores nothing; the ledger makes no correction of its months). ``erased_at`` is the
+    event's time, so a rebuild from the stream writes the same row."""
+
+    __tablename__ = "erased_participants"
+
+    participant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

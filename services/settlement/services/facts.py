@@ -21,6 +21,7 @@ from libs.common.uow import UnitOfWork
 from services.settlement.domain import Validity
 from services.settlement.models import CutoffRow, ParticipantRow, SequenceGapRow
 from services.settlement.repository import FactsRepository
+from services.settlement.repository.erasure import ErasureRepository
 from services.settlement.services.months import recompute_many, recompute_programme
 from services.settlement.services.programme_facts import ProgrammeFactsCache
 
@@ -42,6 +43,19 @@ class FactsBatch:
     programme_facts: ProgrammeFactsCache = field(default_factory=ProgrammeFactsCache)
     causes: dict[str, SpanContext] = field(default_factory=dict)  # by participant
     programme_causes: dict[str, SpanContext] = field(default_factory=dict)
+
+    def forget(self, participant_id: str) -> None:
+        """Drop what the batch holds of a participant being erased: nothing of it is stored or
+        recomputed at the batch's end."""
+        self.participants.pop(participant_id, None)
+        self.recorded.discard(participant_id)
+        self.counts.pop(participant_id, None)
+        self.causes.pop(participant_id, None)
+        self.queued_records = {
+            record_id: row
+            for record_id, row in self.queued_records.items()
+            if row["participant_id"] != participant_id
+        }
 
     def touch(self, participant_id: str, validity: Validity | None) -> None:
         """The participant's months over ``validity`` (None: all of them) are to be recomputed, in the
@@ -86,6 +100,9 @@ async def recompute_touched(uow: UnitOfWork, batch: FactsBatch) -> None:
 
 
 async def apply_participant(uow: UnitOfWork, batch: FactsBatch, event: ParticipantEvent) -> None:
+    """Keep the participant's copy, unless it was erased (a late or replayed event after the erasure)."""
+    if await ErasureRepository(uow.session).is_erased(event.participant_id):
+        return
     facts = FactsRepository(uow.session)
     row = await facts.participant(event.participant_id)
     if row is None:
@@ -134,10 +151,19 @@ def queue_record(batch: FactsBatch, row: dict[str, Any]) -> None:
 
 
 async def insert_queued_records(uow: UnitOfWork, batch: FactsBatch) -> int:
-    """Insert the batch's queued status records that are new; returns how many were new."""
+    """Insert the batch's queued status records that are new and not of an erased participant; returns
+    how many were stored."""
     if not batch.queued_records:
         return 0
     rows, batch.queued_records = batch.queued_records, {}
+    # A record of an erased participant (late, or replayed after the erasure) is not kept.
+    erased = await ErasureRepository(uow.session).erased_among(
+        {row["participant_id"] for row in rows.values()}
+    )
+    if erased:
+        rows = {record_id: row for record_id, row in rows.items() if row["participant_id"] not in erased}
+        for participant_id in erased:
+            batch.forget(participant_id)
     known = await FactsRepository(uow.session).known_records(list(rows))
     new = [row for record_id, row in rows.items() if record_id not in known]
     batch.counts.update(await FactsRepository(uow.session).insert_records(new))

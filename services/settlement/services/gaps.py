@@ -28,6 +28,7 @@ from libs.common.oidc import OidcProvider, ServiceIdentity
 from libs.common.tracing import SpanKind, Tracing, fallback_tracing, inject, started_span
 from libs.common.uow import UnitOfWork
 from services.settlement.models import SequenceGapRow
+from services.settlement.repository.erasure import ErasureRepository
 from services.settlement.services.facts import (
     FactsBatch,
     insert_queued_records,
@@ -100,6 +101,8 @@ async def repair(database: Database, source: RecordSource, participant_id: str) 
         GAP_RESYNCS.labels("settlement", "retry").inc()
         return "retry"
     async with UnitOfWork(database) as uow:
+        # An erasure of the participant meanwhile: it runs before or after this, never between.
+        await ErasureRepository(uow.session).lock(participant_id)
         batch = FactsBatch()
         for item in items:
             queue_record(

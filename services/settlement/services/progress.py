@@ -24,12 +24,18 @@ from services.settlement.domain.learning import (
 )
 from services.settlement.models import MeasurementCopyRow
 from services.settlement.repository import MeasurementRepository, TermsRepository
+from services.settlement.repository.erasure import ErasureRepository
 
 log = get_logger(__name__)
 
 
 async def store_measurement(uow: UnitOfWork, event: MeasurementRecordedV1) -> bool:
-    """Keep a copy of the measurement unless it is held already (a repeat changes nothing)."""
+    """Keep a copy of the measurement unless it is held already (a repeat changes nothing) or its
+    participant was erased (the erasure, in the facts consumer, waits for this copy or this for it)."""
+    erasure = ErasureRepository(uow.session)
+    await erasure.lock(event.participant_id)
+    if await erasure.is_erased(event.participant_id):
+        return False
     repo = MeasurementRepository(uow.session)
     if await repo.get(event.measurement_id) is not None:
         return False

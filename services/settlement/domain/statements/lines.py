@@ -89,9 +89,13 @@ class LineStream:
     CURRENT before INVOICED, issue order); one (citizen, month) at a time, so a statement of any size
     is made in constant memory. Counts what it has seen for the totals. A (citizen, month) without a
     CURRENT row earns nothing now (its window shrank, say, or its fee is 0): the rows of fees of 0 may
-    be left out."""
+    be left out.
 
-    def __init__(self) -> None:
+    ``settled``: erased participants, whose invoiced months stand as issued: their months are gone from
+    the ledger, which is no correction, so their lines count in the totals but make no new line."""
+
+    def __init__(self, settled: frozenset[str] = frozenset()) -> None:
+        self.settled = settled
         self.previous = ZERO  # the issued fee and adjustment lines, all statements
         self.fees = ZERO
         self.adjustments = ZERO
@@ -106,10 +110,10 @@ class LineStream:
         out: list[NewLine] = []
         # The hot loop of a statement (a row per eligible month and per issued line): locals only.
         key, current, invoiced, ref = self._key, self._current, self._invoiced, self._ref
-        previous = self.previous
+        previous, settled = self.previous, self.settled
         for participant_id, month, source, amount, statement_id, line_no in rows:
             if key is None or month != key[1] or participant_id != key[0]:
-                if key is not None:
+                if key is not None and key[0] not in settled:
                     line = _closing_line(key, current, invoiced, ref)
                     if line is not None:
                         out.append(line)
@@ -128,10 +132,10 @@ class LineStream:
 
     def finish(self) -> list[NewLine]:
         out: list[NewLine] = []
-        if self._key is not None:
+        if self._key is not None and self._key[0] not in self.settled:
             line = _closing_line(self._key, self._current, self._invoiced, self._ref)
             out = [line] if line is not None else []
-            self._key = None
+        self._key = None
         self._count(out)
         return out
 
@@ -217,9 +221,11 @@ def build_statement(
     issued: Sequence[IssuedLine],
     total_cap: Decimal,
     investor_percent: Decimal,
+    settled: frozenset[str] = frozenset(),
 ) -> tuple[list[Line], Totals]:
-    """The lines and totals of the next statement, given every line issued before it."""
-    stream = LineStream()
+    """The lines and totals of the next statement, given every line issued before it (``settled``: the
+    erased participants, as ``LineStream`` takes them)."""
+    stream = LineStream(settled)
     new = stream.feed(ledger_rows(current_fees, issued)) + stream.finish()
     previous_cap = sum((i.line.amount for i in issued if i.line.kind is LineKind.cap), ZERO)
     cap_line, totals = finish_statement(stream, previous_cap, total_cap, investor_percent)

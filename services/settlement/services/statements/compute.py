@@ -27,6 +27,7 @@ from services.settlement.domain.statements import (
 )
 from services.settlement.models import ProgrammeTermsRow
 from services.settlement.repository import StatementRepository
+from services.settlement.repository.erasure import ErasureRepository
 from services.settlement.repository.statements import LineValues, ledger, previous_cap
 from services.settlement.services.programme_facts import terms_versions
 
@@ -98,7 +99,8 @@ class LineRun:
     async def batches(self) -> AsyncIterator[list[NewLine]]:
         plan = self.plan
         cap_before = await previous_cap(self.uow.session, plan.programme_id)
-        stream = LineStream()
+        # An erased participant's months are gone: what was invoiced for them stands, uncorrected.
+        stream = LineStream(settled=await ErasureRepository(self.uow.session).all_erased())
         async for rows in ledger(self.uow.session, plan.programme_id, plan.covers_through):
             yield stream.feed(rows)
         yield stream.finish()
