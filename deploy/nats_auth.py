@@ -8,6 +8,9 @@ with the subjects it may publish and subscribe to, written as a nats-server conf
   nothing on ``sib.>`` or ``sib-dlq.>``, nor touch the services' consumers.
 - The operator (``make rebuild``, ``make redrive``, ``make dead-letters``) has the whole JetStream API,
   and publishes no event.
+- The eraser (``make erase-streams``, deploy/ops/erase_streams.py) uses its durable consumer of the
+  erasure events, reads each stream with its one ephemeral consumer, and deletes single messages of
+  the event and dead-letter streams; it publishes no event and cannot delete, purge or change a stream.
 - Nobody but the operator may delete, purge or change a stream.
 
 Replies come to each user's own inbox prefix, ``_INBOX.<user>``, so no one reads another's replies.
@@ -47,7 +50,11 @@ SERVICE_CONSUMERS: dict[str, Sequence[ConsumerSpec]] = {
 }
 INTEGRATOR = "integrator"
 OPERATOR = "operator"
-USERS = (*SERVICE_CONSUMERS, INTEGRATOR, OPERATOR)
+# The stream eraser's user and durable consumer (of participant.erased.v1), and the name of the
+# ephemeral consumer it reads each stream with.
+ERASER = "eraser"
+ERASER_SCAN = "eraser-scan"
+USERS = (*SERVICE_CONSUMERS, INTEGRATOR, OPERATOR, ERASER)
 # JetStream API calls that change or empty a stream: the operator's alone.
 STREAM_ADMIN = ("$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE.>")
 
@@ -115,6 +122,22 @@ def permissions(settings: CommonSettings | None = None) -> dict[str, dict[str, A
         },
         # Live events straight off their subjects too (core NATS, no replay): reading is all it does.
         "subscribe": {"allow": [f"_INBOX.{INTEGRATOR}.>", f"{prefix}.>"]},
+    }
+    # The eraser: its durable on SIB, its scan consumer on SIB and SIB_DLQ, single-message deletes.
+    # Ack (and in-progress) replies of its durable only; the scan consumer takes no acks.
+    eraser_allow = [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.INFO.{dlq}"]
+    eraser_allow += _consumer_api(stream, ERASER)
+    for scanned in (stream, dlq):
+        eraser_allow += [
+            f"$JS.API.CONSUMER.CREATE.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.CONSUMER.INFO.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.CONSUMER.DELETE.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.STREAM.MSG.DELETE.{scanned}",
+        ]
+    result[ERASER] = {
+        "publish": {"allow": eraser_allow, "deny": [f"{prefix}.>", f"{prefix}-dlq.>", *STREAM_ADMIN]},
+        "subscribe": {"allow": [f"_INBOX.{ERASER}.>"]},
     }
     result[OPERATOR] = {
         "publish": {"allow": ["$JS.API.>", "$JS.ACK.>"], "deny": [f"{prefix}.>", f"{prefix}-dlq.>"]},
