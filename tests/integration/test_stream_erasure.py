@@ -45,6 +45,7 @@ from libs.common.nats import (
     ensure_stream,
 )
 from libs.common.settings import CommonSettings
+from services.progression.handlers import CONSUMERS as PROGRESSION_CONSUMERS
 from services.settlement.handlers import CONSUMERS as SETTLEMENT_CONSUMERS
 from tests.integration.conftest import eventually
 from tests.integration.test_nats_permissions import connected
@@ -55,6 +56,7 @@ ERASED = str(uuid.uuid4())
 OTHER = str(uuid.uuid4())
 PSEUDONYM = "ab" * 32
 FACTS = next(spec for spec in SETTLEMENT_CONSUMERS if spec.name == "settlement-facts")
+PARTICIPANTS = next(spec for spec in PROGRESSION_CONSUMERS if spec.name == "progression-participants")
 
 
 def enrolled_v1(pid: str) -> ParticipantEnrolledV1:
@@ -227,6 +229,19 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
     # A letter that names the participant only in its error header, in upper-case hex.
     await dead_letter(nats_url, settled[-1], f"participant {uuid.UUID(ERASED).hex.upper()} is not enrolled")
     unacked = await facts.fetch(100, timeout=5)
+    # Progression's participants consumer exists but has fetched nothing: the deleted enrolment is
+    # in its pending range.
+    progression = await nats.connect(nats_url, **connect_options(CommonSettings(service_name="progression")))
+    progression_js = progression.jetstream()
+    await progression_js.add_consumer(
+        "SIB",
+        ConsumerConfig(
+            durable_name=PARTICIPANTS.name,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subjects=[subject_for(t, "sib") for t in PARTICIPANTS.event_types],
+        ),
+    )
     assert len(unacked) == 6  # two enrolments, four status records
     # Intake erases the one participant; and an erasure event that names no valid id erases nothing.
     await publish(nats_url, "intake", [ParticipantErasedV1(participant_id=ERASED)])
@@ -281,6 +296,13 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
     info = await settlement_js.consumer_info("SIB", FACTS.name)
     assert info.num_ack_pending == 0 and info.num_pending == 0
     await settlement.close()
+    participants = await progression_js.pull_subscribe_bind(PARTICIPANTS.name, stream="SIB")
+    (enrolment,) = await participants.fetch(100, timeout=5)
+    assert CloudEvent.from_json_bytes(enrolment.data).data["participant_id"] == OTHER
+    await enrolment.ack_sync()
+    info = await progression_js.consumer_info("SIB", PARTICIPANTS.name)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+    await progression.close()
 
     # A repeated erasure (intake announcing it again), by the command itself: nothing more to delete.
     await publish(nats_url, "intake", [ParticipantErasedV1(participant_id=ERASED)])
