@@ -163,6 +163,7 @@ async def cmd_erase_streams(settings: CommonSettings, every: float | None) -> in
         assert main is not None
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, main.cancel)
+        log.info("eraser_started", every_seconds=every, stream=settings.nats_stream)
         while True:
             try:
                 await run_once(js, settings, wait=every)
