@@ -11,6 +11,8 @@ with the subjects it may publish and subscribe to, written as a nats-server conf
 - The eraser (``make erase-streams``, deploy/ops/erase_streams.py) uses its durable consumer of the
   erasure events, reads each stream with its one ephemeral consumer, and deletes single messages of
   the event and dead-letter streams; it publishes no event and cannot delete, purge or change a stream.
+  It may ask for the info (the ack floor) of the services' durables that take the erasure events
+  (``erasure_watchers``), and of no other.
 - Nobody but the operator may delete, purge or change a stream.
 
 Replies come to each user's own inbox prefix, ``_INBOX.<user>``, so no one reads another's replies.
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from libs.common.contracts import ParticipantErasedV1
 from libs.common.files import write_private
 from libs.common.nats import ConsumerSpec, dead_letter_stream
 from libs.common.settings import DEV_CREDENTIAL_PREFIX, CommonSettings
@@ -59,6 +62,20 @@ USERS = (*SERVICE_CONSUMERS, INTEGRATOR, OPERATOR, ERASER)
 STREAM_ADMIN = ("$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE.>")
 
 
+def erasure_watchers(
+    service_consumers: Mapping[str, Sequence[ConsumerSpec]] | None = None,
+) -> list[str]:
+    """The services' durable consumers that take ``participant.erased.v1``: the eraser erases an
+    erasure's messages only once each of them has acked past it (deploy/ops/erase_streams.py)."""
+    consumers = SERVICE_CONSUMERS if service_consumers is None else service_consumers
+    return sorted(
+        spec.name
+        for specs in consumers.values()
+        for spec in specs
+        if ParticipantErasedV1.event_type in spec.event_types
+    )
+
+
 def _consumer_api(stream: str, durable: str) -> list[str]:
     """Everything a durable pull consumer's owner needs: create (either API form), info, fetch, ack."""
     return [
@@ -71,13 +88,18 @@ def _consumer_api(stream: str, durable: str) -> list[str]:
     ]
 
 
-def permissions(settings: CommonSettings | None = None) -> dict[str, dict[str, Any]]:
-    """Each user's publish and subscribe permissions."""
+def permissions(
+    settings: CommonSettings | None = None,
+    service_consumers: Mapping[str, Sequence[ConsumerSpec]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each user's publish and subscribe permissions (the services' consumers: ``SERVICE_CONSUMERS``
+    unless given)."""
     settings = settings or CommonSettings()
+    consumers = SERVICE_CONSUMERS if service_consumers is None else service_consumers
     stream, dlq, prefix = settings.nats_stream, dead_letter_stream(settings), settings.subject_prefix
-    service_durables = [spec.name for specs in SERVICE_CONSUMERS.values() for spec in specs]
+    service_durables = [spec.name for specs in consumers.values() for spec in specs]
     result: dict[str, dict[str, Any]] = {}
-    for service, specs in SERVICE_CONSUMERS.items():
+    for service, specs in consumers.items():
         allow = [
             f"{prefix}.{service}.>",
             f"{prefix}-dlq.{service}.>",
@@ -135,6 +157,8 @@ def permissions(settings: CommonSettings | None = None) -> dict[str, dict[str, A
             f"$JS.API.CONSUMER.DELETE.{scanned}.{ERASER_SCAN}",
             f"$JS.API.STREAM.MSG.DELETE.{scanned}",
         ]
+    # How far the services' consumers of the erasure events have acked: read, not changed.
+    eraser_allow += [f"$JS.API.CONSUMER.INFO.{stream}.{durable}" for durable in erasure_watchers(consumers)]
     result[ERASER] = {
         "publish": {"allow": eraser_allow, "deny": [f"{prefix}.>", f"{prefix}-dlq.>", *STREAM_ADMIN]},
         "subscribe": {"allow": [f"_INBOX.{ERASER}.>"]},

@@ -48,10 +48,12 @@ class ErasureReport:
     deleted_types: Counter[str] = field(default_factory=Counter)
     kept_types: Counter[str] = field(default_factory=Counter)  # naming a participant, kept by design
     refused: int = 0  # erasure events that named no valid participant (terminated, nothing deleted)
+    waiting: int = 0  # erasure events a service has not acked yet (given back, nothing deleted)
 
     def merge(self, other: ErasureReport) -> None:
         self.participants += other.participants
         self.refused += other.refused
+        self.waiting += other.waiting
         for name, count in other.scanned.items():
             self.scanned[name] = self.scanned.get(name, 0) + count
         for name, count in other.deleted.items():
@@ -67,6 +69,7 @@ class ErasureReport:
         return {
             "participants": self.participants,
             "refused": self.refused,
+            "waiting": self.waiting,
             "scanned": dict(self.scanned),
             "deleted": dict(self.deleted),
             "deleted_types": dict(self.deleted_types),

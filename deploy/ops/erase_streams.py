@@ -10,6 +10,14 @@ still verify against its sha256) and the ``participant.erased.v1`` events themse
 it ack the erasure events, so a run stopped half-way is done again in full by the next, which deletes
 what is left and nothing else. Its NATS user ``eraser`` may do exactly this (deploy/nats_auth.py).
 
+A service may still publish about the participant while it takes in the erasure (an outbox row not yet
+sent: settlement's ``months.recalculated``, progression's ``status.recorded``). So an erasure event is
+taken on only once every service durable that takes erasure events (``erasure_watchers``: progression's
+and settlement's) has acked past it (its ack floor's stream sequence at or beyond the erasure event's):
+by then the service has deleted its outbox rows naming the participant and refuses later events for it,
+so nothing more about the participant comes from it. Until then the erasure event is ``waiting``: not
+acked, given back to the eraser's consumer (nak) to be looked at again after a delay.
+
     python -m deploy.ops erase-streams --once          # the erasures pending now, then exit
     python -m deploy.ops erase-streams --every 60      # keep running, looking at least every 60 s
 """
@@ -22,6 +30,7 @@ import json
 import os
 import signal
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import nats
@@ -29,9 +38,10 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from deploy.local import development_nats_credentials
-from deploy.nats_auth import ERASER
+from deploy.nats_auth import ERASER, erasure_watchers
 from deploy.ops.erase_scan import (
     ACK_WAIT_SECONDS,
     FETCH_BATCH,
@@ -59,6 +69,9 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+# How long a waiting erasure event stays with the server before it is given to the eraser again. More
+# than a fetch's wait (1 s) once a round has begun, so that a round ends.
+WAITING_RETRY_SECONDS = 5.0
 
 
 def eraser_consumer_config(settings: CommonSettings) -> ConsumerConfig:
@@ -88,19 +101,66 @@ def erased_participant(msg: Msg, settings: CommonSettings) -> str | None:
         return None
 
 
-async def run_once(js: JetStreamContext, settings: CommonSettings, wait: float = 1.0) -> ErasureReport:
+async def acked_through(js: JetStreamContext, stream: str, watchers: Sequence[str]) -> tuple[int, list[str]]:
+    """The stream sequence every watcher has acked through (its lowest ack floor; with no watchers,
+    everything), and the watchers missing from the stream (then nothing: a service that has not made
+    its consumer yet will still take every erasure event when it does)."""
+    floor: int | None = None
+    missing: list[str] = []
+    for durable in watchers:
+        try:
+            info = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            missing.append(durable)
+            continue
+        acked = int(info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
+        floor = acked if floor is None else min(floor, acked)
+    if missing:
+        return 0, missing
+    return (floor if floor is not None else 2**63), missing
+
+
+async def run_once(
+    js: JetStreamContext,
+    settings: CommonSettings,
+    wait: float = 1.0,
+    watchers: Sequence[str] | None = None,
+    retry_in: float = WAITING_RETRY_SECONDS,
+) -> ErasureReport:
     """The erasure events pending on the durable consumer (waiting up to ``wait`` seconds for the
-    first), each batch erased with one read of each stream, then acked."""
+    first), each batch erased with one read of each stream, then acked; those the ``watchers``
+    (default: ``erasure_watchers()``) have not all acked yet are given back, to come again after
+    ``retry_in`` seconds, and counted as waiting."""
+    watching = erasure_watchers() if watchers is None else list(watchers)
     await js.add_consumer(settings.nats_stream, eraser_consumer_config(settings))
     subscription = await js.pull_subscribe_bind(ERASER, stream=settings.nats_stream)
     total = ErasureReport()
     timeout = wait
+    waited: set[int] = set()  # stream sequences of the erasure events given back in this round
     while True:
         try:
             msgs: list[Msg] = await subscription.fetch(FETCH_BATCH, timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError):
             break
         timeout = 1.0
+        floor, missing = await acked_through(js, settings.nats_stream, watching)
+        waiting = [msg for msg in msgs if msg.metadata.sequence.stream > floor]
+        msgs = [msg for msg in msgs if msg.metadata.sequence.stream <= floor]
+        for msg in waiting:
+            await msg.nak(delay=retry_in)
+        newly_waiting = {msg.metadata.sequence.stream for msg in waiting} - waited
+        waited |= newly_waiting
+        if waiting:
+            log.info(
+                "erasures_waiting",
+                count=len(waiting),
+                first_stream_seq=min(msg.metadata.sequence.stream for msg in waiting),
+                services_acked_through=floor,
+                missing_consumers=missing,
+                retry_in=retry_in,
+            )
+            if not msgs and not newly_waiting:
+                break  # only erasure events given back earlier in this round: for the next round
         valid = [(msg, erased_participant(msg, settings)) for msg in msgs]
         ids = sorted({pid for _, pid in valid if pid is not None})
 
@@ -108,7 +168,8 @@ async def run_once(js: JetStreamContext, settings: CommonSettings, wait: float =
             for msg in batch:
                 await msg.in_progress()
 
-        report = await erase_participants(js, settings, ids, keepalive)
+        report = await erase_participants(js, settings, ids, keepalive) if msgs else ErasureReport()
+        report.waiting = len(newly_waiting)
         for msg, pid in valid:
             if pid is None:
                 report.refused += 1
@@ -166,7 +227,7 @@ async def cmd_erase_streams(settings: CommonSettings, every: float | None) -> in
         log.info("eraser_started", every_seconds=every, stream=settings.nats_stream)
         while True:
             try:
-                await run_once(js, settings, wait=every)
+                await run_once(js, settings, wait=every, retry_in=max(every, WAITING_RETRY_SECONDS))
             except Exception as exc:
                 log.warning("streams_erase_failed", error=str(exc) or type(exc).__name__, retry_in=every)
                 await asyncio.sleep(every)

@@ -16,7 +16,9 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import NoServersError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
+from deploy.nats_auth import erasure_watchers
 from deploy.ops import rebuild, service_ops
 from libs.common.auth import Role
 from libs.common.contracts import CutoffAdvancedV1, ParticipantErasedV1, StatusRecordedV1
@@ -204,7 +206,13 @@ async def test_the_eraser_deletes_single_messages_and_publishes_purges_and_takes
         ):
             with pytest.raises(nats.errors.TimeoutError):
                 await js.add_consumer(STREAM, config)
+        # Of the services' consumers it reads the info of those taking erasure events, and no other.
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.consumer_info(STREAM, "settlement-programmes")
         allowed = client.jetstream()
+        for durable in erasure_watchers():
+            with pytest.raises(NotFoundError):  # answered: allowed, and not made yet
+                await allowed.consumer_info(STREAM, durable)
         await allowed.add_consumer(STREAM, ConsumerConfig(name="eraser-scan", ack_policy=AckPolicy.NONE))
         await allowed.add_consumer("SIB_DLQ", ConsumerConfig(name="eraser-scan", ack_policy=AckPolicy.NONE))
     assert await stream_count(with_stream) == 1

@@ -11,16 +11,20 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import nats
+import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from deploy.local import free_port, start_nats
+from deploy.nats_auth import ERASER, SERVICE_CONSUMERS, erasure_watchers, permissions
 from deploy.ops import KEPT_TYPES, erase_participants, run_once
 from libs.common.contracts import (
     MonthChange,
@@ -47,6 +51,7 @@ from libs.common.nats import (
 from libs.common.settings import CommonSettings
 from services.progression.handlers import CONSUMERS as PROGRESSION_CONSUMERS
 from services.settlement.handlers import CONSUMERS as SETTLEMENT_CONSUMERS
+from tests.conftest import TEST_USERS
 from tests.integration.conftest import eventually
 from tests.integration.test_nats_permissions import connected
 
@@ -57,6 +62,15 @@ OTHER = str(uuid.uuid4())
 PSEUDONYM = "ab" * 32
 FACTS = next(spec for spec in SETTLEMENT_CONSUMERS if spec.name == "settlement-facts")
 PARTICIPANTS = next(spec for spec in PROGRESSION_CONSUMERS if spec.name == "progression-participants")
+
+
+def takes(event_types: Iterable[str]) -> list[str]:
+    """A service consumer's subjects, but the erasure events' (this test does not wait for them)."""
+    return [subject_for(t, "sib") for t in event_types if t != ParticipantErasedV1.event_type]
+
+
+def eraser_at(nats_url: str) -> CommonSettings:
+    return CommonSettings(service_name="eraser", nats_url=nats_url)
 
 
 def enrolled_v1(pid: str) -> ParticipantEnrolledV1:
@@ -211,7 +225,7 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=1.0,
-            filter_subjects=[subject_for(t, "sib") for t in FACTS.event_types],
+            filter_subjects=takes(FACTS.event_types),
         ),
     )
     facts = await settlement_js.pull_subscribe_bind(FACTS.name, stream="SIB")
@@ -239,7 +253,7 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
             durable_name=PARTICIPANTS.name,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
-            filter_subjects=[subject_for(t, "sib") for t in PARTICIPANTS.event_types],
+            filter_subjects=takes(PARTICIPANTS.event_types),
         ),
     )
     assert len(unacked) == 6  # two enrolments, four status records
@@ -251,7 +265,7 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
         js = client.jetstream()
         before = {stream: await everything(js, stream) for stream in ("SIB", "SIB_DLQ")}
     async with connected(nats_url, "eraser") as client:
-        report = await run_once(client.jetstream(), CommonSettings(service_name="eraser", nats_url=nats_url))
+        report = await run_once(client.jetstream(), eraser_at(nats_url), watchers=[])
     assert report.participants == 1 and report.refused == 1
     assert report.deleted == {"SIB": 4, "SIB_DLQ": 2}  # enrolment, two status records, months; letters
     assert report.deleted_types[StatusRecordedV1.event_type] == 3  # two in the stream, one letter
@@ -304,8 +318,121 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
     assert info.num_ack_pending == 0 and info.num_pending == 0
     await progression.close()
 
-    # A repeated erasure (intake announcing it again), by the command itself: nothing more to delete.
+    # A repeated erasure (intake announcing it again): nothing more to delete.
     await publish(nats_url, "intake", [ParticipantErasedV1(participant_id=ERASED)])
+    async with connected(nats_url, "eraser") as client:
+        again = await run_once(client.jetstream(), eraser_at(nats_url), watchers=[])
+        info = await client.jetstream().consumer_info("SIB", "eraser")  # and the erasure events are all acked
+    assert again.participants == 1 and again.total_deleted == 0
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_erasing_a_participant_twice_deletes_nothing_the_second_time(nats_url: str) -> None:
+    async with connected(nats_url, "intake") as client:
+        await ensure_stream(client.jetstream(), CommonSettings(nats_url=nats_url))
+    await publish(nats_url, "progression", [status(ERASED, 1), status(OTHER, 1)])
+    settings = CommonSettings(service_name="eraser", nats_url=nats_url)
+    async with connected(nats_url, "eraser") as client:
+        js = client.jetstream()
+        first = await erase_participants(js, settings, [ERASED])
+        second = await erase_participants(js, settings, [ERASED])
+        info = await js.stream_info("SIB")
+    assert first.deleted["SIB"] == 1 and second.total_deleted == 0
+    assert info.state.messages == 1 and info.config.deny_delete is not True
+
+
+# The services' consumers as they are once progression and settlement take the erasure events (their
+# participants' and facts' consumers), whether or not their handlers do so yet.
+WATCHED = {
+    service: [
+        replace(spec, event_types=[*spec.event_types, ParticipantErasedV1.event_type])
+        if spec.name in (PARTICIPANTS.name, FACTS.name)
+        and ParticipantErasedV1.event_type not in spec.event_types
+        else spec
+        for spec in specs
+    ]
+    for service, specs in SERVICE_CONSUMERS.items()
+}
+WATCHERS = {spec.name: (service, spec) for service, specs in WATCHED.items() for spec in specs}
+
+
+@pytest.fixture
+def watched_nats_url(tmp_path: Path) -> Iterator[str]:
+    """A nats-server whose eraser has the rights deploy/nats_auth.py gives it for ``WATCHED``."""
+    port = free_port()
+    eraser = permissions(CommonSettings(), WATCHED)[ERASER]
+    process = start_nats(
+        "127.0.0.1",
+        port,
+        tmp_path / "nats",
+        tmp_path / "nats-server.log",
+        extra_users={**TEST_USERS, ERASER: eraser},
+    )
+    try:
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+async def acked_all(nats_url: str, durable: str) -> None:
+    """The service's durable takes and acks everything it has been given."""
+    service, _ = WATCHERS[durable]
+    async with connected(nats_url, service) as client:
+        subscription = await client.jetstream().pull_subscribe_bind(durable, stream="SIB")
+        while True:
+            try:
+                msgs = await subscription.fetch(100, timeout=0.5)
+            except nats.errors.TimeoutError:
+                break
+            for msg in msgs:
+                await msg.ack_sync()
+
+
+async def test_the_eraser_waits_until_the_services_have_acked_the_erasure_and_then_deletes_what_came_later(
+    watched_nats_url: str,
+) -> None:
+    nats_url = watched_nats_url
+    watchers = erasure_watchers(WATCHED)
+    assert {PARTICIPANTS.name, FACTS.name} <= set(watchers)
+    async with connected(nats_url, "intake") as client:
+        await ensure_stream(client.jetstream(), CommonSettings(nats_url=nats_url))
+    for durable in watchers:  # as each service makes its consumers
+        service, spec = WATCHERS[durable]
+        async with connected(nats_url, service) as client:
+            await client.jetstream().add_consumer(
+                "SIB",
+                ConsumerConfig(
+                    durable_name=durable,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    filter_subjects=[subject_for(t, "sib") for t in spec.event_types],
+                ),
+            )
+    await publish(nats_url, "intake", [enrolled_v2(ERASED), enrolled_v2(OTHER)])
+    await publish(nats_url, "progression", [status(ERASED, 1), status(OTHER, 1)])
+    (erasure,) = await publish(nats_url, "intake", [ParticipantErasedV1(participant_id=ERASED)])
+    # Every service consumer but settlement's facts has taken the erasure in.
+    for durable in watchers:
+        if durable != FACTS.name:
+            await acked_all(nats_url, durable)
+
+    async with connected(nats_url, ERASER) as client:
+        js = client.jetstream()
+        waiting = await run_once(js, eraser_at(nats_url), watchers=watchers, retry_in=0.2)
+        eraser = await js.consumer_info("SIB", ERASER)
+    assert waiting.waiting == 1 and waiting.total_deleted == 0 and waiting.participants == 0
+    assert eraser.ack_floor.stream_seq == 0  # the erasure event is not acked
+    async with connected(nats_url, "operator") as client:
+        before = await everything(client.jetstream(), "SIB")
+    assert sum(mentions(m, spellings(ERASED)) for m in before.values()) == 3  # enrolment, status, erasure
+
+    # Settlement had a month recalculation in its outbox: published after the erasure event, before its
+    # facts consumer acks the erasure (and from then on publishes nothing more about the participant).
+    await publish(nats_url, "settlement", [months(ERASED)])
+    await acked_all(nats_url, FACTS.name)
+
+    # By the command, as deployed: with the services' consumers as they are defined now, which are these
+    # once the services take erasure events.
     env = {**os.environ, "NATS_URL": nats_url, "NATS_USER": "eraser", "PYTHONPATH": str(REPO)}
     command = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -322,22 +449,14 @@ async def test_the_eraser_removes_an_erased_participants_messages_and_leaves_eve
     stdout, stderr = out.decode(), err.decode()
     assert command.returncode == 0, stderr
     summary = json.loads(stdout.strip().splitlines()[-1])
-    assert summary["participants"] == 1 and summary["deleted"] == {"SIB": 0, "SIB_DLQ": 0}
+    assert summary["participants"] == 1 and summary["waiting"] == 0
+    assert summary["deleted"] == {"SIB": 3, "SIB_DLQ": 0}  # enrolment, status, and the later months
     assert ERASED not in stdout + stderr
-    async with connected(nats_url, "eraser") as client:  # and the erasure events are all acked
-        info = await client.jetstream().consumer_info("SIB", "eraser")
-        assert info.num_ack_pending == 0 and info.num_pending == 0
-
-
-async def test_erasing_a_participant_twice_deletes_nothing_the_second_time(nats_url: str) -> None:
-    async with connected(nats_url, "intake") as client:
-        await ensure_stream(client.jetstream(), CommonSettings(nats_url=nats_url))
-    await publish(nats_url, "progression", [status(ERASED, 1), status(OTHER, 1)])
-    settings = CommonSettings(service_name="eraser", nats_url=nats_url)
-    async with connected(nats_url, "eraser") as client:
+    async with connected(nats_url, "operator") as client:
         js = client.jetstream()
-        first = await erase_participants(js, settings, [ERASED])
-        second = await erase_participants(js, settings, [ERASED])
-        info = await js.stream_info("SIB")
-    assert first.deleted["SIB"] == 1 and second.total_deleted == 0
-    assert info.state.messages == 1 and info.config.deny_delete is not True
+        after = await everything(js, "SIB")
+        eraser = await js.consumer_info("SIB", ERASER)
+    naming = [m for m in after.values() if mentions(m, spellings(ERASED))]
+    assert [CloudEvent.from_json_bytes(m.data).id for m in naming] == [erasure.id]
+    assert sum(mentions(m, spellings(OTHER)) for m in after.values()) == 2
+    assert eraser.num_ack_pending == 0 and eraser.num_pending == 0

@@ -389,3 +389,43 @@ def test_compose_s_nats_config_command_writes_users_and_tls(
     monkeypatch.delenv("OPERATOR_NATS_PASSWORD")
     with pytest.raises(SystemExit, match="OPERATOR_NATS_PASSWORD"):
         main(args)
+
+
+def test_the_eraser_reads_the_ack_floor_of_exactly_the_services_consumers_of_erasure_events() -> None:
+    """The eraser may ask for the info of each service durable whose filter takes participant.erased.v1
+    (it waits for their acks, deploy/ops/erase_streams.py), and of no other service consumer."""
+    from dataclasses import replace
+
+    from deploy.nats_auth import ERASER, SERVICE_CONSUMERS, erasure_watchers, permissions
+    from libs.common.contracts import ParticipantErasedV1
+
+    erased = ParticipantErasedV1.event_type
+    watched = {"progression-participants", "settlement-facts"}
+    consumers = {
+        service: [
+            replace(spec, event_types=[*spec.event_types, erased]) if spec.name in watched else spec
+            for spec in specs
+        ]
+        for service, specs in SERVICE_CONSUMERS.items()
+    }
+    settings = CommonSettings()
+
+    def consumer_infos(rights: dict[str, Any]) -> set[str]:
+        prefix = "$JS.API.CONSUMER.INFO."
+        return {s for s in rights[ERASER]["publish"]["allow"] if s.startswith(prefix)}
+
+    own = {
+        "$JS.API.CONSUMER.INFO.SIB.eraser",
+        *(f"$JS.API.CONSUMER.INFO.{s}.eraser-scan" for s in ("SIB", "SIB_DLQ")),
+    }
+    assert erasure_watchers(consumers) == sorted(watched)
+    assert consumer_infos(permissions(settings, consumers)) == own | {
+        f"$JS.API.CONSUMER.INFO.SIB.{name}" for name in watched
+    }
+    # As the services define their consumers now: those taking erasure events, progression's and
+    # settlement's only (intake announces erasures and takes none).
+    actual = erasure_watchers()
+    assert consumer_infos(permissions(settings)) == own | {f"$JS.API.CONSUMER.INFO.SIB.{n}" for n in actual}
+    takers = {s.name for svc in ("progression", "settlement") for s in SERVICE_CONSUMERS[svc]}
+    assert set(actual) <= takers
+    assert actual == sorted(s.name for v in SERVICE_CONSUMERS.values() for s in v if erased in s.event_types)
