@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # make test runs the suite in this many processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
 TEST_WORKERS ?= 2
 
-.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters rotate-keys
+.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters erase-streams rotate-keys
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ redrive: bootstrap
 
 dead-letters: bootstrap
 	$(PY) -m deploy.ops dead-letters $(SERVICE)
+
+# Delete erased citizens' messages from the stream and the dead letters (deploy/ops/erase_streams.py), as
+# the NATS user eraser: once; EVERY=SECONDS keeps it running (make run starts it so).
+erase-streams: bootstrap
+	$(PY) -m deploy.ops erase-streams $(if $(EVERY),--every $(EVERY),--once)
 
 # Re-encrypt every stored CPR and recompute every pseudonym under intake's current keys (docs/security.md).
 rotate-keys: bootstrap

@@ -227,6 +227,21 @@ def start_service(name: str, port: int, env: dict[str, str], log_path: Path | No
     return Process(name, popen, log_path, log_file)
 
 
+def start_eraser(env: dict[str, str], log_path: Path | None, every: float = 5.0) -> Process:
+    """The stream eraser (``python -m deploy.ops erase-streams --every``), as its own NATS user: env
+    holds NATS_URL, NATS_USER=eraser and its password."""
+    log_file = open(log_path, "ab") if log_path else None
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "deploy.ops", "erase-streams", "--every", str(every)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Process("eraser", popen, log_path, log_file)
+
+
 def wait_ready(base_url: str, process: Process | None = None, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"

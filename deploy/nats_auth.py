@@ -8,6 +8,11 @@ with the subjects it may publish and subscribe to, written as a nats-server conf
   nothing on ``sib.>`` or ``sib-dlq.>``, nor touch the services' consumers.
 - The operator (``make rebuild``, ``make redrive``, ``make dead-letters``) has the whole JetStream API,
   and publishes no event.
+- The eraser (``make erase-streams``, deploy/ops/erase_streams.py) uses its durable consumer of the
+  erasure events, reads each stream with its one ephemeral consumer, and deletes single messages of
+  the event and dead-letter streams; it publishes no event and cannot delete, purge or change a stream.
+  It may ask for the info (the ack floor) of the services' durables that take the erasure events
+  (``erasure_watchers``), and of no other.
 - Nobody but the operator may delete, purge or change a stream.
 
 Replies come to each user's own inbox prefix, ``_INBOX.<user>``, so no one reads another's replies.
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from libs.common.contracts import ParticipantErasedV1
 from libs.common.files import write_private
 from libs.common.nats import ConsumerSpec, dead_letter_stream
 from libs.common.settings import DEV_CREDENTIAL_PREFIX, CommonSettings
@@ -47,9 +53,27 @@ SERVICE_CONSUMERS: dict[str, Sequence[ConsumerSpec]] = {
 }
 INTEGRATOR = "integrator"
 OPERATOR = "operator"
-USERS = (*SERVICE_CONSUMERS, INTEGRATOR, OPERATOR)
+# The stream eraser's user and durable consumer (of participant.erased.v1), and the name of the
+# ephemeral consumer it reads each stream with.
+ERASER = "eraser"
+ERASER_SCAN = "eraser-scan"
+USERS = (*SERVICE_CONSUMERS, INTEGRATOR, OPERATOR, ERASER)
 # JetStream API calls that change or empty a stream: the operator's alone.
 STREAM_ADMIN = ("$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.UPDATE.>")
+
+
+def erasure_watchers(
+    service_consumers: Mapping[str, Sequence[ConsumerSpec]] | None = None,
+) -> list[str]:
+    """The services' durable consumers that take ``participant.erased.v1``: the eraser erases an
+    erasure's messages only once each of them has acked past it (deploy/ops/erase_streams.py)."""
+    consumers = SERVICE_CONSUMERS if service_consumers is None else service_consumers
+    return sorted(
+        spec.name
+        for specs in consumers.values()
+        for spec in specs
+        if ParticipantErasedV1.event_type in spec.event_types
+    )
 
 
 def _consumer_api(stream: str, durable: str) -> list[str]:
@@ -64,13 +88,18 @@ def _consumer_api(stream: str, durable: str) -> list[str]:
     ]
 
 
-def permissions(settings: CommonSettings | None = None) -> dict[str, dict[str, Any]]:
-    """Each user's publish and subscribe permissions."""
+def permissions(
+    settings: CommonSettings | None = None,
+    service_consumers: Mapping[str, Sequence[ConsumerSpec]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each user's publish and subscribe permissions (the services' consumers: ``SERVICE_CONSUMERS``
+    unless given)."""
     settings = settings or CommonSettings()
+    consumers = SERVICE_CONSUMERS if service_consumers is None else service_consumers
     stream, dlq, prefix = settings.nats_stream, dead_letter_stream(settings), settings.subject_prefix
-    service_durables = [spec.name for specs in SERVICE_CONSUMERS.values() for spec in specs]
+    service_durables = [spec.name for specs in consumers.values() for spec in specs]
     result: dict[str, dict[str, Any]] = {}
-    for service, specs in SERVICE_CONSUMERS.items():
+    for service, specs in consumers.items():
         allow = [
             f"{prefix}.{service}.>",
             f"{prefix}-dlq.{service}.>",
@@ -115,6 +144,24 @@ def permissions(settings: CommonSettings | None = None) -> dict[str, dict[str, A
         },
         # Live events straight off their subjects too (core NATS, no replay): reading is all it does.
         "subscribe": {"allow": [f"_INBOX.{INTEGRATOR}.>", f"{prefix}.>"]},
+    }
+    # The eraser: its durable on SIB, its scan consumer on SIB and SIB_DLQ, single-message deletes.
+    # Ack (and in-progress) replies of its durable only; the scan consumer takes no acks.
+    eraser_allow = [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.INFO.{dlq}"]
+    eraser_allow += _consumer_api(stream, ERASER)
+    for scanned in (stream, dlq):
+        eraser_allow += [
+            f"$JS.API.CONSUMER.CREATE.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.CONSUMER.INFO.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.CONSUMER.DELETE.{scanned}.{ERASER_SCAN}",
+            f"$JS.API.STREAM.MSG.DELETE.{scanned}",
+        ]
+    # How far the services' consumers of the erasure events have acked: read, not changed.
+    eraser_allow += [f"$JS.API.CONSUMER.INFO.{stream}.{durable}" for durable in erasure_watchers(consumers)]
+    result[ERASER] = {
+        "publish": {"allow": eraser_allow, "deny": [f"{prefix}.>", f"{prefix}-dlq.>", *STREAM_ADMIN]},
+        "subscribe": {"allow": [f"_INBOX.{ERASER}.>"]},
     }
     result[OPERATOR] = {
         "publish": {"allow": ["$JS.API.>", "$JS.ACK.>"], "deny": [f"{prefix}.>", f"{prefix}-dlq.>"]},

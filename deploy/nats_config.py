@@ -36,6 +36,7 @@ def stream_files(settings: CommonSettings) -> dict[Path, dict[str, Any]]:
             "discard": "old",
             "duplicate_window": int((config.duplicate_window or 0) * NANOS),
             "num_replicas": 1,
+            "deny_delete": False,
         }
         for config in stream_configs(settings)
         if config.name is not None

@@ -8,7 +8,8 @@ PostgreSQL schemas ``demo_<service>``, wiped at start) and a nats-server of its 
 stream (under ``var/demo/nats``), so old events never mix in. ``make run DEMO=0`` starts the services
 empty on the usual databases (``var/``). Either way NATS runs with a user per service and generated
 development passwords (var/dev/), unless NATS_URL is set, and a development token issuer serves its JWKS
-(key under var/issuer/).
+(key under var/issuer/). With its own NATS it also runs the stream eraser (``python -m deploy.ops
+erase-streams --every 5``), which removes erased citizens' messages from the stream.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ from deploy.local import (
     drop_schemas,
     free_port,
     port_answers,
+    start_eraser,
     start_nats,
     start_service,
     wait_ready,
 )
+from deploy.nats_auth import ERASER
 from deploy.postgres import demo_roles
 from libs.common.auth import ALL_PROGRAMMES, SERVICE_ROLES, Role
 from libs.common.devtoken import dev_token, issuer_directory
@@ -182,6 +185,10 @@ def main() -> int:
                 service_env["PROGRESSION_URL"] = urls["progression"]
             process = start_service(name, port_for, service_env, var / "log" / f"{name}.log")
             started.append(process)
+        if own_nats:
+            # Erased citizens' messages out of the stream and the dead letters, looking every few seconds.
+            eraser_env = env | {"NATS_USER": ERASER, "NATS_PASSWORD": auth.nats_passwords[ERASER]}
+            started.append(start_eraser(eraser_env, var / "log" / "eraser.log", every=5.0))
         began = time.monotonic()
         for process in started:
             if process.name in urls:
@@ -240,7 +247,8 @@ def main() -> int:
                 f"\nNATS at {nats_url} with a user per service; for integrators (read-only):\n"
                 f"  NATS_URL={nats_url} NATS_USER=integrator NATS_PASSWORD={auth.nats_passwords['integrator']}\n"
                 f"  make rebuild / make redrive / make dead-letters use the operator user (passwords in "
-                f"{DEV_NATS_PASSWORDS.relative_to(REPO_ROOT)})"
+                f"{DEV_NATS_PASSWORDS.relative_to(REPO_ROOT)})\n"
+                f"  the stream eraser runs every 5 s as the eraser user (log: {var / 'log' / 'eraser.log'})"
             )
         print(
             '\nTry: curl -H "Authorization: Bearer <admin token>" '

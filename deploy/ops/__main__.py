@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import deploy.ops
 from deploy.ops.deadletters import cmd_dead_letters, cmd_redrive
+from deploy.ops.erase_streams import cmd_erase_streams, eraser_settings
 from deploy.ops.rebuild import cmd_rebuild
 from deploy.ops.services import service_ops
 from libs.common.logging import configure_logging
@@ -33,7 +34,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument(
         "--replace", action="store_true", help="swap the rebuilt database in (service stopped)"
     )
+    erase = commands.add_parser(
+        "erase-streams", help="delete erased participants' messages from the stream and dead letters"
+    )
+    when = erase.add_mutually_exclusive_group(required=True)
+    when.add_argument("--once", action="store_true", help="the erasures pending now, then exit")
+    when.add_argument(
+        "--every", type=float, metavar="SECONDS", help="keep running, looking at least this often"
+    )
     args = parser.parse_args(argv)
+    if args.command == "erase-streams":
+        if args.every is not None and args.every <= 0:
+            parser.error("--every needs a positive number of seconds")
+        settings = eraser_settings()
+        configure_logging("eraser", settings.log_level)
+        return asyncio.run(cmd_erase_streams(settings, args.every))
     ops = service_ops(args.service)
     configure_logging(f"{ops.name}-ops", "WARNING")
     if args.command == "dead-letters":

@@ -4,6 +4,8 @@ takes an event only from the subject its type and source belong on."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -13,11 +15,13 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.errors import NoServersError
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
+from deploy.nats_auth import erasure_watchers
 from deploy.ops import rebuild, service_ops
 from libs.common.auth import Role
-from libs.common.contracts import CutoffAdvancedV1, StatusRecordedV1
+from libs.common.contracts import CutoffAdvancedV1, ParticipantErasedV1, StatusRecordedV1
 from libs.common.deadletters import list_dead_letters, redrive
 from libs.common.events import CloudEvent, new_event, subject_for
 from libs.common.nats import (
@@ -162,11 +166,56 @@ async def test_nobody_but_the_operator_purges_or_deletes_the_stream(with_stream:
             await js.delete_stream(STREAM)
         with pytest.raises(nats.errors.TimeoutError):
             await js.delete_stream("SIB_DLQ")
+        with pytest.raises(TimeoutError):  # nor a single message of the event stream (never answered)
+            await asyncio.wait_for(js.delete_msg(STREAM, 1), timeout=0.5)
     assert any("permissions violation" in v.lower() for v in violations), violations
     assert await stream_count(with_stream) == 1
     async with connected(with_stream, "operator") as client:  # the operator tool can
         await client.jetstream().purge_stream(STREAM)
     assert await stream_count(with_stream) == 0
+
+
+async def test_the_eraser_deletes_single_messages_and_publishes_purges_and_takes_over_nothing(
+    with_stream: str,
+) -> None:
+    async with connected(with_stream, "progression") as client:
+        js = client.jetstream()
+        for _ in range(2):
+            event = cutoff_event()
+            await js.publish(
+                subject_for(event.type, "sib"), event.to_json_bytes(), headers={MSG_ID_HEADER: event.id}
+            )
+    violations: list[str] = []
+    async with connected(with_stream, "eraser", violations) as client:
+        js = client.jetstream(timeout=0.3)  # a refused request is never answered: short waits
+        assert await client.jetstream().delete_msg(STREAM, 1)
+        erased = new_event(ParticipantErasedV1(participant_id=str(uuid.uuid4())))
+        await publish_refused(client, subject_for(erased.type, "sib"), erased.to_json_bytes(), violations)
+        await publish_refused(client, "sib-dlq.intake.intake-statements", b"{}", violations)
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.purge_stream(STREAM)
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.delete_stream("SIB_DLQ")
+        with pytest.raises(nats.errors.TimeoutError):  # reading a message by number is not its way
+            await js.get_msg(STREAM, 2)
+        # No consumer but its own durable and its scan consumer: not a service's, not one of another name.
+        for config in (
+            ConsumerConfig(durable_name="settlement-facts"),
+            ConsumerConfig(name="eraser-made-up"),
+            ConsumerConfig(),
+        ):
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.add_consumer(STREAM, config)
+        # Of the services' consumers it reads the info of those taking erasure events, and no other.
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.consumer_info(STREAM, "settlement-programmes")
+        allowed = client.jetstream()
+        for durable in erasure_watchers():
+            with pytest.raises(NotFoundError):  # answered: allowed, and not made yet
+                await allowed.consumer_info(STREAM, durable)
+        await allowed.add_consumer(STREAM, ConsumerConfig(name="eraser-scan", ack_policy=AckPolicy.NONE))
+        await allowed.add_consumer("SIB_DLQ", ConsumerConfig(name="eraser-scan", ack_policy=AckPolicy.NONE))
+    assert await stream_count(with_stream) == 1
 
 
 async def test_an_integrator_reads_with_consumers_of_its_own_and_cannot_touch_the_services(

@@ -112,7 +112,8 @@ def test_each_deployment_gets_its_own_secret_only_and_no_service_account_token()
 
 def test_each_secret_holds_exactly_what_its_service_reads_and_only_intake_the_encryption_keys() -> None:
     secrets = of_kind("Secret")
-    assert set(secrets) == {f"{name}-secrets" for name in SERVICES}
+    assert set(secrets) == {f"{name}-secrets" for name in SERVICES} | {"eraser-secrets"}
+    assert set(secrets["eraser-secrets"]["stringData"]) == {"NATS_USER", "NATS_PASSWORD"}
     for name in SERVICES:
         keys = set(secrets[f"{name}-secrets"]["stringData"])
         assert keys == expected_secret_keys(name), name
@@ -120,6 +121,22 @@ def test_each_secret_holds_exactly_what_its_service_reads_and_only_intake_the_en
     holders = {name for name in SERVICES if "CPR_ENCRYPTION_KEY" in secrets[f"{name}-secrets"]["stringData"]}
     assert holders == {"intake"}
     assert not any(k.startswith("CPR_") for k in secrets["settlement-secrets"]["stringData"])
+
+
+def test_the_stream_eraser_runs_once_at_a_time_as_its_own_nats_user_with_its_own_secret_only() -> None:
+    job = of_kind("CronJob")["eraser"]
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert secrets_referenced(pod) == {"eraser-secrets"}
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "deploy.ops", "erase-streams", "--once"]
+    assert of_kind("Secret")["eraser-secrets"]["stringData"]["NATS_USER"] == "eraser"
+    compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())["services"]["eraser"]
+    assert compose["command"][:5] == ["python", "-m", "deploy.ops", "erase-streams", "--every"]
+    referenced = set(re.findall(r"\$\{([A-Z0-9_]+)", " ".join(map(str, compose["environment"].values()))))
+    assert referenced - {"OIDC_ISSUER", "JWKS_URL"} == {"ERASER_NATS_PASSWORD"}
+    assert compose["environment"]["NATS_USER"] == "eraser"
 
 
 def test_each_database_url_names_the_services_own_role_and_verifies_the_servers_certificate() -> None:
@@ -268,6 +285,9 @@ def endpoints() -> list[Endpoint]:
             for p in c["ports"]
         )
         services.append(Endpoint(name, "sib", template["metadata"]["labels"], ports))
+    for name, job in of_kind("CronJob").items():  # its pods listen on nothing
+        template = job["spec"]["jobTemplate"]["spec"]["template"]
+        services.append(Endpoint(name, "sib", template["metadata"]["labels"]))
     web = (("http", 8000, "TCP"),)
     nats = (("client", 4222, "TCP"), ("cluster", 6222, "TCP"), ("monitor", 8222, "TCP"))
     dns = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"))
@@ -317,9 +337,10 @@ def test_the_network_policies_allow_exactly_the_listed_flows() -> None:
         *((s, nats, 4222, "TCP") for s in services for nats in ("nats-0", "nats-1")),
         *((s, "postgresql", 5432, "TCP") for s in services),
         *((s, "identity provider", 443, "TCP") for s in services),
+        *(("eraser", nats, 4222, "TCP") for nats in ("nats-0", "nats-1")),  # NATS and DNS, nothing else
         *(
             (s, "kube-dns", 53, protocol)
-            for s in (*services, "nats-0", "nats-1")
+            for s in (*services, "eraser", "nats-0", "nats-1")
             for protocol in ("UDP", "TCP")
         ),
         *(
@@ -368,3 +389,43 @@ def test_compose_s_nats_config_command_writes_users_and_tls(
     monkeypatch.delenv("OPERATOR_NATS_PASSWORD")
     with pytest.raises(SystemExit, match="OPERATOR_NATS_PASSWORD"):
         main(args)
+
+
+def test_the_eraser_reads_the_ack_floor_of_exactly_the_services_consumers_of_erasure_events() -> None:
+    """The eraser may ask for the info of each service durable whose filter takes participant.erased.v1
+    (it waits for their acks, deploy/ops/erase_streams.py), and of no other service consumer."""
+    from dataclasses import replace
+
+    from deploy.nats_auth import ERASER, SERVICE_CONSUMERS, erasure_watchers, permissions
+    from libs.common.contracts import ParticipantErasedV1
+
+    erased = ParticipantErasedV1.event_type
+    watched = {"progression-participants", "settlement-facts"}
+    consumers = {
+        service: [
+            replace(spec, event_types=[*spec.event_types, erased]) if spec.name in watched else spec
+            for spec in specs
+        ]
+        for service, specs in SERVICE_CONSUMERS.items()
+    }
+    settings = CommonSettings()
+
+    def consumer_infos(rights: dict[str, Any]) -> set[str]:
+        prefix = "$JS.API.CONSUMER.INFO."
+        return {s for s in rights[ERASER]["publish"]["allow"] if s.startswith(prefix)}
+
+    own = {
+        "$JS.API.CONSUMER.INFO.SIB.eraser",
+        *(f"$JS.API.CONSUMER.INFO.{s}.eraser-scan" for s in ("SIB", "SIB_DLQ")),
+    }
+    assert erasure_watchers(consumers) == sorted(watched)
+    assert consumer_infos(permissions(settings, consumers)) == own | {
+        f"$JS.API.CONSUMER.INFO.SIB.{name}" for name in watched
+    }
+    # As the services define their consumers now: those taking erasure events, progression's and
+    # settlement's only (intake announces erasures and takes none).
+    actual = erasure_watchers()
+    assert consumer_infos(permissions(settings)) == own | {f"$JS.API.CONSUMER.INFO.SIB.{n}" for n in actual}
+    takers = {s.name for svc in ("progression", "settlement") for s in SERVICE_CONSUMERS[svc]}
+    assert set(actual) <= takers
+    assert actual == sorted(s.name for v in SERVICE_CONSUMERS.values() for s in v if erased in s.event_types)

@@ -34,7 +34,8 @@ def dead_letter_subject(settings: CommonSettings, consumer: str) -> str:
 
 def stream_configs(settings: CommonSettings) -> list[StreamConfig]:
     """The event stream (every ``<prefix>.>`` subject, on disk, never expiring, deduplicating on
-    Nats-Msg-Id; a rebuild replays it from the start) and the dead-letter stream beside it."""
+    Nats-Msg-Id; a rebuild replays it from the start) and the dead-letter stream beside it. Both let
+    single messages be deleted: the stream eraser removes an erased citizen's (docs/privacy.md)."""
     return [
         StreamConfig(
             name=settings.nats_stream,
@@ -42,6 +43,7 @@ def stream_configs(settings: CommonSettings) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             duplicate_window=settings.nats_duplicate_window_seconds,
+            deny_delete=False,
         ),
         StreamConfig(
             name=dead_letter_stream(settings),
@@ -49,6 +51,7 @@ def stream_configs(settings: CommonSettings) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             duplicate_window=settings.nats_duplicate_window_seconds,
+            deny_delete=False,
         ),
     ]
 
