@@ -40,5 +40,9 @@ class MeasurementRepository:
         query = select(MeasurementCopyRow).where(MeasurementCopyRow.programme_id == programme_id)
         return (await self.session.scalars(query)).all()
 
+    async def of_participant(self, participant_id: str) -> Sequence[MeasurementCopyRow]:
+        query = select(MeasurementCopyRow).where(MeasurementCopyRow.participant_id == participant_id)
+        return (await self.session.scalars(query.order_by(MeasurementCopyRow.measured_on))).all()
+
     def add(self, row: MeasurementCopyRow) -> None:
         self.session.add(row)
