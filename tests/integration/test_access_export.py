@@ -32,6 +32,7 @@ from services.settlement.main import create_app as create_settlement_app
 from services.settlement.settings import SettlementSettings
 from tests.integration.conftest import (
     SEED,
+    Later,
     ServiceClient,
     Trio,
     auth,
@@ -55,15 +56,6 @@ CPR = "070761-4285"
 OTHER_CPR = "150585-2468"
 CPR_PATTERN = re.compile(r"0707614285|070761-?4285|150585-?2468|1505852468")
 EXPORT = f"/v1/programmes/{PROGRAMME}/access-exports"
-
-
-class Later:
-    """An ASGI app named after it is made: intake and progression each call the other."""
-
-    app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture
