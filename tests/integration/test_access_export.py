@@ -166,6 +166,19 @@ async def test_the_jobcenter_gets_everything_of_one_citizen_and_nothing_of_anoth
             headers=PROVIDER,
         )
         assert dispute.status_code == 201, dispute.text
+        # A cell (month and kind) covers both citizens: the export shows only the first's line of it.
+        last_month = own_lines[-1]["month"]
+        cell = await trio.settlement.post(
+            f"/v1/statements/{statement['statement_id']}/disputes",
+            json={
+                "reason_code": "status_wrong",
+                "text": "The whole month",
+                "month": last_month,
+                "kind": "fee",
+            },
+            headers=auth(Role.investor, PROGRAMME),
+        )
+        assert cell.status_code == 201, cell.text
         await stream_texts(trio, nats_url)  # everything so far published: what follows is the export's
         logged_before = len(captured.getvalue())
 
@@ -223,7 +236,10 @@ async def test_the_jobcenter_gets_everything_of_one_citizen_and_nothing_of_anoth
     assert [
         (x["statement_id"], x["line_no"], x["month"], x["amount_dkk"]) for x in settlement["statement_lines"]
     ] == [(statement["statement_id"], x["line_no"], x["month"], x["amount_dkk"]) for x in own_lines]
-    [disputed] = settlement["disputes"]
+    disputed, cell_disputed = settlement["disputes"]
+    assert [(x["line_no"], x["month"]) for x in cell_disputed["lines"]] == [
+        (x["line_no"], x["month"]) for x in own_lines if x["month"] == last_month
+    ]
     assert (disputed["dispute_id"], disputed["text"], disputed["state"]) == (
         dispute.json()["dispute_id"],
         "Sick 10-12 June",
@@ -249,6 +265,10 @@ async def test_the_jobcenter_gets_everything_of_one_citizen_and_nothing_of_anoth
     assert refused == dict.fromkeys(refused, 403)
     assert elsewhere.status_code == 403
     assert unknown.status_code == 404 and "010190" not in unknown.text
+    # Each request is audited, the one that found no one too (no participant named).
+    trail = (await trio.intake.get("/v1/audit?limit=1000", headers=auth(Role.admin))).json()["items"]
+    exports = [(a["participant_id"], a["actor"]) for a in trail if a["action"] == "access-export"]
+    assert exports == [(pid, "jobcenter-hedensted")] * 3 + [(None, "jobcenter-hedensted")]
     # The parts are for intake's service identity only.
     assert (direct.status_code, direct_settlement.status_code) == (403, 403)
 

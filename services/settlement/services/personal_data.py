@@ -148,7 +148,7 @@ async def personal_data(database: Database, principal: Principal, participant_id
             raise NotFound("No such participant.")
         programme_id = row.programme_id
         records = await facts.records_of(participant_id)
-        measurements = await MeasurementRepository(uow.session).of_participant(participant_id)
+        measurements = await MeasurementRepository(uow.session).of_participant(programme_id, participant_id)
         months = await MonthRepository(uow.session).of_participant(participant_id)
         lines = await StatementRepository(uow.session).lines_naming(programme_id, participant_id)
         disputes_repo = DisputeRepository(uow.session)
