@@ -296,16 +296,23 @@ async def test_a_service_that_does_not_answer_fails_the_export_with_a_503_naming
     def settlement(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("settlement is down", request=request)
 
+    def garbled(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>a proxy's page</html>")
+
     sources = intake.app.state.personal_data_sources
-    for name, answer in (("progression", progression), ("settlement", settlement)):
-        await sources.clients[name].aclose()
-        sources.clients[name] = httpx.AsyncClient(
-            base_url=f"http://{name}", transport=httpx.MockTransport(answer)
-        )
-    response = await intake.post(EXPORT, json={"cpr": CPR}, headers=JOBCENTER)
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["service"] == "settlement"
-    assert not {"intake", "progression", "settlement"} & set(problem), "a partial document"
-    assert CPR not in response.text
+    for answers, failing in (
+        ((progression, settlement), "settlement"),
+        ((garbled, progression), "progression"),
+    ):
+        for name, answer in zip(("progression", "settlement"), answers, strict=True):
+            await sources.clients[name].aclose()
+            sources.clients[name] = httpx.AsyncClient(
+                base_url=f"http://{name}", transport=httpx.MockTransport(answer)
+            )
+        response = await intake.post(EXPORT, json={"cpr": CPR}, headers=JOBCENTER)
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["service"] == failing
+        assert not {"intake", "progression", "settlement"} & set(problem), "a partial document"
+        assert CPR not in response.text

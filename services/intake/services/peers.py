@@ -69,7 +69,13 @@ class PersonalDataSources:
         if response.status_code != 200:
             log.warning("personal_data_part_refused", service=service, status=response.status_code)
             raise PeerUnavailable(service)
-        part: dict[str, Any] = response.json()
+        try:
+            part = response.json()
+        except ValueError:
+            part = None
+        if not isinstance(part, dict):
+            log.warning("personal_data_part_refused", service=service, status=response.status_code)
+            raise PeerUnavailable(service)
         return part
 
     async def parts(self, participant_id: str) -> dict[str, dict[str, Any] | None]:
