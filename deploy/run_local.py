@@ -183,6 +183,10 @@ def main() -> int:
                 service_env["INTAKE_URL"] = urls["intake"]
             if name == "settlement":
                 service_env["PROGRESSION_URL"] = urls["progression"]
+            if name == "intake":  # the right-of-access export gathers the other services' parts
+                port_of = {n: int(os.environ.get(f"{n.upper()}_PORT", p)) for n, p in SERVICES.items()}
+                service_env["PROGRESSION_URL"] = f"http://127.0.0.1:{port_of['progression']}"
+                service_env["SETTLEMENT_URL"] = f"http://127.0.0.1:{port_of['settlement']}"
             process = start_service(name, port_for, service_env, var / "log" / f"{name}.log")
             started.append(process)
         if own_nats:

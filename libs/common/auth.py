@@ -41,15 +41,18 @@ class Role(StrEnum):
     # The services' own identities: each may make exactly the calls the architecture has.
     progression_service = "progression-service"
     settlement_service = "settlement-service"
+    intake_service = "intake-service"
 
 
-SERVICE_ROLES = frozenset({Role.progression_service, Role.settlement_service})
+SERVICE_ROLES = frozenset({Role.progression_service, Role.settlement_service, Role.intake_service})
 # Roles whose tokens may hold every programme ("*").
 ALL_PROGRAMME_ROLES = SERVICE_ROLES | {Role.admin}
 # The service clients an identity provider registers (client id -> role, audiences it may call).
 SERVICE_CLIENTS: dict[str, tuple[Role, tuple[str, ...]]] = {
     "sib-progression": (Role.progression_service, ("sib-intake",)),
     "sib-settlement": (Role.settlement_service, ("sib-progression",)),
+    # A citizen's right of access: intake gathers progression's and settlement's parts.
+    "sib-intake": (Role.intake_service, ("sib-progression", "sib-settlement")),
 }
 
 

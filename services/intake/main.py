@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from libs.common.app import ServiceDefinition, create_service_app
 from libs.common.openapi import links_from
 from services.intake.api import router
 from services.intake.handlers import CONSUMERS
+from services.intake.services.peers import PersonalDataSources
 from services.intake.services.protection import CprProtection
 from services.intake.settings import IntakeSettings
 
@@ -39,8 +41,12 @@ LINKS = [
 ]
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+def create_app(
+    settings: IntakeSettings | None = None, peer_transports: dict[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """``peer_transports``: progression's and settlement's, by name (the tests' in-process services)."""
     settings = settings or IntakeSettings()
+    sources = PersonalDataSources(settings, peer_transports)
     return create_service_app(
         settings,
         ServiceDefinition(
@@ -52,6 +58,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             routers=[router],
             links=LINKS,
             consumers=CONSUMERS,
-            extra_state={"cpr_protection": CprProtection.from_settings(settings)},
+            extra_state={
+                "cpr_protection": CprProtection.from_settings(settings),
+                "personal_data_sources": sources,
+            },
+            shutdown_hooks=[sources.close],
         ),
     )

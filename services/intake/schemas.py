@@ -239,7 +239,7 @@ class AuditEntryOut(BaseModel):
     at: AwareDatetime
     actor: str
     role: str
-    action: str = Field(description="write, read, lookup or rotate")
+    action: str = Field(description="write, read, lookup, rotate or access-export")
     endpoint: str
     participant_id: str | None
     correlation_id: str | None

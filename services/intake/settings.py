@@ -21,6 +21,10 @@ class IntakeSettings(CommonSettings):
     # still able to decrypt until every row is rotated (comma-separated in the environment).
     cpr_encryption_key: SecretStr = SecretStr(DEV_CPR_ENCRYPTION_KEY)
     cpr_previous_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Where a citizen's right-of-access export gathers the other services' parts, with intake's own
+    # identity (client sib-intake, role intake-service).
+    progression_url: str = "http://127.0.0.1:8002"
+    settlement_url: str = "http://127.0.0.1:8003"
 
     @field_validator("cpr_previous_encryption_keys", "cpr_previous_hmac_keys", mode="before")
     @classmethod

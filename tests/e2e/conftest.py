@@ -40,11 +40,16 @@ class Stack:
             if name not in self.urls:
                 self.urls[name] = f"http://127.0.0.1:{free_port()}"
         for name in names:
-            # Where each service reads another's API (progression: intake; settlement: progression).
+            # Where each service reads another's API (progression: intake; settlement: progression;
+            # intake: both).
             if name == "progression" and "intake" in self.urls:
                 self.env[name]["INTAKE_URL"] = self.urls["intake"]
             if name == "settlement" and "progression" in self.urls:
                 self.env[name]["PROGRESSION_URL"] = self.urls["progression"]
+            if name == "intake":  # the access export reads both others
+                for peer in ("progression", "settlement"):
+                    if peer in self.urls:
+                        self.env[name][f"{peer.upper()}_URL"] = self.urls[peer]
             port = int(self.urls[name].rsplit(":", 1)[1])
             self.processes[name] = start_service(name, port, self.env[name], self.log(name))
         for name in names:

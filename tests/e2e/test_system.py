@@ -4,6 +4,7 @@ trace its caller began (W3C traceparent) shows in all three services' logs."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import signal
 import time
@@ -220,3 +221,22 @@ def test_a_correction_of_an_invoiced_month_appears_as_an_adjustment_line(stack: 
     assert (adjustment["month"], adjustment["amount_dkk"]) == ("2024-04", "-3500.00")
     assert adjustment["corrects_statement_id"] == first.json()["statement_id"]
     assert month("2024-04")["invoiced_dkk"] == "0.00"
+
+    # The citizen's right-of-access export over real processes: intake gathers the other two parts
+    # with its own client-credentials token, and holds both statements' lines; no log has the CPR.
+    export = httpx.post(
+        f"{stack.urls['intake']}/v1/programmes/{programme_id}/access-exports",
+        json={"cpr": "0707614285"},
+        headers=jobcenter,
+        timeout=30,
+    )
+    assert export.status_code == 200, export.text
+    lines = export.json()["settlement"]["statement_lines"]
+    assert {line["statement_id"] for line in lines} == {
+        first.json()["statement_id"],
+        second.json()["statement_id"],
+    }
+    assert [r["code"] for r in export.json()["progression"]["status_records"]] == ["employed", "sygedagpenge"]
+    assert "access_export_made" in stack.log("intake").read_text()  # the logs are the processes'
+    for name in ("intake", "progression", "settlement"):
+        assert not re.search(r"070761-?4285", stack.log(name).read_text()), f"a CPR in {name}'s log"

@@ -40,7 +40,7 @@ from services.progression.main import create_app as create_progression_app
 from services.progression.settings import ProgressionSettings
 from services.settlement.main import create_app as create_settlement_app
 from services.settlement.settings import SettlementSettings
-from tests.integration.conftest import SEED, auth, progression_database
+from tests.integration.conftest import SEED, Later, auth, progression_database
 from tests.pg_roles import beside
 
 PROGRAMME = SEED["programme_id"]
@@ -188,15 +188,21 @@ def stack(nats_url: str, database: dict[str, Any]) -> Iterator[Stack]:
     """The three services on schemathesis's own event loop (a thread of its ASGI client), where their
     lifespans (relay, consumers) run too; progression reaches intake in-process on that loop."""
     quiet: dict[str, Any] = {"sib_env": "test", "nats_url": nats_url, "log_level": "WARNING"}
-    intake = create_intake_app(IntakeSettings(**quiet, **database))
-    apps = {
-        "intake": intake,
-        "progression": create_progression_app(
-            ProgressionSettings(**quiet, **progression_database(database)),
-            intake_transport=httpx.ASGITransport(app=intake),
-        ),
-        "settlement": create_settlement_app(SettlementSettings(**quiet, **beside(database, "_s"))),
-    }
+    intake_later = Later()  # intake's access export reaches the other two in-process, as they reach it
+    progression = create_progression_app(
+        ProgressionSettings(**quiet, **progression_database(database)),
+        intake_transport=httpx.ASGITransport(app=intake_later),
+    )
+    settlement = create_settlement_app(SettlementSettings(**quiet, **beside(database, "_s")))
+    intake = create_intake_app(
+        IntakeSettings(**quiet, **database),
+        peer_transports={
+            "progression": httpx.ASGITransport(app=progression),
+            "settlement": httpx.ASGITransport(app=settlement),
+        },
+    )
+    intake_later.app = intake
+    apps = {"intake": intake, "progression": progression, "settlement": settlement}
     try:
         for app in apps.values():
             with asgi.get_client(_asgi(app)):  # starts the lifespan, which stays up until shut down below

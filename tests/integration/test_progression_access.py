@@ -34,6 +34,7 @@ from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, enro
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
 S = Role.settlement_service
+INTAKE = Role.intake_service
 # Every person's role; the service identities reach only the routes that name them.
 OPEN = frozenset(Role) - SERVICE_ROLES
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -51,6 +52,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/participants/{participant_id}/milestones"): frozenset({P}),
     ("GET", "/v1/participants/{participant_id}/milestones"): frozenset({J, P, A}),
     ("GET", "/v1/programmes/{programme_id}/data-quality"): frozenset({J, P, INV, A}),
+    ("GET", "/v1/participants/{participant_id}/personal-data"): frozenset({INTAKE}),
 }
 MATRIX |= ADMIN_ROUTES
 UNAUTHENTICATED = UNAUTHENTICATED_ROUTES

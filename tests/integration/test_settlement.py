@@ -320,6 +320,7 @@ MATRIX = (
         ("GET", "/v1/invoices/{invoice_id}/payments"): frozenset({F, J, P, INV, A}),
         ("POST", "/v1/invoices/{invoice_id}/payments"): frozenset({F}),
         ("GET", "/v1/programmes/{programme_id}/receivables"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/participants/{participant_id}/personal-data"): frozenset({Role.intake_service}),
     }
     | ADMIN_ROUTES
     | REPORT_ROUTES

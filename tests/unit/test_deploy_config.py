@@ -70,10 +70,8 @@ def own_keys(service: str) -> set[str]:
 
 
 def expected_secret_keys(service: str) -> set[str]:
-    keys = {"DATABASE_URL", "NATS_USER", "NATS_PASSWORD"} | own_keys(service)
-    if service != "intake":  # progression and settlement fetch service tokens
-        keys.add("OIDC_CLIENT_SECRET")
-    return keys
+    # Every service fetches service tokens (intake for the access export's parts).
+    return {"DATABASE_URL", "NATS_USER", "NATS_PASSWORD", "OIDC_CLIENT_SECRET"} | own_keys(service)
 
 
 def secrets_referenced(pod_spec: dict[str, Any]) -> set[str]:
@@ -176,6 +174,7 @@ def test_each_compose_service_sees_only_its_own_secrets() -> None:
             "SERVICE",
             "INTAKE_URL",
             "PROGRESSION_URL",
+            "SETTLEMENT_URL",
             *shared,
         }
         assert expected_secret_keys(name) <= set(environment), name
@@ -334,6 +333,8 @@ def test_the_network_policies_allow_exactly_the_listed_flows() -> None:
         *(("prometheus", s, 9100, "TCP") for s in services),  # metrics only, off the public port
         ("progression", "intake", 8000, "TCP"),
         ("settlement", "progression", 8000, "TCP"),
+        ("intake", "progression", 8000, "TCP"),  # the right-of-access export's parts
+        ("intake", "settlement", 8000, "TCP"),
         *((s, nats, 4222, "TCP") for s in services for nats in ("nats-0", "nats-1")),
         *((s, "postgresql", 5432, "TCP") for s in services),
         *((s, "identity provider", 443, "TCP") for s in services),
@@ -356,8 +357,8 @@ def test_the_network_policies_allow_exactly_the_listed_flows() -> None:
     ("source", "target", "port"),
     [
         ("settlement", "intake", 8000),
-        ("intake", "progression", 8000),
         ("progression", "settlement", 8000),
+        ("settlement", "progression", 5432),
         ("pod elsewhere", "intake", 8000),
         ("stray pod in sib", "intake", 8000),
         ("other ingress-nginx pod", "intake", 8000),

@@ -34,7 +34,7 @@ class AuditPage:
     next_cursor: str | None
 
 
-def _entry(row: CprAuditRow) -> AuditEntry:
+def entry_of(row: CprAuditRow) -> AuditEntry:
     return AuditEntry(
         row.seq,
         as_utc(row.at),
@@ -59,4 +59,4 @@ async def audit_trail(
     async with UnitOfWork(database) as uow:
         rows = await AuditRepository(uow.session).page(participant_id, after, limit + 1)
     next_cursor = str(rows[limit - 1].seq) if len(rows) > limit else None
-    return AuditPage([_entry(row) for row in rows[:limit]], next_cursor)
+    return AuditPage([entry_of(row) for row in rows[:limit]], next_cursor)

@@ -89,11 +89,14 @@ def _audit_values(caller: Caller, action: str, participant_id: str | None) -> di
     }
 
 
-def reveal(uow: UnitOfWork, protection: CprProtection, caller: Caller, row: ParticipantRow) -> Cpr:
-    """Decrypt a participant's CPR for a response, leaving an audit row in the same transaction. A
+def reveal(
+    uow: UnitOfWork, protection: CprProtection, caller: Caller, row: ParticipantRow, action: str = "read"
+) -> Cpr:
+    """Decrypt a participant's CPR for a response, leaving an audit row (``action``) in the same
+    transaction. A
     token that does not decrypt for this row (altered, or copied from another participant's row) is a
     409 for the caller and an error in the log, never another citizen's number."""
-    audit(uow, caller, "read", row.participant_id)
+    audit(uow, caller, action, row.participant_id)
     try:
         return protection.cipher.decrypt(row.cpr_encrypted, row.participant_id)
     except ValueError as exc:  # the message says what is wrong with the token, nothing of the number

@@ -40,6 +40,9 @@ RecordReader = Annotated[
     Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.settlement_service)),
 ]
 
+# A participant's personal data for a citizen's right-of-access export: intake's service identity only.
+IntakeService = Annotated[Principal, Depends(require_roles(Role.intake_service))]
+
 
 @dataclass(frozen=True, slots=True)
 class JobcenterWrite:

@@ -10,6 +10,7 @@ from services.settlement.api import (
     learning,
     months,
     outcomes,
+    personal_data,
     programmes,
 )
 
@@ -22,5 +23,6 @@ router.include_router(learning.router)
 router.include_router(corrections.router)
 router.include_router(invoices.router)
 router.include_router(disputes.router)
+router.include_router(personal_data.router)
 
 __all__ = ["router"]

@@ -111,6 +111,14 @@ class DisputeRepository:
                 found[step.dispute_id].append(step)
         return found
 
+    async def naming(self, programme_id: str, participant_id: str) -> Sequence[DisputeRow]:
+        """The programme's disputes with a line naming this participant, in the order opened."""
+        named = select(DisputeLineRow.dispute_id).where(DisputeLineRow.participant_id == participant_id)
+        query = select(DisputeRow).where(
+            DisputeRow.programme_id == programme_id, DisputeRow.dispute_id.in_(named)
+        )
+        return (await self.session.scalars(query.order_by(DisputeRow.opened_at, DisputeRow.dispute_id))).all()
+
     async def of_programme(
         self,
         programme_id: str,

@@ -40,5 +40,13 @@ class MeasurementRepository:
         query = select(MeasurementCopyRow).where(MeasurementCopyRow.programme_id == programme_id)
         return (await self.session.scalars(query)).all()
 
+    async def of_participant(self, programme_id: str, participant_id: str) -> Sequence[MeasurementCopyRow]:
+        # Through the programme's index: no index leads from a participant to its copies.
+        query = select(MeasurementCopyRow).where(
+            MeasurementCopyRow.programme_id == programme_id,
+            MeasurementCopyRow.participant_id == participant_id,
+        )
+        return (await self.session.scalars(query.order_by(MeasurementCopyRow.measured_on))).all()
+
     def add(self, row: MeasurementCopyRow) -> None:
         self.session.add(row)

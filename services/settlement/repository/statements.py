@@ -266,6 +266,23 @@ class StatementRepository:
         )
         return [(line, period) for line, period in (await self.session.execute(query)).all()]
 
+    async def lines_naming(
+        self, programme_id: str, participant_id: str
+    ) -> Sequence[tuple[StatementLineRow, StatementRow]]:
+        """The issued lines that name this participant, with their statements, in issue order. No index
+        leads from a participant to its lines (docs: the model's), so this reads the programme's lines:
+        a right-of-access export is rare."""
+        query = (
+            select(StatementLineRow, StatementRow)
+            .join(StatementRow, StatementRow.statement_id == StatementLineRow.statement_id)
+            .where(
+                StatementLineRow.programme_id == programme_id,
+                StatementLineRow.participant_id == participant_id,
+            )
+            .order_by(StatementRow.number, StatementLineRow.line_no)
+        )
+        return [(line, statement) for line, statement in (await self.session.execute(query)).all()]
+
     async def lines(self, statement_id: str) -> Sequence[StatementLineRow]:
         query = (
             select(StatementLineRow)

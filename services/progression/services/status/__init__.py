@@ -5,7 +5,7 @@ and the resolved timeline.
 Requests sent at once are grouped into one write by ``services/progression/adapters.py``, which also
 writes a request again when its outcome says so; nothing here knows of the grouping."""
 
-from services.progression.services.status.reads import Timeline, list_records, timeline
+from services.progression.services.status.reads import Timeline, list_records, resolved_timeline, timeline
 from services.progression.services.status.records import (
     Conflicting,
     Invalid,
@@ -45,6 +45,7 @@ __all__ = [
     "record_statuses",
     "replay",
     "request_fingerprint",
+    "resolved_timeline",
     "stored_of",
     "timeline",
 ]

@@ -21,6 +21,7 @@ from services.progression.domain import (
     known_as_of,
     resolve,
 )
+from services.progression.models import ParticipantRow
 from services.progression.repository import (
     ProgrammeRepository,
     StatusRecordRepository,
@@ -56,13 +57,18 @@ async def timeline(
 ) -> Timeline:
     async with UnitOfWork(database) as uow:
         participant = await participant_for_reading(uow, caller, participant_id)
-        rows = await StatusRecordRepository(uow.session).for_participant(participant_id)
-        programme_repo = ProgrammeRepository(uow.session)
-        programme = await programme_repo.get(participant.programme_id)
-        history = [
-            Cutoff(c.complete_through, as_utc(c.recorded_at))
-            for c in await programme_repo.cutoffs(participant.programme_id)
-        ]
+        return await resolved_timeline(uow, participant, as_of)
+
+
+async def resolved_timeline(uow: UnitOfWork, participant: ParticipantRow, as_of: datetime | None) -> Timeline:
+    """The participant's timeline as known at ``as_of`` (now: None), read in the caller's unit of work."""
+    rows = await StatusRecordRepository(uow.session).for_participant(participant.participant_id)
+    programme_repo = ProgrammeRepository(uow.session)
+    programme = await programme_repo.get(participant.programme_id)
+    history = [
+        Cutoff(c.complete_through, as_utc(c.recorded_at))
+        for c in await programme_repo.cutoffs(participant.programme_id)
+    ]
     records = known_as_of(
         [
             StatusRecord(
