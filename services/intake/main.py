@@ -10,6 +10,7 @@ from libs.common.app import ServiceDefinition, create_service_app
 from libs.common.openapi import links_from
 from services.intake.api import router
 from services.intake.handlers import CONSUMERS
+from services.intake.services.erasure import erasure_job
 from services.intake.services.protection import CprProtection
 from services.intake.settings import IntakeSettings
 
@@ -29,6 +30,7 @@ LINKS = [
         Withdraw=("POST", f"{_PARTICIPANT}/withdrawal"),
         SetCoach=("PUT", f"{_PARTICIPANT}/coach"),
         Audit=("GET", "/v1/audit"),
+        OrderErasure=("POST", f"{_PARTICIPANT}/erasure-order"),
     ),
     *links_from(
         ("POST", "/v1/programmes", 201),
@@ -53,5 +55,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             links=LINKS,
             consumers=CONSUMERS,
             extra_state={"cpr_protection": CprProtection.from_settings(settings)},
+            background=[erasure_job()],
         ),
     )

@@ -22,6 +22,10 @@ class IntakeSettings(CommonSettings):
     cpr_encryption_key: SecretStr = SecretStr(DEV_CPR_ENCRYPTION_KEY)
     cpr_previous_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
+    # How often the erasure job runs (retention passed, or ordered by the jobcenter); 0 turns it off
+    # (then only POST /v1/admin/erasures/run erases).
+    erasure_interval_seconds: float = Field(default=3600, ge=0)
+
     @field_validator("cpr_previous_encryption_keys", "cpr_previous_hmac_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import audit, keys, participants, parties, programmes
+from services.intake.api import audit, erasures, keys, participants, parties, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
@@ -10,5 +10,6 @@ router.include_router(parties.router)
 router.include_router(participants.router)
 router.include_router(audit.router)
 router.include_router(keys.router)
+router.include_router(erasures.router)
 
 __all__ = ["router"]
