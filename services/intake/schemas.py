@@ -306,3 +306,7 @@ class ErasureRunOut(BaseModel):
     waiting: list[str] = Field(
         description="Participants left for a later run: some of their events are not published yet"
     )
+    held: list[str] = Field(
+        description="Participants ordered erased but enrolled since, into a window that has not ended: "
+        "their order waits for the window's end"
+    )

@@ -93,6 +93,11 @@ async def test_an_ordered_erasure_leaves_the_participant_id_only_in_the_erasure_
     other = await intake.post(order_path, json=ORDER | {"reason_code": "other"}, headers=JOBCENTER)
     assert other.status_code == 409
 
+    # A referral ordered erased and enrolled afterwards: its order waits for the end of the window.
+    enrolled_after = await refer(intake, "0202900000", "2026-10-20")
+    held_path = f"/v1/participants/{enrolled_after}/erasure-order"
+    assert (await intake.post(held_path, json=ORDER, headers=JOBCENTER)).status_code == 201
+    await enrol(intake, enrolled_after, "2026-11-01")
     runs: list[dict[str, Any]] = []
 
     async def erased() -> bool:  # the job waits until the participant's events are published
@@ -103,9 +108,10 @@ async def test_an_ordered_erasure_leaves_the_participant_id_only_in_the_erasure_
 
     await eventually(erased)
     assert [e["participant_id"] for e in runs[-1]["erased"]] == [pid]
+    assert runs[-1]["held"] == [enrolled_after]
     assert runs[-1]["erased"][0]["erasure_id"] == order["erasure_id"]
     rerun = await intake.post("/v1/admin/erasures/run", headers=ADMIN)
-    assert rerun.json() == {"erased": [], "waiting": []}
+    assert rerun.json() == {"erased": [], "waiting": [], "held": [enrolled_after]}
     retried = await intake.post(order_path, json=ORDER, headers=JOBCENTER)
     assert retried.status_code == 200
     assert retried.json()["state"] == "erased" and retried.json()["reason"] is None
@@ -146,9 +152,10 @@ async def test_an_ordered_erasure_leaves_the_participant_id_only_in_the_erasure_
     assert [tuple(r) for r in erase_audit] == [("ops", f"erasure={order['erasure_id']} basis=order")]
 
     listed = await intake.get("/v1/erasures", headers=JOBCENTER)
-    assert [(e["participant_id"], e["state"], e["reason_code"]) for e in listed.json()["items"]] == [
-        (pid, "erased", "data_subject_request")
-    ]
+    assert {(e["participant_id"], e["state"], e["reason_code"]) for e in listed.json()["items"]} == {
+        (pid, "erased", "data_subject_request"),
+        (enrolled_after, "ordered", "data_subject_request"),
+    }
     elsewhere = auth(Role.jobcenter, "aarhus-2025")
     assert (await intake.get("/v1/erasures", headers=elsewhere)).json()["items"] == []
     assert (await intake.get("/v1/erasures", headers=auth(Role.provider, PROGRAMME))).status_code == 403

@@ -87,4 +87,4 @@ async def list_erasures(
 )
 async def run_erasures(_: Admin, caller: CallerDep, db: DatabaseDep) -> ErasureRunOut:
     run = await erasure.run_erasures(db, caller)
-    return ErasureRunOut(erased=[erasure_out(e) for e in run.erased], waiting=run.waiting)
+    return ErasureRunOut(erased=[erasure_out(e) for e in run.erased], waiting=run.waiting, held=run.held)

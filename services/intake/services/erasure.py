@@ -74,11 +74,13 @@ class ErasurePage:
 
 @dataclass(frozen=True)
 class ErasureRun:
-    """What one run of the job did: the erasures it carried out, and the participants it left for a
-    later run because some of their events are not published yet."""
+    """What one run of the job did: the erasures it carried out; the participants it left for a later
+    run because some of their events are not published yet (``waiting``), or because they were enrolled
+    after the order and their window has not ended (``held``)."""
 
     erased: list[Erasure]
     waiting: list[str]
+    held: list[str]
 
 
 async def order_erasure(
@@ -226,17 +228,18 @@ async def run_erasures(
             participant, programmes[participant.programme_id].versions, today
         ):
             due[participant.participant_id] = ErasureBasis.retention
-    erased: list[Erasure] = []
-    waiting: list[str] = []
+    run = ErasureRun([], [], [])
     for participant_id, basis in due.items():
         outcome = await _erase(database, participant_id, basis, caller, now, today)
         if isinstance(outcome, Erasure):
-            erased.append(outcome)
+            run.erased.append(outcome)
         elif outcome == "waiting":
-            waiting.append(participant_id)
-    if erased or waiting:
-        log.info("erasures_run", erased=len(erased), waiting=len(waiting))
-    return ErasureRun(erased, waiting)
+            run.waiting.append(participant_id)
+        elif outcome == "held":
+            run.held.append(participant_id)
+    if run.erased or run.waiting or run.held:
+        log.info("erasures_run", erased=len(run.erased), waiting=len(run.waiting), held=len(run.held))
+    return run
 
 
 async def _erase(
@@ -247,18 +250,26 @@ async def _erase(
     now: datetime,
     today: date,
 ) -> Erasure | str:
-    """Erase one participant; "waiting" when their events are not all published, "gone" when another
-    run got there first or they are no longer due."""
+    """Erase one participant; "waiting" when their events are not all published, "held" when an
+    ordered participant is in a running window again, "gone" when another run got there first or they
+    are no longer due."""
     async with UnitOfWork(database) as uow:
         erasures = ErasureRepository(uow.session)
         row = await erasures.locked_participant(participant_id)
         record = await erasures.of_participant(participant_id, for_update=True)
         if row is None or (record is not None and record.erased_at is not None):
             return "gone"
+        programme = await _programme(uow, row.programme_id)
+        participant = to_participant(row)
         if basis is ErasureBasis.retention:
-            programme = await _programme(uow, row.programme_id)
-            if record is not None or not retention_passed(to_participant(row), programme.versions, today):
+            if record is not None or not retention_passed(participant, programme.versions, today):
                 return "gone"  # changed since the candidates were read (enrolled, ordered)
+        else:
+            try:  # enrolled since the order, into a window still running: the order waits for its end
+                may_be_ordered_erased(participant, programme.versions, today)
+            except RuleViolation:
+                log.warning("erasure_order_held", erasure_id=record.erasure_id if record else None)
+                return "held"
         if await erasures.events_unpublished(participant_id):
             return "waiting"  # erasing now would drop an event its consumers must still receive
         counts = await erasures.erase_rows(participant_id)
