@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, MetaData, select, text
 from sqlalchemy.exc import DBAPIError
 
 from libs.common.auth import Role
@@ -47,14 +47,19 @@ async def withdraw(intake: ServiceClient, pid: str, on: str) -> None:
     assert response.status_code == 200, response.text
 
 
-async def every_row(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+async def every_row(database: Database) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every table of intake's database, each value as text."""
+
+    def read(connection: Connection) -> dict[str, list[tuple[str, ...]]]:
+        metadata = MetaData()
+        metadata.reflect(connection)
+        return {
+            name: [tuple(str(value) for value in row) for row in connection.execute(select(table))]
+            for name, table in metadata.tables.items()
+        }
+
     async with database.engine.connect() as connection:
-        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-        found = {}
-        for table in tables:
-            rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()
-            found[table] = [tuple(str(value) for value in row) for row in rows]
+        found = await connection.run_sync(read)
     assert {"participants", "cpr_audit", "outbox", "erasures", "idempotency_keys"} <= set(found)
     return found
 
