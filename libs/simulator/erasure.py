@@ -55,6 +55,8 @@ def erase_one_withdrawn_citizen(jobcenter: Jobcenter, people: list[Citizen]) -> 
             raise RuntimeError(f"intake did not erase participant {pid}")
         jobcenter.check(intake.post("/v1/admin/erasures/run", headers=jobcenter.admin), 200)
         order = jobcenter.check(intake.post(order_path, json=ORDER, headers=headers), 200)
+        if order["state"] != "erased":
+            time.sleep(0.05)  # the relay has not published the citizen's events yet: poll again
     found = jobcenter.check(intake.post("/v1/participants/lookup", json={"cpr": cpr}, headers=headers), 200)
     return {
         "participant_id": pid,
