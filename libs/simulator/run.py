@@ -1,7 +1,8 @@
 """The simulated jobcenter: plays two years of a programme against the public REST APIs (httpx), in
 simulated time, month by month: refer and enrol citizens, post last month's statuses in a batch (some
 late, some correcting invoiced months), advance the data cut-off, draft the month's statement and
-approve it as finance; then the provider disputes a few lines, the jobcenter resolves them and finance
+approve it as finance (before the first month, one more citizen withdraws before enrolment and the
+jobcenter has their data erased: erasure.py); then the provider disputes a few lines, the jobcenter resolves them and finance
 records the invoices' payments (settling.py). Then it reads back what the platform reports and prints a
 summary.
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from libs.common.settings import CommonSettings
+from libs.simulator.erasure import erase_one_withdrawn_citizen
 from libs.simulator.jobcenter import REPO_ROOT, SEED_PROGRAMME, Config, Jobcenter
 from libs.simulator.model import Schedule, cohort, passes_modulus_11
 from libs.simulator.settling import Settling
@@ -41,6 +43,7 @@ def simulate(
     settling = Settling(jobcenter)
     try:
         jobcenter.ensure_programme()
+        erasure = erase_one_withdrawn_citizen(jobcenter, people)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("simulated months", total=config.months)
@@ -68,7 +71,7 @@ def simulate(
                 progress.advance(task)
         tally.late, tally.corrections = tally.by_kind["late"], tally.by_kind["correction"]
         tally.seconds = time.monotonic() - started
-        summary = read_back(jobcenter, people, tally, settling.settled)
+        summary = read_back(jobcenter, people, tally, settling.settled) | {"erasure": erasure}
     finally:
         jobcenter.close()
     print_summary(console, summary)

@@ -217,6 +217,14 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         money.add_row(name, value)
     console.print(money)
     print_accounts(console, s["accounts"])
+    if "erasure" in s:
+        e = s["erasure"]
+        console.print(
+            f"Erasure: one more citizen, referred and withdrawn before enrolment, was ordered erased by the "
+            f"jobcenter ({e['reason_code']}) and erased by intake's erasure job at {e['erased_at']}: participant "
+            f"{e['participant_id']} now answers {e['intake_status']}, and a lookup by the CPR number finds "
+            f"{e['found_by_cpr']} participants."
+        )
 
 
 def print_accounts(console: Console, a: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from libs.common.openapi import links_from
 from services.intake.api import router
 from services.intake.handlers import CONSUMERS
 from services.intake.services.peers import PersonalDataSources
+from services.intake.services.erasure import erasure_job
 from services.intake.services.protection import CprProtection
 from services.intake.settings import IntakeSettings
 
@@ -31,6 +32,7 @@ LINKS = [
         Withdraw=("POST", f"{_PARTICIPANT}/withdrawal"),
         SetCoach=("PUT", f"{_PARTICIPANT}/coach"),
         Audit=("GET", "/v1/audit"),
+        OrderErasure=("POST", f"{_PARTICIPANT}/erasure-order"),
     ),
     *links_from(
         ("POST", "/v1/programmes", 201),
@@ -63,5 +65,6 @@ def create_app(
                 "personal_data_sources": sources,
             },
             shutdown_hooks=[sources.close],
+            background=[erasure_job()],
         ),
     )

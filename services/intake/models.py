@@ -127,3 +127,23 @@ class IdempotencyKeyRow(Base):
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ErasureRow(Base):
+    """An erasure order, or a done erasure (one per participant): the participant id stays, for
+    idempotency and accountability; nothing else of the citizen (no CPR, pseudonym or dates)."""
+
+    __tablename__ = "erasures"
+
+    erasure_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(36), unique=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.programme_id"), index=True)
+    basis: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The jobcenter's words, until the erasure; the keyed fingerprint of the order stays, so the same
+    # order again is recognised afterwards.
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    order_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ordered_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ordered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)

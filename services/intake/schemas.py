@@ -16,7 +16,8 @@ from libs.common.contracts import (
 )
 from libs.common.cpr import MASKED_CPR
 from libs.common.dates import WorldDate
-from libs.common.ids import Uuid
+from libs.common.ids import Uuid, WrittenText
+from services.intake.domain import ErasureBasis, ErasureReason, ErasureState
 
 CPR_DESCRIPTION = "CPR number, DDMMYY-SSSS or DDMMYYSSSS. Travels in bodies only, never in URLs."
 
@@ -267,3 +268,45 @@ class KeyRotationOut(BaseModel):
     unreadable: int = Field(description="rows no configured key decrypts: keep the old keys and investigate")
     batches: int
     next_after: str | None = Field(description="null when every row was done; else call again with it")
+
+
+class ErasureOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: ErasureReason = Field(description="Why the citizen's data is erased before retention ends")
+    reason: WrittenText = Field(
+        max_length=500, description="The jobcenter's words; never a CPR number (422). Dropped at the erasure."
+    )
+
+
+class ErasureOut(BaseModel):
+    """An erasure order or a done erasure: never any of the erased personal data."""
+
+    erasure_id: str
+    participant_id: str
+    programme_id: str
+    state: ErasureState
+    basis: ErasureBasis = Field(
+        description="`order` (the jobcenter's) or `retention` (retention_years passed)"
+    )
+    reason_code: ErasureReason | None
+    reason: str | None = Field(description="The order's reason until the erasure, then null")
+    ordered_by: str | None = Field(description="The sub of the jobcenter user who ordered it")
+    due: AwareDatetime | None = Field(description="An order is due when it is made; null for retention")
+    erased_at: AwareDatetime | None
+
+
+class ErasurePageOut(BaseModel):
+    items: list[ErasureOut]
+    next_cursor: str | None
+
+
+class ErasureRunOut(BaseModel):
+    erased: list[ErasureOut]
+    waiting: list[str] = Field(
+        description="Participants left for a later run: some of their events are not published yet"
+    )
+    held: list[str] = Field(
+        description="Participants ordered erased but enrolled since, into a window that has not ended: "
+        "their order waits for the window's end"
+    )

@@ -26,6 +26,10 @@ class IntakeSettings(CommonSettings):
     progression_url: str = "http://127.0.0.1:8002"
     settlement_url: str = "http://127.0.0.1:8003"
 
+    # How often the erasure job runs (retention passed, or ordered by the jobcenter); 0 turns it off
+    # (then only POST /v1/admin/erasures/run erases).
+    erasure_interval_seconds: float = Field(default=3600, ge=0)
+
     @field_validator("cpr_previous_encryption_keys", "cpr_previous_hmac_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

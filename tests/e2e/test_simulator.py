@@ -13,6 +13,7 @@ import httpx
 from rich.console import Console
 
 from libs.common.auth import Role
+from libs.simulator.erasure import erased_citizen_cpr
 from libs.simulator.model import cohort, passes_modulus_11
 from libs.simulator.run import Config, simulate
 from tests.e2e.conftest import Stack
@@ -71,9 +72,26 @@ def test_small_simulation_summary_matches_what_the_apis_report(stack: Stack) -> 
     assert summary["records_late"] > 0  # some of the month's records came a month or two later
     assert "Invoices, credit notes and payments per creditor" in printed
     check_the_accounts(stack, "sim-e2e", summary)
-    # No CPR number in what the simulator prints.
-    for citizen in people:
-        assert citizen.cpr not in printed and citizen.cpr[:6] + "-" + citizen.cpr[6:] not in printed
+    check_the_erasure(stack, "sim-e2e", summary, printed)
+    # No CPR number in what the simulator prints, the erased citizen's included.
+    for cpr in [c.cpr for c in people] + [erased_citizen_cpr(7, people)]:
+        assert cpr not in printed and cpr[:6] + "-" + cpr[6:] not in printed
+
+
+def check_the_erasure(stack: Stack, programme_id: str, summary: dict[str, Any], printed: str) -> None:
+    """The citizen the jobcenter had erased: intake answers 404 for them, lists the erasure, and keeps
+    the cohort (the participants listed above are the cohort's ten)."""
+    erasure = summary["erasure"]
+    pid = erasure["participant_id"]
+    assert (erasure["intake_status"], erasure["found_by_cpr"]) == (404, 0)
+    assert f"participant {pid} now answers 404" in " ".join(printed.split())  # as the console wrapped it
+    jobcenter = headers(Role.jobcenter, (programme_id,))
+    intake = stack.urls["intake"]
+    assert httpx.get(f"{intake}/v1/participants/{pid}", headers=jobcenter).status_code == 404
+    erasures = httpx.get(f"{intake}/v1/erasures", params={"programme_id": programme_id}, headers=jobcenter)
+    assert [(e["participant_id"], e["state"], e["basis"]) for e in erasures.json()["items"]] == [
+        (pid, "erased", "order")
+    ]
 
 
 def test_the_same_seed_gives_the_same_run_on_another_programme(stack: Stack) -> None:

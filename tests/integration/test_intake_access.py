@@ -46,6 +46,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/participants/{participant_id}/enrolment"): frozenset({J}),
     ("POST", "/v1/participants/{participant_id}/withdrawal"): frozenset({J}),
     ("PUT", "/v1/participants/{participant_id}/coach"): frozenset({J, P}),
+    # After the withdrawal above: a withdrawn participant may be ordered erased.
+    ("POST", "/v1/participants/{participant_id}/erasure-order"): frozenset({J}),
+    ("GET", "/v1/erasures"): frozenset({J, A}),
+    ("POST", "/v1/admin/erasures/run"): frozenset({A}),
     ("GET", "/v1/participants"): frozenset({J, P, A}),
     ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A, Role.progression_service}),
     ("GET", "/v1/audit"): frozenset({A}),
@@ -83,6 +87,10 @@ def bodies(participant_id: str) -> dict[tuple[str, str], Any]:
             "reason": "other",
         },
         ("PUT", "/v1/participants/{participant_id}/coach"): {"coach_name": "Jonas"},
+        ("POST", "/v1/participants/{participant_id}/erasure-order"): {
+            "reason_code": "data_subject_request",
+            "reason": "The citizen asked to be forgotten",
+        },
         ("POST", "/v1/admin/rotate-keys"): {},
         NEEDS_PEERS: {"cpr": CPR},
     }

@@ -60,6 +60,9 @@ async def test_progression_reads_a_participant_without_its_cpr_and_nothing_else(
         ),
         ("POST", f"/v1/participants/{pid}/withdrawal", {"effective_on": "2024-06-01", "reason": "other"}),
         ("PUT", f"/v1/participants/{pid}/coach", {"coach_name": "x"}),
+        ("POST", f"/v1/participants/{pid}/erasure-order", {"reason_code": "other", "reason": "x"}),
+        ("GET", "/v1/erasures", None),
+        ("POST", "/v1/admin/erasures/run", None),
         ("GET", "/v1/admin/dead-letters", None),
     ]
     for method, path, body in refused:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import access, audit, keys, participants, parties, programmes
+from services.intake.api import access, audit, erasures, keys, participants, parties, programmes
 
 router = APIRouter()
 router.include_router(programmes.router)
@@ -11,5 +11,6 @@ router.include_router(participants.router)
 router.include_router(audit.router)
 router.include_router(keys.router)
 router.include_router(access.router)
+router.include_router(erasures.router)
 
 __all__ = ["router"]

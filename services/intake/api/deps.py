@@ -25,6 +25,7 @@ Protection = Annotated[CprProtection, Depends(get_protection)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
+JobcenterOrAdmin = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 JobcenterOrProvider = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider))]
 PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
 # Participants' non-CPR fields, one or a batch: also progression's service identity (a status that

@@ -14,8 +14,23 @@ from services.intake.domain.programmes import (
     TermsVersion,
     next_parties_version,
 )
+from services.intake.domain.retention import (
+    Erasure,
+    ErasureBasis,
+    ErasureReason,
+    ErasureState,
+    erasure_due,
+    may_be_ordered_erased,
+    retention_passed,
+    terms_on,
+    window_end,
+)
 
 __all__ = [
+    "Erasure",
+    "ErasureBasis",
+    "ErasureReason",
+    "ErasureState",
     "InvalidInput",
     "Participant",
     "ParticipantStatus",
@@ -24,6 +39,11 @@ __all__ = [
     "RuleViolation",
     "StateConflict",
     "TermsVersion",
+    "erasure_due",
+    "may_be_ordered_erased",
     "next_parties_version",
+    "retention_passed",
     "seat_available",
+    "terms_on",
+    "window_end",
 ]
