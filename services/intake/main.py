@@ -11,8 +11,8 @@ from libs.common.app import ServiceDefinition, create_service_app
 from libs.common.openapi import links_from
 from services.intake.api import router
 from services.intake.handlers import CONSUMERS
-from services.intake.services.peers import PersonalDataSources
 from services.intake.services.erasure import erasure_job
+from services.intake.services.peers import PersonalDataSources
 from services.intake.services.protection import CprProtection
 from services.intake.settings import IntakeSettings
 
