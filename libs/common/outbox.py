@@ -20,6 +20,7 @@ import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_cursor_table, outbox_table
@@ -370,3 +372,29 @@ class _PassAcks:
                 raise APIError.from_error(response["error"])
             if response.get("duplicate"):
                 OUTBOX_DUPLICATES.labels(self.service).inc()
+
+
+# What an erased event's published row keeps: its sequence, id, subject and type, not its content.
+ERASED_ENVELOPE = '{"erased":true}'
+
+
+async def erase_from_outbox(
+    session: AsyncSession, participant_id: str, keep_types: Collection[str] = ()
+) -> int:
+    """An erasure's part of the outbox: every row whose event names ``participant_id`` (but the
+    ``keep_types``) loses it. A row still to publish is deleted, so it never leaves; a published one
+    keeps its row with the content replaced by ``ERASED_ENVELOPE``, because deleting the highest rows
+    would let SQLite give their sequence numbers again, below the relay's cursor, to events that would
+    then never be published. Returns the rows changed."""
+    names = and_(
+        outbox_table.c.envelope.contains(participant_id, autoescape=True),
+        outbox_table.c.event_type.not_in(list(keep_types)),
+    )
+    changed = 0
+    for statement in (
+        delete(outbox_table).where(names, unpublished()),
+        update(outbox_table).where(names).values(envelope=ERASED_ENVELOPE),
+    ):
+        result = await session.execute(statement.execution_options(synchronize_session=False))
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.clock import as_utc
 from libs.common.contracts import ProgrammeParties, ProgrammeTerms, WithdrawalReason
 from libs.common.db import outbox_table
-from libs.common.outbox import unpublished
+from libs.common.outbox import erase_from_outbox, unpublished
 from services.intake.domain import (
     Erasure,
     ErasureBasis,
@@ -324,7 +324,7 @@ class ErasureRepository:
         """Delete the participant's row, its idempotency rows and the outbox rows naming it, and null
         it in the CPR audit; the counts per table."""
         counts = {
-            "outbox": await self._count(delete(outbox_table).where(_names(participant_id))),
+            "outbox": await erase_from_outbox(self.session, participant_id),
             "idempotency_keys": await self._count(
                 delete(IdempotencyKeyRow).where(IdempotencyKeyRow.resource_id == participant_id)
             ),

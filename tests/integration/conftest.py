@@ -19,6 +19,7 @@ from libs.common.db import Database, outbox_table
 from libs.common.devtoken import dev_token
 from libs.common.events import CloudEvent
 from libs.common.migrations import ensure_schema
+from libs.common.outbox import ERASED_ENVELOPE
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from services.progression.main import create_app as create_progression_app
@@ -82,7 +83,8 @@ async def outbox_events(client: httpx.AsyncClient) -> list[CloudEvent]:
     database = client.app.state.database  # type: ignore[attr-defined]
     async with database.sessionmaker() as session:
         rows = (await session.execute(select(outbox_table.c.envelope).order_by(outbox_table.c.seq))).all()
-    return [CloudEvent.model_validate_json(row[0]) for row in rows]
+    # An erasure leaves a published event's row without its content (libs/common/outbox.py).
+    return [CloudEvent.model_validate_json(row[0]) for row in rows if row[0] != ERASED_ENVELOPE]
 
 
 class Later:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import outbox_table
+from libs.common.outbox import erase_from_outbox
 from services.progression.models import (
     BatchRequestRow,
     ErasedParticipantRow,
@@ -59,10 +59,7 @@ class ErasureRepository:
                 delete(model).where(model.participant_id == participant_id)
             )
             counts[model.__tablename__] = int(result.rowcount or 0)
-        result = await self.session.execute(
-            delete(outbox_table).where(outbox_table.c.envelope.contains(participant_id, autoescape=True))
-        )
-        counts["outbox"] = int(result.rowcount or 0)
+        counts["outbox"] = await erase_from_outbox(self.session, participant_id)
         if not await self.is_erased(participant_id):
             self.session.add(ErasedParticipantRow(participant_id=participant_id, erased_at=erased_at))
         await self.session.flush()

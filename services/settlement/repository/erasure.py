@@ -18,7 +18,7 @@ from libs.common.contracts import (
     StatementIssuedV2,
     StatementLinesV1,
 )
-from libs.common.db import outbox_table
+from libs.common.outbox import erase_from_outbox
 from services.settlement.models import (
     ErasedParticipantRow,
     MeasurementCopyRow,
@@ -85,13 +85,7 @@ class ErasureRepository:
                 delete(model).where(model.participant_id == participant_id)
             )
             counts[model.__tablename__] = int(result.rowcount or 0)
-        result = await self.session.execute(
-            delete(outbox_table).where(
-                outbox_table.c.envelope.contains(participant_id, autoescape=True),
-                outbox_table.c.event_type.not_in(ACCOUNTING_EVENT_TYPES),
-            )
-        )
-        counts["outbox"] = int(result.rowcount or 0)
+        counts["outbox"] = await erase_from_outbox(self.session, participant_id, ACCOUNTING_EVENT_TYPES)
         if not await self.is_erased(participant_id):
             self.session.add(ErasedParticipantRow(participant_id=participant_id, erased_at=erased_at))
         await self.session.flush()
