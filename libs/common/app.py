@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 
 from libs.common.admin import admin_router
+from libs.common.readaudit.api import read_audit_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.auth import TokenVerifier
 from libs.common.db import Database, sqlite_file
@@ -208,6 +209,12 @@ def create_service_app(
     clean_text = [Depends(refuse_nul_characters)]
     app.include_router(
         admin_router(),
+        max_body_size=settings.max_body_bytes,
+        responses=AUTHENTICATED_PROBLEMS,
+        dependencies=clean_text,
+    )
+    app.include_router(
+        read_audit_router(),
         max_body_size=settings.max_body_bytes,
         responses=AUTHENTICATED_PROBLEMS,
         dependencies=clean_text,

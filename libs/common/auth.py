@@ -38,6 +38,9 @@ class Role(StrEnum):
     finance = "finance"
     integrator = "integrator"
     admin = "admin"
+    # Reads what the jobcenter reads in its programmes, CPR numbers masked, and the read audit; writes
+    # nothing and has no operator routes.
+    auditor = "auditor"
     # The services' own identities: each may make exactly the calls the architecture has.
     progression_service = "progression-service"
     settlement_service = "settlement-service"
