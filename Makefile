@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # make test runs the suite in this many processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
 TEST_WORKERS ?= 2
 
-.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters rotate-keys
+.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters verify-audit rotate-keys
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ redrive: bootstrap
 
 dead-letters: bootstrap
 	$(PY) -m deploy.ops dead-letters $(SERVICE)
+
+# Check a service's read audit chain: "intact", or the first broken row's seq (exit status 1).
+verify-audit: bootstrap
+	$(PY) -m deploy.ops verify-audit --service $(SERVICE)
 
 # Re-encrypt every stored CPR and recompute every pseudonym under intake's current keys (docs/security.md).
 rotate-keys: bootstrap

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 import deploy.ops
+from deploy.ops.audit import cmd_verify_audit
 from deploy.ops.deadletters import cmd_dead_letters, cmd_redrive
 from deploy.ops.rebuild import cmd_rebuild
 from deploy.ops.services import service_ops
@@ -33,11 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument(
         "--replace", action="store_true", help="swap the rebuilt database in (service stopped)"
     )
+    audit = commands.add_parser("verify-audit", help="check a service's read audit chain")
+    audit.add_argument("--service", required=True)
     args = parser.parse_args(argv)
     ops = service_ops(args.service)
     configure_logging(f"{ops.name}-ops", "WARNING")
     if args.command == "dead-letters":
         return asyncio.run(cmd_dead_letters(ops, args.consumer))
+    if args.command == "verify-audit":
+        return asyncio.run(cmd_verify_audit(ops))
     if args.command == "redrive":
         return asyncio.run(cmd_redrive(ops, args.id, args.consumer))
     return asyncio.run(cmd_rebuild(ops, args.replace))
