@@ -230,8 +230,18 @@ class AuditRepository:
             # values are None (a lookup's rows with and without a participant).
             await self.session.execute(insert(CprAuditRow).execution_options(render_nulls=True), list(rows))
 
-    async def page(self, participant_id: str | None, after: int | None, limit: int) -> list[CprAuditRow]:
+    async def page(
+        self, participant_id: str | None, programmes: list[str] | None, after: int | None, limit: int
+    ) -> list[CprAuditRow]:
+        """``programmes``: only rows naming a participant of these (None: every row, also those naming
+        none, such as a key rotation's)."""
         query = select(CprAuditRow)
+        if programmes is not None:
+            query = query.where(
+                CprAuditRow.participant_id.in_(
+                    select(ParticipantRow.participant_id).where(ParticipantRow.programme_id.in_(programmes))
+                )
+            )
         if participant_id is not None:
             query = query.where(CprAuditRow.participant_id == participant_id)
         if after is not None:

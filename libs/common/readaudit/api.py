@@ -47,6 +47,20 @@ class ReadRecorder:
         )
         await append(self.database, entry)
 
+    async def record_by_programme(
+        self, principal: Principal, found: Iterable[tuple[str, str]], programme_id: str | None = None
+    ) -> None:
+        """A list's reads, ``found`` as (programme id, participant id) pairs: a row per programme naming
+        its participants returned; a row for ``programme_id`` (the one the list asked for) when none
+        was."""
+        groups: dict[str, list[str]] = {}
+        for programme, participant in found:
+            groups.setdefault(programme, []).append(participant)
+        if not groups and programme_id is not None:
+            groups[programme_id] = []
+        for programme, participants in groups.items():
+            await self.record(principal, programme, participants)
+
 
 async def get_recorder(request: Request) -> ReadRecorder:
     route = request.scope.get("route")
@@ -98,11 +112,10 @@ def read_audit_router() -> APIRouter:
         for name, moment in (("from", start), ("to", end)):
             if moment is not None and moment.tzinfo is None:
                 raise ValidationFailed.for_field(name, "must carry a time zone, e.g. 2024-05-01T12:00:00Z")
+        # Both roles are scoped to their token's programmes ("*" is not honoured for them).
         if programme_id is not None:
             principal.require_programme(programme_id)
             programmes = [programme_id]
-        elif principal.role is Role.jobcenter:
-            raise ValidationFailed.for_field("programme_id", "required for a jobcenter token")
         else:
             programmes = sorted(principal.programmes)
         after: int | None = None
