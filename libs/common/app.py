@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 
 from libs.common.admin import admin_router
-from libs.common.readaudit.api import read_audit_router
 from libs.common.asyncapi import asyncapi_yaml, build_asyncapi
 from libs.common.auth import TokenVerifier
 from libs.common.db import Database, sqlite_file
@@ -37,6 +36,7 @@ from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.offload import WorkerPool
 from libs.common.openapi import ANY_ROUTE_PROBLEMS, AUTHENTICATED_PROBLEMS, Link, complete_openapi
 from libs.common.outbox import OutboxRelay
+from libs.common.readaudit.api import read_audit_router
 from libs.common.settings import CommonSettings
 from libs.common.sqlite_checkpoint import WalCheckpointer
 from libs.common.tracing import Tracing, configure_tracing

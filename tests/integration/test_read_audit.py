@@ -34,7 +34,9 @@ async def _all_rows(pair: Pair, **params: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = await _reads(pair, JOBCENTER, programme_id=PROGRAMME, **params, **({"cursor": cursor} if cursor else {}))
+        page = await _reads(
+            pair, JOBCENTER, programme_id=PROGRAMME, **params, **({"cursor": cursor} if cursor else {})
+        )
         assert page.status_code == 200, page.text
         rows += page.json()["items"]
         cursor = page.json()["next_cursor"]
@@ -47,7 +49,10 @@ def _service_environment(settings: Any) -> Iterator[None]:
     """The environment the operator command reads its settings from: this test's database."""
     values = {"VAR_DIR": str(settings.var_dir)}
     if settings.is_postgres:
-        values |= {"DATABASE_URL": settings.database_url, "DATABASE_SCHEMA": settings.resolved_database_schema}
+        values |= {
+            "DATABASE_URL": settings.database_url,
+            "DATABASE_SCHEMA": settings.resolved_database_schema,
+        }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -71,14 +76,18 @@ async def test_a_providers_timeline_read_leaves_a_row_the_jobcenter_reads_and_ve
     pair: Pair,
 ) -> None:
     pid = await enrolled_participant(pair)
-    database: Database = pair.progression.app.state.database  # type: ignore[attr-defined]
+    database: Database = pair.progression.app.state.database
     before = await _all_rows(pair)
 
     # A refused read (the investor) and a failed one (no such participant) write nothing.
     investor = auth(Role.investor, PROGRAMME)
-    assert (await pair.progression.get(f"/v1/participants/{pid}/timeline", headers=investor)).status_code == 403
+    assert (
+        await pair.progression.get(f"/v1/participants/{pid}/timeline", headers=investor)
+    ).status_code == 403
     unknown = "00000000-0000-4000-8000-000000000000"
-    assert (await pair.progression.get(f"/v1/participants/{unknown}/timeline", headers=PROVIDER)).status_code == 404
+    assert (
+        await pair.progression.get(f"/v1/participants/{unknown}/timeline", headers=PROVIDER)
+    ).status_code == 404
     assert await _all_rows(pair) == before
 
     trace_id = secrets.token_hex(16)
@@ -113,14 +122,18 @@ async def test_a_providers_timeline_read_leaves_a_row_the_jobcenter_reads_and_ve
     async with database.engine.begin() as connection:
         with pytest.raises(Exception, match="append-only"):
             async with connection.begin_nested():
-                await connection.execute(text("UPDATE read_audit SET sub = 'nobody' WHERE seq = :s"), {"s": row["seq"]})
+                await connection.execute(
+                    text("UPDATE read_audit SET sub = 'nobody' WHERE seq = :s"), {"s": row["seq"]}
+                )
     altered = row["seq"] - 1  # not the last row: the chain, not only the head, must show it
     async with database.engine.begin() as connection:
         if database.settings.is_postgres:
             await connection.execute(text("DROP TRIGGER read_audit_guard ON read_audit"))
         else:
             await connection.execute(text("DROP TRIGGER read_audit_no_update"))
-        await connection.execute(text("UPDATE read_audit SET role = 'jobcenter' WHERE seq = :s"), {"s": altered})
+        await connection.execute(
+            text("UPDATE read_audit SET role = 'jobcenter' WHERE seq = :s"), {"s": altered}
+        )
     result = await verify(database)
     assert result.broken is not None and result.broken.seq == altered, result
     status, printed = await asyncio.to_thread(_verify_command, database.settings)
@@ -131,7 +144,7 @@ async def test_concurrent_reads_keep_the_chain_and_an_erasure_nulls_the_ids_with
     pair: Pair,
 ) -> None:
     pid = await enrolled_participant(pair)
-    database: Database = pair.progression.app.state.database  # type: ignore[attr-defined]
+    database: Database = pair.progression.app.state.database
     paths = ["timeline", "status-records", "measurements", "milestones"] * 5
     answers = await asyncio.gather(
         *(pair.progression.get(f"/v1/participants/{pid}/{path}", headers=PROVIDER) for path in paths)
@@ -152,7 +165,7 @@ async def test_concurrent_reads_keep_the_chain_and_an_erasure_nulls_the_ids_with
             "DELETE FROM read_audit_subjects WHERE participant_id = :p",
             "DELETE FROM read_audit_head",
         ):
-            with pytest.raises(Exception, match="append-only|only moves"):
+            with pytest.raises(Exception, match=r"append-only|only moves"):
                 async with connection.begin_nested():
                     await connection.execute(text(statement), {"p": pid})
     async with database.sessionmaker() as session, session.begin():

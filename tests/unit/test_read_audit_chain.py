@@ -30,8 +30,8 @@ def chain(reads: list[Any]) -> list[ChainRow]:
         digests = tuple(participant_digest(p) for p in ids)
         fields = dict(seq=seq, at=at, sub=sub, role=role, route=route, programme_id=programme,
                       trace_id=trace, digests=digests, prev_hash=prev)  # fmt: skip
-        digest = row_hash(**fields)  # type: ignore[arg-type]
-        rows.append(ChainRow(**fields, hash=digest, participant_ids=tuple(ids)))  # type: ignore[arg-type]
+        digest = row_hash(**fields)
+        rows.append(ChainRow(**fields, hash=digest, participant_ids=tuple(ids)))
         prev = digest
     return rows
 
@@ -49,9 +49,8 @@ def _altered(row: ChainRow, field: str) -> ChainRow:
             return dataclasses.replace(row, participant_ids=("someone",), digests=("0" * 64,))
         # Another participant's id where the digest says who it was.
         return dataclasses.replace(row, participant_ids=("someone-else", *value[1:]))
-    if value is None:
-        return dataclasses.replace(row, **{field: "x"})
-    return dataclasses.replace(row, **{field: value + "x"})
+    changes: dict[str, Any] = {field: "x" if value is None else value + "x"}
+    return dataclasses.replace(row, **changes)
 
 
 @given(_reads)
@@ -75,7 +74,9 @@ def test_any_single_altered_field_is_found_at_its_row(reads: list[Any], data: st
 
 
 @given(_reads)
-def test_nulling_participant_ids_keeps_the_chain_and_cutting_rows_off_the_end_does_not(reads: list[Any]) -> None:
+def test_nulling_participant_ids_keeps_the_chain_and_cutting_rows_off_the_end_does_not(
+    reads: list[Any],
+) -> None:
     rows = chain(reads)
     redacted = [dataclasses.replace(r, participant_ids=tuple(None for _ in r.participant_ids)) for r in rows]
     assert first_break(redacted, rows[-1].seq, rows[-1].hash) is None

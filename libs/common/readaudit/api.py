@@ -80,7 +80,9 @@ class ReadAuditEntryOut(BaseModel):
     role: str
     route: str = Field(description="Method and route template, e.g. GET /v1/participants/{participant_id}")
     programme_id: str | None
-    participant_ids: list[str | None] = Field(description="The participants the read named; null where erased")
+    participant_ids: list[str | None] = Field(
+        description="The participants the read named; null where erased"
+    )
     trace_id: str | None = Field(description="The request's W3C trace id")
     prev_hash: str
     hash: str = Field(description="SHA-256 of the row's canonical form, chained to prev_hash")

@@ -150,7 +150,8 @@ class ChainChecker:
             head_seq, head_hash = 0, GENESIS
         if head_seq > self.last_seq:
             self.broken = Break(
-                self.last_seq + 1, f"rows {self.last_seq + 1} to {head_seq} are missing (the chain's head names {head_seq})"
+                self.last_seq + 1,
+                f"rows {self.last_seq + 1} to {head_seq} are missing (the chain's head names {head_seq})",
             )
         elif head_seq < self.last_seq:
             self.broken = Break(head_seq + 1, f"row {head_seq + 1} is beyond the chain's head ({head_seq})")

@@ -54,7 +54,7 @@ def create_read_audit_v1(op: Any) -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("chain", name="pk_read_audit_head"),
     )
-    op.execute(f"INSERT INTO read_audit_head (chain, seq, hash) VALUES ('reads', 0, '{GENESIS}')")
+    op.execute(f"INSERT INTO read_audit_head (chain, seq, hash) VALUES ('reads', 0, '{GENESIS}')")  # noqa: S608 - constants
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE FUNCTION read_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
@@ -115,5 +115,9 @@ def drop_read_audit_v1(op: Any) -> None:
     op.drop_index("ix_read_audit_programme_id_seq", table_name="read_audit")
     op.drop_table("read_audit")
     if op.get_bind().dialect.name == "postgresql":
-        for function in ("read_audit_head_forward_only", "read_audit_subjects_redact_only", "read_audit_append_only"):
+        for function in (
+            "read_audit_head_forward_only",
+            "read_audit_subjects_redact_only",
+            "read_audit_append_only",
+        ):
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")

@@ -132,7 +132,9 @@ async def append(database: Database, entry: ReadEntry) -> int:
         # PostgreSQL: every append queues on the head's row lock, so seq and prev_hash follow commit
         # order; SQLite's writer is one at a time already (BEGIN IMMEDIATE).
         head = (
-            await session.execute(select(t.head.c.seq, t.head.c.hash).where(t.head.c.chain == CHAIN).with_for_update())
+            await session.execute(
+                select(t.head.c.seq, t.head.c.hash).where(t.head.c.chain == CHAIN).with_for_update()
+            )
         ).first()
         if head is None:
             prev_seq, prev_hash = 0, GENESIS
@@ -279,9 +281,7 @@ async def verify(database: Database, batch: int = 5000) -> Verification:
             after = rows[-1].seq
         h = TABLES.head
         head = (await session.execute(select(h.c.seq, h.c.hash).where(h.c.chain == CHAIN))).first()
-    broken = checker.finish(
-        None if head is None else int(head.seq), None if head is None else str(head.hash)
-    )
+    broken = checker.finish(None if head is None else int(head.seq), None if head is None else str(head.hash))
     return Verification(checker.checked, broken)
 
 

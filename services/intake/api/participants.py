@@ -134,7 +134,11 @@ async def lookup_batch(
     },
 )
 async def read_batch(
-    body: ParticipantBatchRead, _: ParticipantBatchReader, caller: CallerDep, db: DatabaseDep, audit: ReadAuditDep
+    body: ParticipantBatchRead,
+    _: ParticipantBatchReader,
+    caller: CallerDep,
+    db: DatabaseDep,
+    audit: ReadAuditDep,
 ) -> ParticipantList:
     """A read: POST only because 10,000 ids do not fit in a URL. Asking again gives the same answer."""
     views = await participants.read_batch(db, caller, body.participant_ids)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from libs.common.deps import DatabaseDep
-from libs.common.readaudit.api import ReadAuditDep
 from libs.common.ids import Uuid
+from libs.common.readaudit.api import ReadAuditDep
 from services.progression.api.deps import CallerDep, PersonLevelReader, Provider
 from services.progression.domain import change_since_first, group_averages
 from services.progression.schemas import (

@@ -92,7 +92,10 @@ async def measurements(database: Database, caller: Caller, participant_id: str) 
         participant = await participant_for_reading(uow, caller, participant_id)
         return OfParticipant(
             participant.programme_id,
-            [_measurement(row) for row in await ProviderRecordsRepository(uow.session).measurements(participant_id)],
+            [
+                _measurement(row)
+                for row in await ProviderRecordsRepository(uow.session).measurements(participant_id)
+            ],
         )
 
 
@@ -135,5 +138,8 @@ async def milestones(database: Database, caller: Caller, participant_id: str) ->
         participant = await participant_for_reading(uow, caller, participant_id)
         return OfParticipant(
             participant.programme_id,
-            [_milestone(row) for row in await ProviderRecordsRepository(uow.session).milestones(participant_id)],
+            [
+                _milestone(row)
+                for row in await ProviderRecordsRepository(uow.session).milestones(participant_id)
+            ],
         )

@@ -43,7 +43,10 @@ async def list_records(
         participant = await participant_for_reading(uow, caller, participant_id)
         return OfParticipant(
             participant.programme_id,
-            [stored_of(row) for row in await StatusRecordRepository(uow.session).for_participant(participant_id)],
+            [
+                stored_of(row)
+                for row in await StatusRecordRepository(uow.session).for_participant(participant_id)
+            ],
         )
 
 
