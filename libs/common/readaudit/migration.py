@@ -9,14 +9,15 @@ from libs.common.readaudit.chain import GENESIS
 
 _REFUSED = "read_audit is append-only"
 _REDACT_ONLY = "read_audit_subjects is append-only: an erasure may only null a participant id"
-_FORWARD_ONLY = "read_audit_head only moves to the next row"
+_FORWARD_ONLY = "read_audit_head only moves forward"
 
 # What an UPDATE of a subject may change: its participant id, from a value to NULL, nothing else.
 _REDACTION = (
     "NEW.seq = OLD.seq AND NEW.position = OLD.position AND NEW.digest = OLD.digest"
     " AND OLD.participant_id IS NOT NULL AND NEW.participant_id IS NULL"
 )
-_ADVANCE = "NEW.chain = OLD.chain AND NEW.seq = OLD.seq + 1"
+# Forward only (a rebuild's carry-over moves it many rows at once): never back to hide cut-off rows.
+_ADVANCE = "NEW.chain = OLD.chain AND NEW.seq > OLD.seq"
 
 
 def create_read_audit_v1(op: Any) -> None:

@@ -44,6 +44,9 @@ from libs.common.readaudit.chain import (
 from libs.common.uow import UnitOfWork
 
 CHAIN = "reads"
+READ_AUDIT_HEAD = "read_audit_head"
+# In foreign-key order (what a rebuild carries over, deploy/ops).
+READ_AUDIT_TABLES = ("read_audit", "read_audit_subjects", READ_AUDIT_HEAD)
 
 
 @dataclass(frozen=True)
