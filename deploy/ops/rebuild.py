@@ -76,9 +76,23 @@ async def _tables(connection: AsyncConnection, schema: str) -> list[str]:
     return list(found.scalars())
 
 
+async def _functions(connection: AsyncConnection, schema: str) -> list[str]:
+    """The functions in ``schema`` (the append-only audits' trigger functions), each as
+    ``"schema"."name"(arguments)``."""
+    found = await connection.execute(
+        text(
+            "SELECT p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid) FROM pg_catalog.pg_proc p"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s ORDER BY p.proname"
+        ),
+        {"s": schema},
+    )
+    return [f"{_quoted(schema, name)}({arguments})" for name, arguments in found.all()]
+
+
 async def _nothing_left(connection: AsyncConnection, schema: str) -> None:
-    """A table's indexes, sequences and row type go with it; anything else the migrations never make
-    would be lost or left behind, so it stops the operation (its transaction rolls back)."""
+    """A table's indexes, sequences and row type go with it, and the trigger functions are moved or
+    dropped beside the tables; anything else the migrations never make would be lost or left behind,
+    so it stops the operation (its transaction rolls back)."""
     found = await connection.execute(
         text(
             "SELECT o.name FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL ("
@@ -99,12 +113,16 @@ async def empty_schema(connection: AsyncConnection, schema: str) -> None:
     tables = await _tables(connection, schema)
     if tables:
         await connection.execute(text(f"DROP TABLE {', '.join(_quoted(schema, t) for t in tables)} CASCADE"))
+    for function in await _functions(connection, schema):
+        await connection.execute(text(f"DROP FUNCTION {function}"))
     await _nothing_left(connection, schema)
 
 
 async def move_tables(connection: AsyncConnection, source: str, target: str) -> None:
     for table in await _tables(connection, source):
         await connection.execute(text(f'ALTER TABLE {_quoted(source, table)} SET SCHEMA "{target}"'))
+    for function in await _functions(connection, source):
+        await connection.execute(text(f'ALTER FUNCTION {function} SET SCHEMA "{target}"'))
     await _nothing_left(connection, source)
 
 
