@@ -24,7 +24,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
     insert,
     select,
     update,
@@ -294,7 +293,7 @@ async def redact_participant(session: AsyncSession, participant_id: str) -> int:
     s = TABLES.subjects
     result = await session.execute(
         update(s)
-        .where(and_(s.c.participant_id == participant_id.lower()))
+        .where(s.c.participant_id == participant_id.lower())
         .values(participant_id=None)
         .execution_options(synchronize_session=False)
     )
