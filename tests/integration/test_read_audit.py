@@ -19,7 +19,7 @@ from deploy.ops.__main__ import main as ops_main
 from libs.common.auth import Role
 from libs.common.db import Database
 from libs.common.readaudit import redact_participant, verify
-from tests.integration.conftest import Pair, auth
+from tests.integration.conftest import SEED, Pair, ServiceClient, auth
 from tests.integration.test_progression import JOBCENTER, PROGRAMME, PROVIDER, enrolled_participant
 
 TIMELINE = "GET /v1/participants/{participant_id}/timeline"
@@ -178,3 +178,31 @@ async def test_concurrent_reads_keep_the_chain_and_an_erasure_nulls_the_ids_with
             assert pid not in dump, table
     assert await _all_rows(pair, participant_id=pid) == []
     assert rows[-1]["seq"] in {r["seq"] for r in await _all_rows(pair) if r["participant_ids"] == [None]}
+
+
+async def test_intakes_list_and_single_reads_are_audited_and_the_auditor_sees_no_cpr(
+    intake: ServiceClient,
+) -> None:
+    assert (await intake.post("/v1/programmes", json=SEED, headers=auth(Role.admin))).status_code == 201
+    pids = []
+    for cpr in ("070761-4285", "010190-1234"):
+        referral = {
+            "programme_id": PROGRAMME,
+            "cpr": cpr,
+            "track": "sygedagpenge",
+            "referred_on": "2024-03-01",
+        }
+        pids.append(
+            (await intake.post("/v1/participants", json=referral, headers=JOBCENTER)).json()["participant_id"]
+        )
+    listed = await intake.get("/v1/participants", params={"programme_id": PROGRAMME}, headers=PROVIDER)
+    one = await intake.get(f"/v1/participants/{pids[0]}", headers=AUDITOR)
+    assert listed.status_code == one.status_code == 200
+    assert one.json()["cpr"] is None and "4285" not in one.text
+    rows = (await intake.get("/v1/audit/reads", headers=JOBCENTER)).json()["items"]
+    assert [(r["role"], r["route"], sorted(r["participant_ids"])) for r in rows] == [
+        ("provider", "GET /v1/participants", sorted(p["participant_id"] for p in listed.json()["items"])),
+        ("auditor", "GET /v1/participants/{participant_id}", [pids[0]]),
+    ]
+    assert sorted(rows[0]["participant_ids"]) == sorted(pids)
+    assert (await verify(intake.app.state.database)).intact
