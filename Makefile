@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # make test runs the suite in this many processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
 TEST_WORKERS ?= 2
 
-.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters erase-streams rotate-keys
+.PHONY: bootstrap run test test-slow test-all test-unit test-integration test-e2e test-fuzz lint format token bench clean rebuild redrive dead-letters erase-streams verify-audit rotate-keys
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ dead-letters: bootstrap
 # the NATS user eraser: once; EVERY=SECONDS keeps it running (make run starts it so).
 erase-streams: bootstrap
 	$(PY) -m deploy.ops erase-streams $(if $(EVERY),--every $(EVERY),--once)
+
+# Check a service's read audit chain: "intact", or the first broken row's seq (exit status 1).
+verify-audit: bootstrap
+	$(PY) -m deploy.ops verify-audit --service $(SERVICE)
 
 # Re-encrypt every stored CPR and recompute every pseudonym under intake's current keys (docs/security.md).
 rotate-keys: bootstrap

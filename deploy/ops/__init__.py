@@ -5,10 +5,16 @@ work while the service is stopped.
     python -m deploy.ops redrive SERVICE [--id N ...]   # apply them again after a fix
     python -m deploy.ops rebuild SERVICE [--replace]    # replay the stream into an empty database
     python -m deploy.ops erase-streams --once|--every S # erased participants' messages out of NATS
+    python -m deploy.ops verify-audit --service SERVICE # check the read audit's hash chain
 
 The settings come from the environment as for the service itself (DATABASE_URL, DATABASE_SCHEMA,
-VAR_DIR, NATS_URL, ...). ``make rebuild SERVICE=settlement`` and ``make redrive SERVICE=...`` call
-this module.
+VAR_DIR, NATS_URL, ...). ``make rebuild SERVICE=settlement``, ``make redrive SERVICE=...`` and
+``make verify-audit SERVICE=...`` call this module.
+
+Verify-audit reads the service's read audit in ``seq`` order and recomputes each row's hash from its
+fields, the digests of the participants it names and the previous row's hash; it prints the rows
+checked and ``intact``, or the first row that does not verify (its seq and why) and exits 1. It needs
+only the database.
 
 Rebuild replays every event the service's consumers take, from the first in the stream, in stream
 order, through the consumers' own handlers into a new, empty database (SQLite: ``<VAR_DIR>/rebuild/``;

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 import deploy.ops
+from deploy.ops.audit import cmd_verify_audit
 from deploy.ops.deadletters import cmd_dead_letters, cmd_redrive
 from deploy.ops.erase_streams import cmd_erase_streams, eraser_settings
 from deploy.ops.rebuild import cmd_rebuild
@@ -42,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     when.add_argument(
         "--every", type=float, metavar="SECONDS", help="keep running, looking at least this often"
     )
+    audit = commands.add_parser("verify-audit", help="check a service's read audit chain")
+    audit.add_argument("--service", required=True)
     args = parser.parse_args(argv)
     if args.command == "erase-streams":
         if args.every is not None and args.every <= 0:
@@ -53,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(f"{ops.name}-ops", "WARNING")
     if args.command == "dead-letters":
         return asyncio.run(cmd_dead_letters(ops, args.consumer))
+    if args.command == "verify-audit":
+        return asyncio.run(cmd_verify_audit(ops))
     if args.command == "redrive":
         return asyncio.run(cmd_redrive(ops, args.id, args.consumer))
     return asyncio.run(cmd_rebuild(ops, args.replace))

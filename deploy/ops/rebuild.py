@@ -36,6 +36,7 @@ from libs.common.events import (
 from libs.common.migrations import ensure_schema, upgrade_head_async
 from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.outbox import unpublished
+from libs.common.readaudit.store import READ_AUDIT_HEAD
 from libs.common.settings import CommonSettings
 from libs.common.uow import UnitOfWork
 
@@ -75,9 +76,23 @@ async def _tables(connection: AsyncConnection, schema: str) -> list[str]:
     return list(found.scalars())
 
 
+async def _functions(connection: AsyncConnection, schema: str) -> list[str]:
+    """The functions in ``schema`` (the append-only audits' trigger functions), each as
+    ``"schema"."name"(arguments)``."""
+    found = await connection.execute(
+        text(
+            "SELECT p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid) FROM pg_catalog.pg_proc p"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s ORDER BY p.proname"
+        ),
+        {"s": schema},
+    )
+    return [f"{_quoted(schema, name)}({arguments})" for name, arguments in found.all()]
+
+
 async def _nothing_left(connection: AsyncConnection, schema: str) -> None:
-    """A table's indexes, sequences and row type go with it; anything else the migrations never make
-    would be lost or left behind, so it stops the operation (its transaction rolls back)."""
+    """A table's indexes, sequences and row type go with it, and the trigger functions are moved or
+    dropped beside the tables; anything else the migrations never make would be lost or left behind,
+    so it stops the operation (its transaction rolls back)."""
     found = await connection.execute(
         text(
             "SELECT o.name FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL ("
@@ -98,12 +113,16 @@ async def empty_schema(connection: AsyncConnection, schema: str) -> None:
     tables = await _tables(connection, schema)
     if tables:
         await connection.execute(text(f"DROP TABLE {', '.join(_quoted(schema, t) for t in tables)} CASCADE"))
+    for function in await _functions(connection, schema):
+        await connection.execute(text(f"DROP FUNCTION {function}"))
     await _nothing_left(connection, schema)
 
 
 async def move_tables(connection: AsyncConnection, source: str, target: str) -> None:
     for table in await _tables(connection, source):
         await connection.execute(text(f'ALTER TABLE {_quoted(source, table)} SET SCHEMA "{target}"'))
+    for function in await _functions(connection, source):
+        await connection.execute(text(f'ALTER FUNCTION {function} SET SCHEMA "{target}"'))
     await _nothing_left(connection, source)
 
 
@@ -223,14 +242,21 @@ async def compare(ops: ServiceOps, live: Database, rebuilt: Database) -> dict[st
 
 async def carry_over(ops: ServiceOps, live: Database, rebuilt: Database) -> None:
     """Copy the tables no event carries whole (entered over REST: economic assumptions, municipal
-    spending, drafts, disputes with their lines and steps), in ``ops.carried``'s order."""
+    spending, drafts, disputes with their lines and steps; the read audit), in ``ops.carried``'s order."""
     for table_name in ops.carried:
         table = ops.metadata.tables[table_name]
         async with UnitOfWork(live) as uow:
             rows = [dict(row._mapping) for row in (await uow.session.execute(select(table))).all()]
         if rows:
             async with UnitOfWork(rebuilt) as uow:
-                await uow.session.execute(table.insert(), rows)
+                if table_name == READ_AUDIT_HEAD:
+                    # Its one row is made by the migration: moved forward to the live chain's head.
+                    if rows[0]["seq"] > 0:
+                        await uow.session.execute(
+                            table.update().values(seq=rows[0]["seq"], hash=rows[0]["hash"])
+                        )
+                else:
+                    await uow.session.execute(table.insert(), rows)
                 await uow.commit()
 
 

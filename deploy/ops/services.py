@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 
 from deploy.local import development_nats_credentials
 from libs.common.nats import ConsumerSpec, connect_options, ensure_stream
+from libs.common.readaudit.store import READ_AUDIT_TABLES
 from libs.common.settings import CommonSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,8 @@ def service_ops(name: str) -> ServiceOps:
             "disputes",
             "dispute_lines",
             "dispute_steps",
+            # The read audit: written by reads, on no stream; its rows before their subjects and head.
+            *READ_AUDIT_TABLES,
         )
         if name == "settlement"
         else ()

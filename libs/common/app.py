@@ -36,6 +36,7 @@ from libs.common.nats import ConsumerSpec, EventConsumer, NatsLink
 from libs.common.offload import WorkerPool
 from libs.common.openapi import ANY_ROUTE_PROBLEMS, AUTHENTICATED_PROBLEMS, Link, complete_openapi
 from libs.common.outbox import OutboxRelay
+from libs.common.readaudit.api import read_audit_router
 from libs.common.settings import CommonSettings
 from libs.common.sqlite_checkpoint import WalCheckpointer
 from libs.common.tracing import Tracing, configure_tracing
@@ -208,6 +209,12 @@ def create_service_app(
     clean_text = [Depends(refuse_nul_characters)]
     app.include_router(
         admin_router(),
+        max_body_size=settings.max_body_bytes,
+        responses=AUTHENTICATED_PROBLEMS,
+        dependencies=clean_text,
+    )
+    app.include_router(
+        read_audit_router(),
         max_body_size=settings.max_body_bytes,
         responses=AUTHENTICATED_PROBLEMS,
         dependencies=clean_text,

@@ -38,12 +38,17 @@ class Role(StrEnum):
     finance = "finance"
     integrator = "integrator"
     admin = "admin"
+    # Reads what the jobcenter reads in its programmes, CPR numbers masked, and the read audit; writes
+    # nothing and has no operator routes.
+    auditor = "auditor"
     # The services' own identities: each may make exactly the calls the architecture has.
     progression_service = "progression-service"
     settlement_service = "settlement-service"
     intake_service = "intake-service"
 
 
+# The only methods the auditor may use.
+READ_METHODS = frozenset({"GET", "HEAD"})
 SERVICE_ROLES = frozenset({Role.progression_service, Role.settlement_service, Role.intake_service})
 # Roles whose tokens may hold every programme ("*").
 ALL_PROGRAMME_ROLES = SERVICE_ROLES | {Role.admin}
@@ -180,7 +185,11 @@ async def principal_of(request: Request, credentials: HTTPAuthorizationCredentia
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(credentials.credentials)
+    principal = await verifier.verify(credentials.credentials)
+    if principal.role is Role.auditor and request.method not in READ_METHODS:
+        # Held here, for every route at once: a route that forgets the auditor cannot let it write.
+        raise Forbidden("The auditor reads only; it may make no POST, PUT, PATCH or DELETE.")
+    return principal
 
 
 async def authenticate(request: Request, credentials: BearerCredentials) -> Principal:

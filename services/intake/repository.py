@@ -13,6 +13,7 @@ from libs.common.clock import as_utc
 from libs.common.contracts import ProgrammeParties, ProgrammeTerms, WithdrawalReason
 from libs.common.db import outbox_table
 from libs.common.outbox import erase_from_outbox, unpublished
+from libs.common.readaudit import redact_participant
 from services.intake.domain import (
     Erasure,
     ErasureBasis,
@@ -243,8 +244,18 @@ class AuditRepository:
             # values are None (a lookup's rows with and without a participant).
             await self.session.execute(insert(CprAuditRow).execution_options(render_nulls=True), list(rows))
 
-    async def page(self, participant_id: str | None, after: int | None, limit: int) -> list[CprAuditRow]:
+    async def page(
+        self, participant_id: str | None, programmes: list[str] | None, after: int | None, limit: int
+    ) -> list[CprAuditRow]:
+        """``programmes``: only rows naming a participant of these (None: every row, also those naming
+        none, such as a key rotation's)."""
         query = select(CprAuditRow)
+        if programmes is not None:
+            query = query.where(
+                CprAuditRow.participant_id.in_(
+                    select(ParticipantRow.participant_id).where(ParticipantRow.programme_id.in_(programmes))
+                )
+            )
         if participant_id is not None:
             query = query.where(CprAuditRow.participant_id == participant_id)
         if after is not None:
@@ -325,6 +336,7 @@ class ErasureRepository:
         it in the CPR audit; the counts per table."""
         counts = {
             "outbox": await erase_from_outbox(self.session, participant_id),
+            "read_audit_subjects": await redact_participant(self.session, participant_id),
             "idempotency_keys": await self._count(
                 delete(IdempotencyKeyRow).where(IdempotencyKeyRow.resource_id == participant_id)
             ),

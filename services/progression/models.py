@@ -9,10 +9,15 @@ from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, UniqueConstr
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.common.db import make_metadata
+from libs.common.readaudit import read_audit_tables
 
 
 class Base(DeclarativeBase):
     metadata = make_metadata()
+
+
+# The read audit (libs/common/readaudit): a chained row per read of person-level data.
+READ_AUDIT = read_audit_tables(Base.metadata)
 
 
 class ProgrammeRow(Base):

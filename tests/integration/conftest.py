@@ -46,6 +46,8 @@ UNAUTHENTICATED_ROUTES = frozenset(
 ADMIN_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/admin/dead-letters"): frozenset({Role.admin}),
     ("POST", "/v1/admin/dead-letters/redrive"): frozenset({Role.admin}),
+    # Not an operator route: the read audit (libs/common/readaudit), also in every service.
+    ("GET", "/v1/audit/reads"): frozenset({Role.jobcenter, Role.auditor}),
 }
 
 

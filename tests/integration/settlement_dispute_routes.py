@@ -14,6 +14,7 @@ import httpx
 from libs.common.auth import Role
 
 J, P, INV, F, A = Role.jobcenter, Role.provider, Role.investor, Role.finance, Role.admin
+AU = Role.auditor
 OPEN = "/v1/statements/{statement_id}/disputes"
 _ids: dict[str, str] = {}  # the prepared disputes: "resolved", "provider", "investor"
 
@@ -35,10 +36,10 @@ RESOLUTION = _WithDispute("/v1/disputes/{dispute_id}/resolution")
 WITHDRAWAL = _WithDispute("/v1/disputes/{dispute_id}/withdrawal")
 DISPUTE_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", OPEN): frozenset({P, INV}),
-    ("GET", ONE): frozenset({J, P, INV, F, A}),
+    ("GET", ONE): frozenset({J, P, INV, F, A, AU}),
     ("POST", RESOLUTION): frozenset({J}),
     ("POST", WITHDRAWAL): frozenset({P, INV}),
-    ("GET", "/v1/programmes/{programme_id}/disputes"): frozenset({J, P, INV, F, A}),
+    ("GET", "/v1/programmes/{programme_id}/disputes"): frozenset({J, P, INV, F, A, AU}),
 }
 _REASON = {"reason_code": "status_wrong", "text": "The June status is wrong."}
 

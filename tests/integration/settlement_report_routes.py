@@ -8,7 +8,7 @@ from typing import Any
 from libs.common.auth import Role
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
-READERS = frozenset({J, P, INV, A})
+READERS = frozenset({J, P, INV, A, Role.auditor})
 
 # Outcomes and economics (issue 7).
 OUTCOME_ROUTES: dict[tuple[str, str], frozenset[Role]] = {

@@ -29,7 +29,8 @@ CPR = "070761-4285"
 CPR_DIGITS = "0707614285"
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
-OPEN = frozenset({J, P, INV, G, A, Role.finance})
+AU = Role.auditor
+OPEN = frozenset({J, P, INV, G, A, AU, Role.finance})
 
 # (method, path template) -> roles that get through (everyone else: 403). Every route must be here.
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -38,7 +39,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/programmes/{programme_id}"): OPEN,
     ("POST", "/v1/programmes/{programme_id}/terms"): frozenset({A}),
     ("POST", "/v1/programmes/{programme_id}/parties"): frozenset({J, A}),
-    ("GET", "/v1/programmes/{programme_id}/parties"): frozenset({J, P, INV, A, Role.finance}),
+    ("GET", "/v1/programmes/{programme_id}/parties"): frozenset({J, P, INV, A, Role.finance, AU}),
     ("POST", "/v1/participants"): frozenset({J}),
     ("POST", "/v1/participants/lookup"): frozenset({J}),
     ("POST", "/v1/participants/lookup-batch"): frozenset({J}),
@@ -48,11 +49,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/v1/participants/{participant_id}/coach"): frozenset({J, P}),
     # After the withdrawal above: a withdrawn participant may be ordered erased.
     ("POST", "/v1/participants/{participant_id}/erasure-order"): frozenset({J}),
-    ("GET", "/v1/erasures"): frozenset({J, A}),
+    ("GET", "/v1/erasures"): frozenset({J, A, AU}),
     ("POST", "/v1/admin/erasures/run"): frozenset({A}),
-    ("GET", "/v1/participants"): frozenset({J, P, A}),
-    ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A, Role.progression_service}),
-    ("GET", "/v1/audit"): frozenset({A}),
+    ("GET", "/v1/participants"): frozenset({J, P, A, AU}),
+    ("GET", "/v1/participants/{participant_id}"): frozenset({J, P, A, Role.progression_service, AU}),
+    ("GET", "/v1/audit"): frozenset({J, AU, A}),
     ("POST", "/v1/admin/rotate-keys"): frozenset({A}),
     ("POST", "/v1/programmes/{programme_id}/access-exports"): frozenset({J}),
 }

@@ -361,7 +361,9 @@ async def test_listing_filters_and_pages_with_a_cursor(intake: ServiceClient) ->
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
 
 
-async def test_lookup_by_cpr_in_the_body_and_every_cpr_access_is_audited(intake: ServiceClient) -> None:
+async def test_lookup_by_cpr_in_the_body_and_every_cpr_access_is_audited_for_admin_jobcenter_and_auditor(
+    intake: ServiceClient,
+) -> None:
     await make_programme(intake)
     pid = (await refer(intake, CPR_A)).json()["participant_id"]
     found = await intake.post(
@@ -382,7 +384,20 @@ async def test_lookup_by_cpr_in_the_body_and_every_cpr_access_is_audited(intake:
     ]
     assert {e["actor"] for e in trail} == {"jobcenter-hedensted"}
     assert all(e["correlation_id"] for e in trail)
-    assert (await intake.get("/v1/audit", headers=JOBCENTER)).status_code == 403
+    # The programme's jobcenter and an auditor read its participants' rows; nobody else's, no provider.
+    mine = [e for e in trail if e["participant_id"] == pid]
+    auditor = auth(Role.auditor, PROGRAMME)
+    for headers in (JOBCENTER, auditor):
+        assert (await intake.get("/v1/audit", params={"programme_id": PROGRAMME}, headers=headers)).json()[
+            "items"
+        ] == mine
+        assert (await intake.get("/v1/audit", headers=headers)).json()["items"] == mine
+    elsewhere = auth(Role.jobcenter, "another-programme")
+    assert (await intake.get("/v1/audit", headers=elsewhere)).json()["items"] == []
+    assert (
+        await intake.get("/v1/audit", params={"programme_id": PROGRAMME}, headers=elsewhere)
+    ).status_code == 403
+    assert (await intake.get("/v1/audit", headers=PROVIDER)).status_code == 403
 
 
 async def test_the_audit_table_is_append_only(intake: ServiceClient) -> None:

@@ -35,6 +35,7 @@ from tests.integration.test_progression import ADMIN, JOBCENTER, PROGRAMME, enro
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
 S = Role.settlement_service
 INTAKE = Role.intake_service
+AU = Role.auditor
 # Every person's role; the service identities reach only the routes that name them.
 OPEN = frozenset(Role) - SERVICE_ROLES
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -45,13 +46,13 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/status-codes"): OPEN,
     ("POST", "/v1/status-records"): frozenset({J}),
     ("POST", "/v1/status-records/batch"): frozenset({J}),
-    ("GET", "/v1/participants/{participant_id}/status-records"): frozenset({J, P, A, S}),
-    ("GET", "/v1/participants/{participant_id}/timeline"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}/status-records"): frozenset({J, P, A, S, AU}),
+    ("GET", "/v1/participants/{participant_id}/timeline"): frozenset({J, P, A, AU}),
     ("POST", "/v1/participants/{participant_id}/measurements"): frozenset({P}),
-    ("GET", "/v1/participants/{participant_id}/measurements"): frozenset({J, P, A}),
+    ("GET", "/v1/participants/{participant_id}/measurements"): frozenset({J, P, A, AU}),
     ("POST", "/v1/participants/{participant_id}/milestones"): frozenset({P}),
-    ("GET", "/v1/participants/{participant_id}/milestones"): frozenset({J, P, A}),
-    ("GET", "/v1/programmes/{programme_id}/data-quality"): frozenset({J, P, INV, A}),
+    ("GET", "/v1/participants/{participant_id}/milestones"): frozenset({J, P, A, AU}),
+    ("GET", "/v1/programmes/{programme_id}/data-quality"): frozenset({J, P, INV, A, AU}),
     ("GET", "/v1/participants/{participant_id}/personal-data"): frozenset({INTAKE}),
 }
 MATRIX |= ADMIN_ROUTES

@@ -146,6 +146,8 @@ async def test_settlement_rebuilt_from_the_stream_into_an_empty_database_is_iden
     assert report["statement_drafts"]["same"] == 3
     assert report["disputes"]["same"] == report["dispute_lines"]["same"] == 1
     assert report["dispute_steps"]["same"] == 2  # opened, withdrawn
+    # The read audit (the fee waits read months) copied over, its chain's head moved to the live one's.
+    assert report["read_audit"]["same"] > 0 and report["read_audit_head"]["same"] == 1
 
     # The comparison sees a difference when there is one: change one live month and compare again.
     live = Database(live_settings)

@@ -299,27 +299,28 @@ async def test_a_dry_run_shows_what_would_change_and_stores_nothing(trio: Trio) 
 
 J, P, INV, G, A = Role.jobcenter, Role.provider, Role.investor, Role.integrator, Role.admin
 F = Role.finance
+AU = Role.auditor
 MATRIX = (
     {
         ("GET", "/v1/programmes/{programme_id}/terms"): frozenset(Role) - SERVICE_ROLES,
         ("POST", "/v1/programmes/{programme_id}/statements"): frozenset({J, A}),
-        ("GET", "/v1/programmes/{programme_id}/statement-drafts"): frozenset({J, F, A}),
-        ("GET", "/v1/statements/drafts/{draft_id}"): frozenset({J, F, A}),
+        ("GET", "/v1/programmes/{programme_id}/statement-drafts"): frozenset({J, F, A, AU}),
+        ("GET", "/v1/statements/drafts/{draft_id}"): frozenset({J, F, A, AU}),
         ("DELETE", "/v1/statements/drafts/{draft_id}"): frozenset({J, A}),
         ("POST", "/v1/statements/drafts/{draft_id}/approval"): frozenset({F}),
-        ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, F, A}),
-        ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, F, A}),
-        ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, F, A}),
-        ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A}),
-        ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A}),
+        ("GET", "/v1/programmes/{programme_id}/statements"): frozenset({J, P, INV, F, A, AU}),
+        ("GET", "/v1/statements/{statement_id}"): frozenset({J, P, INV, F, A, AU}),
+        ("GET", "/v1/programmes/{programme_id}/summary"): frozenset({J, P, INV, F, A, AU}),
+        ("GET", "/v1/participants/{participant_id}/months"): frozenset({J, P, A, AU}),
+        ("GET", "/v1/participants/{participant_id}/months/{month}/explanation"): frozenset({J, P, A, AU}),
         ("POST", "/v1/programmes/{programme_id}/dry-run"): frozenset({J, P, A}),
-        ("GET", "/v1/programmes/{programme_id}/invoices"): frozenset({F, J, P, INV, A}),
-        ("GET", "/v1/invoices/{invoice_id}"): frozenset({F, J, P, INV, A}),
-        ("GET", "/v1/invoices/{invoice_id}/document"): frozenset({F, J, P, INV, A}),
-        ("GET", "/v1/invoices/{invoice_id}/document.html"): frozenset({F, J, P, INV, A}),
-        ("GET", "/v1/invoices/{invoice_id}/payments"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/programmes/{programme_id}/invoices"): frozenset({F, J, P, INV, A, AU}),
+        ("GET", "/v1/invoices/{invoice_id}"): frozenset({F, J, P, INV, A, AU}),
+        ("GET", "/v1/invoices/{invoice_id}/document"): frozenset({F, J, P, INV, A, AU}),
+        ("GET", "/v1/invoices/{invoice_id}/document.html"): frozenset({F, J, P, INV, A, AU}),
+        ("GET", "/v1/invoices/{invoice_id}/payments"): frozenset({F, J, P, INV, A, AU}),
         ("POST", "/v1/invoices/{invoice_id}/payments"): frozenset({F}),
-        ("GET", "/v1/programmes/{programme_id}/receivables"): frozenset({F, J, P, INV, A}),
+        ("GET", "/v1/programmes/{programme_id}/receivables"): frozenset({F, J, P, INV, A, AU}),
         ("GET", "/v1/participants/{participant_id}/personal-data"): frozenset({Role.intake_service}),
     }
     | ADMIN_ROUTES

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from libs.common.deps import DatabaseDep
+from libs.common.readaudit.api import ReadAuditDep, reads_naming
 from services.intake.api.access_html import render
 from services.intake.api.deps import CallerDep, Jobcenter, Protection
 from services.intake.api.participants import participant_out
@@ -60,7 +61,7 @@ class AccessExportOut(BaseModel):
     )
 
 
-def export_out(export: access.AccessExport) -> AccessExportOut:
+def export_out(export: access.AccessExport, reads: list[dict[str, Any]]) -> AccessExportOut:
     p = export.programme
     return AccessExportOut(
         export=ExportInfo(
@@ -78,7 +79,7 @@ def export_out(export: access.AccessExport) -> AccessExportOut:
         intake=IntakePart(
             participant=participant_out(export.participant),
             cpr_audit=[AuditEntryOut.model_validate(e, from_attributes=True) for e in export.cpr_audit],
-            read_audit=[],  # intake's read audit (issue 28, part A) goes here when it is merged
+            read_audit=reads,
         ),
         progression=export.parts.get("progression"),
         settlement=export.parts.get("settlement"),
@@ -112,12 +113,16 @@ async def export(
     caller: CallerDep,
     db: DatabaseDep,
     protection: Protection,
+    recorder: ReadAuditDep,
     format: Annotated[Literal["json", "html"] | None, Query(description="html: a readable page")] = None,
 ) -> Response:
     """A read: POST only because the CPR number goes in the body. Each call is audited."""
     sources: PersonalDataSources = request.app.state.personal_data_sources
     found = await access.access_export(db, protection, sources, caller, programme_id, body.cpr)
-    document = export_out(found).model_dump(mode="json")
+    # The export is a read of the citizen's data like any other: its row is in the document it makes.
+    participant_id = found.participant.participant.participant_id
+    await recorder.record(caller.principal, programme_id, [participant_id])
+    document = export_out(found, await reads_naming(db, participant_id)).model_dump(mode="json")
     headers = {"Cache-Control": "no-store"}  # a citizen's whole record: no cache keeps a copy
     if _wants_html(request, format):
         return HTMLResponse(render(document), headers=headers)

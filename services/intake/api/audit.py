@@ -1,4 +1,4 @@
-"""The CPR audit trail (admin)."""
+"""The CPR audit trail (admin; the jobcenter and the auditor for their programmes)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,27 @@ from fastapi import APIRouter, Query
 
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
-from services.intake.api.deps import Admin
+from services.intake.api.deps import CprAuditReader
 from services.intake.schemas import AuditEntryOut, AuditPageOut
 from services.intake.services.audit import audit_trail
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 
-@router.get("/audit", response_model=AuditPageOut, summary="Every read or write of a CPR number (admin)")
+@router.get(
+    "/audit",
+    response_model=AuditPageOut,
+    summary="Every read or write of a CPR number (admin; jobcenter and auditor for their programmes)",
+)
 async def get_audit(
-    _: Admin,
+    principal: CprAuditReader,
     db: DatabaseDep,
+    programme_id: str | None = None,
     participant_id: Uuid | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPageOut:
-    page = await audit_trail(db, participant_id, cursor, limit)
+    page = await audit_trail(db, principal, programme_id, participant_id, cursor, limit)
     return AuditPageOut(
         items=[
             AuditEntryOut(

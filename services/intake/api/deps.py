@@ -27,16 +27,27 @@ Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 JobcenterOrAdmin = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 JobcenterOrProvider = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider))]
-PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
-# Participants' non-CPR fields, one or a batch: also progression's service identity (a status that
-# overtakes the participant's events).
+PersonLevelReader = Annotated[
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.auditor))
+]
+# One participant's non-CPR fields: also progression's service identity (a status that overtakes the
+# participant's events).
 ParticipantReader = Annotated[
+    Principal,
+    Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.auditor, Role.progression_service)),
+]
+# The batch read is a POST: not the auditor, who makes none.
+ParticipantBatchReader = Annotated[
     Principal,
     Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.progression_service)),
 ]
+# The CPR audit: the jobcenter (its programmes), the auditor, the operator.
+CprAuditReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.auditor, Role.admin))]
 # A programme's parties: the jobcenter and admin publish them; every person role but the integrator reads.
 PartiesWriter = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 PartiesReader = Annotated[
     Principal,
-    Depends(require_roles(Role.jobcenter, Role.finance, Role.provider, Role.investor, Role.admin)),
+    Depends(
+        require_roles(Role.jobcenter, Role.finance, Role.provider, Role.investor, Role.admin, Role.auditor)
+    ),
 ]

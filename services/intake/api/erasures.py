@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
-from services.intake.api.deps import Admin, CallerDep, Jobcenter, JobcenterOrAdmin, Protection
+from services.intake.api.deps import Admin, CallerDep, CprAuditReader, Jobcenter, Protection
 from services.intake.domain import Erasure, ErasureState
 from services.intake.schemas import ErasureOrderIn, ErasureOut, ErasurePageOut, ErasureRunOut
 from services.intake.services import erasure
@@ -65,10 +65,10 @@ async def order_erasure(
 @router.get(
     "/erasures",
     response_model=ErasurePageOut,
-    summary="Erasure orders and done erasures in the caller's programmes (jobcenter, admin)",
+    summary="Erasure orders and done erasures in the caller's programmes (jobcenter, auditor, admin)",
 )
 async def list_erasures(
-    _: JobcenterOrAdmin,
+    _: CprAuditReader,
     caller: CallerDep,
     db: DatabaseDep,
     programme_id: str | None = None,

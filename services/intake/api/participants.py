@@ -8,10 +8,12 @@ from fastapi import APIRouter, Header, Query, status
 
 from libs.common.deps import DatabaseDep
 from libs.common.ids import NoCpr, Uuid
+from libs.common.readaudit.api import ReadAuditDep
 from services.intake.api.deps import (
     CallerDep,
     Jobcenter,
     JobcenterOrProvider,
+    ParticipantBatchReader,
     ParticipantReader,
     PersonLevelReader,
     Protection,
@@ -132,12 +134,18 @@ async def lookup_batch(
     },
 )
 async def read_batch(
-    body: ParticipantBatchRead, _: ParticipantReader, caller: CallerDep, db: DatabaseDep
+    body: ParticipantBatchRead,
+    _: ParticipantBatchReader,
+    caller: CallerDep,
+    db: DatabaseDep,
+    audit: ReadAuditDep,
 ) -> ParticipantList:
     """A read: POST only because 10,000 ids do not fit in a URL. Asking again gives the same answer."""
-    return ParticipantList(
-        items=[participant_out(v) for v in await participants.read_batch(db, caller, body.participant_ids)]
+    views = await participants.read_batch(db, caller, body.participant_ids)
+    await audit.record_by_programme(
+        caller.principal, ((v.participant.programme_id, v.participant.participant_id) for v in views)
     )
+    return ParticipantList(items=[participant_out(v) for v in views])
 
 
 @router.post(
@@ -205,6 +213,7 @@ async def list_participants(
     caller: CallerDep,
     db: DatabaseDep,
     protection: Protection,
+    audit: ReadAuditDep,
     programme_id: str | None = None,
     participant_status: Annotated[ParticipantStatus | None, Query(alias="status")] = None,
     track: str | None = None,
@@ -221,6 +230,11 @@ async def list_participants(
         cursor,
         limit,
     )
+    await audit.record_by_programme(
+        caller.principal,
+        ((v.participant.programme_id, v.participant.participant_id) for v in page.items),
+        programme_id,
+    )
     return ParticipantPage(items=[participant_out(v) for v in page.items], next_cursor=page.next_cursor)
 
 
@@ -230,6 +244,13 @@ async def list_participants(
     summary="One participant; the CPR only for the jobcenter",
 )
 async def get_participant(
-    participant_id: Uuid, _: ParticipantReader, caller: CallerDep, db: DatabaseDep, protection: Protection
+    participant_id: Uuid,
+    _: ParticipantReader,
+    caller: CallerDep,
+    db: DatabaseDep,
+    protection: Protection,
+    audit: ReadAuditDep,
 ) -> ParticipantOut:
-    return participant_out(await participants.get_participant(db, protection, caller, participant_id))
+    view = await participants.get_participant(db, protection, caller, participant_id)
+    await audit.record(caller.principal, view.participant.programme_id, [view.participant.participant_id])
+    return participant_out(view)

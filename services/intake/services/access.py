@@ -86,7 +86,7 @@ async def access_export(
         row = rows[0]  # one participation per citizen and programme (a unique constraint)
         revealed = reveal(uow, protection, caller, row, action=EXPORT_ACTION)
         await uow.session.flush()
-        audit_rows = await AuditRepository(uow.session).page(row.participant_id, None, AUDIT_ROWS_MAX)
+        audit_rows = await AuditRepository(uow.session).page(row.participant_id, None, None, AUDIT_ROWS_MAX)
         view = ParticipantView(to_participant(row), revealed)
         await uow.commit()
     terms = programme.current

@@ -1,10 +1,11 @@
-"""Reading the CPR audit trail (admin)."""
+"""Reading the CPR audit trail (admin; the jobcenter and the auditor for their programmes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from libs.common.auth import Principal, Role
 from libs.common.clock import as_utc
 from libs.common.db import Database
 from libs.common.errors import ValidationFailed
@@ -49,14 +50,27 @@ def entry_of(row: CprAuditRow) -> AuditEntry:
 
 
 async def audit_trail(
-    database: Database, participant_id: str | None, cursor: str | None, limit: int
+    database: Database,
+    principal: Principal,
+    programme_id: str | None,
+    participant_id: str | None,
+    cursor: str | None,
+    limit: int,
 ) -> AuditPage:
+    """The rows in order; for anyone but admin only those naming a participant of ``programme_id`` or,
+    without it, of the caller's programmes."""
+    programmes: list[str] | None = None
+    if programme_id is not None:
+        principal.require_programme(programme_id)
+        programmes = [programme_id]
+    elif principal.role is not Role.admin:
+        programmes = sorted(principal.programmes)
     after: int | None = None
     if cursor is not None:
         if not cursor.isdigit():
             raise ValidationFailed.for_field("cursor", "not a cursor this API returned")
         after = int(cursor)
     async with UnitOfWork(database) as uow:
-        rows = await AuditRepository(uow.session).page(participant_id, after, limit + 1)
+        rows = await AuditRepository(uow.session).page(participant_id, programmes, after, limit + 1)
     next_cursor = str(rows[limit - 1].seq) if len(rows) > limit else None
     return AuditPage([entry_of(row) for row in rows[:limit]], next_cursor)

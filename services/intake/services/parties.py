@@ -23,7 +23,7 @@ log = get_logger(__name__)
 
 # Who sees the creditors' bank accounts whole: a token does not say which party a provider or an
 # investor user speaks for, so they see the accounts masked. Finance pays into them.
-SEES_BANK_ACCOUNTS = frozenset({Role.jobcenter, Role.finance, Role.admin})
+SEES_BANK_ACCOUNTS = frozenset({Role.jobcenter, Role.finance, Role.admin, Role.auditor})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from libs.common.auth import Principal, Role, require_roles
 from libs.common.dates import WorldDate, today_in_denmark
 from libs.common.deps import DatabaseDep, WorkersDep
 from libs.common.errors import ValidationFailed
+from libs.common.readaudit.api import ReadAuditDep
 from libs.common.reports import csv_response, json_response, to_csv, wants_csv
 from services.progression.domain.data_quality import FEED_UNKNOWN, Lateness
 from services.progression.services import data_quality as service
@@ -19,7 +20,7 @@ from services.progression.services import data_quality as service
 router = APIRouter(prefix="/v1", tags=["data quality"])
 
 Reader = Annotated[
-    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin, Role.auditor))
 ]
 FormatQuery = Annotated[str | None, Query(alias="format", description="json (default) or csv")]
 
@@ -147,6 +148,7 @@ async def get_data_quality(
     principal: Reader,
     db: DatabaseDep,
     workers: WorkersDep,
+    audit: ReadAuditDep,
     format_: FormatQuery = None,
     discrepancy_weeks: Annotated[
         int, Query(ge=1, le=26, description="Weeks after a milestone the timeline is checked (1-26)")
@@ -158,5 +160,8 @@ async def get_data_quality(
     if as_of is not None and as_of > today:
         raise ValidationFailed.for_field("as_of", f"is later than today ({today.isoformat()}, Danish time)")
     facts = await service.data_quality_facts(db, principal, programme_id, discrepancy_weeks, as_of or today)
+    if service.reads_people(principal):
+        # Per citizen: one row naming the programme (the discrepancies' citizens are computed later).
+        await audit.record(principal, programme_id)
     # Resolving every participant's timeline grows with the programme: beside the loop.
     return await workers.run(_respond, facts, csv_wanted)

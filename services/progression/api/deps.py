@@ -33,11 +33,13 @@ async def get_status_writer(request: Request) -> StatusWriter:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 Jobcenter = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 Provider = Annotated[Principal, Depends(require_roles(Role.provider))]
-PersonLevelReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin))]
+PersonLevelReader = Annotated[
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.auditor))
+]
 # A participant's raw status records: also settlement's service identity (gap repair).
 RecordReader = Annotated[
     Principal,
-    Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.settlement_service)),
+    Depends(require_roles(Role.jobcenter, Role.provider, Role.admin, Role.auditor, Role.settlement_service)),
 ]
 
 # A participant's personal data for a citizen's right-of-access export: intake's service identity only.

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
+from libs.common.readaudit.api import reads_naming
 from services.progression.api.deps import CallerDep, IntakeService
 from services.progression.schemas import PeriodOut, TimelineOut
 from services.progression.services import personal_data as service
@@ -103,5 +104,5 @@ async def get_personal_data(
             MeasurementEntryOut.model_validate(m, from_attributes=True) for m in found.measurements
         ],
         milestones=[MilestoneEntryOut.model_validate(m, from_attributes=True) for m in found.milestones],
-        read_audit=[],  # progression's read audit (issue 28, part A) goes here when it is merged
+        read_audit=await reads_naming(db, participant_id),
     )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
+from libs.common.readaudit.api import ReadAuditDep
 from services.progression.api.deps import CallerDep, PersonLevelReader, Provider
 from services.progression.domain import change_since_first, group_averages
 from services.progression.schemas import (
@@ -60,12 +61,13 @@ async def post_measurement(
     summary="Measurements with per-group averages and the change since the first",
 )
 async def get_measurements(
-    participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep, audit: ReadAuditDep
 ) -> MeasurementList:
     found = await provider.measurements(db, caller, participant_id)
+    await audit.record(caller.principal, found.programme_id, [participant_id])
     return MeasurementList(
-        items=[measurement_out(measurement) for measurement in found],
-        change_since_first=change_since_first([measurement.scores for measurement in found]),
+        items=[measurement_out(measurement) for measurement in found.items],
+        change_since_first=change_since_first([measurement.scores for measurement in found.items]),
     )
 
 
@@ -83,10 +85,8 @@ async def post_milestone(
 
 @router.get("/participants/{participant_id}/milestones", response_model=MilestoneList, summary="Milestones")
 async def get_milestones(
-    participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, _: PersonLevelReader, caller: CallerDep, db: DatabaseDep, audit: ReadAuditDep
 ) -> MilestoneList:
-    return MilestoneList(
-        items=[
-            milestone_out(milestone) for milestone in await provider.milestones(db, caller, participant_id)
-        ]
-    )
+    found = await provider.milestones(db, caller, participant_id)
+    await audit.record(caller.principal, found.programme_id, [participant_id])
+    return MilestoneList(items=[milestone_out(milestone) for milestone in found.items])

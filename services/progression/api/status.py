@@ -14,6 +14,7 @@ from libs.common.dates import WorldDatetime
 from libs.common.deps import DatabaseDep
 from libs.common.errors import ValidationFailed
 from libs.common.ids import NoCpr, Uuid
+from libs.common.readaudit.api import ReadAuditDep
 from services.progression.api.deps import CallerDep, JobcenterWriteDep, PersonLevelReader, RecordReader
 from services.progression.models import StatusRecordRow
 from services.progression.schemas import (
@@ -104,11 +105,11 @@ async def post_status_batch(
     summary="The raw records, in recording order, with recorded_at",
 )
 async def get_status_records(
-    participant_id: Uuid, _: RecordReader, caller: CallerDep, db: DatabaseDep
+    participant_id: Uuid, _: RecordReader, caller: CallerDep, db: DatabaseDep, audit: ReadAuditDep
 ) -> StatusRecordList:
-    return StatusRecordList(
-        items=[record_out(row) for row in await status_service.list_records(db, caller, participant_id)]
-    )
+    found = await status_service.list_records(db, caller, participant_id)
+    await audit.record(caller.principal, found.programme_id, [participant_id])
+    return StatusRecordList(items=[record_out(row) for row in found.items])
 
 
 @router.get(
@@ -121,11 +122,13 @@ async def get_timeline(
     _: PersonLevelReader,
     caller: CallerDep,
     db: DatabaseDep,
+    audit: ReadAuditDep,
     as_of: WorldDatetime | None = None,
 ) -> TimelineOut:
     if as_of is not None and as_of.tzinfo is None:
         raise ValidationFailed.for_field("as_of", "must carry a time zone, e.g. 2024-05-01T12:00:00Z")
     result = await status_service.timeline(db, caller, participant_id, as_utc(as_of) if as_of else None)
+    await audit.record(caller.principal, result.programme_id, [participant_id])
     return TimelineOut(
         participant_id=participant_id,
         programme_id=result.programme_id,

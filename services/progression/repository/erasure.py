@@ -10,6 +10,7 @@ from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.outbox import erase_from_outbox
+from libs.common.readaudit import redact_participant
 from services.progression.models import (
     BatchRequestRow,
     ErasedParticipantRow,
@@ -60,6 +61,7 @@ class ErasureRepository:
             )
             counts[model.__tablename__] = int(result.rowcount or 0)
         counts["outbox"] = await erase_from_outbox(self.session, participant_id)
+        counts["read_audit_subjects"] = await redact_participant(self.session, participant_id)
         if not await self.is_erased(participant_id):
             self.session.add(ErasedParticipantRow(participant_id=participant_id, erased_at=erased_at))
         await self.session.flush()

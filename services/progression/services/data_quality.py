@@ -53,7 +53,7 @@ TOTAL = "total"
 
 
 def reads_people(principal: Principal) -> bool:
-    return principal.role in (Role.jobcenter, Role.provider, Role.admin)
+    return principal.role in (Role.jobcenter, Role.provider, Role.admin, Role.auditor)
 
 
 @dataclass(frozen=True)

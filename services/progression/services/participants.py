@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from libs.common.auth import Role
 from libs.common.clock import utcnow
@@ -191,6 +191,17 @@ async def keep_from_intake(uow: UnitOfWork, participants: Sequence[dict[str, Any
     )
     if participants:
         log.info("participants_read_from_intake", count=len(participants))
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OfParticipant(Generic[T]):
+    """What a read found of one participant, and the programme it is in (for the read audit)."""
+
+    programme_id: str
+    items: list[T]
 
 
 async def participant_for_reading(uow: UnitOfWork, caller: Caller, participant_id: str) -> ParticipantRow:

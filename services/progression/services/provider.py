@@ -18,7 +18,7 @@ from services.progression.models import MeasurementRow, MilestoneRow, Participan
 from services.progression.repository import ParticipantRepository, ProviderRecordsRepository
 from services.progression.schemas import MeasurementIn, MilestoneIn
 from services.progression.services.context import Caller
-from services.progression.services.participants import participant_for_reading
+from services.progression.services.participants import OfParticipant, participant_for_reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +89,16 @@ async def record_measurement(
     return _measurement(row)
 
 
-async def measurements(database: Database, caller: Caller, participant_id: str) -> list[Measurement]:
+async def measurements(database: Database, caller: Caller, participant_id: str) -> OfParticipant[Measurement]:
     async with UnitOfWork(database) as uow:
-        await participant_for_reading(uow, caller, participant_id)
-        return [
-            _measurement(row)
-            for row in await ProviderRecordsRepository(uow.session).measurements(participant_id)
-        ]
+        participant = await participant_for_reading(uow, caller, participant_id)
+        return OfParticipant(
+            participant.programme_id,
+            [
+                _measurement(row)
+                for row in await ProviderRecordsRepository(uow.session).measurements(participant_id)
+            ],
+        )
 
 
 async def record_milestone(
@@ -132,9 +135,13 @@ async def record_milestone(
     return _milestone(row)
 
 
-async def milestones(database: Database, caller: Caller, participant_id: str) -> list[Milestone]:
+async def milestones(database: Database, caller: Caller, participant_id: str) -> OfParticipant[Milestone]:
     async with UnitOfWork(database) as uow:
-        await participant_for_reading(uow, caller, participant_id)
-        return [
-            _milestone(row) for row in await ProviderRecordsRepository(uow.session).milestones(participant_id)
-        ]
+        participant = await participant_for_reading(uow, caller, participant_id)
+        return OfParticipant(
+            participant.programme_id,
+            [
+                _milestone(row)
+                for row in await ProviderRecordsRepository(uow.session).milestones(participant_id)
+            ],
+        )

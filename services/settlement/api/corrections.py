@@ -15,7 +15,7 @@ from services.settlement.services.corrections import programme_corrections
 router = APIRouter(prefix="/v1", tags=["data quality"])
 
 Reader = Annotated[
-    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin, Role.auditor))
 ]
 FormatQuery = Annotated[str | None, Query(alias="format", description="json (default) or csv")]
 CSV_COLUMNS = ("statement_id", "period", "month", "lines", "amount_dkk")

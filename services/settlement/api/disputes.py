@@ -27,7 +27,9 @@ Opener = Annotated[Principal, Depends(require_roles(Role.provider, Role.investor
 Resolver = Annotated[Principal, Depends(require_roles(Role.jobcenter))]
 Reader = Annotated[
     Principal,
-    Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin, Role.finance)),
+    Depends(
+        require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin, Role.finance, Role.auditor)
+    ),
 ]
 
 

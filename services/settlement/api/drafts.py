@@ -31,7 +31,9 @@ router = APIRouter(prefix="/v1")
 
 Preparer = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 Approver = Annotated[Principal, Depends(require_roles(Role.finance))]
-DraftReader = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.finance, Role.admin))]
+DraftReader = Annotated[
+    Principal, Depends(require_roles(Role.jobcenter, Role.finance, Role.admin, Role.auditor))
+]
 
 
 def summary_out(view: DraftView) -> DraftSummaryOut:

@@ -29,7 +29,9 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 
 Reader = Annotated[
     Principal,
-    Depends(require_roles(Role.finance, Role.jobcenter, Role.admin, Role.provider, Role.investor)),
+    Depends(
+        require_roles(Role.finance, Role.jobcenter, Role.admin, Role.provider, Role.investor, Role.auditor)
+    ),
 ]
 Finance = Annotated[Principal, Depends(require_roles(Role.finance))]
 

@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1")
 
 Recorder = Annotated[Principal, Depends(require_roles(Role.jobcenter, Role.admin))]
 Reader = Annotated[
-    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin, Role.auditor))
 ]
 FormatQuery = Annotated[str | None, Query(alias="format", description="json (default) or csv")]
 PeriodQuery = Annotated[Literal["quarter", "month"], Query(description="quarter (default) or month")]

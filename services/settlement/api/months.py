@@ -11,6 +11,7 @@ from libs.common.auth import CurrentPrincipal
 from libs.common.clock import utcnow
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
+from libs.common.readaudit.api import ReadAuditDep
 from libs.rules.timeline import StatusRecord, iso_week_range
 from services.settlement.schemas import (
     DecidingPeriod,
@@ -32,8 +33,11 @@ router = APIRouter(prefix="/v1", tags=["months"])
     response_model=MonthList,
     summary="Per calendar month of the window: days by category, provisional, fee and what was invoiced",
 )
-async def get_months(participant_id: Uuid, principal: CurrentPrincipal, db: DatabaseDep) -> MonthList:
+async def get_months(
+    participant_id: Uuid, principal: CurrentPrincipal, db: DatabaseDep, audit: ReadAuditDep
+) -> MonthList:
     view = await month_reads.participant_months(db, principal, participant_id)
+    await audit.record(principal, view.programme_id, [participant_id])
     return MonthList(
         participant_id=participant_id,
         programme_id=view.programme_id,
@@ -47,10 +51,12 @@ async def get_months(participant_id: Uuid, principal: CurrentPrincipal, db: Data
     summary="Which status records decided which days, the cut-off used and the rule applied",
 )
 async def get_explanation(
-    participant_id: Uuid, month: str, principal: CurrentPrincipal, db: DatabaseDep
+    participant_id: Uuid, month: str, principal: CurrentPrincipal, db: DatabaseDep, audit: ReadAuditDep
 ) -> ExplanationOut:
     view = await month_reads.explain(db, principal, participant_id, month)
+    await audit.record(principal, view.programme_id, [participant_id])
     fields = asdict(view)
+    del fields["programme_id"]
     fields["periods"] = [
         DecidingPeriod(
             from_=p.start,

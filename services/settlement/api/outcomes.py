@@ -14,6 +14,7 @@ from libs.common.auth import Principal, Role, require_roles
 from libs.common.db import Database
 from libs.common.deps import DatabaseDep, WorkersDep
 from libs.common.offload import WorkerPool
+from libs.common.readaudit.api import ReadAuditDep
 from libs.common.reports import ChartFormat, chart_response, csv_response, json_response, to_csv, wants_csv
 from services.settlement.api import outcome_documents as documents
 from services.settlement.services import economics as economics_service
@@ -22,7 +23,7 @@ from services.settlement.services import outcomes as service
 router = APIRouter(prefix="/v1", tags=["outcomes and economics"])
 
 Reader = Annotated[
-    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin))
+    Principal, Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.admin, Role.auditor))
 ]
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 FormatQuery = Annotated[str | None, Query(alias="format", description="json (default) or csv")]
@@ -47,6 +48,7 @@ async def get_outcomes(
     principal: Reader,
     db: DatabaseDep,
     workers: WorkersDep,
+    audit: ReadAuditDep,
     format_: FormatQuery = None,
     seed: Annotated[int, Query(ge=0, le=2**31, description="Bootstrap seed")] = 2022,
     resamples: Annotated[
@@ -55,6 +57,9 @@ async def get_outcomes(
 ) -> Response:
     csv_wanted = wants_csv(request, format_)
     facts = await service.cohort_facts(db, principal, programme_id)
+    if service.reads_people(principal):
+        # A row per citizen of the whole cohort: the audit row names the programme, not each citizen.
+        await audit.record(principal, programme_id)
     # Evaluating the cohort, the bootstrap and the document grow with the cohort: beside the loop.
     return await workers.run(_outcomes_document, facts, principal, seed, resamples, csv_wanted)
 

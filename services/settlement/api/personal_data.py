@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from libs.common.auth import Principal, Role, require_roles
 from libs.common.deps import DatabaseDep
 from libs.common.ids import Uuid
+from libs.common.readaudit.api import reads_naming
 from services.settlement.schemas.personal_data import PersonalDataOut
 from services.settlement.services import personal_data as service
 
@@ -35,7 +36,7 @@ async def get_personal_data(
             "months": found.months,
             "statement_lines": found.statement_lines,
             "disputes": found.disputes,
-            "read_audit": [],  # settlement's read audit (issue 28, part A) goes here when it is merged
+            "read_audit": await reads_naming(db, participant_id),
         },
         from_attributes=True,
     )

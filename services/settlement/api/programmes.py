@@ -27,7 +27,9 @@ router = APIRouter(prefix="/v1")
 
 Reader = Annotated[
     Principal,
-    Depends(require_roles(Role.jobcenter, Role.provider, Role.investor, Role.finance, Role.admin)),
+    Depends(
+        require_roles(Role.jobcenter, Role.provider, Role.investor, Role.finance, Role.admin, Role.auditor)
+    ),
 ]
 
 

@@ -19,6 +19,7 @@ from libs.common.contracts import (
     StatementLinesV1,
 )
 from libs.common.outbox import erase_from_outbox
+from libs.common.readaudit import redact_participant
 from services.settlement.models import (
     ErasedParticipantRow,
     MeasurementCopyRow,
@@ -86,6 +87,7 @@ class ErasureRepository:
             )
             counts[model.__tablename__] = int(result.rowcount or 0)
         counts["outbox"] = await erase_from_outbox(self.session, participant_id, ACCOUNTING_EVENT_TYPES)
+        counts["read_audit_subjects"] = await redact_participant(self.session, participant_id)
         if not await self.is_erased(participant_id):
             self.session.add(ErasedParticipantRow(participant_id=participant_id, erased_at=erased_at))
         await self.session.flush()

@@ -21,5 +21,5 @@ async def programme_corrections(database: Database, principal: Principal, progra
             raise NotFound(f"No programme {programme_id}.")
         issued = await issued_statements(uow.session, programme_id)
         lines = await adjustment_lines(uow.session, programme_id)
-    person_level = principal.role in (Role.jobcenter, Role.provider, Role.admin)
+    person_level = principal.role in (Role.jobcenter, Role.provider, Role.admin, Role.auditor)
     return corrections(programme_id, issued, lines, 1 if person_level else MIN_CITIZENS)

@@ -61,7 +61,7 @@ async def months_of(uow: UnitOfWork, participant_id: str) -> Sequence[MonthRow]:
 
 
 # Who reads person-level months: an allow-list, so a new role reads none until it is named here.
-PERSON_READERS = frozenset({Role.jobcenter, Role.provider, Role.admin})
+PERSON_READERS = frozenset({Role.jobcenter, Role.provider, Role.admin, Role.auditor})
 
 
 def refuse_aggregate_readers(principal: Principal) -> None:
@@ -166,6 +166,7 @@ class Explanation:
     calculation: str
     periods: list[DecidingPeriod]
     window_terms_version: int
+    programme_id: str  # for the read audit; not in the answer
 
 
 async def explain(
@@ -242,4 +243,5 @@ async def explain(
         calculation=calculation,
         periods=periods,
         window_terms_version=at_enrolment.version,
+        programme_id=participant.programme_id,
     )

@@ -139,7 +139,12 @@ def evaluate_cohort(facts: CohortFacts) -> Cohort:
 
 
 def _person_level(principal: Principal) -> bool:
-    return principal.role in (Role.jobcenter, Role.provider, Role.admin)
+    return principal.role in (Role.jobcenter, Role.provider, Role.admin, Role.auditor)
+
+
+def reads_people(principal: Principal) -> bool:
+    """Whether this caller's outcome report has a row per citizen (the read audit records it)."""
+    return _person_level(principal)
 
 
 def outcome_rows(cohort: Cohort) -> list[CitizenOutcome]:

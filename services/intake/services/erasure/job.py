@@ -119,8 +119,6 @@ async def _erase(
         if await erasures.events_unpublished(participant_id):
             return "waiting"  # erasing now would drop an event its consumers must still receive
         counts = await erasures.erase_rows(participant_id)
-        # READ AUDIT (issue 28, part A): null this participant in the read audit here, in this
-        # transaction: `await redact_participant(uow.session, participant_id)`.
         if record is None:
             record = ErasureRow(
                 erasure_id=uuid7_str(),

@@ -153,8 +153,8 @@ async def list_erasures(
 ) -> ErasurePage:
     """Orders and done erasures in the caller's programmes (every programme for the admin)."""
     principal = caller.principal
-    if principal.role not in (Role.jobcenter, Role.admin):
-        raise Forbidden("Erasures are for the jobcenter and the admin.")
+    if principal.role not in (Role.jobcenter, Role.auditor, Role.admin):
+        raise Forbidden("Erasures are for the jobcenter, the auditor and the admin.")
     after = _decode_cursor(cursor)
     scope: list[str] | None
     if programme_id is not None:

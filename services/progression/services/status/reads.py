@@ -28,6 +28,7 @@ from services.progression.repository import (
 )
 from services.progression.services.context import Caller
 from services.progression.services.participants import (
+    OfParticipant,
     participant_for_reading,
 )
 from services.progression.services.status.records import (
@@ -36,13 +37,18 @@ from services.progression.services.status.records import (
 )
 
 
-async def list_records(database: Database, caller: Caller, participant_id: str) -> list[StoredRecord]:
+async def list_records(
+    database: Database, caller: Caller, participant_id: str
+) -> OfParticipant[StoredRecord]:
     async with UnitOfWork(database) as uow:
-        await participant_for_reading(uow, caller, participant_id)
-        return [
-            stored_of(row)
-            for row in await StatusRecordRepository(uow.session).for_participant(participant_id)
-        ]
+        participant = await participant_for_reading(uow, caller, participant_id)
+        return OfParticipant(
+            participant.programme_id,
+            [
+                stored_of(row)
+                for row in await StatusRecordRepository(uow.session).for_participant(participant_id)
+            ],
+        )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def _line_dict(values: LineValues) -> LineDict:
 
 def reads_citizen_lines(principal: Principal) -> bool:
     """Per-citizen lines (pseudonymous participant ids): finance checks what it approves line by line."""
-    return principal.role in (Role.jobcenter, Role.provider, Role.finance, Role.admin)
+    return principal.role in (Role.jobcenter, Role.provider, Role.finance, Role.admin, Role.auditor)
 
 
 def issued_at(row: StatementRow) -> str:

@@ -1,0 +1,27 @@
+"""read_audit, read_audit_subjects, read_audit_head: the chained read audit of person-level reads
+(libs/common/readaudit). Triggers refuse UPDATE and DELETE except an erasure nulling a participant id
+and an append moving the head.
+
+Revision ID: settlement_0018
+Revises: settlement_0017
+Create Date: 2026-12-09 10:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from libs.common.readaudit.migration import create_read_audit_v1, drop_read_audit_v1
+
+revision: str = "settlement_0018"
+down_revision: str | None = "settlement_0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    create_read_audit_v1(op)
+
+
+def downgrade() -> None:
+    drop_read_audit_v1(op)
