@@ -179,6 +179,9 @@ async def test_the_jobcenter_gets_everything_of_one_citizen_and_nothing_of_anoth
             headers=auth(Role.investor, PROGRAMME),
         )
         assert cell.status_code == 201, cell.text
+        # A provider reads the citizen's timeline: the export shows who saw their data (the read audit).
+        timeline = await trio.progression.get(f"/v1/participants/{pid}/timeline", headers=PROVIDER)
+        assert timeline.status_code == 200, timeline.text
         await stream_texts(trio, nats_url)  # everything so far published: what follows is the export's
         logged_before = len(captured.getvalue())
 
@@ -220,7 +223,10 @@ async def test_the_jobcenter_gets_everything_of_one_citizen_and_nothing_of_anoth
         "access-export",
         "POST /v1/programmes/{programme_id}/access-exports",
     )
-    assert intake["read_audit"] == []
+    # The export's own read (the first request; later ones are not in this document).
+    assert [(r["sub"], r["role"], r["route"]) for r in intake["read_audit"]] == [
+        ("jobcenter-hedensted", "jobcenter", "POST /v1/programmes/{programme_id}/access-exports")
+    ]
     progression = document["progression"]
     assert [(r["record_id"], r["recorded_by"]) for r in progression["status_records"]] == [
         (r["record_id"], "jobcenter-hedensted") for r in records
@@ -230,7 +236,13 @@ async def test_the_jobcenter_gets_everything_of_one_citizen_and_nothing_of_anoth
     assert [(m["milestone_id"], m["note"]) for m in progression["milestones"]] == [
         (milestone.json()["milestone_id"], "Starts at the <bakery> & café")
     ]
+    reads = {(r["role"], r["route"]) for r in progression["read_audit"]}
+    assert ("provider", "GET /v1/participants/{participant_id}/timeline") in reads
+    assert ("jobcenter", "GET /v1/participants/{participant_id}/status-records") in reads
     settlement = document["settlement"]
+    assert ("jobcenter", "GET /v1/participants/{participant_id}/months") in {
+        (r["role"], r["route"]) for r in settlement["read_audit"]
+    }
     july = next(m for m in settlement["months"] if m["month"] == "2024-07")
     assert (july["fee_dkk"], july["self_supporting_days"], july["provisional"]) == ("3500.00", 31, False)
     assert [

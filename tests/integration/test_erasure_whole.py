@@ -111,6 +111,11 @@ async def test_an_erased_citizen_is_found_nowhere_but_in_the_accounting_records_
         )
     assert len(record_ids) == 2 and pseudonym
     needles = [erased, *record_ids, noted.json()["milestone_id"], pseudonym, *cpr_spellings(ERASED_CPR)]
+    # A provider reads the citizen's timeline: the read audit names them until the erasure.
+    timeline = await trio.progression.get(f"/v1/participants/{erased}/timeline", headers=PROVIDER)
+    assert timeline.status_code == 200, timeline.text
+    before = await occurrences(trio.progression.app.state.database, ProgressionBase.metadata, needles)
+    assert before.get("read_audit_subjects"), before
 
     # A dead letter that carries the erased citizen's data (a status event settlement gave up on).
     nats_url = trio.settlement.app.state.settings.nats_url
