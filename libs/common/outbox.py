@@ -110,6 +110,7 @@ _PRUNE = delete(outbox_table).where(
         select(outbox_table.c.seq)
         .where(
             outbox_table.c.seq < bindparam("below"),
+            outbox_table.c.seq != bindparam("keep", type_=BigInteger),
             not_(_unpublished(bindparam("published_through", type_=BigInteger))),
         )
         .order_by(outbox_table.c.seq)
@@ -174,7 +175,15 @@ class OutboxRelay:
         through = await self.published_through()
         async with self.database.serialized(), self.database.sessionmaker() as session:
             result = await session.execute(
-                _PRUNE, {"below": bound, "chunk": chunk or self.PRUNE_CHUNK, "published_through": through}
+                _PRUNE,
+                {
+                    "below": bound,
+                    "chunk": chunk or self.PRUNE_CHUNK,
+                    "published_through": through,
+                    # SQLite: the row at the cursor stays. SQLite numbers a new row max(seq) + 1, and with
+                    # every row up to the cursor gone that number would be one the cursor has passed.
+                    "keep": -1 if self.settings.is_postgres else through,
+                },
             )
             await session.commit()
         deleted = int(result.rowcount) if isinstance(result, CursorResult) else 0
