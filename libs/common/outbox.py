@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.clock import utcnow
 from libs.common.db import Database, outbox_cursor_table, outbox_table
 from libs.common.events import trace_headers
+from libs.common.ids import canonical_uuid
 from libs.common.logging import get_logger
 from libs.common.metrics import OUTBOX_DUPLICATES, OUTBOX_PENDING, OUTBOX_PRUNED, OUTBOX_PUBLISHED
 from libs.common.nats import MSG_ID_HEADER, NatsLink
@@ -394,7 +395,9 @@ async def erase_from_outbox(
     ``keep_types``) loses it. A row still to publish is deleted, so it never leaves; a published one
     keeps its row with the content replaced by ``ERASED_ENVELOPE``, because deleting the highest rows
     would let SQLite give their sequence numbers again, below the relay's cursor, to events that would
-    then never be published. Returns the rows changed."""
+    then never be published. Returns the rows changed. ``participant_id`` must be a UUID: a text
+    search for anything shorter could name every row."""
+    participant_id = canonical_uuid(participant_id)
     names = and_(
         outbox_table.c.envelope.contains(participant_id, autoescape=True),
         outbox_table.c.event_type.not_in(list(keep_types)),

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from libs.common.contracts.programme import ProgrammeId, TrackName
 from libs.common.events import EventPayload, register
+from libs.common.ids import Uuid
 
 CprPseudonym = Annotated[
     str,
@@ -123,4 +124,5 @@ class ParticipantErasedV1(EventPayload):
 
     event_type = "dk.sib.intake.participant.erased.v1"
 
-    participant_id: str = Field(description="UUID of the participant whose personal data was erased")
+    # A UUID, checked: its readers delete what names it, and a blank or partial id would name everything.
+    participant_id: Uuid = Field(description="UUID of the participant whose personal data was erased")
